@@ -1,0 +1,191 @@
+//! The domain types every layer shares: events, records and actions.
+//!
+//! These mirror the WIT world's types but belong to the host: they carry
+//! serde shapes for the HTTP API and the journal, and newtype ids so a
+//! record id is never passed where a project id belongs. `runtime::convert`
+//! is the only place that maps them to and from the generated bindings.
+
+use serde::{Deserialize, Serialize};
+
+/// An instant as seconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// A customer record's id, unique within its tenant.
+    RecordId
+);
+id_newtype!(
+    /// A project's id, unique within its tenant.
+    ProjectId
+);
+
+/// The system Shared Callback disposition's id in every project.
+pub const SHARED_CALLBACK_ID: u32 = 2;
+
+/// What became of an outbound SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// The provider accepted the message.
+    Sent,
+    /// The handset confirmed receipt.
+    Delivered,
+    /// The provider could not trace the message to a handset.
+    NotTraceable,
+}
+
+/// A customer record as plugins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactRecord {
+    pub id: RecordId,
+    pub project_id: ProjectId,
+    /// E.164, e.g. `+36301234567`.
+    pub phone: String,
+    /// IANA zone, e.g. `Europe/Budapest`.
+    pub time_zone: String,
+    #[serde(default)]
+    pub fields: Vec<(String, String)>,
+    #[serde(default)]
+    pub last_disposition: Option<u32>,
+}
+
+/// A delivery receipt for an outbound SMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundStatus {
+    pub message_id: String,
+    pub project_id: ProjectId,
+    pub contact: ContactRecord,
+    pub status: DeliveryStatus,
+    #[serde(default)]
+    pub template_id: Option<String>,
+    pub timestamp: Timestamp,
+}
+
+/// An SMS a customer sent, with the records whose phone matches the sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundSms {
+    pub message_id: String,
+    pub project_id: ProjectId,
+    pub source_phone_number: String,
+    pub message: String,
+    pub timestamp: Timestamp,
+    #[serde(default)]
+    pub matches: Vec<ContactRecord>,
+}
+
+/// One event for plugins to decide on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SmsEvent {
+    Outbound(OutboundStatus),
+    Inbound(InboundSms),
+}
+
+impl SmsEvent {
+    /// When the event happened.
+    pub fn timestamp(&self) -> Timestamp {
+        match self {
+            SmsEvent::Outbound(status) => status.timestamp,
+            SmsEvent::Inbound(sms) => sms.timestamp,
+        }
+    }
+
+    /// The provider's message id.
+    pub fn message_id(&self) -> &str {
+        match self {
+            SmsEvent::Outbound(status) => &status.message_id,
+            SmsEvent::Inbound(sms) => &sms.message_id,
+        }
+    }
+
+    /// The project the event belongs to.
+    pub fn project_id(&self) -> ProjectId {
+        match self {
+            SmsEvent::Outbound(status) => status.project_id,
+            SmsEvent::Inbound(sms) => sms.project_id,
+        }
+    }
+}
+
+/// The disposition an action asks to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Disposition {
+    /// The system Shared Callback (id 2) at a time.
+    #[serde(rename_all = "camelCase")]
+    SharedCallback { at: Timestamp },
+    /// The system Discard disposition.
+    Discard,
+    /// A tenant-defined disposition.
+    #[serde(rename_all = "camelCase")]
+    Custom {
+        id: u32,
+        next_calldate: Option<Timestamp>,
+    },
+}
+
+impl Disposition {
+    /// The next call date this disposition sets, if any.
+    pub fn next_calldate(&self) -> Option<Timestamp> {
+        match *self {
+            Disposition::SharedCallback { at } => Some(at),
+            Disposition::Discard => None,
+            Disposition::Custom { next_calldate, .. } => next_calldate,
+        }
+    }
+}
+
+/// A change a plugin asks the host to make to one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    pub record_id: RecordId,
+    pub disposition: Disposition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_json_with_camel_case_names() {
+        let event = SmsEvent::Inbound(InboundSms {
+            message_id: "m-1".into(),
+            project_id: ProjectId(3),
+            source_phone_number: "+36301234567".into(),
+            message: "YES".into(),
+            timestamp: 1_800_000_000,
+            matches: vec![],
+        });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"], "inbound");
+        assert_eq!(json["sourcePhoneNumber"], "+36301234567");
+        assert_eq!(serde_json::from_value::<SmsEvent>(json).unwrap(), event);
+    }
+
+    #[test]
+    fn delivery_status_uses_the_webhook_spelling() {
+        let json = serde_json::to_string(&DeliveryStatus::NotTraceable).unwrap();
+        assert_eq!(json, "\"not_traceable\"");
+    }
+}

@@ -1,0 +1,92 @@
+//! Why loading or running a plugin failed, named so callers can branch on it.
+
+use wasmtime::Trap;
+
+use super::engine::MAX_WASM_STACK_BYTES;
+use super::limits::{LimitExceeded, Limits};
+
+/// A plugin that could not be loaded, or a call that produced no actions.
+///
+/// A call's failure is the plugin's problem, never the host's: it is
+/// recorded with the plugin's name and version and nothing else is affected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("the component does not compile: {reason}")]
+    Compile { reason: String },
+    #[error("the component does not implement world smstrigger:plugin/trigger: {reason}")]
+    Contract { reason: String },
+    #[error("the plugin ran out of fuel after {fuel} units (its CPU budget)")]
+    OutOfFuel { fuel: u64 },
+    #[error("the plugin ran past its wall-clock deadline of {millis} ms")]
+    Deadline { millis: u64 },
+    #[error("the plugin overflowed its wasm stack of {bytes} bytes")]
+    StackOverflow { bytes: usize },
+    #[error("the plugin hit a limit: {0}")]
+    Limit(LimitExceeded),
+    #[error("the plugin answered {count} actions; the limit is {limit}")]
+    TooManyActions { count: usize, limit: usize },
+    #[error("action {index} has a note of {len} bytes; the limit is {limit}")]
+    NoteTooLong {
+        index: usize,
+        len: usize,
+        limit: usize,
+    },
+    #[error("the plugin trapped: {message}")]
+    Trap { message: String },
+    #[error("the plugin returned an error: {message}")]
+    Plugin { message: String },
+    #[error("the plugin could not be started: {reason}")]
+    Instantiate { reason: String },
+    #[error("the compile cache failed: {reason}")]
+    Cache { reason: String },
+}
+
+impl Error {
+    /// A stable snake_case code for decisions, metrics and API errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Compile { .. } => "compile_failed",
+            Error::Contract { .. } => "contract_mismatch",
+            Error::OutOfFuel { .. } => "out_of_fuel",
+            Error::Deadline { .. } => "deadline_exceeded",
+            Error::StackOverflow { .. } => "stack_overflow",
+            Error::Limit(LimitExceeded::Memory { .. }) => "memory_limit",
+            Error::Limit(LimitExceeded::Table { .. }) => "table_limit",
+            Error::Limit(LimitExceeded::LogLines { .. }) => "log_limit",
+            Error::Limit(LimitExceeded::Lookups { .. }) => "lookup_limit",
+            Error::TooManyActions { .. } => "too_many_actions",
+            Error::NoteTooLong { .. } => "note_too_long",
+            Error::Trap { .. } => "trap",
+            Error::Plugin { .. } => "plugin_error",
+            Error::Instantiate { .. } => "instantiate_failed",
+            Error::Cache { .. } => "cache_failed",
+        }
+    }
+
+    /// Names what stopped a call, from the error wasmtime raised and what the
+    /// plugin wrote to stderr (where a Rust panic leaves its message).
+    pub(crate) fn from_call(error: wasmtime::Error, limits: &Limits, stderr: &[u8]) -> Self {
+        if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
+            return Error::Limit(limit.clone());
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel: limits.fuel },
+            Some(Trap::Interrupt) => Error::Deadline {
+                millis: limits.wall_deadline.as_millis() as u64,
+            },
+            Some(Trap::StackOverflow) => Error::StackOverflow {
+                bytes: MAX_WASM_STACK_BYTES,
+            },
+            _ => {
+                let stderr = String::from_utf8_lossy(stderr);
+                let stderr = stderr.trim();
+                let message = if stderr.is_empty() {
+                    format!("{error:#}")
+                } else {
+                    format!("{error:#}; stderr: {stderr}")
+                };
+                Error::Trap { message }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! What one plugin call may consume, and how the store enforces it.
+//!
+//! Every call runs with all limits on. The defaults are documented consts;
+//! a tenant may be given other values through [`Limits`], but never more
+//! than the engine-wide ceilings in [`super::engine`], which size the
+//! pooling allocator.
+
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// Fuel per call: about 10 ms of guest CPU on the machines we measured
+/// (an x86-64 core retires roughly 1–2 units per ns in a tight wasm loop).
+///
+/// Fuel, not a wall-clock deadline, is the CPU budget because it is
+/// deterministic: the same plugin on the same event stops at the same point
+/// however loaded the machine is, so a dry run or a replay decides exactly
+/// as the live run did. The epoch deadline below is only a backstop.
+pub const DEFAULT_FUEL: u64 = 20_000_000;
+
+/// Wall-clock backstop per call, enforced by epoch interruption: catches
+/// time that fuel does not count (a host call that blocks, a loaded
+/// machine stalling a guest) without making normal outcomes depend on it.
+pub const DEFAULT_WALL_DEADLINE: Duration = Duration::from_millis(250);
+
+/// Linear memory a plugin may grow to. A Rust rule needs about 1–2 MiB.
+pub const DEFAULT_MEMORY_BYTES: usize = 16 << 20;
+
+/// Table elements a plugin may grow to (function pointers for indirect calls).
+pub const DEFAULT_TABLE_ELEMENTS: usize = 10_000;
+
+/// Actions one answer may hold; an answer over it is refused before the
+/// host copies any of it out of the guest.
+pub const DEFAULT_MAX_ACTIONS: usize = 16;
+
+/// Bytes of one action's note; a longer note fails the call.
+pub const DEFAULT_MAX_NOTE_BYTES: usize = 1024;
+
+/// Bytes of the error message a plugin may return; longer ones are cut.
+pub const MAX_ERROR_BYTES: usize = 4096;
+
+/// Log lines per call; the line over the limit traps.
+pub const DEFAULT_MAX_LOG_LINES: usize = 100;
+
+/// Bytes of one log line; longer lines are cut, not refused.
+pub const MAX_LOG_LINE_BYTES: usize = 2048;
+
+/// `find-records` calls per call; the call over the limit traps.
+pub const DEFAULT_MAX_LOOKUPS: usize = 16;
+
+/// Bytes of stderr kept per call (a panic message lands there).
+pub const MAX_STDERR_BYTES: usize = 4096;
+
+/// Core instances, memories and tables one plugin instance may create.
+/// A Rust `wasm32-wasip2` component uses about 4, 1 and 2.
+pub const MAX_INSTANCES: usize = 16;
+pub const MAX_MEMORIES: usize = 2;
+pub const MAX_TABLES: usize = 8;
+
+/// The limits of one plugin call; [`Limits::default`] is the documented
+/// defaults above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub fuel: u64,
+    pub wall_deadline: Duration,
+    pub memory_bytes: usize,
+    pub table_elements: usize,
+    pub max_actions: usize,
+    pub max_note_bytes: usize,
+    pub max_log_lines: usize,
+    pub max_lookups: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: DEFAULT_FUEL,
+            wall_deadline: DEFAULT_WALL_DEADLINE,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            table_elements: DEFAULT_TABLE_ELEMENTS,
+            max_actions: DEFAULT_MAX_ACTIONS,
+            max_note_bytes: DEFAULT_MAX_NOTE_BYTES,
+            max_log_lines: DEFAULT_MAX_LOG_LINES,
+            max_lookups: DEFAULT_MAX_LOOKUPS,
+        }
+    }
+}
+
+/// A limit a plugin call ran into; raised as the trap's error so the call's
+/// outcome names exactly which limit stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitExceeded {
+    #[error("memory limit of {limit} bytes exceeded (the plugin asked for {requested})")]
+    Memory { limit: usize, requested: usize },
+    #[error("table limit of {limit} elements exceeded (the plugin asked for {requested})")]
+    Table { limit: usize, requested: usize },
+    #[error("log limit of {limit} lines per event exceeded")]
+    LogLines { limit: usize },
+    #[error("lookup limit of {limit} find-records calls per event exceeded")]
+    Lookups { limit: usize },
+}
+
+/// The store's [`ResourceLimiter`]: caps growth at the tenant's limits and
+/// traps with a [`LimitExceeded`] instead of letting `memory.grow` return -1,
+/// so a plugin cannot mistake the limit for an allocator failure it may
+/// retry, and the outcome says which limit it was.
+pub(crate) struct StoreLimiter {
+    memory_bytes: usize,
+    table_elements: usize,
+}
+
+impl StoreLimiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            memory_bytes: limits.memory_bytes,
+            table_elements: limits.table_elements,
+        }
+    }
+}
+
+impl ResourceLimiter for StoreLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            return Err(wasmtime::Error::new(LimitExceeded::Memory {
+                limit: self.memory_bytes,
+                requested: desired,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.table_elements {
+            return Err(wasmtime::Error::new(LimitExceeded::Table {
+                limit: self.table_elements,
+                requested: desired,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+}

@@ -1,0 +1,299 @@
+//! Runs one SMS event through one plugin version, sandboxed and limited.
+//!
+//! One [`Runtime`] per process holds the engine, the linker with the host
+//! imports and a locked-down WASI, and the epoch ticker. [`Runtime::load`]
+//! compiles a component once (or loads it from the on-disk cache) and
+//! checks it against the world; the [`Plugin`] it returns is cheap to clone
+//! and to call from many threads. [`Runtime::invoke`] gives every call a
+//! fresh `Store` and instance with every limit on: nothing a plugin keeps
+//! survives to the next event or reaches another tenant.
+//!
+//! The runtime knows nothing of tenants, HTTP, storage or validation; the
+//! caller passes the limits, the config and a [`RecordLookup`] already
+//! scoped to the event's tenant and project.
+
+mod bindings;
+mod cache;
+mod convert;
+mod engine;
+mod error;
+mod host;
+pub mod limits;
+mod state;
+mod wasi;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{ComponentExportIndex, HasSelf, InstancePre, Linker, WasmList, WasmStr};
+use wasmtime::{Engine, Store};
+
+pub use cache::CompileCache;
+pub use engine::{
+    EPOCH_TICK, MAX_CONCURRENT_CALLS, MAX_WASM_STACK_BYTES, MEMORY_CEILING_BYTES, new_engine,
+};
+pub use error::Error;
+pub use limits::{LimitExceeded, Limits};
+pub use state::PluginConfig;
+
+use bindings::wit_types;
+use limits::{MAX_ERROR_BYTES, StoreLimiter};
+use state::CallState;
+
+use crate::model::{Action, ContactRecord, SmsEvent};
+
+/// Answers a plugin's `find-records` calls.
+///
+/// Implementations are scoped by the caller to the event's tenant and
+/// project: the runtime passes the phone through and returns what it gets.
+pub trait RecordLookup: Send + Sync {
+    fn find_records(&self, phone: &str) -> Vec<ContactRecord>;
+}
+
+/// A fixed set of records, matched on the digits of their phone; for dry
+/// runs, local runs and tests.
+#[derive(Debug, Clone, Default)]
+pub struct StaticRecords(pub Vec<ContactRecord>);
+
+impl RecordLookup for StaticRecords {
+    fn find_records(&self, phone: &str) -> Vec<ContactRecord> {
+        let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
+        let wanted = digits(phone);
+        self.0
+            .iter()
+            .filter(|record| !wanted.is_empty() && digits(&record.phone) == wanted)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The severity of a plugin's log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// A line a plugin logged during a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// A compiled plugin version, checked against the world and ready to
+/// instantiate; cheap to clone and shareable across threads.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<LoadedPlugin>,
+}
+
+struct LoadedPlugin {
+    pre: InstancePre<CallState>,
+    on_event: ComponentExportIndex,
+    sha256: String,
+}
+
+impl Plugin {
+    /// The hex SHA-256 of the component's bytes: its identity.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("sha256", &self.inner.sha256)
+            .finish()
+    }
+}
+
+/// One call's inputs besides the plugin.
+pub struct Call<'a> {
+    pub event: &'a SmsEvent,
+    pub config: Arc<PluginConfig>,
+    pub lookup: Arc<dyn RecordLookup>,
+    pub limits: Limits,
+}
+
+/// What one call produced: the actions or why there are none, and what it
+/// logged and used either way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub result: Result<Vec<Action>, Error>,
+    pub logs: Vec<LogLine>,
+    pub fuel_used: u64,
+    pub elapsed: Duration,
+}
+
+/// The engine, the linker and the compile cache; one per process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: Option<CompileCache>,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    /// A runtime with the pooling engine; compiled components are cached in
+    /// `cache` when given.
+    pub fn new(cache: Option<CompileCache>) -> wasmtime::Result<Self> {
+        Self::with_engine(new_engine()?, cache)
+    }
+
+    /// A runtime on a given engine; it must enable the component model,
+    /// fuel and epoch interruption, as [`new_engine`] does.
+    pub fn with_engine(engine: Engine, cache: Option<CompileCache>) -> wasmtime::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine, for callers that need to compile alongside the runtime.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles `bytes` (or loads it from the cache) and checks it against
+    /// the world: an import the host does not give, or a missing or
+    /// mistyped `on-event` export, is an [`Error::Contract`] naming it.
+    pub fn load(&self, bytes: &[u8]) -> Result<Plugin, Error> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component = match &self.cache {
+            Some(cache) => cache.component(&self.engine, bytes, &sha256)?,
+            None => cache::compile(&self.engine, bytes)?,
+        };
+        let contract = |e: wasmtime::Error| Error::Contract {
+            reason: format!("{e:#}"),
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(contract)?;
+        bindings::TriggerPre::new(pre.clone()).map_err(contract)?;
+        let on_event = component
+            .get_export_index(None, "on-event")
+            .ok_or_else(|| Error::Contract {
+                reason: "no export named `on-event`".into(),
+            })?;
+        Ok(Plugin {
+            inner: Arc::new(LoadedPlugin {
+                pre,
+                on_event,
+                sha256,
+            }),
+        })
+    }
+
+    /// Runs `plugin` on one event in a fresh instance with `call.limits`.
+    ///
+    /// Never fails as a whole: a trap, a limit or the plugin's own error is
+    /// the outcome's `result`, with whatever it logged before it stopped.
+    pub fn invoke(&self, plugin: &Plugin, call: Call<'_>) -> Outcome {
+        let started = Instant::now();
+        let limits = call.limits;
+        let (wasi, stderr) = wasi::context(call.event);
+        let mut store = Store::new(
+            &self.engine,
+            CallState {
+                wasi,
+                table: Default::default(),
+                limiter: StoreLimiter::new(&limits),
+                stderr,
+                config: call.config,
+                lookup: call.lookup,
+                limits,
+                logs: Vec::new(),
+                lookups: 0,
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        let ticks = limits.wall_deadline.as_nanos() / EPOCH_TICK.as_nanos();
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        let result = store
+            .set_fuel(limits.fuel)
+            .map_err(CallError::Wasm)
+            .and_then(|()| run(&mut store, plugin, call.event));
+        let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
+        let state = store.into_data();
+        let result = result.map_err(|e| match e {
+            CallError::Wasm(error) => Error::from_call(error, &limits, &state.stderr.contents()),
+            CallError::Answer(error) => error,
+        });
+        Outcome {
+            result,
+            logs: state.logs,
+            fuel_used,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// A call's failure before it is named: raw from wasmtime, or already
+/// named by the answer checks.
+enum CallError {
+    Wasm(wasmtime::Error),
+    Answer(Error),
+}
+
+impl From<wasmtime::Error> for CallError {
+    fn from(error: wasmtime::Error) -> Self {
+        CallError::Wasm(error)
+    }
+}
+
+/// The plugin's answer as it lies in guest memory: measured before lifting.
+type Answer = (Result<WasmList<wit_types::Action>, WasmStr>,);
+
+fn run(
+    store: &mut Store<CallState>,
+    plugin: &Plugin,
+    event: &SmsEvent,
+) -> Result<Vec<Action>, CallError> {
+    let instance = plugin.inner.pre.instantiate(&mut *store)?;
+    let on_event = instance
+        .get_typed_func::<(wit_types::SmsEvent,), Answer>(&mut *store, plugin.inner.on_event)?;
+    let (answer,) = on_event.call(&mut *store, (convert::event_to_wit(event),))?;
+    let limits = store.data().limits;
+    match answer {
+        Err(message) => {
+            let message = host::truncated(&message.to_str(&*store)?, MAX_ERROR_BYTES);
+            Err(CallError::Answer(Error::Plugin { message }))
+        }
+        Ok(list) if list.len() > limits.max_actions => {
+            Err(CallError::Answer(Error::TooManyActions {
+                count: list.len(),
+                limit: limits.max_actions,
+            }))
+        }
+        Ok(list) => {
+            let mut actions = Vec::with_capacity(list.len());
+            for (index, action) in list.iter(&mut *store)?.enumerate() {
+                let action = action?;
+                let len = action.note.as_ref().map_or(0, String::len);
+                if len > limits.max_note_bytes {
+                    return Err(CallError::Answer(Error::NoteTooLong {
+                        index,
+                        len,
+                        limit: limits.max_note_bytes,
+                    }));
+                }
+                actions.push(convert::action_from_wit(action));
+            }
+            Ok(actions)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,37 @@
+//! What one `Store` holds for one plugin call, and nothing that outlives it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::limits::{Limits, StoreLimiter};
+use super::{LogLine, RecordLookup};
+
+/// Settings of one installation of a plugin (the binding's config).
+pub type PluginConfig = BTreeMap<String, String>;
+
+/// The data of one call's `Store`: the sandbox's WASI context, the inputs
+/// the host imports answer from, and what the call has used so far.
+pub(crate) struct CallState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: StoreLimiter,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) config: Arc<PluginConfig>,
+    pub(crate) lookup: Arc<dyn RecordLookup>,
+    pub(crate) limits: Limits,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) lookups: usize,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! A **hostile** trigger plugin. Test-only: it exists to prove the sandbox's
+//! limits hold, and must never be installed for a real tenant.
+//!
+//! Every attack is something a buggy or malicious tenant plugin could do.
+//! The end-to-end tests install this plugin, pick an attack with the
+//! `attack` config key, and check that the host stops it, contains it, or
+//! rejects its answer, and that nothing else in the host is affected:
+//!
+//! | `attack` | what the plugin does |
+//! | --- | --- |
+//! | `ok` or unset | returns no actions (the control case) |
+//! | `loop` | spins forever |
+//! | `memory` | allocates and touches 1 MiB blocks forever |
+//! | `recursion` | recurses without bound (not a tail call) on the engine's stack |
+//! | `shadow-stack` | recurses without bound with big frames in linear memory |
+//! | `panic` | panics |
+//! | `many-actions`, `actions-17` | returns 1,000,000 actions, or 17 (one over a 16 cap) |
+//! | `huge-string`, `huge-error` | returns a 100 MiB note, or a 100 MiB error |
+//! | `read-file` | reads `/etc/passwd` and lists `/` and `.` |
+//! | `socket` | connects to `127.0.0.1:80` and binds a UDP socket |
+//! | `env` | reads environment variables, arguments and the working directory |
+//! | `clock-and-random` | reports the wall clock and a few WASI-seeded hashes |
+//! | `log-flood`, `lookup-flood` | calls `log`, or `find_records`, 1,000,000 times |
+//! | `state` | counts its invocations in a `static` |
+//!
+//! An unknown attack is an error naming it.
+//!
+//! The probes (`read-file`, `socket`, `env`) follow one convention: when the
+//! sandbox denies everything they return `Err` describing each denial, and
+//! when anything gets through they return `Ok` with one action whose note
+//! holds what leaked. A test that expects `Err` therefore catches any leak,
+//! and its failure message shows what leaked.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smstrigger_sdk::{Action, Level, SmsEvent, Trigger, config, find_records, log};
+
+/// The actions `many-actions` returns: far over any sane per-event cap.
+pub const MANY_ACTIONS: u64 = 1_000_000;
+
+/// The actions `actions-17` returns: one over a cap of 16.
+pub const OVER_CAP_ACTIONS: u64 = 17;
+
+/// The length in bytes of the note of `huge-string` and the error of
+/// `huge-error`: 100 MiB.
+pub const HUGE_LEN: usize = 100 << 20;
+
+/// How many host calls `log-flood` and `lookup-flood` make.
+pub const FLOOD_CALLS: u32 = 1_000_000;
+
+/// The size of each block `memory` allocates.
+const MIB: usize = 1 << 20;
+
+/// The plugin; exported as its `on-event`.
+pub struct Hostile;
+
+impl Trigger for Hostile {
+    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
+        let attack = config("attack").unwrap_or_else(|| "ok".to_string());
+        let subject = subject(&event);
+        match attack.as_str() {
+            "ok" => Ok(Vec::new()),
+            "loop" => spin_forever(),
+            "memory" => hoard_memory(),
+            "recursion" => noted(subject, format!("recursed {}", recurse(0))),
+            "shadow-stack" => noted(subject, format!("recursed {}", recurse_in_memory(0))),
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "many-actions" => Ok(discards(MANY_ACTIONS)),
+            "actions-17" => Ok(discards(OVER_CAP_ACTIONS)),
+            "huge-string" => noted(subject, huge_string()),
+            "huge-error" => Err(huge_string()),
+            "read-file" => read_files(subject),
+            "socket" => open_sockets(subject),
+            "env" => read_environment(subject),
+            "clock-and-random" => noted(subject, clock_and_random()),
+            "log-flood" => flood_log(),
+            "lookup-flood" => flood_lookups(&event),
+            "state" => noted(subject, count_invocations()),
+            other => Err(format!("hostile plugin: unknown attack `{other}`")),
+        }
+    }
+}
+
+smstrigger_sdk::export_trigger!(Hostile);
+
+/// The record the event is about (the receipt's contact, or the sender's
+/// first match), so single-action attacks name a record the host accepts.
+fn subject(event: &SmsEvent) -> u64 {
+    match event {
+        SmsEvent::Outbound(receipt) => receipt.contact.id,
+        SmsEvent::Inbound(sms) => sms.matches.first().map_or(0, |record| record.id),
+    }
+}
+
+/// Burns CPU forever; `black_box` keeps the optimizer from proving the loop
+/// does nothing and deleting it.
+fn spin_forever() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Allocates 1 MiB blocks filled with a non-zero byte (so every page is
+/// touched, not just reserved) and keeps them all, forever.
+fn hoard_memory() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(black_box(vec![0xA5; MIB]));
+        black_box(&hoard);
+    }
+}
+
+/// Recurses without bound on the engine's call stack: each level keeps
+/// only wasm locals, and uses its callee's result through `black_box`, so it
+/// is neither a tail call nor an accumulator loop in disguise. Under
+/// wasmtime this exhausts the wasm stack (`call stack exhausted`).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    // Never true; it only keeps the recursion from being unconditional in
+    // the compiler's eyes (a lint, not a different program).
+    if depth == black_box(u64::MAX) {
+        return depth;
+    }
+    let below = black_box(recurse(depth + 1));
+    below.rotate_left(1) ^ depth
+}
+
+/// Recurses without bound with a 512-byte frame in linear memory at each
+/// level, so Rust's shadow stack (1 MiB at the bottom of linear memory)
+/// runs out before the engine's call stack does: the stack pointer goes
+/// below address 0 and the next store is out of bounds.
+#[inline(never)]
+fn recurse_in_memory(depth: u64) -> u64 {
+    let frame = black_box([depth; 64]);
+    if depth == black_box(u64::MAX) {
+        return depth;
+    }
+    let below = recurse_in_memory(depth + 1);
+    black_box(frame)
+        .iter()
+        .fold(below, |sum, x| sum.wrapping_add(*x))
+}
+
+/// One Discard action on `subject` carrying `note`.
+fn noted(subject: u64, note: String) -> Result<Vec<Action>, String> {
+    Ok(vec![Action::discard(subject).with_note(note)])
+}
+
+/// `count` Discard actions on records `0..count`.
+fn discards(count: u64) -> Vec<Action> {
+    (0..count).map(Action::discard).collect()
+}
+
+/// A [`HUGE_LEN`]-byte string.
+fn huge_string() -> String {
+    "x".repeat(HUGE_LEN)
+}
+
+/// Tries to read a host file and list two directories.
+fn read_files(subject: u64) -> Result<Vec<Action>, String> {
+    let mut probe = Probe::default();
+    match std::fs::read_to_string("/etc/passwd") {
+        Ok(text) => probe.leaked(format!("read /etc/passwd: {text}")),
+        Err(e) => probe.denied(format!("read /etc/passwd: {e}")),
+    }
+    for dir in ["/", "."] {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                let names: Vec<String> = entries
+                    .map(|entry| match entry {
+                        Ok(entry) => entry.file_name().to_string_lossy().into_owned(),
+                        Err(e) => format!("<{e}>"),
+                    })
+                    .collect();
+                probe.leaked(format!("read_dir {dir}: [{}]", names.join(", ")));
+            }
+            Err(e) => probe.denied(format!("read_dir {dir}: {e}")),
+        }
+    }
+    probe.report(subject)
+}
+
+/// Tries to open a TCP connection and to bind a UDP socket.
+fn open_sockets(subject: u64) -> Result<Vec<Action>, String> {
+    let mut probe = Probe::default();
+    match std::net::TcpStream::connect("127.0.0.1:80") {
+        Ok(_) => probe.leaked("tcp 127.0.0.1:80: connected".to_string()),
+        Err(e) => probe.denied(format!("tcp 127.0.0.1:80: {e}")),
+    }
+    match std::net::UdpSocket::bind("0.0.0.0:0") {
+        Ok(socket) => probe.leaked(format!("udp bind: bound {:?}", socket.local_addr())),
+        Err(e) => probe.denied(format!("udp bind: {e}")),
+    }
+    probe.report(subject)
+}
+
+/// Reads the environment, the arguments and the working directory.
+///
+/// A working directory of `/` is not a leak: it is wasi-libc's default when
+/// the host gives none.
+fn read_environment(subject: u64) -> Result<Vec<Action>, String> {
+    let vars: Vec<String> = std::env::vars_os()
+        .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+        .collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let (cwd, cwd_leaks) = match std::env::current_dir() {
+        Ok(dir) => (dir.display().to_string(), dir != std::path::Path::new("/")),
+        Err(e) => (format!("<{e}>"), false),
+    };
+    let seen = format!("env: {} vars, {} args, cwd {cwd}", vars.len(), args.len());
+    if vars.is_empty() && args.is_empty() && !cwd_leaks {
+        return Err(seen);
+    }
+    let listed = format!("vars [{}]; args [{}]", vars.join(", "), args.join(", "));
+    noted(subject, format!("{seen}; {listed}"))
+}
+
+/// `now=<unix seconds> hashes=<h1>,<h2>,<h3>`.
+///
+/// The host's clock should read the event's timestamp, and the hashes
+/// (keyed from WASI randomness through `RandomState`) should be the same
+/// every time the same event runs.
+fn clock_and_random() -> String {
+    let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    };
+    let hashes: Vec<String> = (0..3)
+        .map(|_| RandomState::new().hash_one(0x5EED_u64).to_string())
+        .collect();
+    format!("now={now} hashes={}", hashes.join(","))
+}
+
+/// Logs [`FLOOD_CALLS`] lines; returns no actions if the host lets it.
+fn flood_log() -> Result<Vec<Action>, String> {
+    for i in 0..FLOOD_CALLS {
+        log(Level::Info, &format!("hostile plugin: log line {i}"));
+    }
+    Ok(Vec::new())
+}
+
+/// Makes [`FLOOD_CALLS`] record lookups; returns no actions if the host
+/// lets it.
+fn flood_lookups(event: &SmsEvent) -> Result<Vec<Action>, String> {
+    let phone = match event {
+        SmsEvent::Outbound(receipt) => receipt.contact.phone.clone(),
+        SmsEvent::Inbound(sms) => sms.source_phone_number.clone(),
+    };
+    for _ in 0..FLOOD_CALLS {
+        black_box(find_records(&phone));
+    }
+    Ok(Vec::new())
+}
+
+/// Counts invocations in a `static`: `counter=<n>`, always `counter=1`
+/// when the host gives every event a fresh instance.
+fn count_invocations() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
+    format!("counter={n}")
+}
+
+/// What a probe attack saw: what the sandbox denied and what got through.
+#[derive(Default)]
+struct Probe {
+    denied: Vec<String>,
+    leaked: Vec<String>,
+}
+
+impl Probe {
+    fn denied(&mut self, what: String) {
+        self.denied.push(what);
+    }
+
+    fn leaked(&mut self, what: String) {
+        self.leaked.push(what);
+    }
+
+    /// `Err` with every denial when nothing leaked; otherwise `Ok` with one
+    /// action whose note holds what leaked, so a test expecting `Err` fails.
+    fn report(self, subject: u64) -> Result<Vec<Action>, String> {
+        if self.leaked.is_empty() {
+            Err(self.denied.join("; "))
+        } else {
+            noted(subject, self.leaked.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smstrigger_sdk::DeliveryStatus;
+    use smstrigger_sdk::testing::{self, Run, TestHost};
+
+    fn run(attack: Option<&str>) -> Run {
+        let record = testing::record(5, "+36301234567");
+        let host = match attack {
+            Some(attack) => TestHost::new().config("attack", attack),
+            None => TestHost::new(),
+        };
+        host.run::<Hostile>(testing::outbound(
+            &record,
+            DeliveryStatus::Delivered,
+            1_800_000_000,
+        ))
+    }
+
+    #[test]
+    fn ok_and_unset_return_no_actions() {
+        assert_eq!(run(None).actions(), &[]);
+        assert_eq!(run(Some("ok")).actions(), &[]);
+    }
+
+    #[test]
+    fn an_unknown_attack_is_an_error_naming_it() {
+        let err = run(Some("teleport")).result.unwrap_err();
+        assert!(err.contains("`teleport`"), "{err}");
+    }
+
+    #[test]
+    fn action_floods_return_the_promised_counts() {
+        assert_eq!(run(Some("actions-17")).actions().len(), 17);
+        assert_eq!(run(Some("many-actions")).actions().len(), 1_000_000);
+    }
+
+    #[test]
+    #[should_panic(expected = "hostile plugin panicked on purpose")]
+    fn panic_panics() {
+        run(Some("panic"));
+    }
+
+    #[test]
+    fn a_leak_is_reported_as_ok_so_tests_expecting_a_denial_catch_it() {
+        let probe = Probe {
+            denied: vec!["udp bind: denied".into()],
+            leaked: vec!["tcp 127.0.0.1:80: connected".into()],
+        };
+        let actions = probe.report(5).unwrap();
+        assert_eq!(
+            actions[0].note.as_deref(),
+            Some("tcp 127.0.0.1:80: connected")
+        );
+        let denied = Probe {
+            denied: vec!["a: no".into(), "b: no".into()],
+            leaked: vec![],
+        };
+        assert_eq!(denied.report(5).unwrap_err(), "a: no; b: no");
+    }
+
+    #[test]
+    fn clock_and_random_note_has_the_documented_shape() {
+        let note = clock_and_random();
+        let (now, hashes) = note.split_once(' ').unwrap();
+        assert!(
+            now.strip_prefix("now=").unwrap().parse::<i64>().is_ok(),
+            "{note}"
+        );
+        let hashes = hashes.strip_prefix("hashes=").unwrap();
+        assert_eq!(hashes.split(',').count(), 3, "{note}");
+    }
+}

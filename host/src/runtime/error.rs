@@ -39,6 +39,8 @@ pub enum Error {
     Instantiate { reason: String },
     #[error("the compile cache failed: {reason}")]
     Cache { reason: String },
+    #[error("the wasm engine could not start: {reason}")]
+    Engine { reason: String },
 }
 
 impl Error {
@@ -60,6 +62,7 @@ impl Error {
             Error::Plugin { .. } => "plugin_error",
             Error::Instantiate { .. } => "instantiate_failed",
             Error::Cache { .. } => "cache_failed",
+            Error::Engine { .. } => "engine_failed",
         }
     }
 

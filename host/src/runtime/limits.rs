@@ -9,19 +9,22 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
-/// Fuel per call: about 10 ms of guest CPU on the machines we measured
-/// (an x86-64 core retires roughly 1–2 units per ns in a tight wasm loop).
+/// Fuel per call: about 10 ms of guest CPU at the fastest rate wasm burns
+/// fuel (a tight loop: 200 M units in 7.6 ms on the reference machine, see
+/// BENCHMARKS.md). A real rule uses 10–50 thousand units.
 ///
 /// Fuel, not a wall-clock deadline, is the CPU budget because it is
 /// deterministic: the same plugin on the same event stops at the same point
 /// however loaded the machine is, so a dry run or a replay decides exactly
-/// as the live run did. The epoch deadline below is only a backstop.
-pub const DEFAULT_FUEL: u64 = 20_000_000;
+/// as the live run did. Measured, fuel costs about 7% per event and epoch
+/// interruption about 2% (BENCHMARKS.md); the epoch deadline below is kept
+/// only as a backstop.
+pub const DEFAULT_FUEL: u64 = 250_000_000;
 
 /// Wall-clock backstop per call, enforced by epoch interruption: catches
-/// time that fuel does not count (a host call that blocks, a loaded
-/// machine stalling a guest) without making normal outcomes depend on it.
-pub const DEFAULT_WALL_DEADLINE: Duration = Duration::from_millis(250);
+/// time that fuel does not count (slow memory-bound code, a host call that
+/// blocks, a stalled machine) without making normal outcomes depend on it.
+pub const DEFAULT_WALL_DEADLINE: Duration = Duration::from_millis(100);
 
 /// Linear memory a plugin may grow to. A Rust rule needs about 1–2 MiB.
 pub const DEFAULT_MEMORY_BYTES: usize = 16 << 20;

@@ -143,16 +143,18 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime with the pooling engine; compiled components are cached in
     /// `cache` when given.
-    pub fn new(cache: Option<CompileCache>) -> wasmtime::Result<Self> {
-        Self::with_engine(new_engine()?, cache)
+    pub fn new(cache: Option<CompileCache>) -> Result<Self, Error> {
+        let engine = new_engine().map_err(engine_error)?;
+        Self::with_engine(engine, cache)
     }
 
     /// A runtime on a given engine; it must enable the component model,
     /// fuel and epoch interruption, as [`new_engine`] does.
-    pub fn with_engine(engine: Engine, cache: Option<CompileCache>) -> wasmtime::Result<Self> {
+    pub fn with_engine(engine: Engine, cache: Option<CompileCache>) -> Result<Self, Error> {
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        bindings::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Self {
             engine,
@@ -236,6 +238,12 @@ impl Runtime {
             fuel_used,
             elapsed: started.elapsed(),
         }
+    }
+}
+
+fn engine_error(error: wasmtime::Error) -> Error {
+    Error::Engine {
+        reason: format!("{error:#}"),
     }
 }
 

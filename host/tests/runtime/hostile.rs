@@ -51,6 +51,7 @@ fn roomy() -> Limits {
     Limits {
         memory_bytes: MEMORY_CEILING_BYTES,
         fuel: 4_000_000_000,
+        wall_deadline: std::time::Duration::from_secs(10),
         ..Limits::default()
     }
 }

@@ -1,5 +1,5 @@
 //! The sandbox's promises beyond limits: a fresh instance per event, a
-//! deterministic clock and randomness, scoped lookups, the compile cache.
+//! deterministic clock and randomness, the compile cache.
 
 use smstrigger_host::model::DeliveryStatus;
 use smstrigger_host::runtime::{CompileCache, Runtime};
@@ -56,21 +56,6 @@ fn a_plugin_is_deterministic_down_to_the_fuel_it_uses() {
     assert_eq!(first.result, second.result);
     assert_eq!(first.logs, second.logs);
     assert_eq!(first.fuel_used, second.fuel_used);
-}
-
-#[test]
-fn lookups_return_only_what_the_caller_scoped() {
-    let plugin = load(components::HOSTILE_PLUGIN);
-    // The lookup the runtime is given is the whole world the plugin can
-    // reach: a flood of lookups for its own phone finds nothing else.
-    let outcome = invoke_with(
-        &plugin,
-        &receipt("m-1", 0),
-        &[("attack", "lookup-flood")],
-        Limits::default(),
-        vec![record(1, "+36301234567")],
-    );
-    assert_eq!(outcome.result.unwrap_err().code(), "lookup_limit");
 }
 
 #[test]

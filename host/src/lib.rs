@@ -7,9 +7,20 @@
 //!   actions, ids).
 //! - [`runtime`]: the wasmtime engine, the host imports and a locked-down
 //!   WASI, limits, the compile cache; runs one event through one plugin.
+//! - [`phone`]: phone numbers to E.164 under a project's default country,
+//!   and the opt-out keywords.
+//! - [`actions`]: what the host checks before it executes an action
+//!   (validation, calling hours) and the executors that carry actions out.
+//! - [`store`]: the embedded SQLite store behind the `Store` trait.
+//! - [`pipeline`]: journal → dedupe → opt-out → records → plugins →
+//!   validation → execution, exactly once per accepted event.
 //!
-//! Dependencies flow from the outside in: nothing in `runtime` knows about
-//! tenants, storage or HTTP.
+//! Dependencies flow `pipeline → {runtime, actions, store}`, never back:
+//! nothing in `runtime` knows about tenants, storage or HTTP.
 
+pub mod actions;
 pub mod model;
+pub mod phone;
+pub mod pipeline;
 pub mod runtime;
+pub mod store;

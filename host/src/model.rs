@@ -26,16 +26,27 @@ macro_rules! id_newtype {
 }
 
 id_newtype!(
-    /// A customer record's id, unique within its tenant.
+    /// A customer record's id, unique across tenants.
     RecordId
 );
 id_newtype!(
-    /// A project's id, unique within its tenant.
+    /// A project's id, unique across tenants.
     ProjectId
+);
+id_newtype!(
+    /// A tenant: one contact-center customer, isolated from every other.
+    TenantId
+);
+id_newtype!(
+    /// A journaled event.
+    EventId
 );
 
 /// The system Shared Callback disposition's id in every project.
 pub const SHARED_CALLBACK_ID: u32 = 2;
+
+/// The system Discard disposition's id in every project.
+pub const DISCARD_ID: u32 = 1;
 
 /// What became of an outbound SMS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,6 +154,15 @@ pub enum Disposition {
 }
 
 impl Disposition {
+    /// The disposition id this sets on the record.
+    pub fn id(&self) -> u32 {
+        match *self {
+            Disposition::SharedCallback { .. } => SHARED_CALLBACK_ID,
+            Disposition::Discard => DISCARD_ID,
+            Disposition::Custom { id, .. } => id,
+        }
+    }
+
     /// The next call date this disposition sets, if any.
     pub fn next_calldate(&self) -> Option<Timestamp> {
         match *self {

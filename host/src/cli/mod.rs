@@ -1,5 +1,6 @@
 //! Command-line parsing and the commands; each command in its own module.
 
+mod ingest;
 mod plugin_run;
 
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ enum Command {
     /// Work with trigger plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Journal events from JSON lines on stdin and process them.
+    Ingest(ingest::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +37,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+            Command::Ingest(args) => ingest::run(args),
         }
     }
 }

@@ -86,6 +86,11 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// The hex SHA-256 of a component: the identity of a plugin version's code.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// A compiled plugin version, checked against the world and ready to
 /// instantiate; cheap to clone and shareable across threads.
 #[derive(Clone)]
@@ -173,7 +178,7 @@ impl Runtime {
     /// the world: an import the host does not give, or a missing or
     /// mistyped `on-event` export, is an [`Error::Contract`] naming it.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, Error> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let sha256 = sha256_hex(bytes);
         let component = match &self.cache {
             Some(cache) => cache.component(&self.engine, bytes, &sha256)?,
             None => cache::compile(&self.engine, bytes)?,

@@ -22,6 +22,8 @@
 //! | `clock-and-random` | reports the wall clock and a few WASI-seeded hashes |
 //! | `log-flood`, `lookup-flood` | calls `log`, or `find_records`, 1,000,000 times |
 //! | `state` | counts its invocations in a `static` |
+//! | `foreign-record` | discards the record with id `record_id` from config |
+//! | `foreign-lookup` | looks up `phone` from config and discards what it finds |
 //!
 //! An unknown attack is an error naming it.
 //!
@@ -80,12 +82,34 @@ impl Trigger for Hostile {
             "log-flood" => flood_log(),
             "lookup-flood" => flood_lookups(&event),
             "state" => noted(subject, count_invocations()),
+            "foreign-record" => foreign_record(),
+            "foreign-lookup" => foreign_lookup(),
             other => Err(format!("hostile plugin: unknown attack `{other}`")),
         }
     }
 }
 
 smstrigger_sdk::export_trigger!(Hostile);
+
+/// Discards the record whose id is in config `record_id`: a record the
+/// event does not name, perhaps another tenant's.
+fn foreign_record() -> Result<Vec<Action>, String> {
+    let id = config("record_id").unwrap_or_default();
+    let id: u64 = id
+        .parse()
+        .map_err(|_| format!("record_id `{id}` is not a number"))?;
+    Ok(vec![Action::discard(id)])
+}
+
+/// Looks up the phone in config `phone` (perhaps another tenant's
+/// customer) and discards every record the host returns.
+fn foreign_lookup() -> Result<Vec<Action>, String> {
+    let phone = config("phone").unwrap_or_default();
+    Ok(find_records(&phone)
+        .iter()
+        .map(|record| Action::discard(record.id).with_note(format!("found {}", record.phone)))
+        .collect())
+}
 
 /// The record the event is about (the receipt's contact, or the sender's
 /// first match), so single-action attacks name a record the host accepts.

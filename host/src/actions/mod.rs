@@ -1,0 +1,9 @@
+//! What the host checks before it executes an action, and the executors
+//! that carry actions out.
+
+pub mod calling_hours;
+pub mod executor;
+pub mod validate;
+
+pub use executor::{EmbeddedExecutor, Executor};
+pub use validate::*;

@@ -1,0 +1,354 @@
+//! The host's verdict on every action a plugin proposes for one event.
+//!
+//! A plugin's answer is a request, never a command: [`validate`] checks each
+//! proposal against the project's rules and returns one [`Verdict`] per
+//! proposal. It is a pure function of its arguments — no I/O, no clock (the
+//! event's own time is "now") — so dry runs and replays of past events give
+//! the same verdicts. Loading records, rules and the do-not-contact list is
+//! the caller's job; executing accepted actions is the executors'.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::calling_hours::{CallingHours, local_time, parse_zone};
+use crate::model::{Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, Timestamp};
+
+/// How far ahead a callback may be scheduled when a project says nothing.
+pub const DEFAULT_HORIZON_DAYS: u32 = 90;
+/// How many actions one event may execute, across all plugins, when a project says nothing.
+pub const DEFAULT_MAX_ACTIONS_PER_EVENT: usize = 16;
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Why the host rejected or adjusted an action; stable snake_case codes.
+///
+/// The codes are stored with each decision and shown by the API, so a
+/// variant is never renamed, only added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The record is unknown, or belongs to another project of the tenant.
+    RecordOutOfScope,
+    /// A custom disposition id the project does not have.
+    UnknownDisposition,
+    /// A Shared Callback (id 2) without a next call date.
+    CallbackNeedsTime,
+    /// A next call date before the event's time.
+    TimeInPast,
+    /// A next call date more than the project's horizon after the event.
+    BeyondHorizon,
+    /// The record's phone is on the tenant's do-not-contact list.
+    DoNotContact,
+    /// The event already has as many accepted actions as the project allows.
+    TooManyActions,
+    /// A higher-priority (or same-priority, earlier) action for the record was accepted.
+    OverriddenByPriority,
+    /// Accepted, with the next call date moved into calling hours.
+    ShiftedToCallingHours,
+    /// Outside calling hours under the `reject` policy, or the zone is unknown.
+    OutsideCallingHours,
+}
+
+impl Reason {
+    /// The stable snake_case code, the same string serde writes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::RecordOutOfScope => "record_out_of_scope",
+            Reason::UnknownDisposition => "unknown_disposition",
+            Reason::CallbackNeedsTime => "callback_needs_time",
+            Reason::TimeInPast => "time_in_past",
+            Reason::BeyondHorizon => "beyond_horizon",
+            Reason::DoNotContact => "do_not_contact",
+            Reason::TooManyActions => "too_many_actions",
+            Reason::OverriddenByPriority => "overridden_by_priority",
+            Reason::ShiftedToCallingHours => "shifted_to_calling_hours",
+            Reason::OutsideCallingHours => "outside_calling_hours",
+        }
+    }
+}
+
+/// What to do with a callback outside calling hours: `"shift"` or `"reject"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallingHoursPolicy {
+    /// Move it to the next allowed slot (the default: the customer still gets called).
+    #[default]
+    Shift,
+    /// Reject it with [`Reason::OutsideCallingHours`].
+    Reject,
+}
+
+/// A project's rules for automatic actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRules {
+    pub project_id: ProjectId,
+    /// IANA zone; the zone of records without their own.
+    pub time_zone: String,
+    /// When callbacks may be placed, local to each record; `None`: any time.
+    #[serde(default)]
+    pub calling_hours: Option<CallingHours>,
+    #[serde(default)]
+    pub policy: CallingHoursPolicy,
+    /// A next call date may be at most this many days after the event.
+    #[serde(default = "default_horizon_days")]
+    pub horizon_days: u32,
+    /// Accepted actions per event, across all plugins; the rest are rejected.
+    #[serde(default = "default_max_actions_per_event")]
+    pub max_actions_per_event: usize,
+    /// The project's custom disposition ids, active or not. Shared Callback
+    /// (2) and Discard are always valid and need not be listed.
+    #[serde(default)]
+    pub dispositions: BTreeSet<u32>,
+}
+
+fn default_horizon_days() -> u32 {
+    DEFAULT_HORIZON_DAYS
+}
+
+fn default_max_actions_per_event() -> usize {
+    DEFAULT_MAX_ACTIONS_PER_EVENT
+}
+
+impl ProjectRules {
+    /// Rules with the documented defaults: no calling hours, no custom dispositions.
+    pub fn new(project_id: ProjectId, time_zone: impl Into<String>) -> Self {
+        ProjectRules {
+            project_id,
+            time_zone: time_zone.into(),
+            calling_hours: None,
+            policy: CallingHoursPolicy::default(),
+            horizon_days: DEFAULT_HORIZON_DAYS,
+            max_actions_per_event: DEFAULT_MAX_ACTIONS_PER_EVENT,
+            dispositions: BTreeSet::new(),
+        }
+    }
+}
+
+/// What validation needs of a record the action names; looked up by the caller within the event's tenant.
+///
+/// The map passed to [`validate`] may hold the tenant's records of other
+/// projects; an action naming one of those is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordScope {
+    pub id: RecordId,
+    pub project_id: ProjectId,
+    /// E.164, compared verbatim with the do-not-contact list.
+    pub phone: String,
+    /// IANA zone; `None` (or empty) means the project's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// One action as one plugin asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proposal {
+    pub plugin: String,
+    /// The binding's priority; higher wins a conflict on the same record.
+    pub priority: i32,
+    pub action: Action,
+}
+
+/// The host's verdict on one proposal: accepted (possibly adjusted) or rejected, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub accepted: bool,
+    /// Why it was rejected, or how it was adjusted; `None` for a plain accept.
+    pub reason: Option<Reason>,
+    /// As it will be executed (shifted time applied); as proposed when rejected.
+    pub action: Action,
+    /// Human text for logs and the API, e.g. what was moved where.
+    pub detail: Option<String>,
+}
+
+impl Verdict {
+    fn accept(action: Action, reason: Option<Reason>, detail: Option<String>) -> Self {
+        Verdict {
+            accepted: true,
+            reason,
+            action,
+            detail,
+        }
+    }
+
+    fn reject(action: &Action, reason: Reason, detail: String) -> Self {
+        Verdict {
+            accepted: false,
+            reason: Some(reason),
+            action: action.clone(),
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Checks every proposal of one event; returns one verdict per proposal, in order.
+///
+/// Each proposal first faces the per-action rules (scope, disposition, time,
+/// horizon, do-not-contact, calling hours; the first failing one wins).
+/// Survivors are then ranked by descending priority, ties by input order:
+/// the first per record wins, and at most `max_actions_per_event` are
+/// accepted. A rejected proposal never blocks another. An unknown time zone
+/// rejects a callback as `outside_calling_hours` (its local time cannot be
+/// known); without calling hours the zone is never read.
+pub fn validate(
+    event_time: Timestamp,
+    rules: &ProjectRules,
+    records: &BTreeMap<RecordId, RecordScope>,
+    do_not_contact: &BTreeSet<String>,
+    proposals: &[Proposal],
+) -> Vec<Verdict> {
+    let mut verdicts: Vec<Verdict> = proposals
+        .iter()
+        .map(|p| check(event_time, rules, records, do_not_contact, &p.action))
+        .collect();
+    let mut ranked: Vec<usize> = (0..proposals.len())
+        .filter(|&i| verdicts[i].accepted)
+        .collect();
+    ranked.sort_by_key(|&i| Reverse(proposals[i].priority));
+    let mut winners: BTreeMap<RecordId, &Proposal> = BTreeMap::new();
+    for i in ranked {
+        let proposal = &proposals[i];
+        let record = proposal.action.record_id;
+        if let Some(winner) = winners.get(&record) {
+            let detail = format!(
+                "record {record} already has an action from plugin {} (priority {})",
+                winner.plugin, winner.priority
+            );
+            verdicts[i] = Verdict::reject(&proposal.action, Reason::OverriddenByPriority, detail);
+        } else if winners.len() >= rules.max_actions_per_event {
+            let detail = format!(
+                "the event's limit of {} actions is reached",
+                rules.max_actions_per_event
+            );
+            verdicts[i] = Verdict::reject(&proposal.action, Reason::TooManyActions, detail);
+        } else {
+            winners.insert(record, proposal);
+        }
+    }
+    verdicts
+}
+
+/// Rules 1–7 for one action, in order; the first failing one wins.
+fn check(
+    event_time: Timestamp,
+    rules: &ProjectRules,
+    records: &BTreeMap<RecordId, RecordScope>,
+    do_not_contact: &BTreeSet<String>,
+    action: &Action,
+) -> Verdict {
+    let reject = |reason, detail| Verdict::reject(action, reason, detail);
+    let id = action.record_id;
+    let Some(record) = records
+        .get(&id)
+        .filter(|r| r.project_id == rules.project_id)
+    else {
+        return reject(
+            Reason::RecordOutOfScope,
+            format!("record {id} is not in project {}", rules.project_id),
+        );
+    };
+    match action.disposition {
+        Disposition::Custom { id, .. }
+            if id != SHARED_CALLBACK_ID && !rules.dispositions.contains(&id) =>
+        {
+            return reject(
+                Reason::UnknownDisposition,
+                format!("project {} has no disposition {id}", rules.project_id),
+            );
+        }
+        Disposition::Custom {
+            id: SHARED_CALLBACK_ID,
+            next_calldate: None,
+        } => {
+            return reject(
+                Reason::CallbackNeedsTime,
+                "a Shared Callback needs a next call date".into(),
+            );
+        }
+        _ => {}
+    }
+    let next = action.disposition.next_calldate();
+    let horizon_end = event_time.saturating_add(i64::from(rules.horizon_days) * SECONDS_PER_DAY);
+    if let Some(at) = next {
+        if at < event_time {
+            return reject(
+                Reason::TimeInPast,
+                format!("next call date {at} is before the event's time {event_time}"),
+            );
+        }
+        if at > horizon_end {
+            let days = rules.horizon_days;
+            return reject(
+                Reason::BeyondHorizon,
+                format!("next call date {at} is more than {days} days after the event"),
+            );
+        }
+    }
+    if do_not_contact.contains(&record.phone) {
+        return reject(
+            Reason::DoNotContact,
+            format!("record {id}'s phone is on the do-not-contact list"),
+        );
+    }
+    let (Some(at), Some(hours)) = (next, &rules.calling_hours) else {
+        return Verdict::accept(action.clone(), None, None);
+    };
+    let zone = record
+        .time_zone
+        .as_deref()
+        .filter(|z| !z.is_empty())
+        .unwrap_or(&rules.time_zone);
+    let moved = match hours.next_allowed(at, zone) {
+        Err(err) => return reject(Reason::OutsideCallingHours, err),
+        Ok((_, false)) => return Verdict::accept(action.clone(), None, None),
+        Ok((moved, true)) => moved,
+    };
+    let (start, end) = (hours.start.format("%H:%M"), hours.end.format("%H:%M"));
+    let local = local_text(at, zone);
+    let wall = parse_zone(zone).and_then(|tz| local_time(at, tz));
+    let side = match wall.map(|t| t.time()) {
+        Ok(t) if t < hours.start => format!("before {start}"),
+        Ok(t) if t == hours.end => format!("at {end}, when calling hours end"),
+        _ => format!("after {end}"),
+    };
+    if rules.policy == CallingHoursPolicy::Reject {
+        let detail = format!("{local} {zone} is {side}, outside calling hours {start}–{end}");
+        return reject(Reason::OutsideCallingHours, detail);
+    }
+    let detail = format!(
+        "{local} {zone} is {side}; moved to {}",
+        local_text(moved, zone)
+    );
+    if moved > horizon_end {
+        let days = rules.horizon_days;
+        return reject(
+            Reason::BeyondHorizon,
+            format!("{detail}, more than {days} days after the event"),
+        );
+    }
+    let mut shifted = action.clone();
+    shifted.disposition = match action.disposition {
+        Disposition::SharedCallback { .. } => Disposition::SharedCallback { at: moved },
+        Disposition::Custom { id, .. } => Disposition::Custom {
+            id,
+            next_calldate: Some(moved),
+        },
+        Disposition::Discard => Disposition::Discard,
+    };
+    Verdict::accept(shifted, Some(Reason::ShiftedToCallingHours), Some(detail))
+}
+
+/// `at` on `zone`'s wall clock as `YYYY-MM-DD HH:MM`, or the raw seconds if it has none.
+fn local_text(at: Timestamp, zone: &str) -> String {
+    parse_zone(zone)
+        .and_then(|tz| local_time(at, tz))
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
+#[cfg(test)]
+mod tests;

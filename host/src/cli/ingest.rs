@@ -1,0 +1,78 @@
+//! `smstrigger ingest`: journal events from JSON lines on stdin into a data
+//! directory and process them, then exit when nothing is pending.
+//!
+//! For batch imports and for driving the pipeline without the HTTP
+//! service. Each input line is `{"tenant": ID, "event": INCOMING}`; each
+//! output line says what became of it (`accepted 17`, `duplicate 17`,
+//! `superseded 17`, `refused <reason>`), printed only once the event is on
+//! disk, so a line on stdout is an acknowledgement.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Deserialize;
+use smstrigger_host::actions::EmbeddedExecutor;
+use smstrigger_host::model::TenantId;
+use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
+use smstrigger_host::runtime::{CompileCache, Runtime};
+use smstrigger_host::store::{Journaled, SqliteStore, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The data directory with the embedded database.
+    #[arg(long, env = "SMSTRIGGER_DATA_DIR", default_value = "./smstrigger-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct Line {
+    tenant: TenantId,
+    event: Incoming,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir)?);
+    let cache = CompileCache::open(args.data_dir.join("compiled"))?;
+    let runtime = Arc::new(Runtime::new(Some(cache))?);
+    let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
+    let pipeline = Pipeline::new(
+        Arc::clone(&store),
+        runtime,
+        executor,
+        PipelineConfig::default(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let dispatcher = pipeline.start(Arc::clone(&stop));
+
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match serde_json::from_str::<Line>(&line) {
+            Err(error) => format!("refused invalid line: {error}"),
+            Ok(Line { tenant, event }) => match pipeline.accept(tenant, event) {
+                Ok(Journaled::Accepted(id)) => format!("accepted {id}"),
+                Ok(Journaled::Duplicate(id)) => format!("duplicate {id}"),
+                Ok(Journaled::Superseded(id)) => format!("superseded {id}"),
+                Err(error) => format!("refused {error}"),
+            },
+        };
+        let mut out = stdout.lock();
+        writeln!(out, "{answer}")?;
+        out.flush()?;
+    }
+
+    while store.pending_count()? > 0 {
+        pipeline.notify();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Release);
+    pipeline.notify();
+    dispatcher.join().expect("the dispatcher panicked");
+    Ok(ExitCode::SUCCESS)
+}

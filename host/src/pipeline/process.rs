@@ -1,0 +1,266 @@
+//! One journaled event → the decisions of its project's plugins and the
+//! record changes validation accepts. Reads the store, writes nothing: the
+//! executor commits the result.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::Incoming;
+use super::plugins::PluginCache;
+use crate::actions::{Proposal, RecordScope, validate};
+use crate::model::{
+    ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
+};
+use crate::phone;
+use crate::runtime::{Call, Limits, RecordLookup, Runtime};
+use crate::store::{
+    self, DecisionRecord, PendingEvent, ProcessedEvent, Project, RecordWrite, Store,
+};
+
+/// The name decisions use for the host's own opt-out rule.
+pub const OPT_OUT_DECIDER: &str = "host:opt-out";
+
+/// Processes one pending event.
+pub(crate) fn process(
+    store: &Arc<dyn Store>,
+    runtime: &Runtime,
+    plugins: &PluginCache,
+    limits: Limits,
+    pending: &PendingEvent,
+    processed_at: i64,
+) -> Result<ProcessedEvent, store::Error> {
+    let tenant = pending.tenant_id;
+    let incoming: Incoming = serde_json::from_str(&pending.input)?;
+    let project = store.project(tenant, pending.project_id)?;
+    let event = resolve(store.as_ref(), tenant, &project, incoming)?;
+    let mut decisions = Vec::new();
+
+    // Opt-out is the host's rule and comes before any plugin.
+    let opted_out = match &event {
+        SmsEvent::Inbound(sms)
+            if phone::is_opt_out(&sms.message, &store.opt_out_keywords(tenant)?) =>
+        {
+            decisions.push(DecisionRecord {
+                plugin: OPT_OUT_DECIDER.into(),
+                version: None,
+                priority: i32::MAX,
+                outcome: "opted_out".into(),
+                error_code: None,
+                error: None,
+                fuel_used: 0,
+                duration_us: 0,
+                logs: json!([]),
+                verdicts: json!([]),
+            });
+            Some(sms.source_phone_number.clone())
+        }
+        _ => None,
+    };
+
+    let lookup: Arc<dyn RecordLookup> = Arc::new(StoreLookup {
+        store: Arc::clone(store),
+        tenant,
+        project: project.id,
+        country: project.settings.default_country.clone(),
+        zone: project.settings.time_zone.clone(),
+    });
+    let mut runs = Vec::new();
+    for binding in store.active_bindings(tenant, project.id)? {
+        let (Some(version), Some(sha256)) = (binding.version, &binding.sha256) else {
+            continue; // bound but never activated
+        };
+        let name = binding.binding.plugin.clone();
+        let plugin = match plugins.get(store.as_ref(), runtime, tenant, &name, version, sha256) {
+            Ok(plugin) => plugin,
+            Err(error) => {
+                runs.push((binding, Err(error), Vec::new(), 0, 0));
+                continue;
+            }
+        };
+        let outcome = runtime.invoke(
+            &plugin,
+            Call {
+                event: &event,
+                config: Arc::new(binding.binding.config.clone()),
+                lookup: Arc::clone(&lookup),
+                limits,
+            },
+        );
+        let elapsed = outcome.elapsed.as_micros() as u64;
+        runs.push((
+            binding,
+            outcome.result,
+            outcome.logs,
+            outcome.fuel_used,
+            elapsed,
+        ));
+    }
+
+    // Validate every plugin's actions together: priority conflicts and the
+    // per-event limit span plugins.
+    let mut proposals = Vec::new();
+    for (binding, result, ..) in &runs {
+        for action in result.as_deref().unwrap_or_default() {
+            proposals.push(Proposal {
+                plugin: binding.binding.plugin.clone(),
+                priority: binding.binding.priority,
+                action: action.clone(),
+            });
+        }
+    }
+    let records = scopes(store.as_ref(), tenant, &proposals)?;
+    let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
+    let mut do_not_contact: BTreeSet<String> =
+        store.do_not_contact(tenant, &phones)?.into_iter().collect();
+    do_not_contact.extend(opted_out.clone());
+    let verdicts = validate(
+        event.timestamp(),
+        &project.rules(),
+        &records,
+        &do_not_contact,
+        &proposals,
+    );
+
+    let mut verdicts = verdicts.into_iter();
+    let mut writes = Vec::new();
+    for (binding, result, logs, fuel_used, duration_us) in runs {
+        let count = result.as_ref().map_or(0, Vec::len);
+        let mine: Vec<_> = verdicts.by_ref().take(count).collect();
+        for verdict in mine.iter().filter(|v| v.accepted) {
+            writes.push(RecordWrite {
+                record_id: verdict.action.record_id,
+                disposition_id: verdict.action.disposition.id(),
+                next_calldate: verdict.action.disposition.next_calldate(),
+                plugin: binding.binding.plugin.clone(),
+                plugin_version: binding.version,
+                note: verdict.action.note.clone(),
+            });
+        }
+        let (outcome, error_code, error) = match &result {
+            Ok(_) => ("ok", None, None),
+            Err(e) => ("failed", Some(e.code().to_string()), Some(e.to_string())),
+        };
+        decisions.push(DecisionRecord {
+            plugin: binding.binding.plugin,
+            version: binding.version,
+            priority: binding.binding.priority,
+            outcome: outcome.into(),
+            error_code,
+            error,
+            fuel_used,
+            duration_us,
+            logs: serde_json::to_value(&logs)?,
+            verdicts: serde_json::to_value(&mine)?,
+        });
+    }
+
+    Ok(ProcessedEvent {
+        event_id: pending.id,
+        tenant_id: tenant,
+        resolved: serde_json::to_string(&event)?,
+        decisions,
+        writes,
+        opted_out,
+        processed_at,
+    })
+}
+
+/// The event as plugins see it: the receipt's record, or the records
+/// matching the sender, as they are now.
+fn resolve(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: &Project,
+    incoming: Incoming,
+) -> Result<SmsEvent, store::Error> {
+    let zone = &project.settings.time_zone;
+    Ok(match incoming {
+        Incoming::Status {
+            message_id,
+            project_id,
+            record_id,
+            status,
+            template_id,
+            timestamp,
+        } => SmsEvent::Outbound(OutboundStatus {
+            message_id,
+            project_id,
+            contact: store.record(tenant, record_id)?.to_contact(zone),
+            status,
+            template_id,
+            timestamp,
+        }),
+        Incoming::Inbound {
+            message_id,
+            project_id,
+            source_phone_number,
+            message,
+            timestamp,
+        } => SmsEvent::Inbound(InboundSms {
+            matches: store
+                .records_by_phone(tenant, project_id, &source_phone_number)?
+                .iter()
+                .map(|record| record.to_contact(zone))
+                .collect(),
+            message_id: message_id.unwrap_or_default(),
+            project_id,
+            source_phone_number,
+            message,
+            timestamp,
+        }),
+    })
+}
+
+/// The tenant's records that the proposals name; records of other tenants
+/// are simply not found, so validation rejects them as out of scope.
+fn scopes(
+    store: &dyn Store,
+    tenant: TenantId,
+    proposals: &[Proposal],
+) -> Result<BTreeMap<RecordId, RecordScope>, store::Error> {
+    let mut scopes = BTreeMap::new();
+    for id in proposals.iter().map(|p| p.action.record_id) {
+        if scopes.contains_key(&id) {
+            continue;
+        }
+        match store.record(tenant, id) {
+            Ok(record) => {
+                scopes.insert(
+                    id,
+                    RecordScope {
+                        id,
+                        project_id: record.project_id,
+                        phone: record.phone,
+                        time_zone: record.time_zone,
+                    },
+                );
+            }
+            Err(store::Error::NotFound { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(scopes)
+}
+
+/// `find-records` for one event: the event's tenant and project only.
+struct StoreLookup {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    project: ProjectId,
+    country: String,
+    zone: String,
+}
+
+impl RecordLookup for StoreLookup {
+    fn find_records(&self, phone: &str) -> Vec<ContactRecord> {
+        let Ok(e164) = phone::to_e164(phone, &self.country) else {
+            return Vec::new();
+        };
+        self.store
+            .records_by_phone(self.tenant, self.project, &e164)
+            .map(|records| records.iter().map(|r| r.to_contact(&self.zone)).collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,355 @@
+//! The embedded store: tenants, projects, records, plugins, the event
+//! journal and decisions, in one SQLite file under the data directory.
+//!
+//! Everything goes through the [`Store`] trait so another back end can
+//! follow; [`SqliteStore`] is the one there is. Every method that reads or
+//! changes tenant data takes the [`TenantId`] and filters by it in SQL, so a
+//! caller can only reach the tenant it names.
+//!
+//! Durability: WAL with `synchronous = FULL`. A commit that returned is on
+//! disk: neither a process crash nor a power cut loses an acknowledged
+//! event or an executed action.
+
+mod schema;
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+use crate::actions::calling_hours::CallingHours;
+use crate::actions::{CallingHoursPolicy, ProjectRules};
+use crate::model::{ContactRecord, EventId, ProjectId, RecordId, TenantId, Timestamp};
+
+/// What went wrong in the store; callers branch on `NotFound` and
+/// `Conflict`, the rest is the database's.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{what}")]
+    Conflict { what: String },
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("opening the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A new tenant's identity: the webhook secret is shown once, here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub webhook_secret: String,
+}
+
+/// A project's settings as a tenant sets them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSettings {
+    pub name: String,
+    pub time_zone: String,
+    pub default_country: String,
+    #[serde(default)]
+    pub calling_hours: Option<CallingHours>,
+    #[serde(default = "default_policy")]
+    pub calling_hours_policy: CallingHoursPolicy,
+    #[serde(default = "default_horizon")]
+    pub horizon_days: u32,
+    #[serde(default = "default_max_actions")]
+    pub max_actions_per_event: usize,
+}
+
+fn default_policy() -> CallingHoursPolicy {
+    CallingHoursPolicy::Shift
+}
+
+fn default_horizon() -> u32 {
+    crate::actions::DEFAULT_HORIZON_DAYS
+}
+
+fn default_max_actions() -> usize {
+    crate::actions::DEFAULT_MAX_ACTIONS_PER_EVENT
+}
+
+/// A project with its dispositions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: ProjectId,
+    pub tenant_id: TenantId,
+    #[serde(flatten)]
+    pub settings: ProjectSettings,
+    pub dispositions: Vec<DispositionDef>,
+}
+
+impl Project {
+    /// The rules validation applies to this project's actions.
+    pub fn rules(&self) -> ProjectRules {
+        ProjectRules {
+            project_id: self.id,
+            time_zone: self.settings.time_zone.clone(),
+            calling_hours: self.settings.calling_hours.clone(),
+            policy: self.settings.calling_hours_policy,
+            horizon_days: self.settings.horizon_days,
+            max_actions_per_event: self.settings.max_actions_per_event,
+            dispositions: self.dispositions.iter().map(|d| d.id).collect(),
+        }
+    }
+}
+
+/// A disposition a project offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispositionDef {
+    pub id: u32,
+    pub name: String,
+    pub active: bool,
+    #[serde(default)]
+    pub system: bool,
+}
+
+/// A record to create; the phone is already E.164.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewRecord {
+    pub project_id: ProjectId,
+    pub phone: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub fields: Vec<(String, String)>,
+}
+
+/// A record with its current disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRecord {
+    pub id: RecordId,
+    pub project_id: ProjectId,
+    pub phone: String,
+    pub time_zone: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub disposition_id: Option<u32>,
+    pub next_calldate: Option<Timestamp>,
+}
+
+impl StoredRecord {
+    /// The record as plugins see it, in `project_zone` when it has none.
+    pub fn to_contact(&self, project_zone: &str) -> ContactRecord {
+        ContactRecord {
+            id: self.id,
+            project_id: self.project_id,
+            phone: self.phone.clone(),
+            time_zone: self
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| project_zone.into()),
+            fields: self.fields.clone(),
+            last_disposition: self.disposition_id,
+        }
+    }
+}
+
+/// One entry of a record's event list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordEvent {
+    pub event_id: Option<EventId>,
+    pub event_type: String,
+    pub user: String,
+    pub created_at: Timestamp,
+    pub disposition_id: u32,
+    pub next_calldate: Option<Timestamp>,
+    pub plugin: Option<String>,
+    pub plugin_version: Option<u32>,
+    pub note: Option<String>,
+}
+
+/// A plugin bound to a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Binding {
+    pub plugin: String,
+    /// Higher runs first and wins conflicts on the same record.
+    pub priority: i32,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// A binding with the plugin version active now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveBinding {
+    pub binding: Binding,
+    pub version: Option<u32>,
+    pub sha256: Option<String>,
+}
+
+/// An event to journal, as the pipeline prepared it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub tenant_id: TenantId,
+    pub project_id: ProjectId,
+    /// Unique per tenant: a second entry with the same key is a duplicate.
+    pub dedupe_key: String,
+    pub message_id: String,
+    /// What the event concerns (a record, a phone): events of one subject
+    /// are processed one at a time, in order.
+    pub subject: String,
+    /// Keys whose presence makes this entry superseded on arrival (a late
+    /// `sent` after `delivered`).
+    pub superseded_by: Vec<String>,
+    /// The journaled input, JSON.
+    pub input: String,
+    pub received_at: Timestamp,
+}
+
+/// What journaling an entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "eventId", rename_all = "snake_case")]
+pub enum Journaled {
+    /// New and pending: it will be processed.
+    Accepted(EventId),
+    /// Seen before: acknowledged, not processed again.
+    Duplicate(EventId),
+    /// Recorded but not processed: a later status already arrived.
+    Superseded(EventId),
+}
+
+impl Journaled {
+    pub fn event_id(&self) -> EventId {
+        match *self {
+            Journaled::Accepted(id) | Journaled::Duplicate(id) | Journaled::Superseded(id) => id,
+        }
+    }
+}
+
+/// A journaled event waiting to be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub id: EventId,
+    pub tenant_id: TenantId,
+    pub project_id: ProjectId,
+    pub subject: String,
+    pub input: String,
+}
+
+/// One plugin run of one event, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRecord {
+    pub plugin: String,
+    pub version: Option<u32>,
+    pub priority: i32,
+    /// `ok`, `failed` or `opted_out`.
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub fuel_used: u64,
+    pub duration_us: u64,
+    pub logs: serde_json::Value,
+    pub verdicts: serde_json::Value,
+}
+
+/// A change to a record an accepted action makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordWrite {
+    pub record_id: RecordId,
+    pub disposition_id: u32,
+    pub next_calldate: Option<Timestamp>,
+    pub plugin: String,
+    pub plugin_version: Option<u32>,
+    pub note: Option<String>,
+}
+
+/// Everything processing one event produced, committed atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedEvent {
+    pub event_id: EventId,
+    pub tenant_id: TenantId,
+    /// The event as plugins saw it, JSON.
+    pub resolved: String,
+    pub decisions: Vec<DecisionRecord>,
+    pub writes: Vec<RecordWrite>,
+    /// The sender's phone when the message was an opt-out.
+    pub opted_out: Option<String>,
+    pub processed_at: Timestamp,
+}
+
+/// A journaled event with what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub id: EventId,
+    pub project_id: ProjectId,
+    pub message_id: String,
+    pub state: String,
+    pub received_at: Timestamp,
+    pub processed_at: Option<Timestamp>,
+    pub input: serde_json::Value,
+    pub resolved: Option<serde_json::Value>,
+    pub decisions: Vec<DecisionRecord>,
+}
+
+/// The store's operations. Tenant data is always reached through the
+/// tenant's id.
+pub trait Store: Send + Sync {
+    // Tenants and their data.
+    fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant>;
+    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>>;
+    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
+    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project>;
+    fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project>;
+    fn upsert_disposition(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        disposition: &DispositionDef,
+    ) -> Result<()>;
+    fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord>;
+    fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord>;
+    fn records_by_phone(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        phone: &str,
+    ) -> Result<Vec<StoredRecord>>;
+    fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>>;
+    fn add_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<()>;
+    fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>>;
+
+    // Plugins and bindings.
+    fn add_plugin_version(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        sha256: &str,
+        component: &[u8],
+    ) -> Result<u32>;
+    fn activate_plugin(&self, tenant: TenantId, name: &str, version: u32) -> Result<()>;
+    fn plugin_component(&self, tenant: TenantId, name: &str, version: u32) -> Result<Vec<u8>>;
+    fn set_bindings(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        bindings: &[Binding],
+    ) -> Result<()>;
+    fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>>;
+
+    // The journal and processing.
+    fn journal(&self, entry: &JournalEntry) -> Result<Journaled>;
+    /// Up to `per_tenant` pending events of each tenant, oldest first, at
+    /// most `max` in all, and never two of one subject.
+    fn claim_pending(&self, per_tenant: usize, max: usize) -> Result<Vec<PendingEvent>>;
+    /// Commits processed events, each atomically with its record changes.
+    fn commit(&self, processed: &[ProcessedEvent]) -> Result<()>;
+    fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView>;
+    fn pending_count(&self) -> Result<u64>;
+}

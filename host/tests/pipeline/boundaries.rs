@@ -1,0 +1,214 @@
+//! Tenant boundaries: a plugin of one tenant tries to reach another
+//! tenant's records, by id and by phone.
+
+use smstrigger_host::model::DeliveryStatus;
+use smstrigger_test_components as components;
+
+use super::*;
+
+const PHONE: &str = "+36301234567";
+
+/// A second tenant with a project and a customer on the same phone.
+fn victim(f: &Fixture) -> (TenantId, StoredRecord) {
+    let tenant = f.store.create_tenant("victim", "s2").unwrap().id;
+    let project = f
+        .store
+        .create_project(tenant, &settings(Default::default()))
+        .unwrap();
+    let record = f
+        .store
+        .create_record(
+            tenant,
+            &NewRecord {
+                project_id: project.id,
+                phone: "+36209876543".into(),
+                time_zone: None,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    (tenant, record)
+}
+
+#[test]
+fn an_action_on_another_tenants_record_is_out_of_scope() {
+    let f = Fixture::new();
+    let (victim_tenant, victim_record) = victim(&f);
+    f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
+    let target = victim_record.id.0.to_string();
+    f.bind(&[(
+        "hostile",
+        10,
+        &[("attack", "foreign-record"), ("record_id", target.as_str())],
+    )]);
+    let own = f.record(PHONE);
+    let id = accepted(f.status(
+        own.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    let verdict = &f.verdicts(id)[0];
+    assert_eq!(verdict["accepted"], false);
+    assert_eq!(verdict["reason"], "record_out_of_scope");
+    let untouched = f.store.record(victim_tenant, victim_record.id).unwrap();
+    assert_eq!(untouched.disposition_id, None);
+    assert_eq!(
+        f.store
+            .record_events(victim_tenant, victim_record.id)
+            .unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn an_action_on_a_record_of_another_project_is_out_of_scope() {
+    let f = Fixture::new();
+    let other_project = f
+        .store
+        .create_project(f.tenant, &settings(Default::default()))
+        .unwrap();
+    let elsewhere = f
+        .store
+        .create_record(
+            f.tenant,
+            &NewRecord {
+                project_id: other_project.id,
+                phone: "+36209876543".into(),
+                time_zone: None,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
+    let target = elsewhere.id.0.to_string();
+    f.bind(&[(
+        "hostile",
+        10,
+        &[("attack", "foreign-record"), ("record_id", target.as_str())],
+    )]);
+    let own = f.record(PHONE);
+    let id = accepted(f.status(
+        own.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    assert_eq!(f.verdicts(id)[0]["reason"], "record_out_of_scope");
+}
+
+#[test]
+fn find_records_never_returns_another_tenants_customers() {
+    let f = Fixture::new();
+    let (_, victim_record) = victim(&f);
+    f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
+    f.bind(&[(
+        "hostile",
+        10,
+        &[
+            ("attack", "foreign-lookup"),
+            ("phone", victim_record.phone.as_str()),
+        ],
+    )]);
+    let own = f.record(PHONE);
+    let id = accepted(f.status(
+        own.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    let decision = &f.event(id).decisions[0];
+    assert_eq!(decision.outcome, "ok");
+    assert_eq!(
+        decision.verdicts,
+        serde_json::json!([]),
+        "the lookup found nothing"
+    );
+}
+
+#[test]
+fn find_records_finds_the_tenants_own_customers_in_any_spelling() {
+    let f = Fixture::new();
+    f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
+    f.bind(&[(
+        "hostile",
+        10,
+        &[("attack", "foreign-lookup"), ("phone", "06 30 123 4567")],
+    )]);
+    let own = f.record(PHONE);
+    let id = accepted(f.status(
+        own.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    assert_eq!(f.verdicts(id)[0]["accepted"], true);
+}
+
+#[test]
+fn a_failing_plugin_does_not_stop_the_others() {
+    let f = Fixture::new();
+    f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
+    f.install(
+        f.tenant,
+        "delivered-followup",
+        components::DELIVERED_FOLLOWUP,
+    );
+    f.bind(&[
+        ("hostile", 20, &[("attack", "loop")]),
+        ("delivered-followup", 10, &[]),
+    ]);
+    let own = f.record(PHONE);
+    let id = accepted(f.status(
+        own.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    let event = f.event(id);
+    assert_eq!(event.state, "failed");
+    assert_eq!(
+        event.decisions[0].error_code.as_deref(),
+        Some("out_of_fuel")
+    );
+    assert_eq!(event.decisions[1].outcome, "ok");
+    assert_eq!(f.events_of(own.id).len(), 1);
+}
+
+#[test]
+fn a_lower_priority_plugin_is_overridden_on_the_same_record() {
+    let f = Fixture::new();
+    f.install(
+        f.tenant,
+        "delivered-followup",
+        components::DELIVERED_FOLLOWUP,
+    );
+    f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
+    let own = f.record(PHONE);
+    let target = own.id.0.to_string();
+    f.bind(&[
+        ("delivered-followup", 20, &[]),
+        (
+            "hostile",
+            10,
+            &[("attack", "foreign-record"), ("record_id", target.as_str())],
+        ),
+    ]);
+    let id = accepted(f.status(
+        own.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    let verdicts = f.verdicts(id);
+    assert_eq!(verdicts[0]["accepted"], true);
+    assert_eq!(verdicts[1]["reason"], "overridden_by_priority");
+    let entry = &f.events_of(own.id)[0];
+    assert_eq!(entry.plugin.as_deref(), Some("delivered-followup"));
+}

@@ -1,0 +1,146 @@
+//! Delivery semantics: provider retries, out-of-order receipts, opt-out
+//! precedence, and fair scheduling between tenants.
+
+use smstrigger_host::model::DeliveryStatus;
+use smstrigger_host::pipeline::OPT_OUT_DECIDER;
+use smstrigger_test_components as components;
+
+use super::*;
+
+const PHONE: &str = "+36301234567";
+
+#[test]
+fn a_retried_webhook_is_acknowledged_and_not_processed_again() {
+    let f = Fixture::new();
+    f.install(
+        f.tenant,
+        "not-traceable-callback",
+        components::NOT_TRACEABLE_CALLBACK,
+    );
+    f.bind(&[("not-traceable-callback", 10, &[])]);
+    let customer = f.record(PHONE);
+    let at = local("2026-12-01 10:00");
+    let first = accepted(f.status(customer.id, "m-1", DeliveryStatus::NotTraceable, at));
+    f.drain();
+    let again = f.status(customer.id, "m-1", DeliveryStatus::NotTraceable, at);
+    assert_eq!(again, Journaled::Duplicate(first));
+    f.drain();
+    assert_eq!(f.events_of(customer.id).len(), 1);
+    assert_eq!(f.store.pending_count().unwrap(), 0);
+}
+
+#[test]
+fn an_inbound_retry_without_a_message_id_is_still_a_duplicate() {
+    let f = Fixture::new();
+    f.record(PHONE);
+    let at = local("2026-12-01 10:00");
+    let first = accepted(f.inbound(PHONE, "YES", at));
+    assert_eq!(
+        f.inbound("06301234567", "YES", at),
+        Journaled::Duplicate(first)
+    );
+}
+
+#[test]
+fn a_late_sent_never_overrides_delivered() {
+    let f = Fixture::new();
+    f.install(
+        f.tenant,
+        "delivered-followup",
+        components::DELIVERED_FOLLOWUP,
+    );
+    f.bind(&[("delivered-followup", 10, &[])]);
+    let customer = f.record(PHONE);
+    let at = local("2026-12-01 10:00");
+    accepted(f.status(customer.id, "m-1", DeliveryStatus::Delivered, at));
+    let late = f.status(customer.id, "m-1", DeliveryStatus::Sent, at - 60);
+    assert!(matches!(late, Journaled::Superseded(_)), "{late:?}");
+    f.drain();
+    assert_eq!(f.event(late.event_id()).state, "superseded");
+    assert_eq!(f.events_of(customer.id).len(), 1);
+}
+
+#[test]
+fn sent_then_delivered_processes_both() {
+    let f = Fixture::new();
+    f.install(
+        f.tenant,
+        "delivered-followup",
+        components::DELIVERED_FOLLOWUP,
+    );
+    f.bind(&[("delivered-followup", 10, &[])]);
+    let customer = f.record(PHONE);
+    let at = local("2026-12-01 10:00");
+    let sent = accepted(f.status(customer.id, "m-1", DeliveryStatus::Sent, at));
+    let delivered = accepted(f.status(customer.id, "m-1", DeliveryStatus::Delivered, at + 5));
+    f.drain();
+    assert_eq!(f.event(sent).state, "done");
+    assert_eq!(f.event(delivered).state, "done");
+    assert_eq!(f.events_of(customer.id).len(), 1, "only delivered acts");
+}
+
+#[test]
+fn stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe() {
+    let f = Fixture::new();
+    f.install(f.tenant, "promise-to-pay", components::PROMISE_TO_PAY);
+    f.bind(&[("promise-to-pay", 10, &[])]);
+    let customer = f.record(PHONE);
+    let stop = accepted(f.inbound(PHONE, " stop ", local("2026-12-01 10:00")));
+    let yes = accepted(f.inbound(PHONE, "YES", local("2026-12-01 10:05")));
+    f.drain();
+    let decisions = f.event(stop).decisions;
+    assert_eq!(decisions[0].plugin, OPT_OUT_DECIDER);
+    assert_eq!(decisions[0].outcome, "opted_out");
+    assert_eq!(
+        f.store.do_not_contact(f.tenant, &[PHONE.into()]).unwrap(),
+        vec![PHONE.to_string()]
+    );
+    let verdict = &f.verdicts(yes)[0];
+    assert_eq!(verdict["accepted"], false);
+    assert_eq!(verdict["reason"], "do_not_contact");
+    assert_eq!(f.events_of(customer.id), vec![]);
+}
+
+#[test]
+fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event() {
+    let f = Fixture::new();
+    let other = f.store.create_tenant("globex", "s2").unwrap().id;
+    let other_project = f
+        .store
+        .create_project(other, &settings(Default::default()))
+        .unwrap();
+    f.record(PHONE);
+    f.store
+        .create_record(
+            other,
+            &NewRecord {
+                project_id: other_project.id,
+                phone: PHONE.into(),
+                time_zone: None,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    let at = local("2026-12-01 10:00");
+    for i in 0..1_000 {
+        f.inbound(&format!("+3630{:07}", i), "hello", at);
+    }
+    let single = accepted(
+        f.pipeline
+            .accept(other, inbound(other_project.id, PHONE, "hello", at))
+            .unwrap(),
+    );
+    let mut batches = 0;
+    while f.store.event(other, single).unwrap().state == "pending" {
+        assert!(f.pipeline.process_batch().unwrap() > 0);
+        batches += 1;
+    }
+    assert_eq!(
+        batches, 1,
+        "the other tenant's event waited {batches} batches"
+    );
+    assert!(
+        f.store.pending_count().unwrap() > 900,
+        "the burst is still mostly pending"
+    );
+}

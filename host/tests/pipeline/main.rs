@@ -1,0 +1,229 @@
+//! The durable pipeline on a real SQLite file, with real plugins compiled
+//! to components: journal → plugins → validation → execution.
+//!
+//! One test binary, a module per area; every test gets its own data
+//! directory, and all share one runtime whose compile cache makes each
+//! component compile once.
+
+mod boundaries;
+mod delivery;
+mod scenarios;
+
+use std::sync::{Arc, OnceLock};
+
+use smstrigger_host::actions::CallingHoursPolicy;
+use smstrigger_host::actions::EmbeddedExecutor;
+use smstrigger_host::actions::calling_hours::CallingHours;
+use smstrigger_host::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
+use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
+use smstrigger_host::runtime::{CompileCache, Runtime};
+use smstrigger_host::store::{
+    Binding, DispositionDef, EventView, Journaled, NewRecord, Project, ProjectSettings,
+    RecordEvent, SqliteStore, Store, StoredRecord,
+};
+
+pub const BUDAPEST: &str = "Europe/Budapest";
+
+/// The one runtime every test uses, with an on-disk compile cache.
+pub fn runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
+            let cache = CompileCache::open(dir).expect("the cache directory");
+            Arc::new(Runtime::new(Some(cache)).expect("the engine starts"))
+        })
+        .clone()
+}
+
+/// A data directory with one tenant and one project (Europe/Budapest,
+/// calling hours 08:00–20:00, shift), and a pipeline over it.
+pub struct Fixture {
+    pub _dir: tempfile::TempDir,
+    pub store: Arc<SqliteStore>,
+    pub pipeline: Arc<Pipeline>,
+    pub tenant: TenantId,
+    pub project: Project,
+}
+
+/// A plugin binding as tests write it: (plugin, priority, config pairs).
+pub type BindingSpec<'a> = (&'a str, i32, &'a [(&'a str, &'a str)]);
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::with_policy(CallingHoursPolicy::Shift)
+    }
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_policy(policy: CallingHoursPolicy) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let tenant = store.create_tenant("acme", "secret").unwrap().id;
+        let project = store.create_project(tenant, &settings(policy)).unwrap();
+        let paid = DispositionDef {
+            id: 41,
+            name: "Promised to pay".into(),
+            active: false,
+            system: false,
+        };
+        store.upsert_disposition(tenant, project.id, &paid).unwrap();
+        let pipeline = pipeline_over(&store);
+        Self {
+            _dir: dir,
+            store,
+            pipeline,
+            tenant,
+            project,
+        }
+    }
+
+    /// Installs and activates the component at `path` as `name`.
+    pub fn install(&self, tenant: TenantId, name: &str, path: &str) -> u32 {
+        install(self.store.as_ref(), tenant, name, path)
+    }
+
+    /// Binds plugins to the fixture's project.
+    pub fn bind(&self, bindings: &[BindingSpec<'_>]) {
+        let bindings: Vec<Binding> = bindings
+            .iter()
+            .map(|(plugin, priority, config)| Binding {
+                plugin: plugin.to_string(),
+                priority: *priority,
+                config: config
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            })
+            .collect();
+        self.store
+            .set_bindings(self.tenant, self.project.id, &bindings)
+            .unwrap();
+    }
+
+    /// A record in the fixture's project; `phone` in any spelling (the
+    /// store keeps E.164, as the record API will normalize it).
+    pub fn record(&self, phone: &str) -> StoredRecord {
+        let phone = smstrigger_host::phone::to_e164(phone, "HU").unwrap();
+        self.store
+            .create_record(
+                self.tenant,
+                &NewRecord {
+                    project_id: self.project.id,
+                    phone,
+                    time_zone: None,
+                    fields: vec![],
+                },
+            )
+            .unwrap()
+    }
+
+    pub fn status(
+        &self,
+        record: RecordId,
+        message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> Journaled {
+        self.pipeline
+            .accept(
+                self.tenant,
+                Incoming::Status {
+                    message_id: message_id.into(),
+                    project_id: self.project.id,
+                    record_id: record,
+                    status,
+                    template_id: None,
+                    timestamp: at,
+                },
+            )
+            .unwrap()
+    }
+
+    pub fn inbound(&self, phone: &str, message: &str, at: Timestamp) -> Journaled {
+        self.pipeline
+            .accept(self.tenant, inbound(self.project.id, phone, message, at))
+            .unwrap()
+    }
+
+    pub fn drain(&self) {
+        self.pipeline.drain().unwrap();
+    }
+
+    pub fn events_of(&self, record: RecordId) -> Vec<RecordEvent> {
+        self.store.record_events(self.tenant, record).unwrap()
+    }
+
+    pub fn event(&self, id: EventId) -> EventView {
+        self.store.event(self.tenant, id).unwrap()
+    }
+
+    /// The verdicts of every decision of an event, flattened.
+    pub fn verdicts(&self, id: EventId) -> Vec<serde_json::Value> {
+        self.event(id)
+            .decisions
+            .iter()
+            .flat_map(|d| d.verdicts.as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+pub fn settings(policy: CallingHoursPolicy) -> ProjectSettings {
+    ProjectSettings {
+        name: "collections".into(),
+        time_zone: BUDAPEST.into(),
+        default_country: "HU".into(),
+        calling_hours: Some(CallingHours::parse("08:00", "20:00").unwrap()),
+        calling_hours_policy: policy,
+        horizon_days: 90,
+        max_actions_per_event: 16,
+    }
+}
+
+pub fn pipeline_over(store: &Arc<SqliteStore>) -> Arc<Pipeline> {
+    let store: Arc<dyn Store> = store.clone();
+    let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
+    Pipeline::new(store, runtime(), executor, PipelineConfig::default())
+}
+
+pub fn install(store: &dyn Store, tenant: TenantId, name: &str, path: &str) -> u32 {
+    let bytes = std::fs::read(path).unwrap();
+    let sha = smstrigger_host::runtime::sha256_hex(&bytes);
+    let version = store
+        .add_plugin_version(tenant, name, &sha, &bytes)
+        .unwrap();
+    store.activate_plugin(tenant, name, version).unwrap();
+    version
+}
+
+pub fn inbound(project: ProjectId, phone: &str, message: &str, at: Timestamp) -> Incoming {
+    Incoming::Inbound {
+        message_id: None,
+        project_id: project,
+        source_phone_number: phone.into(),
+        message: message.into(),
+        timestamp: at,
+    }
+}
+
+/// The instant of `YYYY-MM-DD hh:mm` in Budapest.
+pub fn local(datetime: &str) -> Timestamp {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(datetime, "%Y-%m-%d %H:%M").unwrap();
+    let tz: chrono_tz::Tz = BUDAPEST.parse().unwrap();
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .unwrap()
+        .timestamp()
+}
+
+pub fn accepted(journaled: Journaled) -> EventId {
+    match journaled {
+        Journaled::Accepted(id) => id,
+        other => panic!("expected the event to be accepted, got {other:?}"),
+    }
+}

@@ -6,6 +6,7 @@
 //! component compile once.
 
 mod boundaries;
+mod crash;
 mod delivery;
 mod scenarios;
 

@@ -19,6 +19,7 @@
 //! nothing in `runtime` knows about tenants, storage or HTTP.
 
 pub mod actions;
+pub mod config;
 pub mod model;
 pub mod phone;
 pub mod pipeline;

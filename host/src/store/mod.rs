@@ -50,6 +50,76 @@ pub struct Tenant {
     pub webhook_secret: String,
 }
 
+/// How a tenant's webhooks may authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookAuth {
+    /// `?secret-key=` in the URL, as contact-center platforms send it.
+    Url,
+    /// An HMAC-SHA256 of the raw body in `X-Smstrigger-Signature`.
+    Signature,
+    /// Either.
+    Both,
+}
+
+/// Where a tenant's validated actions are carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ExecutorSettings {
+    /// The embedded store (the default).
+    Embedded,
+    /// A contact-center record API of the `/v2` shape, over HTTP.
+    #[serde(rename_all = "camelCase")]
+    Remote {
+        base_url: String,
+        account: String,
+        token: String,
+    },
+}
+
+/// A tenant's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSettings {
+    pub id: TenantId,
+    pub name: String,
+    #[serde(skip_serializing)]
+    pub webhook_secret: String,
+    pub webhook_auth: WebhookAuth,
+    pub executor: ExecutorSettings,
+}
+
+/// A disposition set by hand through the record API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualDisposition {
+    pub project_id: ProjectId,
+    pub disposition_id: u32,
+    pub user: String,
+    pub next_calldate: Option<Timestamp>,
+    pub description: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// An installed plugin and its versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginInfo {
+    pub name: String,
+    pub active_version: Option<u32>,
+    pub previous_version: Option<u32>,
+    pub versions: Vec<PluginVersionInfo>,
+}
+
+/// One uploaded version of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginVersionInfo {
+    pub version: u32,
+    pub sha256: String,
+    pub size: u64,
+    pub created_at: Timestamp,
+}
+
 /// A project's settings as a tenant sets them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -298,23 +368,39 @@ pub struct EventView {
     pub decisions: Vec<DecisionRecord>,
 }
 
-/// The store's operations. Tenant data is always reached through the
-/// tenant's id.
-pub trait Store: Send + Sync {
-    // Tenants and their data.
+/// The store's operations, one trait per owner; a back end implements
+/// them all. Tenant data is always reached through the tenant's id.
+pub trait Store: Tenants + Records + Plugins + Journal + Send + Sync {}
+
+impl<T: Tenants + Records + Plugins + Journal + Send + Sync> Store for T {}
+
+/// Tenants, their keys and settings, projects and dispositions.
+pub trait Tenants {
     fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant>;
+    fn tenant(&self, tenant: TenantId) -> Result<TenantSettings>;
+    fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()>;
+    /// Stores the SHA-256 of a new API key of `tenant`.
+    fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<()>;
+    /// The tenant whose API key hashes to `key_hash`.
+    fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>>;
     fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>>;
     fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
     fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project>;
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project>;
+    fn projects(&self, tenant: TenantId) -> Result<Vec<Project>>;
     fn upsert_disposition(
         &self,
         tenant: TenantId,
         project: ProjectId,
         disposition: &DispositionDef,
     ) -> Result<()>;
+}
+
+/// Customer records, their event lists, and the do-not-contact list.
+pub trait Records {
     fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord>;
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord>;
+    fn records(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<StoredRecord>>;
     fn records_by_phone(
         &self,
         tenant: TenantId,
@@ -322,10 +408,23 @@ pub trait Store: Send + Sync {
         phone: &str,
     ) -> Result<Vec<StoredRecord>>;
     fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>>;
+    /// Sets a disposition by hand (the `/v2` API); a repeated
+    /// `idempotency_key` changes nothing and returns the first entry.
+    fn set_disposition(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        entry: &ManualDisposition,
+    ) -> Result<RecordEvent>;
     fn add_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<()>;
+    fn remove_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<bool>;
+    fn do_not_contact_list(&self, tenant: TenantId) -> Result<Vec<String>>;
+    /// Which of `phones` are on the tenant's do-not-contact list.
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>>;
+}
 
-    // Plugins and bindings.
+/// Plugin versions, the active pointer, and bindings to projects.
+pub trait Plugins {
     fn add_plugin_version(
         &self,
         tenant: TenantId,
@@ -334,7 +433,10 @@ pub trait Store: Send + Sync {
         component: &[u8],
     ) -> Result<u32>;
     fn activate_plugin(&self, tenant: TenantId, name: &str, version: u32) -> Result<()>;
+    /// Makes the previously active version active again; returns it.
+    fn rollback_plugin(&self, tenant: TenantId, name: &str) -> Result<u32>;
     fn plugin_component(&self, tenant: TenantId, name: &str, version: u32) -> Result<Vec<u8>>;
+    fn plugins(&self, tenant: TenantId) -> Result<Vec<PluginInfo>>;
     fn set_bindings(
         &self,
         tenant: TenantId,
@@ -342,8 +444,10 @@ pub trait Store: Send + Sync {
         bindings: &[Binding],
     ) -> Result<()>;
     fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>>;
+}
 
-    // The journal and processing.
+/// The event journal and what processing made of each event.
+pub trait Journal {
     fn journal(&self, entry: &JournalEntry) -> Result<Journaled>;
     /// Up to `per_tenant` pending events of each tenant, oldest first, at
     /// most `max` in all, and never two of one subject.

@@ -4,7 +4,8 @@
 //! edited once released, only followed by a new one.
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id              INTEGER PRIMARY KEY,
     name            TEXT NOT NULL,
@@ -139,4 +140,15 @@ CREATE TABLE decisions (
     verdicts    TEXT NOT NULL                       -- JSON: each action, its verdict, whether it executed
 );
 CREATE INDEX decisions_event ON decisions(event_id);
-"#];
+"#,
+    r#"
+ALTER TABLE tenants ADD COLUMN executor TEXT NOT NULL DEFAULT '{"kind":"embedded"}';
+
+CREATE TABLE manual_dispositions (
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    idempotency_key TEXT NOT NULL,
+    record_event_id INTEGER NOT NULL REFERENCES record_events(id),
+    PRIMARY KEY (tenant_id, idempotency_key)
+);
+"#,
+];

@@ -145,7 +145,10 @@ fn a_killed_pipeline_processes_every_accepted_event_exactly_once() {
             );
             acked += 1;
         }
-        let pending = SqliteStore::open(dir.path()).unwrap().pending_count().unwrap();
+        let pending = SqliteStore::open(dir.path())
+            .unwrap()
+            .pending_count()
+            .unwrap();
         left_pending += usize::from(pending > 0);
     }
 

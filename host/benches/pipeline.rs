@@ -1,0 +1,502 @@
+//! Events/s end to end through the durable pipeline (journal → plugin →
+//! validate → execute) on the embedded store, beside a floor of plain
+//! journal inserts with the same durability, measured in one run.
+//!
+//! `cargo bench -p smstrigger-host --bench pipeline`
+//!
+//! Variants, each on a fresh data directory under `CARGO_TARGET_TMPDIR`
+//! (the real disk: never tmpfs), with `SqliteStore`'s durability (WAL,
+//! `synchronous = FULL`):
+//! - `journal floor`: one tenant, project and record; `N` sequential
+//!   `Pipeline::accept` calls with no dispatcher running. That is the
+//!   journal alone plus the accept-side checks (project lookup, E.164
+//!   normalization, dedupe key, JSON of the input), each event its own
+//!   durable transaction: exactly the accept cost the pipeline variants pay
+//!   too, so the ratio isolates what processing adds.
+//! - `pipeline, 1 tenant`: one tenant, a project in Europe/Budapest with
+//!   calling hours 08:00–20:00, 100 records with distinct phones (events
+//!   cycle over them, so batches are not serialized on one subject),
+//!   `reply-call-time` installed, activated and bound; the dispatcher runs
+//!   while one thread accepts `N` inbound replies naming
+//!   `2026-12-01 14:30`, sent 2026-11-28 09:00. Timed from the first accept
+//!   until nothing is pending.
+//! - `pipeline, 1,000 tenants`: the same with 1,000 tenants, each with its
+//!   own project, record, plugin install (its own copy of the component)
+//!   and binding; events round-robin over the tenants.
+//!
+//! Set-up is not timed. Before the clock starts every variant accepts
+//! `WARMUP` events (the pipeline variants also process them), so the
+//! plugin is loaded from the compile cache and the database is warm.
+//! Variants run interleaved, `RUNS` rounds; the table reports the median
+//! events/s and the median of the same-round ratios to the floor. Every
+//! pipeline run is checked afterwards: every event done with one `ok`
+//! decision and one record event each.
+//!
+//! `SMSTRIGGER_BENCH_N` and `SMSTRIGGER_BENCH_RUNS` override `N` and `RUNS`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use smstrigger_host::actions::calling_hours::CallingHours;
+use smstrigger_host::actions::{CallingHoursPolicy, EmbeddedExecutor, Executor};
+use smstrigger_host::model::{EventId, ProjectId, RecordId, TenantId, Timestamp};
+use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
+use smstrigger_host::runtime::{CompileCache, Runtime, sha256_hex};
+use smstrigger_host::store::{
+    self, Binding, Journaled, NewRecord, ProcessedEvent, ProjectSettings, SqliteStore, Store,
+};
+
+/// Events per timed run.
+const N: usize = 2_000;
+/// Interleaved rounds of every variant.
+const RUNS: usize = 3;
+/// Events accepted (and processed) before the clock starts.
+const WARMUP: usize = 16;
+/// Records, each with its own phone, in the one-tenant variant.
+const PHONES: usize = 100;
+/// Tenants in the many-tenant variant.
+const TENANTS: usize = 1_000;
+
+const PLUGIN: &str = "reply-call-time";
+const ZONE: &str = "Europe/Budapest";
+const MESSAGE: &str = "Please call me 2026-12-01 14:30, thanks";
+const SENT_AT: &str = "2026-11-28 09:00";
+const CALL_AT: &str = "2026-12-01 14:30";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Floor,
+    Pipeline { tenants: usize },
+}
+
+impl Variant {
+    fn name(self) -> String {
+        match self {
+            Variant::Floor => "journal floor".into(),
+            Variant::Pipeline { tenants: 1 } => "pipeline, 1 tenant".into(),
+            Variant::Pipeline { tenants } => format!("pipeline, {} tenants", thousands(tenants)),
+        }
+    }
+}
+
+const VARIANTS: [Variant; 3] = [
+    Variant::Floor,
+    Variant::Pipeline { tenants: 1 },
+    Variant::Pipeline { tenants: TENANTS },
+];
+
+/// One timed run of one variant.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    /// End to end: first accept → nothing pending.
+    per_second: f64,
+    /// Accepts alone (the dispatcher running beside them).
+    accept_per_second: f64,
+    /// From the last accept until nothing was pending.
+    tail: Duration,
+    batches: u64,
+    /// Wall time inside `Executor::execute` (the batch's commit).
+    commit: Duration,
+    /// Set-up, untimed, for the record.
+    setup: Duration,
+}
+
+fn main() {
+    let n = env_or("SMSTRIGGER_BENCH_N", N);
+    let runs = env_or("SMSTRIGGER_BENCH_RUNS", RUNS);
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-pipeline");
+    std::fs::create_dir_all(&root).unwrap();
+    let cache = CompileCache::open(root.join("compile-cache")).unwrap();
+    let runtime = Arc::new(Runtime::new(Some(cache)).unwrap());
+    let component = std::fs::read(smstrigger_test_components::REPLY_CALL_TIME).unwrap();
+    runtime.load(&component).unwrap(); // fills the compile cache once
+
+    println!(
+        "durability: SqliteStore (WAL, synchronous = FULL; journal_mode read back: {}); \
+         data dirs under {} on {}",
+        journal_mode(&root, &runtime),
+        root.display(),
+        filesystem_of(&root),
+    );
+    println!(
+        "N = {n} events per run, {runs} interleaved rounds, {WARMUP} warm-up events, \
+         {} pipeline workers, one accepting thread",
+        PipelineConfig::default().workers
+    );
+    println!();
+
+    let mut results: Vec<Vec<Measured>> = vec![Vec::new(); VARIANTS.len()];
+    for round in 0..runs {
+        for (index, variant) in VARIANTS.into_iter().enumerate() {
+            let measured = run(variant, n, &root, &runtime, &component);
+            eprintln!(
+                "round {}: {:<24} {:>8.0} events/s (accepts {:>6.0}/s, tail {:>5} ms, \
+                 {} batches, commit {} ms, set-up {:.1} s)",
+                round + 1,
+                variant.name(),
+                measured.per_second,
+                measured.accept_per_second,
+                measured.tail.as_millis(),
+                measured.batches,
+                measured.commit.as_millis(),
+                measured.setup.as_secs_f64(),
+            );
+            results[index].push(measured);
+        }
+    }
+
+    let floor = results[0].clone();
+    println!("| variant | events/s (median of runs) | runs | ÷ floor |");
+    println!("| --- | ---: | --- | ---: |");
+    for (variant, measured) in VARIANTS.into_iter().zip(&results) {
+        let each: Vec<String> = measured
+            .iter()
+            .map(|m| format!("{:.0}", m.per_second))
+            .collect();
+        let mut ratios: Vec<f64> = measured
+            .iter()
+            .zip(&floor)
+            .map(|(m, f)| m.per_second / f.per_second)
+            .collect();
+        println!(
+            "| {} | {:.0} | {} | {:.2}× |",
+            variant.name(),
+            median(&mut measured.iter().map(|m| m.per_second).collect::<Vec<_>>()),
+            each.join(", "),
+            median(&mut ratios),
+        );
+    }
+    println!();
+    println!(
+        "| variant | accepts/s while processing | tail after last accept ms | \
+         batches | events/batch | commit ms | set-up s |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (variant, measured) in VARIANTS.into_iter().zip(&results) {
+        let med = |f: fn(&Measured) -> f64| median(&mut measured.iter().map(f).collect::<Vec<_>>());
+        let batches = med(|m| m.batches as f64);
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {} | {:.0} | {:.1} |",
+            variant.name(),
+            med(|m| m.accept_per_second),
+            med(|m| m.tail.as_secs_f64() * 1e3),
+            batches,
+            if batches > 0.0 {
+                format!("{:.1}", n as f64 / batches)
+            } else {
+                "–".into()
+            },
+            med(|m| m.commit.as_secs_f64() * 1e3),
+            med(|m| m.setup.as_secs_f64()),
+        );
+    }
+}
+
+/// Sets up, warms and times one run of `variant`, then checks it.
+fn run(
+    variant: Variant,
+    n: usize,
+    root: &Path,
+    runtime: &Arc<Runtime>,
+    component: &[u8],
+) -> Measured {
+    let started = Instant::now();
+    let setup = match variant {
+        Variant::Floor => Setup::new(root, runtime, None, 1, 1),
+        Variant::Pipeline { tenants: 1 } => Setup::new(root, runtime, Some(component), 1, PHONES),
+        Variant::Pipeline { tenants } => Setup::new(root, runtime, Some(component), tenants, 1),
+    };
+    let processing = variant != Variant::Floor;
+
+    for i in 0..WARMUP {
+        setup.accept(i, &format!("warm-up-{i}"));
+    }
+    if processing {
+        setup.pipeline.drain().unwrap();
+        assert_eq!(setup.store.pending_count().unwrap(), 0);
+    }
+    setup.executor.reset();
+    let setup_time = started.elapsed();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let dispatcher = processing.then(|| setup.pipeline.start(Arc::clone(&stop)));
+    let mut accepted = Vec::with_capacity(n);
+    let started = Instant::now();
+    for i in 0..n {
+        accepted.push(setup.accept(i, &format!("bench-{i}")));
+    }
+    let accepts = started.elapsed();
+    if processing {
+        while setup.store.pending_count().unwrap() > 0 {
+            thread::sleep(Duration::from_micros(500));
+        }
+    }
+    let total = started.elapsed();
+    stop.store(true, Ordering::Release);
+    setup.pipeline.notify();
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.join().unwrap();
+    }
+
+    if processing {
+        setup.check_processed(&accepted, WARMUP + n);
+    } else {
+        assert_eq!(setup.store.pending_count().unwrap() as usize, WARMUP + n);
+    }
+    Measured {
+        per_second: n as f64 / total.as_secs_f64(),
+        accept_per_second: n as f64 / accepts.as_secs_f64(),
+        tail: total - accepts,
+        batches: setup.executor.batches.load(Ordering::Relaxed),
+        commit: Duration::from_nanos(setup.executor.nanos.load(Ordering::Relaxed)),
+        setup: setup_time,
+    }
+}
+
+/// Where events go: a tenant's project and one of its records' phones.
+struct Target {
+    tenant: TenantId,
+    project: ProjectId,
+    record: RecordId,
+    phone: String,
+}
+
+/// A fresh data directory with its tenants, and a pipeline over it.
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    pipeline: Arc<Pipeline>,
+    executor: Arc<TimedExecutor>,
+    targets: Vec<Target>,
+}
+
+impl Setup {
+    /// `tenants` tenants, each with one project and `phones` records; with
+    /// `component`, each installs, activates and binds it.
+    fn new(
+        root: &Path,
+        runtime: &Arc<Runtime>,
+        component: Option<&[u8]>,
+        tenants: usize,
+        phones: usize,
+    ) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("data-")
+            .tempdir_in(root)
+            .unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let sha256 = component.map(sha256_hex);
+        let mut targets = Vec::with_capacity(tenants * phones);
+        for t in 0..tenants {
+            let tenant = store
+                .create_tenant(&format!("tenant-{t}"), "secret")
+                .unwrap()
+                .id;
+            let project = store.create_project(tenant, &settings()).unwrap().id;
+            if let (Some(component), Some(sha256)) = (component, &sha256) {
+                let version = store
+                    .add_plugin_version(tenant, PLUGIN, sha256, component)
+                    .unwrap();
+                store.activate_plugin(tenant, PLUGIN, version).unwrap();
+                let binding = Binding {
+                    plugin: PLUGIN.into(),
+                    priority: 10,
+                    config: Default::default(),
+                };
+                store.set_bindings(tenant, project, &[binding]).unwrap();
+            }
+            for p in 0..phones {
+                let raw = format!("+3630{:07}", t * phones + p);
+                let phone = smstrigger_host::phone::to_e164(&raw, "HU").unwrap();
+                let record = NewRecord {
+                    project_id: project,
+                    phone: phone.clone(),
+                    time_zone: None,
+                    fields: vec![],
+                };
+                let record = store.create_record(tenant, &record).unwrap().id;
+                targets.push(Target {
+                    tenant,
+                    project,
+                    record,
+                    phone,
+                });
+            }
+        }
+        let executor = Arc::new(TimedExecutor::new(store.clone()));
+        let store_dyn: Arc<dyn Store> = store.clone();
+        let pipeline = Pipeline::new(
+            store_dyn,
+            Arc::clone(runtime),
+            executor.clone(),
+            PipelineConfig::default(),
+        );
+        Self {
+            _dir: dir,
+            store,
+            pipeline,
+            executor,
+            targets,
+        }
+    }
+
+    /// Accepts the `i`th event (to target `i` mod targets); it must be new.
+    fn accept(&self, i: usize, message_id: &str) -> (TenantId, EventId) {
+        let target = &self.targets[i % self.targets.len()];
+        let incoming = Incoming::Inbound {
+            message_id: Some(message_id.into()),
+            project_id: target.project,
+            source_phone_number: target.phone.clone(),
+            message: MESSAGE.into(),
+            timestamp: local(SENT_AT),
+        };
+        match self.pipeline.accept(target.tenant, incoming).unwrap() {
+            Journaled::Accepted(id) => (target.tenant, id),
+            other => panic!("{message_id} was not accepted: {other:?}"),
+        }
+    }
+
+    /// Every timed event done with one `ok` decision, and `expected`
+    /// callbacks at `CALL_AT` across the records.
+    fn check_processed(&self, accepted: &[(TenantId, EventId)], expected: usize) {
+        assert_eq!(self.store.pending_count().unwrap(), 0);
+        for &(tenant, id) in accepted {
+            let event = self.store.event(tenant, id).unwrap();
+            assert_eq!(event.state, "done", "event {id}: {event:?}");
+            assert_eq!(event.decisions.len(), 1, "event {id}: {event:?}");
+            assert_eq!(event.decisions[0].outcome, "ok", "event {id}: {event:?}");
+        }
+        let call_at = local(CALL_AT);
+        let mut callbacks = 0;
+        for target in &self.targets {
+            let events = self
+                .store
+                .record_events(target.tenant, target.record)
+                .unwrap();
+            for event in &events {
+                assert_eq!(event.next_calldate, Some(call_at), "{event:?}");
+                assert_eq!(event.plugin.as_deref(), Some(PLUGIN), "{event:?}");
+            }
+            callbacks += events.len();
+        }
+        assert_eq!(callbacks, expected, "record events across all records");
+    }
+}
+
+/// The embedded executor, counting batches and the time their commits take.
+struct TimedExecutor {
+    inner: EmbeddedExecutor,
+    batches: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl TimedExecutor {
+    fn new(store: Arc<SqliteStore>) -> Self {
+        Self {
+            inner: EmbeddedExecutor::new(store),
+            batches: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn reset(&self) {
+        self.batches.store(0, Ordering::Relaxed);
+        self.nanos.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Executor for TimedExecutor {
+    fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error> {
+        let started = Instant::now();
+        let result = self.inner.execute(processed);
+        self.nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+}
+
+fn settings() -> ProjectSettings {
+    ProjectSettings {
+        name: "collections".into(),
+        time_zone: ZONE.into(),
+        default_country: "HU".into(),
+        calling_hours: Some(CallingHours::parse("08:00", "20:00").unwrap()),
+        calling_hours_policy: CallingHoursPolicy::Shift,
+        horizon_days: 90,
+        max_actions_per_event: 16,
+    }
+}
+
+/// The instant of `YYYY-MM-DD hh:mm` in Budapest.
+fn local(datetime: &str) -> Timestamp {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(datetime, "%Y-%m-%d %H:%M").unwrap();
+    let zone: chrono_tz::Tz = ZONE.parse().unwrap();
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .unwrap()
+        .timestamp()
+}
+
+/// The journal mode a store's file really has (WAL persists in the file;
+/// `synchronous` is per connection and set by `SqliteStore::open`).
+fn journal_mode(root: &Path, runtime: &Arc<Runtime>) -> String {
+    let setup = Setup::new(root, runtime, None, 1, 1);
+    let path = setup._dir.path().join("smstrigger.db");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// The mount (device, type) holding `path`, from /proc/mounts.
+fn filesystem_of(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.into());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (device, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            path.starts_with(PathBuf::from(point)).then(|| {
+                (
+                    point.len(),
+                    format!("{device} ({kind}, mounted at {point})"),
+                )
+            })
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or_else(|| "an unknown filesystem".into(), |(_, what)| what)
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,152 @@
+//! The server's configuration: a TOML file, overridden by `SMSTRIGGER_*`
+//! environment variables and command-line flags, read once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::runtime::Limits;
+
+/// Where the server listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where the embedded database and compile cache live unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./smstrigger-data";
+/// The largest request body accepted (webhooks, JSON): 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// The largest plugin component accepted: 16 MiB.
+pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 16 << 20;
+/// Pending events beyond which webhooks answer 503 instead of journaling
+/// more than the workers can drain.
+pub const DEFAULT_MAX_PENDING: u64 = 100_000;
+/// How long shutdown waits for in-flight events to drain.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything `smstrigger serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Creates tenants and keys; sees no tenant's data. Unset: no operator.
+    pub operator_key: Option<String>,
+    /// Threads running plugins; 0 means one per core.
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub max_pending: u64,
+    pub shutdown_grace_secs: u64,
+    pub limits: LimitsConfig,
+    pub quotas: Quotas,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
+            data_dir: DEFAULT_DATA_DIR.into(),
+            operator_key: None,
+            workers: 0,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_pending: DEFAULT_MAX_PENDING,
+            shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE.as_secs(),
+            limits: LimitsConfig::default(),
+            quotas: Quotas::default(),
+        }
+    }
+}
+
+/// The default limits of every plugin call (see `runtime::limits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub fuel: u64,
+    pub memory_mib: usize,
+    pub wall_deadline_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            fuel: limits.fuel,
+            memory_mib: limits.memory_bytes >> 20,
+            wall_deadline_ms: limits.wall_deadline.as_millis() as u64,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            memory_bytes: self.memory_mib << 20,
+            wall_deadline: Duration::from_millis(self.wall_deadline_ms),
+            ..Limits::default()
+        }
+    }
+}
+
+/// What one tenant may use; over a quota the API answers 429.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    /// Webhook events per second (a token bucket with one second of burst).
+    pub events_per_second: u32,
+    /// Installed plugins (names) per tenant.
+    pub max_plugins: usize,
+    /// Bytes of one uploaded component.
+    pub max_component_bytes: usize,
+    /// Dry runs in flight at once per tenant.
+    pub concurrent_dry_runs: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            events_per_second: 1_000,
+            max_plugins: 32,
+            max_component_bytes: DEFAULT_MAX_COMPONENT_BYTES,
+            concurrent_dry_runs: 4,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` if given (a missing or malformed file is an error that
+    /// names it), defaults otherwise.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults() {
+        let config: Config =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[quotas]\nevents_per_second = 5\n")
+                .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.quotas.events_per_second, 5);
+        assert_eq!(config.quotas.max_plugins, Quotas::default().max_plugins);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let err = toml::from_str::<Config>("listn = \"127.0.0.1:9000\"").unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+}

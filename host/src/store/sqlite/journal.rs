@@ -1,0 +1,271 @@
+//! Journal on SQLite.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::*;
+use std::collections::BTreeSet;
+
+impl Journal for SqliteStore {
+    fn journal(&self, entry: &JournalEntry) -> Result<Journaled> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let existing: Option<u64> = tx
+            .query_row(
+                "SELECT id FROM events WHERE tenant_id = ?1 AND dedupe_key = ?2",
+                params![entry.tenant_id.0, entry.dedupe_key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(Journaled::Duplicate(EventId(id)));
+        }
+        let mut superseded = false;
+        for key in &entry.superseded_by {
+            superseded |= tx
+                .query_row(
+                    "SELECT 1 FROM events WHERE tenant_id = ?1 AND dedupe_key = ?2",
+                    params![entry.tenant_id.0, key],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+        }
+        tx.execute(
+            "INSERT INTO events (tenant_id, project_id, dedupe_key, message_id, subject, input,
+                                 received_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                entry.tenant_id.0,
+                entry.project_id.0,
+                entry.dedupe_key,
+                entry.message_id,
+                entry.subject,
+                entry.input,
+                entry.received_at,
+                if superseded { "superseded" } else { "pending" },
+            ],
+        )?;
+        let id = EventId(tx.last_insert_rowid() as u64);
+        tx.commit()?;
+        Ok(if superseded {
+            Journaled::Superseded(id)
+        } else {
+            Journaled::Accepted(id)
+        })
+    }
+
+    fn claim_pending(&self, per_tenant: usize, max: usize) -> Result<Vec<PendingEvent>> {
+        let conn = self.conn();
+        let mut tenants = conn.prepare_cached(
+            "SELECT DISTINCT tenant_id FROM events WHERE state = 'pending' ORDER BY tenant_id",
+        )?;
+        let tenant_ids = tenants
+            .query_map([], |row| row.get::<_, u64>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut oldest = conn.prepare_cached(
+            "SELECT id, tenant_id, project_id, subject, input FROM events
+             WHERE state = 'pending' AND tenant_id = ?1 ORDER BY id LIMIT ?2",
+        )?;
+        // Round-robin: the first pending event of every tenant, then the
+        // second, …, so one tenant's burst cannot starve another's event.
+        let mut queues = Vec::with_capacity(tenant_ids.len());
+        for tenant in tenant_ids {
+            let events = oldest
+                .query_map(params![tenant, per_tenant as i64], |row| {
+                    Ok(PendingEvent {
+                        id: EventId(row.get(0)?),
+                        tenant_id: TenantId(row.get(1)?),
+                        project_id: ProjectId(row.get(2)?),
+                        subject: row.get(3)?,
+                        input: row.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            queues.push(events.into_iter());
+        }
+        let mut subjects = BTreeSet::new();
+        let mut blocked = BTreeSet::new();
+        let mut claimed = Vec::new();
+        while claimed.len() < max {
+            let mut progressed = false;
+            for queue in queues.iter_mut() {
+                let Some(event) = queue.next() else { continue };
+                progressed = true;
+                let subject = (event.tenant_id, event.subject.clone());
+                // A subject's later events wait for its earlier one.
+                if blocked.contains(&subject) || !subjects.insert(subject.clone()) {
+                    blocked.insert(subject);
+                    continue;
+                }
+                claimed.push(event);
+                if claimed.len() == max {
+                    break;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(claimed)
+    }
+
+    fn commit(&self, processed: &[ProcessedEvent]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for event in processed {
+            for decision in &event.decisions {
+                tx.execute(
+                    "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
+                         error_code, error, fuel_used, duration_us, logs, verdicts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        event.event_id.0,
+                        decision.plugin,
+                        decision.version,
+                        decision.priority,
+                        decision.outcome,
+                        decision.error_code,
+                        decision.error,
+                        decision.fuel_used as i64,
+                        decision.duration_us as i64,
+                        decision.logs.to_string(),
+                        decision.verdicts.to_string(),
+                    ],
+                )?;
+            }
+            if let Some(phone) = &event.opted_out {
+                tx.execute(
+                    "INSERT INTO do_not_contact (tenant_id, phone, source, event_id, created_at)
+                     VALUES (?1, ?2, 'opt-out', ?3, ?4) ON CONFLICT DO NOTHING",
+                    params![
+                        event.tenant_id.0,
+                        phone,
+                        event.event_id.0,
+                        event.processed_at
+                    ],
+                )?;
+            }
+            for write in &event.writes {
+                let changed = tx.execute(
+                    "UPDATE records SET disposition_id = ?3, next_calldate = ?4
+                     WHERE id = ?1 AND tenant_id = ?2",
+                    params![
+                        write.record_id.0,
+                        event.tenant_id.0,
+                        write.disposition_id,
+                        write.next_calldate
+                    ],
+                )?;
+                if changed != 1 {
+                    return Err(not_found(format!("record {}", write.record_id)));
+                }
+                tx.execute(
+                    "INSERT INTO record_events (record_id, event_id, event_type, user, created_at,
+                         disposition_id, next_calldate, plugin, plugin_version, note)
+                     VALUES (?1, ?2, 'SMS', 'System', ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        write.record_id.0,
+                        event.event_id.0,
+                        event.processed_at,
+                        write.disposition_id,
+                        write.next_calldate,
+                        write.plugin,
+                        write.plugin_version,
+                        write.note,
+                    ],
+                )?;
+            }
+            let state = if event.decisions.iter().any(|d| d.outcome == "failed") {
+                "failed"
+            } else {
+                "done"
+            };
+            let marked = tx.execute(
+                "UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4
+                 WHERE id = ?1 AND state = 'pending'",
+                params![event.event_id.0, state, event.resolved, event.processed_at],
+            )?;
+            if marked != 1 {
+                return Err(Error::Conflict {
+                    what: format!("event {} is not pending", event.event_id),
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView> {
+        let conn = self.conn();
+        let (project, message_id, state, received_at, processed_at, input, resolved) = conn
+            .query_row(
+                "SELECT project_id, message_id, state, received_at, processed_at, input, resolved
+                 FROM events WHERE id = ?1 AND tenant_id = ?2",
+                params![event.0, tenant.0],
+                |row| {
+                    Ok((
+                        ProjectId(row.get(0)?),
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Timestamp>(3)?,
+                        row.get::<_, Option<Timestamp>>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, Option<String>>(6)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| not_found(format!("event {event}")))?;
+        let mut statement = conn.prepare_cached(
+            "SELECT plugin, version, priority, outcome, error_code, error, fuel_used, duration_us,
+                    id, logs, verdicts
+             FROM decisions WHERE event_id = ?1 ORDER BY id",
+        )?;
+        let rows = statement
+            .query_map([event.0], |row| {
+                Ok((
+                    DecisionRecord {
+                        plugin: row.get(0)?,
+                        version: row.get(1)?,
+                        priority: row.get(2)?,
+                        outcome: row.get(3)?,
+                        error_code: row.get(4)?,
+                        error: row.get(5)?,
+                        fuel_used: row.get::<_, i64>(6)? as u64,
+                        duration_us: row.get::<_, i64>(7)? as u64,
+                        logs: serde_json::Value::Null,
+                        verdicts: serde_json::Value::Null,
+                    },
+                    decision_from_row(row)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let decisions = rows
+            .into_iter()
+            .map(|(mut decision, [logs, verdicts])| {
+                decision.logs = serde_json::from_str(&logs)?;
+                decision.verdicts = serde_json::from_str(&verdicts)?;
+                Ok(decision)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(EventView {
+            id: event,
+            project_id: project,
+            message_id,
+            state,
+            received_at,
+            processed_at,
+            input: serde_json::from_str(&input)?,
+            resolved: resolved.as_deref().map(serde_json::from_str).transpose()?,
+            decisions,
+        })
+    }
+
+    fn pending_count(&self) -> Result<u64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM events WHERE state = 'pending'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )? as u64)
+    }
+}

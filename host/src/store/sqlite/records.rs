@@ -1,0 +1,225 @@
+//! Records on SQLite.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::*;
+use std::collections::BTreeSet;
+
+impl Records for SqliteStore {
+    fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord> {
+        let conn = self.conn();
+        owned_project(&conn, tenant, record.project_id)?;
+        conn.execute(
+            "INSERT INTO records (tenant_id, project_id, phone, time_zone, fields)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                tenant.0,
+                record.project_id.0,
+                record.phone,
+                record.time_zone,
+                serde_json::to_string(&record.fields)?
+            ],
+        )?;
+        Ok(StoredRecord {
+            id: RecordId(conn.last_insert_rowid() as u64),
+            project_id: record.project_id,
+            phone: record.phone.clone(),
+            time_zone: record.time_zone.clone(),
+            fields: record.fields.clone(),
+            disposition_id: None,
+            next_calldate: None,
+        })
+    }
+
+    fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord> {
+        let row = self
+            .conn()
+            .query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1 AND tenant_id = ?2"),
+                params![record.0, tenant.0],
+                record_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| not_found(format!("record {record}")))?;
+        with_fields(row)
+    }
+
+    fn records_by_phone(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        phone: &str,
+    ) -> Result<Vec<StoredRecord>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records
+             WHERE tenant_id = ?1 AND project_id = ?2 AND phone = ?3 ORDER BY id"
+        ))?;
+        let rows = statement
+            .query_map(params![tenant.0, project.0, phone], record_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(with_fields).collect()
+    }
+
+    fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
+        let conn = self.conn();
+        let owned: Option<u64> = conn
+            .query_row(
+                "SELECT id FROM records WHERE id = ?1 AND tenant_id = ?2",
+                params![record.0, tenant.0],
+                |row| row.get(0),
+            )
+            .optional()?;
+        owned.ok_or_else(|| not_found(format!("record {record}")))?;
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {RECORD_EVENT_COLUMNS} FROM record_events WHERE record_id = ?1 ORDER BY id"
+        ))?;
+        let events = statement
+            .query_map([record.0], record_event_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(events)
+    }
+
+    fn add_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO do_not_contact (tenant_id, phone, source, created_at)
+             VALUES (?1, ?2, 'api', ?3) ON CONFLICT DO NOTHING",
+            params![tenant.0, phone, now()],
+        )?;
+        Ok(())
+    }
+
+    fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT phone FROM do_not_contact WHERE tenant_id = ?1 AND phone = ?2",
+        )?;
+        let mut listed = Vec::new();
+        for phone in phones.iter().collect::<BTreeSet<_>>() {
+            if let Some(found) = statement
+                .query_row(params![tenant.0, phone], |row| row.get(0))
+                .optional()?
+            {
+                listed.push(found);
+            }
+        }
+        Ok(listed)
+    }
+
+    fn records(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<StoredRecord>> {
+        let conn = self.conn();
+        owned_project(&conn, tenant, project)?;
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records
+             WHERE tenant_id = ?1 AND project_id = ?2 ORDER BY id"
+        ))?;
+        let rows = statement
+            .query_map(params![tenant.0, project.0], record_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(with_fields).collect()
+    }
+
+    fn set_disposition(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        entry: &ManualDisposition,
+    ) -> Result<RecordEvent> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(key) = &entry.idempotency_key {
+            let seen: Option<i64> = tx
+                .query_row(
+                    "SELECT record_event_id FROM manual_dispositions
+                     WHERE tenant_id = ?1 AND idempotency_key = ?2",
+                    params![tenant.0, key],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(id) = seen {
+                return record_event_by_id(&tx, id);
+            }
+        }
+        let created_at = now();
+        let changed = tx.execute(
+            "UPDATE records SET disposition_id = ?4, next_calldate = ?5
+             WHERE id = ?1 AND tenant_id = ?2 AND project_id = ?3",
+            params![
+                record.0,
+                tenant.0,
+                entry.project_id.0,
+                entry.disposition_id,
+                entry.next_calldate
+            ],
+        )?;
+        if changed != 1 {
+            return Err(not_found(format!("record {record}")));
+        }
+        tx.execute(
+            "INSERT INTO record_events (record_id, event_type, user, created_at, disposition_id,
+                 next_calldate, note)
+             VALUES (?1, 'API', ?2, ?3, ?4, ?5, ?6)",
+            params![
+                record.0,
+                entry.user,
+                created_at,
+                entry.disposition_id,
+                entry.next_calldate,
+                entry.description
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        if let Some(key) = &entry.idempotency_key {
+            tx.execute(
+                "INSERT INTO manual_dispositions (tenant_id, idempotency_key, record_event_id)
+                 VALUES (?1, ?2, ?3)",
+                params![tenant.0, key, id],
+            )?;
+        }
+        let event = record_event_by_id(&tx, id)?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    fn remove_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM do_not_contact WHERE tenant_id = ?1 AND phone = ?2",
+            params![tenant.0, phone],
+        )? > 0)
+    }
+
+    fn do_not_contact_list(&self, tenant: TenantId) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT phone FROM do_not_contact WHERE tenant_id = ?1 ORDER BY phone",
+        )?;
+        Ok(statement
+            .query_map([tenant.0], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn record_event_by_id(conn: &rusqlite::Connection, id: i64) -> Result<RecordEvent> {
+    Ok(conn.query_row(
+        &format!("SELECT {RECORD_EVENT_COLUMNS} FROM record_events WHERE id = ?1"),
+        [id],
+        record_event_from_row,
+    )?)
+}
+
+const RECORD_EVENT_COLUMNS: &str = "event_id, event_type, user, created_at, disposition_id,
+    next_calldate, plugin, plugin_version, note";
+
+fn record_event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordEvent> {
+    Ok(RecordEvent {
+        event_id: row.get::<_, Option<u64>>(0)?.map(EventId),
+        event_type: row.get(1)?,
+        user: row.get(2)?,
+        created_at: row.get(3)?,
+        disposition_id: row.get(4)?,
+        next_calldate: row.get(5)?,
+        plugin: row.get(6)?,
+        plugin_version: row.get(7)?,
+        note: row.get(8)?,
+    })
+}

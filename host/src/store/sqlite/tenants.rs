@@ -1,0 +1,245 @@
+//! Tenants on SQLite.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::*;
+use crate::model::{DISCARD_ID, SHARED_CALLBACK_ID};
+use crate::phone::DEFAULT_OPT_OUT_KEYWORDS;
+
+impl Tenants for SqliteStore {
+    fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant> {
+        let keywords = serde_json::to_string(DEFAULT_OPT_OUT_KEYWORDS)?;
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO tenants (name, webhook_secret, opt_out_keywords, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![name, webhook_secret, keywords, now()],
+        )?;
+        Ok(Tenant {
+            id: TenantId(conn.last_insert_rowid() as u64),
+            name: name.into(),
+            webhook_secret: webhook_secret.into(),
+        })
+    }
+
+    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
+        let json: String = self
+            .conn()
+            .query_row(
+                "SELECT opt_out_keywords FROM tenants WHERE id = ?1",
+                [tenant.0],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+        Ok(serde_json::from_str(&json)?)
+    }
+
+    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
+        let upper: Vec<String> = keywords.iter().map(|k| k.trim().to_uppercase()).collect();
+        self.conn().execute(
+            "UPDATE tenants SET opt_out_keywords = ?2 WHERE id = ?1",
+            params![tenant.0, serde_json::to_string(&upper)?],
+        )?;
+        Ok(())
+    }
+
+    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let hours = settings.calling_hours.as_ref();
+        tx.execute(
+            "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
+                 hours_end, hours_policy, horizon_days, max_actions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                tenant.0,
+                settings.name,
+                settings.time_zone,
+                settings.default_country,
+                hours.map(|h| h.start.format("%H:%M").to_string()),
+                hours.map(|h| h.end.format("%H:%M").to_string()),
+                serde_json::to_value(settings.calling_hours_policy)?.as_str(),
+                settings.horizon_days,
+                settings.max_actions_per_event as i64,
+            ],
+        )?;
+        let id = ProjectId(tx.last_insert_rowid() as u64);
+        for (disposition, name) in [
+            (SHARED_CALLBACK_ID, "Shared Callback"),
+            (DISCARD_ID, "Discard"),
+        ] {
+            tx.execute(
+                "INSERT INTO dispositions (project_id, id, name, active, system)
+                 VALUES (?1, ?2, ?3, 1, 1)",
+                params![id.0, disposition, name],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        self.project(tenant, id)
+    }
+
+    fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
+                        horizon_days, max_actions
+                 FROM projects WHERE id = ?1 AND tenant_id = ?2",
+                params![project.0, tenant.0],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, u32>(6)?,
+                        row.get::<_, i64>(7)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| not_found(format!("project {project}")))?;
+        let (name, time_zone, default_country, start, end, policy, horizon_days, max_actions) = row;
+        let calling_hours = match (start, end) {
+            (Some(start), Some(end)) => {
+                Some(CallingHours::parse(&start, &end).map_err(|what| Error::Conflict { what })?)
+            }
+            _ => None,
+        };
+        let mut statement = conn.prepare_cached(
+            "SELECT id, name, active, system FROM dispositions WHERE project_id = ?1 ORDER BY id",
+        )?;
+        let dispositions = statement
+            .query_map([project.0], |row| {
+                Ok(DispositionDef {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    active: row.get(2)?,
+                    system: row.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Project {
+            id: project,
+            tenant_id: tenant,
+            settings: ProjectSettings {
+                name,
+                time_zone,
+                default_country,
+                calling_hours,
+                calling_hours_policy: serde_json::from_value(serde_json::Value::String(policy))?,
+                horizon_days,
+                max_actions_per_event: max_actions as usize,
+            },
+            dispositions,
+        })
+    }
+
+    fn upsert_disposition(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        disposition: &DispositionDef,
+    ) -> Result<()> {
+        let conn = self.conn();
+        owned_project(&conn, tenant, project)?;
+        let system: Option<bool> = conn
+            .query_row(
+                "SELECT system FROM dispositions WHERE project_id = ?1 AND id = ?2",
+                params![project.0, disposition.id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if system == Some(true) {
+            return Err(Error::Conflict {
+                what: format!("disposition {} is a system disposition", disposition.id),
+            });
+        }
+        conn.execute(
+            "INSERT INTO dispositions (project_id, id, name, active, system) VALUES (?1, ?2, ?3, ?4, 0)
+             ON CONFLICT (project_id, id) DO UPDATE SET name = excluded.name, active = excluded.active",
+            params![project.0, disposition.id, disposition.name, disposition.active],
+        )?;
+        Ok(())
+    }
+
+    fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
+        let (name, webhook_secret, auth, executor) = self
+            .conn()
+            .query_row(
+                "SELECT name, webhook_secret, webhook_auth, executor FROM tenants WHERE id = ?1",
+                [tenant.0],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+        Ok(TenantSettings {
+            id: tenant,
+            name,
+            webhook_secret,
+            webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
+            executor: serde_json::from_str(&executor)?,
+        })
+    }
+
+    fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()> {
+        let auth = serde_json::to_value(settings.webhook_auth)?;
+        let changed = self.conn().execute(
+            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4 WHERE id = ?1",
+            params![
+                tenant.0,
+                settings.name,
+                auth.as_str(),
+                serde_json::to_string(&settings.executor)?
+            ],
+        )?;
+        if changed == 0 {
+            return Err(not_found(format!("tenant {tenant}")));
+        }
+        Ok(())
+    }
+
+    fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?1, ?2, ?3)",
+            params![key_hash, tenant.0, now()],
+        )?;
+        Ok(())
+    }
+
+    fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT tenant_id FROM api_keys WHERE key_hash = ?1",
+                [key_hash],
+                |row| row.get(0).map(TenantId),
+            )
+            .optional()?)
+    }
+
+    fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {
+        let ids: Vec<u64> = {
+            let conn = self.conn();
+            let mut statement =
+                conn.prepare_cached("SELECT id FROM projects WHERE tenant_id = ?1 ORDER BY id")?;
+            statement
+                .query_map([tenant.0], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        ids.into_iter()
+            .map(|id| self.project(tenant, ProjectId(id)))
+            .collect()
+    }
+}

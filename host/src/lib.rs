@@ -12,16 +12,21 @@
 //! - [`actions`]: what the host checks before it executes an action
 //!   (validation, calling hours) and the executors that carry actions out.
 //! - [`store`]: the embedded SQLite store behind the `Store` trait.
+//! - [`config`]: the server's configuration (TOML, environment, flags).
+//! - [`api`]: the HTTP interface (axum): routes, auth, errors.
+//! - [`server`]: `run`, the service on a listener with graceful shutdown.
 //! - [`pipeline`]: journal → dedupe → opt-out → records → plugins →
 //!   validation → execution, exactly once per accepted event.
 //!
-//! Dependencies flow `pipeline → {runtime, actions, store}`, never back:
+//! Dependencies flow `api → pipeline → {runtime, actions, store}`, never back:
 //! nothing in `runtime` knows about tenants, storage or HTTP.
 
 pub mod actions;
+pub mod api;
 pub mod config;
 pub mod model;
 pub mod phone;
 pub mod pipeline;
 pub mod runtime;
+pub mod server;
 pub mod store;

@@ -2,6 +2,7 @@
 
 mod ingest;
 mod plugin_run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,8 @@ enum Command {
     /// Work with trigger plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run the HTTP service.
+    Serve(serve::Args),
     /// Journal events from JSON lines on stdin and process them.
     Ingest(ingest::Args),
 }
@@ -37,6 +40,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+            Command::Serve(args) => serve::run(args),
             Command::Ingest(args) => ingest::run(args),
         }
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use incoming::{AcceptError, Incoming};
 pub use plugins::PluginCache;
-pub use process::OPT_OUT_DECIDER;
+pub use process::{OPT_OUT_DECIDER, judge};
 
 use crate::actions::Executor;
 use crate::model::TenantId;
@@ -189,5 +189,10 @@ impl Pipeline {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The loaded plugin versions, shared with dry runs and uploads.
+    pub fn plugins(&self) -> &PluginCache {
+        &self.plugins
     }
 }

@@ -39,6 +39,13 @@ impl PluginCache {
         Ok(loaded.entry(sha256.to_string()).or_insert(plugin).clone())
     }
 
+    /// Remembers a plugin just loaded (on upload), so its first event
+    /// does not load it again.
+    pub fn insert(&self, plugin: Plugin) {
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        loaded.insert(plugin.sha256().to_string(), plugin);
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Plugin>> {
         self.loaded.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Incoming;
 use super::plugins::PluginCache;
-use crate::actions::{Proposal, RecordScope, validate};
+use crate::actions::{Proposal, RecordScope, Verdict, validate};
 use crate::model::{
     ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
 };
@@ -110,18 +110,14 @@ pub(crate) fn process(
             });
         }
     }
-    let records = scopes(store.as_ref(), tenant, &proposals)?;
-    let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
-    let mut do_not_contact: BTreeSet<String> =
-        store.do_not_contact(tenant, &phones)?.into_iter().collect();
-    do_not_contact.extend(opted_out.clone());
-    let verdicts = validate(
+    let verdicts = judge(
+        store.as_ref(),
+        tenant,
+        &project,
         event.timestamp(),
-        &project.rules(),
-        &records,
-        &do_not_contact,
         &proposals,
-    );
+        opted_out.as_deref(),
+    )?;
 
     let mut verdicts = verdicts.into_iter();
     let mut writes = Vec::new();
@@ -211,6 +207,32 @@ fn resolve(
             timestamp,
         }),
     })
+}
+
+/// The host's verdicts on `proposals` for an event of `project` at
+/// `event_time`: the records they name (within the tenant), the
+/// do-not-contact list (plus a phone opting out right now) and the
+/// project's rules. Shared by processing and dry runs, so both judge alike.
+pub fn judge(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: &Project,
+    event_time: i64,
+    proposals: &[Proposal],
+    opting_out: Option<&str>,
+) -> Result<Vec<Verdict>, store::Error> {
+    let records = scopes(store, tenant, proposals)?;
+    let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
+    let mut do_not_contact: BTreeSet<String> =
+        store.do_not_contact(tenant, &phones)?.into_iter().collect();
+    do_not_contact.extend(opting_out.map(String::from));
+    Ok(validate(
+        event_time,
+        &project.rules(),
+        &records,
+        &do_not_contact,
+        proposals,
+    ))
 }
 
 /// The tenant's records that the proposals name; records of other tenants

@@ -387,6 +387,8 @@ pub trait Tenants {
     fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
     fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project>;
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project>;
+    /// The tenant a project belongs to (webhooks name only the project).
+    fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>>;
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>>;
     fn upsert_disposition(
         &self,

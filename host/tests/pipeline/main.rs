@@ -22,6 +22,7 @@ use smstrigger_host::store::{
     Binding, DispositionDef, EventView, Journaled, NewRecord, Project, ProjectSettings,
     RecordEvent, SqliteStore, Store, StoredRecord,
 };
+pub use smstrigger_host::store::{Journal, Plugins, Records, Tenants};
 
 pub const BUDAPEST: &str = "Europe/Budapest";
 

@@ -229,6 +229,17 @@ impl Tenants for SqliteStore {
             .optional()?)
     }
 
+    fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT tenant_id FROM projects WHERE id = ?1",
+                [project.0],
+                |row| row.get(0).map(TenantId),
+            )
+            .optional()?)
+    }
+
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {
         let ids: Vec<u64> = {
             let conn = self.conn();

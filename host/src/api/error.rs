@@ -1,0 +1,123 @@
+//! `ApiError`: every failure an endpoint can answer, as
+//! `{"error": {"code", "message"}}` with a 4xx (or 503) status.
+//!
+//! Bad input never yields a 5xx. A plugin's fault is reported as the
+//! plugin's (422 with its name), never as the server's.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::pipeline::AcceptError;
+use crate::{runtime, store};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Seconds, for 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+        }
+    }
+
+    pub fn overloaded(message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+        }
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        tracing::error!(%message, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed; the request may be retried",
+        )
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(error: store::Error) -> Self {
+        match error {
+            store::Error::NotFound { what } => Self::not_found(format!("{what} not found")),
+            store::Error::Conflict { what } => Self::new(StatusCode::CONFLICT, "conflict", what),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<AcceptError> for ApiError {
+    fn from(error: AcceptError) -> Self {
+        match error {
+            AcceptError::UnknownProject(_) | AcceptError::UnknownRecord(..) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
+            }
+            AcceptError::InvalidPhone(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_phone",
+                error.to_string(),
+            ),
+            AcceptError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<runtime::Error> for ApiError {
+    fn from(error: runtime::Error) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error.code(),
+            error.to_string(),
+        )
+    }
+}

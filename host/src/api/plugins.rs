@@ -1,0 +1,348 @@
+//! Plugins: upload, list, activate, roll back, dry-run; and bindings.
+//!
+//! An upload is compiled and checked against the world off the async
+//! threads before it is stored; a component that does not compile or does
+//! not implement the world is refused with the reason. Activation and
+//! rollback move the active pointer in one statement: an event already
+//! being processed finishes on the version it loaded, the next one loads
+//! the new version, and every decision records the version that made it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Tenant;
+use super::body::Json;
+use super::{ApiError, ApiResult, AppState, blocking};
+use crate::actions::{Proposal, Verdict};
+use crate::model::{Action, ProjectId, SmsEvent};
+use crate::pipeline::judge;
+use crate::runtime::{Call, LogLine, StaticRecords, sha256_hex};
+use crate::store::{Binding, PluginInfo};
+
+/// Plugin names: lower-case letters, digits and `-`, 1 to 64 characters.
+fn check_name(name: &str) -> ApiResult<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "plugin name `{name}`: use 1 to 64 lower-case letters, digits and -"
+        )))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Uploaded {
+    name: String,
+    version: u32,
+    sha256: String,
+    active: bool,
+}
+
+pub async fn plugins_upload(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
+    check_name(&name)?;
+    let activate = query
+        .get("activate")
+        .is_none_or(|v| v != "false" && v != "0");
+    let quotas = state.quotas.config().clone();
+    if body.len() > quotas.max_component_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "component_too_large",
+            format!(
+                "the component is {} bytes; the limit is {}",
+                body.len(),
+                quotas.max_component_bytes
+            ),
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::invalid("the body must be the component's bytes"));
+    }
+    let uploaded = blocking(move || {
+        let installed = state.store.plugins(tenant)?;
+        if !installed.iter().any(|p| p.name == name) && installed.len() >= quotas.max_plugins {
+            return Err(ApiError::too_many(
+                format!("the tenant has its quota of {} plugins", quotas.max_plugins),
+                60,
+            ));
+        }
+        let plugin = state.runtime.load(&body)?;
+        let sha256 = sha256_hex(&body);
+        let version = state
+            .store
+            .add_plugin_version(tenant, &name, &sha256, &body)?;
+        state.pipeline.plugins().insert(plugin);
+        if activate {
+            state.store.activate_plugin(tenant, &name, version)?;
+        }
+        tracing::info!(%tenant, plugin = %name, version, activate, "plugin uploaded");
+        Ok(Uploaded {
+            name,
+            version,
+            sha256,
+            active: activate,
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(uploaded)))
+}
+
+pub async fn plugins_list(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<Vec<PluginInfo>>> {
+    Ok(axum::Json(
+        blocking(move || Ok(state.store.plugins(tenant)?)).await?,
+    ))
+}
+
+pub async fn plugins_get(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<PluginInfo>> {
+    let plugin = blocking(move || {
+        state
+            .store
+            .plugins(tenant)?
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("plugin {name} not found")))
+    })
+    .await?;
+    Ok(axum::Json(plugin))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateBody {
+    version: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activated {
+    name: String,
+    active_version: u32,
+}
+
+pub async fn plugins_activate(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<ActivateBody>,
+) -> ApiResult<axum::Json<Activated>> {
+    let activated = blocking(move || {
+        state.store.activate_plugin(tenant, &name, body.version)?;
+        tracing::info!(%tenant, plugin = %name, version = body.version, "plugin activated");
+        Ok(Activated {
+            name,
+            active_version: body.version,
+        })
+    })
+    .await?;
+    Ok(axum::Json(activated))
+}
+
+pub async fn plugins_rollback(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Activated>> {
+    let activated = blocking(move || {
+        let version = state.store.rollback_plugin(tenant, &name)?;
+        tracing::info!(%tenant, plugin = %name, version, "plugin rolled back");
+        Ok(Activated {
+            name,
+            active_version: version,
+        })
+    })
+    .await?;
+    Ok(axum::Json(activated))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DryRunBody {
+    /// The event as plugins see it.
+    event: SmsEvent,
+    /// The version to run; the active one when absent.
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+/// What a version would do with an event; nothing is executed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRun {
+    plugin: String,
+    version: u32,
+    outcome: &'static str,
+    error: Option<serde_json::Value>,
+    actions: Vec<Action>,
+    /// The host's verdicts, when the event's project is one of the tenant's.
+    verdicts: Option<Vec<Verdict>>,
+    logs: Vec<LogLine>,
+    fuel_used: u64,
+    duration_us: u64,
+}
+
+pub async fn plugins_dry_run(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<DryRunBody>,
+) -> ApiResult<axum::Json<DryRun>> {
+    let _slot = state.quotas.dry_run(tenant)?;
+    let result = blocking(move || {
+        let info = state
+            .store
+            .plugins(tenant)?
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("plugin {name} not found")))?;
+        let version = body
+            .version
+            .or(info.active_version)
+            .ok_or_else(|| ApiError::invalid(format!("plugin {name} has no active version")))?;
+        let sha256 = info
+            .versions
+            .iter()
+            .find(|v| v.version == version)
+            .map(|v| v.sha256.clone())
+            .ok_or_else(|| {
+                ApiError::not_found(format!("plugin {name} version {version} not found"))
+            })?;
+        let plugin = state.pipeline.plugins().get(
+            state.store.as_ref(),
+            &state.runtime,
+            tenant,
+            &name,
+            version,
+            &sha256,
+        )?;
+        let project = state.store.project(tenant, body.event.project_id()).ok();
+        let records = match &project {
+            Some(project) => state.store.records(tenant, project.id)?,
+            None => Vec::new(),
+        };
+        let zone = project
+            .as_ref()
+            .map_or("UTC", |p| p.settings.time_zone.as_str());
+        let contacts = records.iter().map(|r| r.to_contact(zone)).collect();
+        let outcome = state.runtime.invoke(
+            &plugin,
+            Call {
+                event: &body.event,
+                config: Arc::new(body.config),
+                lookup: Arc::new(StaticRecords(contacts)),
+                limits: state.config.limits.limits(),
+            },
+        );
+        let actions = outcome.result.clone().unwrap_or_default();
+        let verdicts = match &project {
+            Some(project) => {
+                let proposals: Vec<Proposal> = actions
+                    .iter()
+                    .map(|action| Proposal {
+                        plugin: name.clone(),
+                        priority: 0,
+                        action: action.clone(),
+                    })
+                    .collect();
+                Some(judge(
+                    state.store.as_ref(),
+                    tenant,
+                    project,
+                    body.event.timestamp(),
+                    &proposals,
+                    None,
+                )?)
+            }
+            None => None,
+        };
+        Ok(DryRun {
+            plugin: name,
+            version,
+            outcome: if outcome.result.is_ok() {
+                "ok"
+            } else {
+                "failed"
+            },
+            error: outcome
+                .result
+                .as_ref()
+                .err()
+                .map(|e| serde_json::json!({ "code": e.code(), "message": e.to_string() })),
+            actions,
+            verdicts,
+            logs: outcome.logs,
+            fuel_used: outcome.fuel_used,
+            duration_us: outcome.elapsed.as_micros() as u64,
+        })
+    })
+    .await?;
+    Ok(axum::Json(result))
+}
+
+pub async fn bindings_put(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(project): Path<u64>,
+    Json(bindings): Json<Vec<Binding>>,
+) -> ApiResult<axum::Json<Vec<Binding>>> {
+    let mut seen = std::collections::BTreeSet::new();
+    for binding in &bindings {
+        if !seen.insert(&binding.plugin) {
+            return Err(ApiError::invalid(format!(
+                "plugin {} is bound twice",
+                binding.plugin
+            )));
+        }
+    }
+    let saved = blocking(move || {
+        state
+            .store
+            .set_bindings(tenant, ProjectId(project), &bindings)?;
+        Ok(bindings)
+    })
+    .await?;
+    Ok(axum::Json(saved))
+}
+
+pub async fn bindings_get(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Path(project): Path<u64>,
+) -> ApiResult<axum::Json<Vec<Binding>>> {
+    let bindings = blocking(move || {
+        state.store.project(tenant, ProjectId(project))?;
+        Ok(state
+            .store
+            .active_bindings(tenant, ProjectId(project))?
+            .into_iter()
+            .map(|b| b.binding)
+            .collect())
+    })
+    .await?;
+    Ok(axum::Json(bindings))
+}

@@ -1,0 +1,149 @@
+//! Tenants and their keys (operator), and a tenant's own settings.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Operator, Tenant, new_secret};
+use super::body::Json;
+use super::{ApiError, ApiResult, AppState, blocking};
+use crate::model::TenantId;
+use crate::runtime::sha256_hex;
+use crate::store::{ExecutorSettings, WebhookAuth};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    name: String,
+}
+
+/// A new tenant's credentials, shown only in this answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantCreated {
+    id: TenantId,
+    name: String,
+    api_key: String,
+    webhook_secret: String,
+}
+
+pub async fn tenants_create(
+    _: Operator,
+    State(state): State<AppState>,
+    Json(body): Json<NewTenant>,
+) -> ApiResult<(StatusCode, axum::Json<TenantCreated>)> {
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    let created = blocking(move || {
+        let secret = new_secret();
+        let key = new_secret();
+        let tenant = state.store.create_tenant(&name, &secret)?;
+        state
+            .store
+            .add_api_key(tenant.id, &sha256_hex(key.as_bytes()))?;
+        Ok(TenantCreated {
+            id: tenant.id,
+            name: tenant.name,
+            api_key: key,
+            webhook_secret: secret,
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCreated {
+    tenant_id: TenantId,
+    api_key: String,
+}
+
+pub async fn tenants_add_key(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> ApiResult<(StatusCode, axum::Json<KeyCreated>)> {
+    let tenant = TenantId(id);
+    let created = blocking(move || {
+        state.store.tenant(tenant)?;
+        let key = new_secret();
+        state
+            .store
+            .add_api_key(tenant, &sha256_hex(key.as_bytes()))?;
+        Ok(KeyCreated {
+            tenant_id: tenant,
+            api_key: key,
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// A tenant's settings as the API shows and takes them.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantView {
+    #[serde(default)]
+    id: Option<TenantId>,
+    name: String,
+    webhook_auth: WebhookAuth,
+    executor: ExecutorSettings,
+    opt_out_keywords: Vec<String>,
+}
+
+pub async fn tenant_get(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<TenantView>> {
+    let view = blocking(move || {
+        let settings = state.store.tenant(tenant)?;
+        Ok(TenantView {
+            id: Some(tenant),
+            name: settings.name,
+            webhook_auth: settings.webhook_auth,
+            executor: settings.executor,
+            opt_out_keywords: state.store.opt_out_keywords(tenant)?,
+        })
+    })
+    .await?;
+    Ok(axum::Json(view))
+}
+
+pub async fn tenant_update(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Json(body): Json<TenantView>,
+) -> ApiResult<axum::Json<TenantView>> {
+    if let ExecutorSettings::Remote { base_url, .. } = &body.executor
+        && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+    {
+        return Err(ApiError::invalid("executor.baseUrl must be an http(s) URL"));
+    }
+    if body.opt_out_keywords.iter().any(|k| k.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "optOutKeywords must not hold empty keywords",
+        ));
+    }
+    let view = blocking(move || {
+        let mut settings = state.store.tenant(tenant)?;
+        settings.name = body.name;
+        settings.webhook_auth = body.webhook_auth;
+        settings.executor = body.executor;
+        state.store.update_tenant(tenant, &settings)?;
+        state
+            .store
+            .set_opt_out_keywords(tenant, &body.opt_out_keywords)?;
+        Ok(TenantView {
+            id: Some(tenant),
+            name: settings.name,
+            webhook_auth: settings.webhook_auth,
+            executor: settings.executor,
+            opt_out_keywords: state.store.opt_out_keywords(tenant)?,
+        })
+    })
+    .await?;
+    Ok(axum::Json(view))
+}

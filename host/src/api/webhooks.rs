@@ -1,0 +1,247 @@
+//! `POST /v1/webhooks/sms/status` and `/v1/webhooks/sms/inbound`.
+//!
+//! A webhook is answered 202 only once its event is journaled (durably);
+//! `?wait=true` waits for the decision and returns the event. Anything
+//! wrong with the request is a 4xx and nothing is journaled.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDateTime, TimeZone};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{SIGNATURE_HEADER, check_webhook};
+use super::body::parse;
+use super::{ApiError, ApiResult, AppState, blocking};
+use crate::model::{DeliveryStatus, ProjectId, RecordId, TenantId, Timestamp};
+use crate::pipeline::Incoming;
+use crate::store::Journaled;
+
+/// How long `?wait=true` waits for the decision before answering 202.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody {
+    message_id: String,
+    project_id: ProjectId,
+    record_id: RecordId,
+    status: DeliveryStatus,
+    timestamp: serde_json::Value,
+    #[serde(default)]
+    template_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InboundBody {
+    direction: String,
+    message: String,
+    #[serde(default)]
+    #[allow(dead_code)] // the receiving number; kept in the contract, not used
+    number_id: serde_json::Value,
+    project_id: ProjectId,
+    source_phone_number: String,
+    timestamp: serde_json::Value,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+pub async fn webhooks_status(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let parsed: StatusBody = parse(&body)?;
+    if parsed.message_id.trim().is_empty() {
+        return Err(ApiError::invalid("messageId must not be empty"));
+    }
+    let (tenant, zone) = authenticate(&state, parsed.project_id, &query, &headers, &body).await?;
+    let incoming = Incoming::Status {
+        timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
+        message_id: parsed.message_id,
+        project_id: parsed.project_id,
+        record_id: parsed.record_id,
+        status: parsed.status,
+        template_id: parsed.template_id,
+    };
+    accept(state, tenant, incoming, &query).await
+}
+
+pub async fn webhooks_inbound(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let parsed: InboundBody = parse(&body)?;
+    if parsed.direction != "in" {
+        return Err(ApiError::invalid(format!(
+            "direction must be \"in\" for an inbound message, got \"{}\"",
+            parsed.direction
+        )));
+    }
+    let (tenant, zone) = authenticate(&state, parsed.project_id, &query, &headers, &body).await?;
+    let incoming = Incoming::Inbound {
+        timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
+        message_id: parsed.message_id.filter(|id| !id.trim().is_empty()),
+        project_id: parsed.project_id,
+        source_phone_number: parsed.source_phone_number,
+        message: parsed.message,
+    };
+    accept(state, tenant, incoming, &query).await
+}
+
+/// The tenant owning `project`, if the request carries its credentials;
+/// with the project's time zone. An unknown project and wrong credentials
+/// get the same answer, so project ids cannot be probed.
+async fn authenticate(
+    state: &AppState,
+    project: ProjectId,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<(TenantId, String)> {
+    let store = state.store.clone();
+    let found = blocking(move || {
+        let Some(tenant) = store.project_owner(project)? else {
+            return Ok(None);
+        };
+        let settings = store.tenant(tenant)?;
+        let zone = store.project(tenant, project)?.settings.time_zone;
+        Ok(Some((settings, zone)))
+    })
+    .await?;
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let secret = query.get("secret-key").map(String::as_str);
+    let Some((tenant, zone)) = found else {
+        return Err(check_webhook_unknown());
+    };
+    check_webhook(&tenant, secret, signature, body)?;
+    if state.journal_depth() >= state.config.max_pending {
+        return Err(ApiError::overloaded(
+            format!(
+                "{} events are waiting to be processed",
+                state.journal_depth()
+            ),
+            5,
+        ));
+    }
+    state.quotas.take_event(tenant.id)?;
+    Ok((tenant.id, zone))
+}
+
+fn check_webhook_unknown() -> ApiError {
+    ApiError::unauthorized(
+        "unknown project or wrong webhook credentials (secret-key or X-Smstrigger-Signature)",
+    )
+}
+
+async fn accept(
+    state: AppState,
+    tenant: TenantId,
+    incoming: Incoming,
+    query: &HashMap<String, String>,
+) -> ApiResult<Response> {
+    let wait = query.get("wait").is_some_and(|v| v == "true" || v == "1");
+    let pipeline = state.pipeline.clone();
+    let journaled = blocking(move || Ok(pipeline.accept(tenant, incoming)?)).await?;
+    let (status, event_id) = match journaled {
+        Journaled::Accepted(id) => ("accepted", id),
+        Journaled::Duplicate(id) => ("duplicate", id),
+        Journaled::Superseded(id) => ("superseded", id),
+    };
+    if wait {
+        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        loop {
+            let store = state.store.clone();
+            let event = blocking(move || Ok(store.event(tenant, event_id)?)).await?;
+            if event.state != "pending" {
+                return Ok((StatusCode::OK, axum::Json(event)).into_response());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let body = json!({ "eventId": event_id, "status": status });
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// Reads a webhook timestamp: Unix seconds, RFC 3339, or
+/// `YYYY-MM-DD hh:mm:ss` in the project's zone (a time the zone skips is
+/// refused; one it repeats takes the earlier instant).
+pub fn parse_timestamp(value: &serde_json::Value, zone: &str) -> ApiResult<Timestamp> {
+    let invalid = |why: String| ApiError::invalid(format!("timestamp: {why}"));
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| invalid(format!("{n} is not whole Unix seconds"))),
+        serde_json::Value::String(text) => {
+            if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+                return Ok(instant.timestamp());
+            }
+            let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").map_err(|_| {
+                invalid(format!(
+                    "`{text}` is neither RFC 3339 nor YYYY-MM-DD hh:mm:ss"
+                ))
+            })?;
+            let tz: chrono_tz::Tz = zone
+                .parse()
+                .map_err(|_| invalid(format!("the project's zone `{zone}` is unknown")))?;
+            tz.from_local_datetime(&local)
+                .earliest()
+                .map(|instant| instant.timestamp())
+                .ok_or_else(|| invalid(format!("{text} does not exist in {zone} (a DST gap)")))
+        }
+        other => Err(invalid(format!(
+            "expected a string or a number, got {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_read_in_all_three_shapes() {
+        let zone = "Europe/Budapest";
+        assert_eq!(
+            parse_timestamp(&json!(1_800_000_000), zone).unwrap(),
+            1_800_000_000
+        );
+        assert_eq!(
+            parse_timestamp(&json!("2026-12-01T13:30:00Z"), zone).unwrap(),
+            1_796_131_800
+        );
+        assert_eq!(
+            parse_timestamp(&json!("2026-12-01 14:30:00"), zone).unwrap(),
+            1_796_131_800
+        );
+    }
+
+    #[test]
+    fn a_local_time_in_a_dst_gap_is_refused() {
+        let err = parse_timestamp(&json!("2026-03-29 02:30:00"), "Europe/Budapest").unwrap_err();
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.message.contains("DST gap"), "{}", err.message);
+    }
+
+    #[test]
+    fn other_shapes_are_refused() {
+        for value in [json!("yesterday"), json!(true), json!(1.5)] {
+            assert!(
+                parse_timestamp(&value, "Europe/Budapest").is_err(),
+                "{value}"
+            );
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `smstrigger serve`: the HTTP service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use smstrigger_host::config::Config;
+use smstrigger_host::server;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SMSTRIGGER_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The data directory (embedded database, compile cache) [default: ./smstrigger-data].
+    #[arg(long, env = "SMSTRIGGER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file; flags and environment variables override it.
+    #[arg(long, env = "SMSTRIGGER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data_dir) = args.data_dir {
+        config.data_dir = data_dir;
+    }
+    if let Ok(key) = std::env::var("SMSTRIGGER_OPERATOR_KEY")
+        && !key.is_empty()
+    {
+        config.operator_key = Some(key);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let state = server::state(config)?;
+        server::run(listener, state, shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new requests, draining events");
+}

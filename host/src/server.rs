@@ -1,0 +1,94 @@
+//! `run`: the whole service on one listener, until a shutdown future
+//! resolves; then it stops accepting, drains in-flight events for at most
+//! the configured grace period, and returns.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use crate::actions::EmbeddedExecutor;
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::runtime::{CompileCache, Runtime};
+use crate::store::{SqliteStore, Store};
+
+/// How often the journal depth (for 503s and metrics) is refreshed.
+const DEPTH_REFRESH: Duration = Duration::from_millis(250);
+
+/// Opens the data directory and builds the state every handler shares.
+pub fn state(config: Config) -> anyhow::Result<AppState> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let cache = CompileCache::open(config.data_dir.join("compiled"))?;
+    let runtime = Arc::new(Runtime::new(Some(cache))?);
+    let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
+    let mut pipeline_config = PipelineConfig {
+        limits: config.limits.limits(),
+        ..PipelineConfig::default()
+    };
+    if config.workers > 0 {
+        pipeline_config.workers = config.workers;
+    }
+    let pipeline = Pipeline::new(
+        Arc::clone(&store),
+        Arc::clone(&runtime),
+        executor,
+        pipeline_config,
+    );
+    Ok(AppState::new(store, pipeline, runtime, Arc::new(config)))
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let dispatcher = state.pipeline.start(Arc::clone(&stop));
+    let depth = tokio::spawn(refresh_depth(state.clone()));
+
+    tracing::info!(address = %listener.local_addr()?, "smstrigger listening");
+    axum::serve(listener, api::app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+
+    // No new events arrive now; give the ones journaled time to finish.
+    let grace = state.config.shutdown_grace();
+    let started = Instant::now();
+    let store = Arc::clone(&state.store);
+    let pipeline = Arc::clone(&state.pipeline);
+    tokio::task::spawn_blocking(move || {
+        while started.elapsed() < grace && store.pending_count().unwrap_or(0) > 0 {
+            pipeline.notify();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Release);
+        pipeline.notify();
+        dispatcher.join().ok();
+        let left = store.pending_count().unwrap_or(0);
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "shut down with events pending; they run at the next start"
+            );
+        }
+    })
+    .await?;
+    depth.abort();
+    tracing::info!("smstrigger stopped");
+    Ok(())
+}
+
+async fn refresh_depth(state: AppState) {
+    loop {
+        let store = Arc::clone(&state.store);
+        if let Ok(Ok(depth)) = tokio::task::spawn_blocking(move || store.pending_count()).await {
+            state.journal_depth.store(depth, Ordering::Relaxed);
+        }
+        tokio::time::sleep(DEPTH_REFRESH).await;
+    }
+}

@@ -46,7 +46,8 @@ use smstrigger_host::model::{EventId, ProjectId, RecordId, TenantId, Timestamp};
 use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime, sha256_hex};
 use smstrigger_host::store::{
-    self, Binding, Journaled, NewRecord, ProcessedEvent, ProjectSettings, SqliteStore, Store,
+    self, Binding, Journal, Journaled, NewRecord, Plugins, ProcessedEvent, ProjectSettings,
+    Records, SqliteStore, Store, Tenants,
 };
 
 /// Events per timed run.
@@ -97,6 +98,8 @@ struct Measured {
     accept_per_second: f64,
     /// From the last accept until nothing was pending.
     tail: Duration,
+    /// Events still pending when the last accept returned.
+    backlog: u64,
     batches: u64,
     /// Wall time inside `Executor::execute` (the batch's commit).
     commit: Duration,
@@ -133,12 +136,13 @@ fn main() {
         for (index, variant) in VARIANTS.into_iter().enumerate() {
             let measured = run(variant, n, &root, &runtime, &component);
             eprintln!(
-                "round {}: {:<24} {:>8.0} events/s (accepts {:>6.0}/s, tail {:>5} ms, \
-                 {} batches, commit {} ms, set-up {:.1} s)",
+                "round {}: {:<24} {:>8.0} events/s (accepts {:>6.0}/s, then {} pending \
+                 for {} ms; {} batches, commit {} ms; set-up {:.1} s)",
                 round + 1,
                 variant.name(),
                 measured.per_second,
                 measured.accept_per_second,
+                measured.backlog,
                 measured.tail.as_millis(),
                 measured.batches,
                 measured.commit.as_millis(),
@@ -171,17 +175,18 @@ fn main() {
     }
     println!();
     println!(
-        "| variant | accepts/s while processing | tail after last accept ms | \
-         batches | events/batch | commit ms | set-up s |"
+        "| variant | accepts/s while processing | pending at last accept | then drained in ms \
+         | batches | events/batch | commit ms | set-up s |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (variant, measured) in VARIANTS.into_iter().zip(&results) {
         let med = |f: fn(&Measured) -> f64| median(&mut measured.iter().map(f).collect::<Vec<_>>());
         let batches = med(|m| m.batches as f64);
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {} | {:.0} | {:.1} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.0} | {:.1} |",
             variant.name(),
             med(|m| m.accept_per_second),
+            med(|m| m.backlog as f64),
             med(|m| m.tail.as_secs_f64() * 1e3),
             batches,
             if batches > 0.0 {
@@ -229,6 +234,8 @@ fn run(
         accepted.push(setup.accept(i, &format!("bench-{i}")));
     }
     let accepts = started.elapsed();
+    let backlog =
+        setup.store.pending_count().unwrap() - u64::from(!processing) * (WARMUP + n) as u64;
     if processing {
         while setup.store.pending_count().unwrap() > 0 {
             thread::sleep(Duration::from_micros(500));
@@ -250,6 +257,7 @@ fn run(
         per_second: n as f64 / total.as_secs_f64(),
         accept_per_second: n as f64 / accepts.as_secs_f64(),
         tail: total - accepts,
+        backlog,
         batches: setup.executor.batches.load(Ordering::Relaxed),
         commit: Duration::from_nanos(setup.executor.nanos.load(Ordering::Relaxed)),
         setup: setup_time,

@@ -15,6 +15,8 @@
 //! - [`config`]: the server's configuration (TOML, environment, flags).
 //! - [`api`]: the HTTP interface (axum): routes, auth, errors.
 //! - [`server`]: `run`, the service on a listener with graceful shutdown.
+//! - [`metrics`]: the Prometheus metrics the pipeline and the API record
+//!   and `GET /metrics` renders.
 //! - [`pipeline`]: journal → dedupe → opt-out → records → plugins →
 //!   validation → execution, exactly once per accepted event.
 //!
@@ -24,6 +26,7 @@
 pub mod actions;
 pub mod api;
 pub mod config;
+pub mod metrics;
 pub mod model;
 pub mod phone;
 pub mod pipeline;

@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "smstrigger=info,warn".into()),
+                .unwrap_or_else(|_| cli.default_log_filter().into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli::Cli::parse().run() {
+    match cli.run() {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -13,7 +13,10 @@ pub type Timestamp = i64;
 macro_rules! id_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            utoipa::ToSchema,
+        )]
         #[serde(transparent)]
         pub struct $name(pub u64);
 
@@ -49,7 +52,7 @@ pub const SHARED_CALLBACK_ID: u32 = 2;
 pub const DISCARD_ID: u32 = 1;
 
 /// What became of an outbound SMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// The provider accepted the message.
@@ -61,7 +64,7 @@ pub enum DeliveryStatus {
 }
 
 /// A customer record as plugins see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactRecord {
     pub id: RecordId,
@@ -77,7 +80,7 @@ pub struct ContactRecord {
 }
 
 /// A delivery receipt for an outbound SMS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboundStatus {
     pub message_id: String,
@@ -90,7 +93,7 @@ pub struct OutboundStatus {
 }
 
 /// An SMS a customer sent, with the records whose phone matches the sender.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundSms {
     pub message_id: String,
@@ -103,7 +106,7 @@ pub struct InboundSms {
 }
 
 /// One event for plugins to decide on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum SmsEvent {
     Outbound(OutboundStatus),
@@ -137,7 +140,7 @@ impl SmsEvent {
 }
 
 /// The disposition an action asks to set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Disposition {
     /// The system Shared Callback (id 2) at a time.
@@ -174,7 +177,7 @@ impl Disposition {
 }
 
 /// A change a plugin asks the host to make to one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
     pub record_id: RecordId,

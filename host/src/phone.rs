@@ -155,6 +155,16 @@ pub fn to_e164(raw: &str, default_country: &str) -> Result<String, PhoneError> {
     }
 }
 
+/// Whether `iso` (ISO 3166 alpha-2, any case, surrounding blanks ignored)
+/// is a default country [`to_e164`] can read numbers under.
+///
+/// A project's `defaultCountry` is checked with this when it is created, so
+/// a misconfigured project is refused up front instead of failing on every
+/// number later.
+pub fn is_supported_country(iso: &str) -> bool {
+    find_country(iso).is_some()
+}
+
 /// Whether `a` and `b` are the same phone number under `default_country`.
 ///
 /// True only when both normalize with [`to_e164`] and the results are equal;
@@ -559,6 +569,16 @@ mod tests {
         assert!(matches!(err, PhoneError::UnknownCountry { .. }));
         assert!(err.to_string().contains("HU"), "{err}");
         assert!(to_e164("+36301234567", "").is_err());
+    }
+
+    #[test]
+    fn supported_countries_are_the_table_in_any_case() {
+        for iso in ["HU", "hu", " De ", "US", "CA", "GB"] {
+            assert!(is_supported_country(iso), "{iso:?}");
+        }
+        for iso in ["XX", "", "HUN", "UK", "36"] {
+            assert!(!is_supported_country(iso), "{iso:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-use crate::actions::EmbeddedExecutor;
+use crate::actions::TenantRouter;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -24,7 +24,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
     let cache = CompileCache::open(config.data_dir.join("compiled"))?;
     let runtime = Arc::new(Runtime::new(Some(cache))?);
-    let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
+    let executor = Arc::new(TenantRouter::new(Arc::clone(&store)));
     let mut pipeline_config = PipelineConfig {
         limits: config.limits.limits(),
         ..PipelineConfig::default()

@@ -255,6 +255,7 @@ fn build<'a>(workspace: &Path, target_dir: &Path, plugins: impl Iterator<Item = 
 fn generate(artifacts: &Path, plugins: &[Plugin], hostile: &Plugin) -> String {
     let mut code = String::new();
     let mut all = String::new();
+    let mut embedded = String::new();
     let mut names = vec!["ALL".to_string(), "HOSTILE_PLUGIN".to_string()];
     for plugin in plugins {
         let name = const_name(&plugin.package);
@@ -272,13 +273,22 @@ fn generate(artifacts: &Path, plugins: &[Plugin], hostile: &Plugin) -> String {
         .unwrap();
         writeln!(code, "pub const {name}: &str = {path:?};\n").unwrap();
         writeln!(all, "    ({:?}, {name}),", plugin.package).unwrap();
+        writeln!(
+            embedded,
+            "    ({:?}, include_bytes!({path:?})),",
+            plugin.package
+        )
+        .unwrap();
         names.push(name);
     }
     writeln!(
         code,
         "/// Every example plugin under `plugins/`, as (crate name, component path),\n\
          /// in crate name order. Does not include [`HOSTILE_PLUGIN`].\n\
-         pub const ALL: &[(&str, &str)] = &[\n{all}];\n"
+         pub const ALL: &[(&str, &str)] = &[\n{all}];\n\n\
+         /// Every example plugin's component bytes, built into the binary so the\n\
+         /// demo needs no build step: (crate name, bytes), in crate name order.\n\
+         pub static EMBEDDED: &[(&str, &[u8])] = &[\n{embedded}];\n"
     )
     .unwrap();
     writeln!(

@@ -25,12 +25,14 @@ const MAX_DAYS_AHEAD: u32 = 3;
 /// `{"start": "HH:MM", "end": "HH:MM"}`; seconds are not kept.
 ///
 /// [`parse`]: CallingHours::parse
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "CallingHoursRepr", into = "CallingHoursRepr")]
 pub struct CallingHours {
     /// The first local time a call may be placed.
+    #[schema(value_type = String, pattern = "^[0-2][0-9]:[0-5][0-9]$", example = "08:00")]
     pub start: NaiveTime,
     /// The first local time a call may no longer be placed.
+    #[schema(value_type = String, pattern = "^[0-2][0-9]:[0-5][0-9]$", example = "20:00")]
     pub end: NaiveTime,
 }
 

@@ -3,7 +3,11 @@
 
 pub mod calling_hours;
 pub mod executor;
+pub mod remote;
+pub mod router;
 pub mod validate;
 
 pub use executor::{EmbeddedExecutor, Executor};
+pub use remote::RemoteExecutor;
+pub use router::TenantRouter;
 pub use validate::*;

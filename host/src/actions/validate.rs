@@ -25,7 +25,7 @@ const SECONDS_PER_DAY: i64 = 86_400;
 ///
 /// The codes are stored with each decision and shown by the API, so a
 /// variant is never renamed, only added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The record is unknown, or belongs to another project of the tenant.
@@ -69,7 +69,7 @@ impl Reason {
 }
 
 /// What to do with a callback outside calling hours: `"shift"` or `"reject"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallingHoursPolicy {
     /// Move it to the next allowed slot (the default: the customer still gets called).
@@ -153,7 +153,7 @@ pub struct Proposal {
 }
 
 /// The host's verdict on one proposal: accepted (possibly adjusted) or rejected, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
     pub accepted: bool,

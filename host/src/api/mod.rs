@@ -7,10 +7,17 @@
 
 mod auth;
 mod body;
+mod do_not_contact;
 mod error;
+mod events;
+mod openapi;
+mod ops;
 mod plugins;
+mod projects;
 mod quotas;
+mod records;
 mod tenants;
+mod v2;
 mod webhooks;
 
 use std::sync::Arc;
@@ -20,9 +27,11 @@ use axum::Router;
 use axum::routing::{get, post, put};
 
 pub use auth::{SIGNATURE_HEADER, sign};
-pub use error::{ApiError, ApiResult};
+pub use error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
+pub use openapi::ApiDoc;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -38,6 +47,9 @@ pub struct AppState {
     /// Pending events, refreshed in the background; webhooks answer 503
     /// above `config.max_pending` instead of growing the journal unbounded.
     pub journal_depth: Arc<AtomicU64>,
+    /// The pipeline's metrics, which the API adds its requests to and
+    /// `GET /metrics` renders.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -49,6 +61,7 @@ impl AppState {
     ) -> Self {
         Self {
             quotas: Arc::new(quotas::Quotas::new(config.quotas.clone())),
+            metrics: Arc::clone(pipeline.metrics()),
             store,
             pipeline,
             runtime,
@@ -74,7 +87,9 @@ pub async fn blocking<T: Send + 'static>(
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics_get))
+        .route("/openapi.json", get(ops::openapi_get))
         .route("/v1/tenants", post(tenants::tenants_create))
         .route("/v1/tenants/{id}/keys", post(tenants::tenants_add_key))
         .route(
@@ -86,7 +101,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/plugins", get(plugins::plugins_list))
         .route(
             "/v1/plugins/{name}",
-            put(plugins::plugins_upload).get(plugins::plugins_get),
+            // Components are larger than JSON bodies: the upload checks its
+            // own quota and names it, so the transport limit sits just above.
+            put(plugins::plugins_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    state.config.quotas.max_component_bytes + 1,
+                ))
+                .get(plugins::plugins_get),
         )
         .route(
             "/v1/plugins/{name}/activate",
@@ -101,8 +122,51 @@ pub fn app(state: AppState) -> Router {
             "/v1/projects/{id}/bindings",
             put(plugins::bindings_put).get(plugins::bindings_get),
         )
+        .route(
+            "/v1/projects",
+            post(projects::projects_create).get(projects::projects_list),
+        )
+        .route("/v1/projects/{id}", get(projects::projects_get))
+        .route(
+            "/v1/projects/{id}/dispositions",
+            get(projects::dispositions_list).post(projects::dispositions_upsert),
+        )
+        .route(
+            "/v1/projects/{id}/records",
+            post(records::records_create).get(records::records_list),
+        )
+        .route(
+            "/v1/projects/{id}/records/import",
+            post(records::records_import),
+        )
+        .route(
+            "/v1/projects/{id}/records/{record_id}",
+            get(records::records_get),
+        )
+        .route(
+            "/v1/do-not-contact",
+            get(do_not_contact::do_not_contact_list).post(do_not_contact::do_not_contact_add),
+        )
+        .route(
+            "/v1/do-not-contact/{phone}",
+            axum::routing::delete(do_not_contact::do_not_contact_remove),
+        )
+        .route("/v1/events/{id}", get(events::events_get))
+        .route("/v2/projects/{project}/records", get(v2::v2_records_find))
+        .route(
+            "/v2/projects/{project}/records/{record}",
+            get(v2::v2_record_get),
+        )
+        .route(
+            "/v2/projects/{project}/records/{record}/dispositions",
+            post(v2::v2_dispositions_create),
+        )
         .with_state(state.clone())
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            ops::track,
         ))
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::Json;
-use super::{ApiError, ApiResult, AppState, blocking};
+use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::{Proposal, Verdict};
 use crate::model::{Action, ProjectId, SmsEvent};
 use crate::pipeline::judge;
@@ -40,7 +40,8 @@ fn check_name(name: &str) -> ApiResult<()> {
     }
 }
 
-#[derive(Serialize)]
+/// The version an upload created.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Uploaded {
     name: String,
@@ -49,6 +50,27 @@ pub struct Uploaded {
     active: bool,
 }
 
+/// Uploads a new version of a plugin: the component's bytes, compiled and
+/// checked against the world before it is stored; activated unless
+/// `?activate=false`.
+#[utoipa::path(
+    put,
+    path = "/v1/plugins/{name}",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(
+        ("name" = String, Path, description = "The plugin's name: 1 to 64 lower-case letters, digits and `-`."),
+        ("activate" = Option<bool>, Query, description = "Make the new version active (default true)."),
+    ),
+    request_body(content = inline(super::openapi::ComponentBytes), content_type = "application/wasm", description = "A WebAssembly component (wasm32-wasip2) implementing the trigger world."),
+    responses(
+        (status = 201, description = "The version was stored.", body = Uploaded),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 413, description = "The component is over the tenant's size limit.", body = ErrorBody),
+        (status = 422, description = "A bad name, an empty body, or a component that does not compile or does not implement the world.", body = ErrorBody),
+        (status = 429, description = "The tenant has its quota of plugins.", body = ErrorBody),
+    )
+)]
 pub async fn plugins_upload(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -104,6 +126,17 @@ pub async fn plugins_upload(
     Ok((StatusCode::CREATED, axum::Json(uploaded)))
 }
 
+/// The tenant's plugins, their versions and which is active.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Every installed plugin.", body = Vec<PluginInfo>),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+    )
+)]
 pub async fn plugins_list(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -113,6 +146,19 @@ pub async fn plugins_list(
     ))
 }
 
+/// One plugin, its versions and which is active.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins/{name}",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(("name" = String, Path, description = "The plugin's name: 1 to 64 lower-case letters, digits and `-`.")),
+    responses(
+        (status = 200, description = "The plugin.", body = PluginInfo),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such plugin.", body = ErrorBody),
+    )
+)]
 pub async fn plugins_get(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -130,19 +176,38 @@ pub async fn plugins_get(
     Ok(axum::Json(plugin))
 }
 
-#[derive(Deserialize)]
+/// The version to make active.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateBody {
     version: u32,
 }
 
-#[derive(Serialize)]
+/// The version active now.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Activated {
     name: String,
     active_version: u32,
 }
 
+/// Hot-swaps a plugin to a given version: events being processed finish
+/// on the version they loaded, the next one runs the new version.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{name}/activate",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(("name" = String, Path, description = "The plugin's name: 1 to 64 lower-case letters, digits and `-`.")),
+    request_body = ActivateBody,
+    responses(
+        (status = 200, description = "The version is active.", body = Activated),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such plugin or version.", body = ErrorBody),
+        (status = 422, description = "The body has another shape.", body = ErrorBody),
+    )
+)]
 pub async fn plugins_activate(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -161,6 +226,20 @@ pub async fn plugins_activate(
     Ok(axum::Json(activated))
 }
 
+/// Makes the previously active version active again.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{name}/rollback",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(("name" = String, Path, description = "The plugin's name: 1 to 64 lower-case letters, digits and `-`.")),
+    responses(
+        (status = 200, description = "The previous version is active.", body = Activated),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such plugin, or no previous version.", body = ErrorBody),
+        (status = 409, description = "There is nothing to roll back to.", body = ErrorBody),
+    )
+)]
 pub async fn plugins_rollback(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -178,7 +257,8 @@ pub async fn plugins_rollback(
     Ok(axum::Json(activated))
 }
 
-#[derive(Deserialize)]
+/// An event to run a plugin version on.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DryRunBody {
     /// The event as plugins see it.
@@ -191,7 +271,7 @@ pub struct DryRunBody {
 }
 
 /// What a version would do with an event; nothing is executed.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     plugin: String,
@@ -206,6 +286,24 @@ pub struct DryRun {
     duration_us: u64,
 }
 
+/// Runs a version of a plugin on a given event and returns its actions
+/// and the host's verdicts; executes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{name}/dry-run",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(("name" = String, Path, description = "The plugin's name: 1 to 64 lower-case letters, digits and `-`.")),
+    request_body = DryRunBody,
+    responses(
+        (status = 200, description = "What the version would do (a plugin failure is reported in `outcome` and `error`).", body = DryRun),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such plugin or version.", body = ErrorBody),
+        (status = 422, description = "The plugin has no active version, its component no longer loads, or the body has another shape.", body = ErrorBody),
+        (status = 429, description = "The tenant has its quota of concurrent dry runs in flight.", body = ErrorBody),
+    )
+)]
 pub async fn plugins_dry_run(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -304,6 +402,23 @@ pub async fn plugins_dry_run(
     Ok(axum::Json(result))
 }
 
+/// Replaces which plugins (with config and priority) handle a project's
+/// events.
+#[utoipa::path(
+    put,
+    path = "/v1/projects/{id}/bindings",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(("id" = u64, Path, description = "The project's id.")),
+    request_body = Vec<Binding>,
+    responses(
+        (status = 200, description = "The bindings as stored.", body = Vec<Binding>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such project or plugin.", body = ErrorBody),
+        (status = 422, description = "A plugin is bound twice, or the body has another shape.", body = ErrorBody),
+    )
+)]
 pub async fn bindings_put(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -329,6 +444,19 @@ pub async fn bindings_put(
     Ok(axum::Json(saved))
 }
 
+/// The plugins bound to a project.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{id}/bindings",
+    tag = "plugins",
+    security(("tenant_key" = [])),
+    params(("id" = u64, Path, description = "The project's id.")),
+    responses(
+        (status = 200, description = "The project's bindings.", body = Vec<Binding>),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such project.", body = ErrorBody),
+    )
+)]
 pub async fn bindings_get(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,

@@ -6,19 +6,20 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Operator, Tenant, new_secret};
 use super::body::Json;
-use super::{ApiError, ApiResult, AppState, blocking};
+use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::TenantId;
 use crate::runtime::sha256_hex;
 use crate::store::{ExecutorSettings, WebhookAuth};
 
-#[derive(Deserialize)]
+/// `POST /v1/tenants`: the new tenant's name.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     name: String,
 }
 
 /// A new tenant's credentials, shown only in this answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantCreated {
     id: TenantId,
@@ -27,6 +28,21 @@ pub struct TenantCreated {
     webhook_secret: String,
 }
 
+/// Creates a tenant (operator key): its id, a first API key and its
+/// webhook secret, shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants",
+    tag = "tenants",
+    security(("operator_key" = [])),
+    request_body = NewTenant,
+    responses(
+        (status = 201, description = "The tenant and its credentials.", body = TenantCreated),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "The operator key is missing or wrong.", body = ErrorBody),
+        (status = 422, description = "The name is empty or too long, or the body has another shape.", body = ErrorBody),
+    )
+)]
 pub async fn tenants_create(
     _: Operator,
     State(state): State<AppState>,
@@ -54,13 +70,27 @@ pub async fn tenants_create(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-#[derive(Serialize)]
+/// A tenant's new API key, shown only in this answer.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyCreated {
     tenant_id: TenantId,
     api_key: String,
 }
 
+/// Adds an API key to a tenant (operator key).
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{id}/keys",
+    tag = "tenants",
+    security(("operator_key" = [])),
+    params(("id" = u64, Path, description = "The tenant's id.")),
+    responses(
+        (status = 201, description = "The new key.", body = KeyCreated),
+        (status = 401, description = "The operator key is missing or wrong.", body = ErrorBody),
+        (status = 404, description = "No such tenant.", body = ErrorBody),
+    )
+)]
 pub async fn tenants_add_key(
     _: Operator,
     State(state): State<AppState>,
@@ -83,7 +113,7 @@ pub async fn tenants_add_key(
 }
 
 /// A tenant's settings as the API shows and takes them.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantView {
     #[serde(default)]
@@ -94,6 +124,17 @@ pub struct TenantView {
     opt_out_keywords: Vec<String>,
 }
 
+/// The calling tenant's settings.
+#[utoipa::path(
+    get,
+    path = "/v1/tenant",
+    tag = "tenants",
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "The tenant's settings.", body = TenantView),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+    )
+)]
 pub async fn tenant_get(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
@@ -112,6 +153,21 @@ pub async fn tenant_get(
     Ok(axum::Json(view))
 }
 
+/// Replaces the calling tenant's settings (name, webhook authentication,
+/// executor, opt-out keywords).
+#[utoipa::path(
+    put,
+    path = "/v1/tenant",
+    tag = "tenants",
+    security(("tenant_key" = [])),
+    request_body = TenantView,
+    responses(
+        (status = 200, description = "The settings as stored.", body = TenantView),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 422, description = "A setting is invalid (executor URL, empty keyword) or the body has another shape.", body = ErrorBody),
+    )
+)]
 pub async fn tenant_update(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,

@@ -12,32 +12,34 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::auth::{SIGNATURE_HEADER, check_webhook};
 use super::body::parse;
-use super::{ApiError, ApiResult, AppState, blocking};
-use crate::model::{DeliveryStatus, ProjectId, RecordId, TenantId, Timestamp};
+use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
+use crate::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
 use crate::pipeline::Incoming;
-use crate::store::Journaled;
+use crate::store::{EventView, Journaled};
 
 /// How long `?wait=true` waits for the decision before answering 202.
 pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
 
-#[derive(Deserialize)]
+/// An outbound SMS's delivery status.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StatusBody {
     message_id: String,
     project_id: ProjectId,
     record_id: RecordId,
     status: DeliveryStatus,
+    #[schema(schema_with = timestamp_schema)]
     timestamp: serde_json::Value,
     #[serde(default)]
     template_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// An SMS a customer sent, in the source system's field names.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct InboundBody {
     direction: String,
@@ -47,11 +49,78 @@ struct InboundBody {
     number_id: serde_json::Value,
     project_id: ProjectId,
     source_phone_number: String,
+    #[schema(schema_with = timestamp_schema)]
     timestamp: serde_json::Value,
     #[serde(default)]
     message_id: Option<String>,
 }
 
+/// The answer to a journaled webhook (202).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAck {
+    event_id: EventId,
+    status: AckStatus,
+}
+
+/// What journaling made of a webhook.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AckStatus {
+    /// New: it will be processed.
+    Accepted,
+    /// Seen before (same message id and status): not processed again.
+    Duplicate,
+    /// Recorded, not processed: a later status of the message already arrived.
+    Superseded,
+}
+
+/// A webhook timestamp: Unix seconds, RFC 3339, or `YYYY-MM-DD hh:mm:ss`
+/// in the project's zone.
+fn timestamp_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .description(Some("Unix seconds")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "RFC 3339, or `YYYY-MM-DD hh:mm:ss` read in the project's time zone",
+                )),
+        )
+        .examples(["2026-12-01 14:30:00"])
+        .build()
+        .into()
+}
+
+/// Outbound delivery status (`sent`, `delivered`, `not_traceable`) of an
+/// SMS sent to a record.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/sms/status",
+    tag = "webhooks",
+    security(("webhook_secret" = []), ("webhook_signature" = [])),
+    params(
+        ("secret-key" = Option<String>, Query, description = "The tenant's webhook secret (when the tenant accepts it in the URL)."),
+        ("wait" = Option<bool>, Query, description = "Wait (up to 10 s) for the decision and answer the processed event."),
+        ("X-Smstrigger-Signature" = Option<String>, Header, description = "Hex HMAC-SHA256 of the raw body under the webhook secret, optionally prefixed `sha256=` (when the tenant accepts signatures)."),
+    ),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "With `?wait=true`: the event, processed.", body = EventView),
+        (status = 202, description = "Journaled (durably); processed in the background. Also the answer to a duplicate or superseded event, and when `?wait=true` times out.", body = WebhookAck),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
+        (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
+        (status = 503, description = "Too many events are pending; see `Retry-After`.", body = ErrorBody),
+        (status = 404, description = "The record is not in the tenant's project.", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid (empty messageId, bad timestamp, unknown status).", body = ErrorBody),
+    )
+)]
 pub async fn webhooks_status(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -74,6 +143,28 @@ pub async fn webhooks_status(
     accept(state, tenant, incoming, &query).await
 }
 
+/// An inbound SMS (`direction` must be `in`).
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/sms/inbound",
+    tag = "webhooks",
+    security(("webhook_secret" = []), ("webhook_signature" = [])),
+    params(
+        ("secret-key" = Option<String>, Query, description = "The tenant's webhook secret (when the tenant accepts it in the URL)."),
+        ("wait" = Option<bool>, Query, description = "Wait (up to 10 s) for the decision and answer the processed event."),
+        ("X-Smstrigger-Signature" = Option<String>, Header, description = "Hex HMAC-SHA256 of the raw body under the webhook secret, optionally prefixed `sha256=` (when the tenant accepts signatures)."),
+    ),
+    request_body = InboundBody,
+    responses(
+        (status = 200, description = "With `?wait=true`: the event, processed.", body = EventView),
+        (status = 202, description = "Journaled (durably); processed in the background. Also the answer to a duplicate or superseded event, and when `?wait=true` times out.", body = WebhookAck),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
+        (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
+        (status = 503, description = "Too many events are pending; see `Retry-After`.", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid (direction, phone, timestamp).", body = ErrorBody),
+    )
+)]
 pub async fn webhooks_inbound(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -153,11 +244,13 @@ async fn accept(
     let pipeline = state.pipeline.clone();
     let journaled = blocking(move || Ok(pipeline.accept(tenant, incoming)?)).await?;
     let (status, event_id) = match journaled {
-        Journaled::Accepted(id) => ("accepted", id),
-        Journaled::Duplicate(id) => ("duplicate", id),
-        Journaled::Superseded(id) => ("superseded", id),
+        Journaled::Accepted(id) => (AckStatus::Accepted, id),
+        Journaled::Duplicate(id) => (AckStatus::Duplicate, id),
+        Journaled::Superseded(id) => (AckStatus::Superseded, id),
     };
-    if wait {
+    // Only a newly accepted event is this request's to wait for; a
+    // duplicate or superseded one is answered at once.
+    if wait && matches!(status, AckStatus::Accepted) {
         let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
         loop {
             let store = state.store.clone();
@@ -171,7 +264,7 @@ async fn accept(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    let body = json!({ "eventId": event_id, "status": status });
+    let body = WebhookAck { event_id, status };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
@@ -209,6 +302,8 @@ pub fn parse_timestamp(value: &serde_json::Value, zone: &str) -> ApiResult<Times
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -1,13 +1,15 @@
 //! `smstrigger plugin run`: one event through one component, printed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use smstrigger_host::model::{Action, ContactRecord, Disposition, RecordId, SmsEvent, Timestamp};
+use smstrigger_host::model::{ContactRecord, SmsEvent};
 use smstrigger_host::runtime::{Call, Limits, Runtime, StaticRecords};
+
+use super::format::{describe, log_line, zones};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -70,11 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         outcome.elapsed.as_secs_f64() * 1e3
     );
     for line in &outcome.logs {
-        println!(
-            "log      {:<5} {}",
-            format!("{:?}", line.level).to_lowercase(),
-            line.message
-        );
+        println!("{}", log_line(line));
     }
     match outcome.result {
         Ok(actions) if actions.is_empty() => println!("result   no actions"),
@@ -92,13 +90,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> anyhow::Result<T> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(super) fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|pair| match pair.split_once('=') {
@@ -108,53 +106,4 @@ fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
             _ => bail!("--config `{pair}`: expected KEY=VALUE"),
         })
         .collect()
-}
-
-/// Each known record's time zone, to print times as the record reads them.
-fn zones(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, String> {
-    let from_event = match event {
-        SmsEvent::Outbound(status) => std::slice::from_ref(&status.contact),
-        SmsEvent::Inbound(sms) => sms.matches.as_slice(),
-    };
-    from_event
-        .iter()
-        .chain(records)
-        .map(|record| (record.id, record.time_zone.clone()))
-        .collect()
-}
-
-fn describe(action: &Action, zones: &BTreeMap<RecordId, String>) -> String {
-    let zone = zones.get(&action.record_id).map(String::as_str);
-    let when = |at: Timestamp| format_time(at, zone);
-    let what = match action.disposition {
-        Disposition::SharedCallback { at } => format!("Shared Callback at {}", when(at)),
-        Disposition::Discard => "Discard".to_string(),
-        Disposition::Custom {
-            id,
-            next_calldate: Some(at),
-        } => {
-            format!("disposition {id}, next call {}", when(at))
-        }
-        Disposition::Custom {
-            id,
-            next_calldate: None,
-        } => format!("disposition {id}"),
-    };
-    let note = action
-        .note
-        .as_deref()
-        .map(|n| format!("  ({n})"))
-        .unwrap_or_default();
-    format!("record {}: {what}{note}", action.record_id)
-}
-
-/// `2026-12-01 14:30 Europe/Budapest` when the zone is known, UTC otherwise.
-fn format_time(at: Timestamp, zone: Option<&str>) -> String {
-    let Some(utc) = chrono::DateTime::from_timestamp(at, 0) else {
-        return format!("{at} (out of range)");
-    };
-    match zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
-        Some(tz) => format!("{} {tz}", utc.with_timezone(&tz).format("%Y-%m-%d %H:%M")),
-        None => format!("{} UTC", utc.format("%Y-%m-%d %H:%M")),
-    }
 }

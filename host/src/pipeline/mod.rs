@@ -25,9 +25,10 @@ pub use plugins::PluginCache;
 pub use process::{OPT_OUT_DECIDER, judge};
 
 use crate::actions::Executor;
+use crate::metrics::Metrics;
 use crate::model::TenantId;
 use crate::runtime::{Limits, Runtime};
-use crate::store::{self, Journaled, Store};
+use crate::store::{self, Journaled, ProcessedEvent, Store};
 
 /// How the dispatcher batches and schedules.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +61,8 @@ pub struct Pipeline {
     executor: Arc<dyn Executor>,
     plugins: PluginCache,
     config: PipelineConfig,
+    /// Where plugin runs and processed events are counted.
+    metrics: Arc<Metrics>,
     wake: (Mutex<bool>, Condvar),
 }
 
@@ -67,11 +70,24 @@ pub struct Pipeline {
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
 impl Pipeline {
+    /// A pipeline counting into metrics of its own (see [`Self::metrics`]).
     pub fn new(
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
+    ) -> Arc<Self> {
+        Self::with_metrics(store, runtime, executor, config, Arc::default())
+    }
+
+    /// A pipeline counting its plugin runs and processed events into
+    /// `metrics`, which the server also renders at `GET /metrics`.
+    pub fn with_metrics(
+        store: Arc<dyn Store>,
+        runtime: Arc<Runtime>,
+        executor: Arc<dyn Executor>,
+        config: PipelineConfig,
+        metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -79,6 +95,7 @@ impl Pipeline {
             executor,
             plugins: PluginCache::default(),
             config,
+            metrics,
             wake: (Mutex::new(false), Condvar::new()),
         })
     }
@@ -119,6 +136,7 @@ impl Pipeline {
                                 &self.store,
                                 &self.runtime,
                                 &self.plugins,
+                                &self.metrics,
                                 self.config.limits,
                                 event,
                                 processed_at,
@@ -136,11 +154,21 @@ impl Pipeline {
         });
         let mut results = results;
         results.sort_by_key(|(index, _)| *index);
-        let processed = results
+        let committed = results
             .into_iter()
             .map(|(_, result)| result)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.executor.execute(&processed)?;
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|processed| self.executor.execute(&processed).map(|()| processed));
+        let processed = match committed {
+            Ok(processed) => processed,
+            Err(error) => {
+                self.metrics.events_processed("error", pending.len() as u64);
+                return Err(error);
+            }
+        };
+        for event in &processed {
+            self.metrics.events_processed(outcome(event), 1);
+        }
         Ok(processed.len())
     }
 
@@ -194,5 +222,22 @@ impl Pipeline {
     /// The loaded plugin versions, shared with dry runs and uploads.
     pub fn plugins(&self) -> &PluginCache {
         &self.plugins
+    }
+
+    /// The metrics this pipeline counts into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+/// The `outcome` label of a committed event: `opted_out` when the message
+/// was an opt-out, `plugin_failed` when any plugin failed, else `ok`.
+fn outcome(event: &ProcessedEvent) -> &'static str {
+    if event.opted_out.is_some() {
+        "opted_out"
+    } else if event.decisions.iter().any(|d| d.outcome == "failed") {
+        "plugin_failed"
+    } else {
+        "ok"
     }
 }

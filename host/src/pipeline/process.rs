@@ -10,6 +10,7 @@ use serde_json::json;
 use super::Incoming;
 use super::plugins::PluginCache;
 use crate::actions::{Proposal, RecordScope, Verdict, validate};
+use crate::metrics::Metrics;
 use crate::model::{
     ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
 };
@@ -27,6 +28,7 @@ pub(crate) fn process(
     store: &Arc<dyn Store>,
     runtime: &Runtime,
     plugins: &PluginCache,
+    metrics: &Metrics,
     limits: Limits,
     pending: &PendingEvent,
     processed_at: i64,
@@ -75,6 +77,7 @@ pub(crate) fn process(
         let plugin = match plugins.get(store.as_ref(), runtime, tenant, &name, version, sha256) {
             Ok(plugin) => plugin,
             Err(error) => {
+                metrics.plugin_not_loaded(tenant, &name, version, error.code());
                 runs.push((binding, Err(error), Vec::new(), 0, 0));
                 continue;
             }
@@ -87,6 +90,14 @@ pub(crate) fn process(
                 lookup: Arc::clone(&lookup),
                 limits,
             },
+        );
+        metrics.plugin_ran(
+            tenant,
+            &name,
+            version,
+            outcome.elapsed,
+            outcome.fuel_used,
+            outcome.result.as_ref().err().map(|e| e.code()),
         );
         let elapsed = outcome.elapsed.as_micros() as u64;
         runs.push((

@@ -9,7 +9,7 @@ use super::bindings::{Level, host_api, wit_types};
 use super::convert;
 use super::limits::{LimitExceeded, MAX_LOG_LINE_BYTES};
 use super::state::CallState;
-use super::{LogLevel, LogLine};
+use super::{LogLevel, LogLine, Lookup};
 
 /// Longest phone `find-records` looks up; a longer one is no phone number,
 /// so it finds nothing.
@@ -42,21 +42,20 @@ impl host_api::Host for CallState {
     }
 
     fn find_records(&mut self, phone: String) -> wasmtime::Result<Vec<wit_types::ContactRecord>> {
-        if self.lookups >= self.limits.max_lookups {
+        if self.lookups.len() >= self.limits.max_lookups {
             return Err(wasmtime::Error::new(LimitExceeded::Lookups {
                 limit: self.limits.max_lookups,
             }));
         }
-        self.lookups += 1;
-        if phone.len() > MAX_ARGUMENT_BYTES {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .lookup
-            .find_records(&phone)
-            .iter()
-            .map(convert::record_to_wit)
-            .collect())
+        let (phone, records) = if phone.len() > MAX_ARGUMENT_BYTES {
+            (truncated(&phone, MAX_ARGUMENT_BYTES), Vec::new())
+        } else {
+            let records = self.lookup.find_records(&phone);
+            (phone, records)
+        };
+        let answer = records.iter().map(convert::record_to_wit).collect();
+        self.lookups.push(Lookup { phone, records });
+        Ok(answer)
     }
 }
 

@@ -52,6 +52,17 @@ pub trait RecordLookup: Send + Sync {
     fn find_records(&self, phone: &str) -> Vec<ContactRecord>;
 }
 
+/// Answers from recorded lookups (a replay); a phone not recorded finds
+/// nothing, as a deterministic plugin asks the same questions again.
+impl RecordLookup for Vec<Lookup> {
+    fn find_records(&self, phone: &str) -> Vec<ContactRecord> {
+        self.iter()
+            .find(|lookup| lookup.phone == phone)
+            .map(|lookup| lookup.records.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// A fixed set of records, matched on the digits of their phone; for dry
 /// runs, local runs and tests.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +81,7 @@ impl RecordLookup for StaticRecords {
 }
 
 /// The severity of a plugin's log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
@@ -80,7 +91,7 @@ pub enum LogLevel {
 }
 
 /// A line a plugin logged during a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
@@ -127,12 +138,21 @@ pub struct Call<'a> {
     pub limits: Limits,
 }
 
+/// One `find-records` call and what it returned: recorded so a replay can
+/// answer it exactly as the live run was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lookup {
+    pub phone: String,
+    pub records: Vec<ContactRecord>,
+}
+
 /// What one call produced: the actions or why there are none, and what it
-/// logged and used either way.
+/// logged, looked up and used either way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub result: Result<Vec<Action>, Error>,
     pub logs: Vec<LogLine>,
+    pub lookups: Vec<Lookup>,
     pub fuel_used: u64,
     pub elapsed: Duration,
 }
@@ -221,7 +241,7 @@ impl Runtime {
                 lookup: call.lookup,
                 limits,
                 logs: Vec::new(),
-                lookups: 0,
+                lookups: Vec::new(),
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -240,6 +260,7 @@ impl Runtime {
         Outcome {
             result,
             logs: state.logs,
+            lookups: state.lookups,
             fuel_used,
             elapsed: started.elapsed(),
         }

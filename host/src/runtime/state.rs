@@ -8,7 +8,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::{Limits, StoreLimiter};
-use super::{LogLine, RecordLookup};
+use super::{LogLine, Lookup, RecordLookup};
 
 /// Settings of one installation of a plugin (the binding's config).
 pub type PluginConfig = BTreeMap<String, String>;
@@ -24,7 +24,7 @@ pub(crate) struct CallState {
     pub(crate) lookup: Arc<dyn RecordLookup>,
     pub(crate) limits: Limits,
     pub(crate) logs: Vec<LogLine>,
-    pub(crate) lookups: usize,
+    pub(crate) lookups: Vec<Lookup>,
 }
 
 impl WasiView for CallState {

@@ -101,7 +101,7 @@ pub struct ManualDisposition {
 }
 
 /// An installed plugin and its versions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginInfo {
     pub name: String,
@@ -111,7 +111,7 @@ pub struct PluginInfo {
 }
 
 /// One uploaded version of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginVersionInfo {
     pub version: u32,
@@ -121,7 +121,7 @@ pub struct PluginVersionInfo {
 }
 
 /// A project's settings as a tenant sets them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSettings {
     pub name: String,
@@ -150,7 +150,7 @@ fn default_max_actions() -> usize {
 }
 
 /// A project with its dispositions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
     pub id: ProjectId,
@@ -176,7 +176,7 @@ impl Project {
 }
 
 /// A disposition a project offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DispositionDef {
     pub id: u32,
@@ -199,7 +199,7 @@ pub struct NewRecord {
 }
 
 /// A record with its current disposition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredRecord {
     pub id: RecordId,
@@ -229,7 +229,7 @@ impl StoredRecord {
 }
 
 /// One entry of a record's event list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordEvent {
     pub event_id: Option<EventId>,
@@ -244,7 +244,7 @@ pub struct RecordEvent {
 }
 
 /// A plugin bound to a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Binding {
     pub plugin: String,
@@ -312,7 +312,7 @@ pub struct PendingEvent {
 }
 
 /// One plugin run of one event, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionRecord {
     pub plugin: String,
@@ -354,7 +354,7 @@ pub struct ProcessedEvent {
 }
 
 /// A journaled event with what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub id: EventId,
@@ -401,6 +401,9 @@ pub trait Tenants {
 /// Customer records, their event lists, and the do-not-contact list.
 pub trait Records {
     fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord>;
+    /// Creates all of `records` in one transaction, or none of them (an
+    /// import is all-or-nothing); every one must be in a project of `tenant`.
+    fn create_records(&self, tenant: TenantId, records: &[NewRecord]) -> Result<Vec<StoredRecord>>;
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord>;
     fn records(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<StoredRecord>>;
     fn records_by_phone(

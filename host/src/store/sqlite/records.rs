@@ -31,6 +31,45 @@ impl Records for SqliteStore {
         })
     }
 
+    fn create_records(&self, tenant: TenantId, records: &[NewRecord]) -> Result<Vec<StoredRecord>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for project in records
+            .iter()
+            .map(|r| r.project_id)
+            .collect::<BTreeSet<_>>()
+        {
+            owned_project(&tx, tenant, project)?;
+        }
+        let mut created = Vec::with_capacity(records.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO records (tenant_id, project_id, phone, time_zone, fields)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for record in records {
+                insert.execute(params![
+                    tenant.0,
+                    record.project_id.0,
+                    record.phone,
+                    record.time_zone,
+                    serde_json::to_string(&record.fields)?
+                ])?;
+                created.push(StoredRecord {
+                    id: RecordId(tx.last_insert_rowid() as u64),
+                    project_id: record.project_id,
+                    phone: record.phone.clone(),
+                    time_zone: record.time_zone.clone(),
+                    fields: record.fields.clone(),
+                    disposition_id: None,
+                    next_calldate: None,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(created)
+    }
+
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord> {
         let row = self
             .conn()

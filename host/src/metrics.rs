@@ -1,0 +1,299 @@
+//! `Metrics`: the service's Prometheus counters, histograms and gauges, in
+//! a registry of its own, rendered as text for `GET /metrics`.
+//!
+//! The pipeline records plugin runs and processed events, the API's
+//! middleware records requests; neither knows how the other is served.
+//! Every label is bounded: tenants and their plugins (bounded by tenants'
+//! quotas), routes as patterns (`/v1/plugins/{name}`, never the raw path),
+//! methods, statuses, runtime error codes and event outcomes. This module
+//! does not serve HTTP and does not read the store.
+
+use std::time::Duration;
+
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::model::TenantId;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+/// The route label of a request that matched no route (a 404 from the
+/// fallback), so probing random paths cannot grow the label set.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Histogram buckets for one plugin run, in seconds: runs are fuel- and
+/// deadline-bounded, typically well under a millisecond to tens of them.
+const PLUGIN_RUN_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Histogram buckets for one HTTP request, in seconds, up to the 10 s a
+/// webhook with `?wait=true` may wait for its decision.
+const HTTP_BUCKETS: &[f64] = &[
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+const PLUGIN_LABELS: &[&str] = &["tenant", "plugin", "version"];
+const FAILURE_LABELS: &[&str] = &["tenant", "plugin", "version", "reason"];
+const HTTP_LABELS: &[&str] = &["route", "method", "status"];
+
+/// The service's metrics. One per process (shared through an `Arc` by the
+/// pipeline and the API); each has its own registry, so tests running
+/// several servers in one process see only their own numbers.
+pub struct Metrics {
+    registry: Registry,
+    plugin_invocations: IntCounterVec,
+    plugin_failures: IntCounterVec,
+    plugin_run_seconds: HistogramVec,
+    plugin_fuel_used: IntCounterVec,
+    http_requests: IntCounterVec,
+    http_request_seconds: HistogramVec,
+    journal_depth: IntGauge,
+    events_processed: IntCounterVec,
+}
+
+impl Metrics {
+    /// Creates and registers every metric, all at zero.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        Self {
+            plugin_invocations: counter(
+                &registry,
+                "smstrigger_plugin_invocations_total",
+                "Plugin runs, one per bound plugin per event, failed ones included.",
+                PLUGIN_LABELS,
+            ),
+            plugin_failures: counter(
+                &registry,
+                "smstrigger_plugin_failures_total",
+                "Plugin runs that yielded no actions, by the runtime's error code.",
+                FAILURE_LABELS,
+            ),
+            plugin_run_seconds: histogram(
+                &registry,
+                "smstrigger_plugin_run_seconds",
+                "Wall time of one plugin run.",
+                PLUGIN_LABELS,
+                PLUGIN_RUN_BUCKETS,
+            ),
+            plugin_fuel_used: counter(
+                &registry,
+                "smstrigger_plugin_fuel_used_total",
+                "Fuel (wasm instructions, roughly) plugins consumed.",
+                PLUGIN_LABELS,
+            ),
+            http_requests: counter(
+                &registry,
+                "smstrigger_http_requests_total",
+                "HTTP requests answered, by route pattern, method and status.",
+                HTTP_LABELS,
+            ),
+            http_request_seconds: histogram(
+                &registry,
+                "smstrigger_http_request_seconds",
+                "Time to answer an HTTP request (up to the response's headers).",
+                HTTP_LABELS,
+                HTTP_BUCKETS,
+            ),
+            journal_depth: {
+                let gauge = IntGauge::new(
+                    "smstrigger_journal_depth",
+                    "Events journaled and not yet processed.",
+                )
+                .expect("a valid metric");
+                registry
+                    .register(Box::new(gauge.clone()))
+                    .expect("a metric registered once");
+                gauge
+            },
+            events_processed: counter(
+                &registry,
+                "smstrigger_events_processed_total",
+                "Events processed, by outcome: ok, plugin_failed, opted_out, or error (the batch \
+                 failed and its events will be claimed again).",
+                &["outcome"],
+            ),
+            registry,
+        }
+    }
+
+    /// Records one plugin run: its wall time, the fuel it used and, when
+    /// it failed, the runtime's error code (`out_of_fuel`, `trap`, ...).
+    pub fn plugin_ran(
+        &self,
+        tenant: TenantId,
+        plugin: &str,
+        version: u32,
+        elapsed: Duration,
+        fuel_used: u64,
+        error_code: Option<&str>,
+    ) {
+        let (tenant, version) = (tenant.to_string(), version.to_string());
+        let labels = [tenant.as_str(), plugin, version.as_str()];
+        self.plugin_invocations.with_label_values(&labels).inc();
+        self.plugin_run_seconds
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.plugin_fuel_used
+            .with_label_values(&labels)
+            .inc_by(fuel_used);
+        if let Some(reason) = error_code {
+            self.plugin_failures
+                .with_label_values(&[labels[0], labels[1], labels[2], reason])
+                .inc();
+        }
+    }
+
+    /// Records a plugin version that could not even be loaded (its
+    /// component is missing or no longer compiles): a failed invocation
+    /// that used no time or fuel worth measuring.
+    pub fn plugin_not_loaded(&self, tenant: TenantId, plugin: &str, version: u32, reason: &str) {
+        let (tenant, version) = (tenant.to_string(), version.to_string());
+        self.plugin_invocations
+            .with_label_values(&[tenant.as_str(), plugin, version.as_str()])
+            .inc();
+        self.plugin_failures
+            .with_label_values(&[tenant.as_str(), plugin, version.as_str(), reason])
+            .inc();
+    }
+
+    /// Counts `count` events that ended with `outcome`.
+    pub fn events_processed(&self, outcome: &str, count: u64) {
+        self.events_processed
+            .with_label_values(&[outcome])
+            .inc_by(count);
+    }
+
+    /// Records one answered HTTP request; `route` is the matched pattern
+    /// or [`UNMATCHED_ROUTE`].
+    pub fn http_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        let labels = [route, method, status.as_str()];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_request_seconds
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the number of pending events (refreshed by the server).
+    pub fn set_journal_depth(&self, depth: u64) {
+        self.journal_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Every metric in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        TextEncoder::new()
+            .encode_utf8(&self.registry.gather(), &mut text)
+            .expect("text encoding of valid metrics");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("a valid metric");
+    registry
+        .register(Box::new(counter.clone()))
+        .expect("a metric registered once");
+    counter
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let histogram = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("a valid metric");
+    registry
+        .register(Box::new(histogram.clone()))
+        .expect("a metric registered once");
+    histogram
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_run_shows_up_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.plugin_ran(
+            TenantId(7),
+            "reply",
+            3,
+            Duration::from_millis(2),
+            1_000,
+            None,
+        );
+        metrics.plugin_ran(
+            TenantId(7),
+            "reply",
+            3,
+            Duration::from_millis(1),
+            500,
+            Some("out_of_fuel"),
+        );
+        let text = metrics.render();
+        let labels = r#"plugin="reply",tenant="7",version="3""#;
+        assert!(
+            text.contains(&format!(
+                "smstrigger_plugin_invocations_total{{{labels}}} 2"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "smstrigger_plugin_fuel_used_total{{{labels}}} 1500"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"smstrigger_plugin_failures_total{plugin="reply",reason="out_of_fuel",tenant="7",version="3"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "smstrigger_plugin_run_seconds_count{{{labels}}} 2"
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_journal_depth_and_event_outcomes_are_exported() {
+        let metrics = Metrics::new();
+        metrics.set_journal_depth(5);
+        metrics.events_processed("ok", 3);
+        let text = metrics.render();
+        assert!(text.contains("smstrigger_journal_depth 5"), "{text}");
+        assert!(
+            text.contains(r#"smstrigger_events_processed_total{outcome="ok"} 3"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn two_instances_do_not_share_numbers() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.http_request("/healthz", "GET", 200, Duration::from_millis(1));
+        assert!(a.render().contains("smstrigger_http_requests_total"));
+        assert!(!b.render().contains("smstrigger_http_requests_total{"));
+    }
+}

@@ -1,0 +1,344 @@
+//! `smstrigger plugin install|list|activate|rollback|dry-run`: the real
+//! binary against a real server, judged by its output and exit codes.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use smstrigger_host::runtime::sha256_hex;
+use smstrigger_test_components as components;
+
+use super::*;
+
+/// 2026-12-01 10:00 in Budapest (09:00 UTC).
+const DEC_1_10_00_BUDAPEST: i64 = 1_796_115_600;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `smstrigger ARGS` with no `SMSTRIGGER_*` variables from outside.
+fn smstrigger(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_smstrigger"))
+        .args(args)
+        .env_remove("SMSTRIGGER_URL")
+        .env_remove("SMSTRIGGER_API_KEY")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the binary runs");
+    Run {
+        code: output.status.code().expect("the binary exits"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Runs `smstrigger plugin ARGS --url <server> --key <tenant's key>`.
+fn plugin(server: &Server, tenant: &TenantKeys, args: &[&str]) -> Run {
+    let mut all = vec!["plugin"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--url", &server.url, "--key", &tenant.api_key]);
+    smstrigger(&all)
+}
+
+fn short_sha(path: &str) -> String {
+    sha256_hex(&std::fs::read(path).unwrap())[..12].to_string()
+}
+
+fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn not_traceable(project: u64, record: u64) -> Value {
+    json!({
+        "kind": "outbound",
+        "messageId": "m-cli-1",
+        "projectId": project,
+        "contact": {
+            "id": record,
+            "projectId": project,
+            "phone": "+36301234567",
+            "timeZone": "Europe/Budapest",
+        },
+        "status": "not_traceable",
+        "timestamp": DEC_1_10_00_BUDAPEST,
+    })
+}
+
+#[test]
+fn install_list_activate_rollback_and_dry_run_a_plugin() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, "+36301234567");
+    let dir = tempfile::tempdir().unwrap();
+
+    let run = plugin(
+        &server,
+        &tenant,
+        &["install", "acme-rule", components::NOT_TRACEABLE_CALLBACK],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("uploading ") && run.stdout.contains(" KiB) to http://"));
+    let sha1 = short_sha(components::NOT_TRACEABLE_CALLBACK);
+    assert!(
+        run.stdout
+            .contains(&format!("installed acme-rule v1 (sha256 {sha1}), active\n")),
+        "{run}"
+    );
+
+    let run = plugin(&server, &tenant, &["list"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        run.stdout,
+        "NAME       ACTIVE  PREVIOUS  VERSIONS\n\
+         acme-rule  1       -         1\n",
+        "{run}"
+    );
+
+    let run = plugin(
+        &server,
+        &tenant,
+        &["install", "acme-rule", components::DELIVERED_FOLLOWUP],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let sha2 = short_sha(components::DELIVERED_FOLLOWUP);
+    assert!(
+        run.stdout
+            .contains(&format!("installed acme-rule v2 (sha256 {sha2}), active\n")),
+        "{run}"
+    );
+
+    let run = plugin(
+        &server,
+        &tenant,
+        &[
+            "install",
+            "acme-rule",
+            components::DELIVERED_FOLLOWUP,
+            "--no-activate",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(&format!(
+            "installed acme-rule v3 (sha256 {sha2}), not active \
+             (activate it with `smstrigger plugin activate acme-rule 3`)"
+        )),
+        "{run}"
+    );
+
+    let run = plugin(&server, &tenant, &["activate", "acme-rule", "1"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.stdout, "acme-rule: v1 is now active\n", "{run}");
+    let run = plugin(&server, &tenant, &["list"]);
+    assert!(
+        run.stdout.contains("acme-rule  1       2         1,2,3\n"),
+        "{run}"
+    );
+
+    let run = plugin(&server, &tenant, &["rollback", "acme-rule"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        run.stdout, "acme-rule: rolled back, v2 is now active\n",
+        "{run}"
+    );
+    let run = plugin(&server, &tenant, &["list"]);
+    assert!(
+        run.stdout.contains("acme-rule  2       1         1,2,3\n"),
+        "{run}"
+    );
+
+    // `--json`: the server's answer verbatim.
+    let run = plugin(&server, &tenant, &["list", "--json"]);
+    assert_eq!(run.code, 0, "{run}");
+    let listed: Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(listed[0]["name"], "acme-rule");
+    assert_eq!(listed[0]["activeVersion"], 2);
+
+    // v1 (not traceable → Shared Callback an hour later), judged by the host.
+    let event = write(
+        dir.path(),
+        "event.json",
+        not_traceable(project, record).to_string().as_bytes(),
+    );
+    let run = plugin(
+        &server,
+        &tenant,
+        &["dry-run", "acme-rule", "--event", &event, "--version", "1"],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.starts_with("plugin   acme-rule v1 (dry run"),
+        "{run}"
+    );
+    assert!(run.stdout.contains(" fuel, "), "{run}");
+    assert!(run.stdout.contains("result   1 action(s)\n"), "{run}");
+    assert!(
+        run.stdout.contains(&format!(
+            "  accepted  record {record}: Shared Callback at 2026-12-01 11:00 Europe/Budapest  \
+             (not traceable: call back in 60 min)\n"
+        )),
+        "{run}"
+    );
+    assert!(!run.stdout.contains('{'), "no raw JSON: {run}");
+
+    let run = plugin(
+        &server,
+        &tenant,
+        &[
+            "dry-run",
+            "acme-rule",
+            "--event",
+            &event,
+            "--version",
+            "1",
+            "--config",
+            "delay_minutes=15",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(&format!(
+            "  accepted  record {record}: Shared Callback at 2026-12-01 10:15 Europe/Budapest"
+        )),
+        "{run}"
+    );
+
+    // The active v2 (delivered follow-up) does nothing on not traceable.
+    let run = plugin(
+        &server,
+        &tenant,
+        &["dry-run", "acme-rule", "--event", &event],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.starts_with("plugin   acme-rule v2 "), "{run}");
+    assert!(run.stdout.contains("result   no actions\n"), "{run}");
+
+    // The plugin fails on a bad config value: exit 1, its error printed.
+    let run = plugin(
+        &server,
+        &tenant,
+        &[
+            "dry-run",
+            "acme-rule",
+            "--event",
+            &event,
+            "--version",
+            "1",
+            "--config",
+            "delay_minutes=soon",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("failed   [plugin_error] "), "{run}");
+}
+
+#[test]
+fn refusals_exit_1_with_the_servers_reason() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let dir = tempfile::tempdir().unwrap();
+
+    let junk = write(dir.path(), "junk.wasm", b"this is not a component");
+    let run = plugin(&server, &tenant, &["install", "acme-rule", &junk]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("refused [compile_failed] "), "{run}");
+
+    let run = plugin(&server, &tenant, &["install", "Bad_Name", &junk]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains("refused [invalid] plugin name `Bad_Name`"),
+        "{run}"
+    );
+
+    let run = plugin(&server, &tenant, &["activate", "missing", "1"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("refused [not_found] "), "{run}");
+
+    let run = plugin(&server, &tenant, &["list", "--json"]);
+    assert_eq!((run.code, run.stdout.trim()), (0, "[]"), "{run}");
+    let run = plugin(&server, &tenant, &["list"]);
+    assert_eq!(run.stdout, "no plugins installed\n", "{run}");
+
+    // A wrong key is the server's refusal too.
+    let run = smstrigger(&["plugin", "list", "--url", &server.url, "--key", "wrong"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("refused [unauthorized] "), "{run}");
+    let run = smstrigger(&[
+        "plugin",
+        "list",
+        "--url",
+        &server.url,
+        "--key",
+        "wrong",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "{run}");
+    let answer: Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(answer["error"]["code"], "unauthorized");
+}
+
+#[test]
+fn usage_and_connection_errors_exit_2() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+
+    let run = smstrigger(&["plugin", "list", "--url", &server.url]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(
+        run.stderr.contains("--key") && run.stderr.contains("SMSTRIGGER_API_KEY"),
+        "{run}"
+    );
+    assert_eq!(run.stdout, "", "{run}");
+
+    // Port 1 on loopback: nothing listens there.
+    let run = smstrigger(&[
+        "plugin",
+        "list",
+        "--url",
+        "http://127.0.0.1:1",
+        "--key",
+        &tenant.api_key,
+    ]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("http://127.0.0.1:1"), "{run}");
+    assert!(run.stderr.contains("not running"), "{run}");
+
+    let run = smstrigger(&[
+        "plugin",
+        "list",
+        "--url",
+        "not a url",
+        "--key",
+        &tenant.api_key,
+    ]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("--url `not a url`"), "{run}");
+
+    let run = plugin(
+        &server,
+        &tenant,
+        &["install", "acme-rule", "/nonexistent.wasm"],
+    );
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("reading /nonexistent.wasm"), "{run}");
+
+    let run = plugin(&server, &tenant, &["activate", "acme-rule", "first"]);
+    assert_eq!(run.code, 2, "{run}");
+}

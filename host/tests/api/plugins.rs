@@ -1,0 +1,378 @@
+//! Plugins: upload, activate, rollback, dry-run, quotas, tenant
+//! boundaries, and hot swap under a stream of events.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use smstrigger_test_components as components;
+
+use super::*;
+
+const PHONE: &str = "+36301234567";
+
+fn upload(
+    server: &Server,
+    tenant: &TenantKeys,
+    name: &str,
+    bytes: Vec<u8>,
+    query: &str,
+) -> (StatusCode, Value) {
+    send(
+        server
+            .put(&format!("/v1/plugins/{name}{query}"))
+            .bearer_auth(&tenant.api_key)
+            .body(bytes),
+    )
+}
+
+fn component(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn an_upload_is_compiled_stored_and_activated() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let (status, body) = upload(
+        &server,
+        &tenant,
+        "followup",
+        component(components::DELIVERED_FOLLOWUP),
+        "",
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["active"], true);
+    let (status, body) = upload(
+        &server,
+        &tenant,
+        "followup",
+        component(components::NOT_TRACEABLE_CALLBACK),
+        "?activate=false",
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["version"], 2);
+    let (_, info) = send(
+        server
+            .get("/v1/plugins/followup")
+            .bearer_auth(&tenant.api_key),
+    );
+    assert_eq!(info["activeVersion"], 1);
+    assert_eq!(info["versions"].as_array().unwrap().len(), 2);
+
+    let activate = |version: u64| {
+        send(
+            server
+                .post("/v1/plugins/followup/activate")
+                .bearer_auth(&tenant.api_key)
+                .json(&json!({ "version": version })),
+        )
+    };
+    assert_eq!(activate(2).1["activeVersion"], 2);
+    let (status, body) = send(
+        server
+            .post("/v1/plugins/followup/rollback")
+            .bearer_auth(&tenant.api_key),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["activeVersion"], 1);
+    assert_error(activate(9), StatusCode::NOT_FOUND, "not_found");
+    let (_, list) = send(server.get("/v1/plugins").bearer_auth(&tenant.api_key));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_component_that_does_not_compile_or_fit_the_world_is_refused_with_the_reason() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    assert_error(
+        upload(&server, &tenant, "junk", b"not wasm at all".to_vec(), ""),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "compile_failed",
+    );
+    let no_export = wat::parse_str("(component)").unwrap();
+    let (status, body) = upload(&server, &tenant, "empty", no_export, "");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "contract_mismatch");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("on-event"),
+        "{body}"
+    );
+    assert_error(
+        upload(
+            &server,
+            &tenant,
+            "Bad Name",
+            component(components::DELIVERED_FOLLOWUP),
+            "",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+    );
+    let (_, list) = send(server.get("/v1/plugins").bearer_auth(&tenant.api_key));
+    assert_eq!(list, json!([]), "nothing refused was stored");
+}
+
+#[test]
+fn plugin_quotas_refuse_oversized_components_and_too_many_plugins() {
+    let server = Server::start_with(|config| {
+        config.quotas.max_plugins = 1;
+        config.quotas.max_component_bytes = 100_000;
+    });
+    let tenant = server.tenant("acme");
+    assert_error(
+        upload(
+            &server,
+            &tenant,
+            "big",
+            component(components::REPLY_CALL_TIME),
+            "",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "component_too_large",
+    );
+    let (status, _) = upload(
+        &server,
+        &tenant,
+        "one",
+        component(components::DELIVERED_FOLLOWUP),
+        "",
+    );
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = upload(
+        &server,
+        &tenant,
+        "two",
+        component(components::DELIVERED_FOLLOWUP),
+        "",
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // A new version of an installed plugin is not a new plugin.
+    let (status, _) = upload(
+        &server,
+        &tenant,
+        "one",
+        component(components::NOT_TRACEABLE_CALLBACK),
+        "",
+    );
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[test]
+fn a_dry_run_returns_actions_and_verdicts_and_executes_nothing() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, PHONE);
+    server.install(&tenant, "reply", components::REPLY_CALL_TIME);
+    let event = json!({
+        "kind": "inbound", "messageId": "m-1", "projectId": project,
+        "sourcePhoneNumber": PHONE, "message": "call me 2026-12-01 21:00",
+        "timestamp": 1_795_852_800,
+        "matches": [{ "id": record, "projectId": project, "phone": PHONE, "timeZone": "Europe/Budapest" }],
+    });
+    let (status, body) = send(
+        server
+            .post("/v1/plugins/reply/dry-run")
+            .bearer_auth(&tenant.api_key)
+            .json(&json!({ "event": event })),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "ok");
+    assert_eq!(body["actions"].as_array().unwrap().len(), 1);
+    assert_eq!(body["verdicts"][0]["reason"], "shifted_to_calling_hours");
+    let (_, stored) = send(
+        server
+            .get(&format!("/v1/projects/{project}/records/{record}"))
+            .bearer_auth(&tenant.api_key),
+    );
+    assert_eq!(
+        stored["dispositionId"],
+        Value::Null,
+        "a dry run executes nothing: {stored}"
+    );
+}
+
+#[test]
+fn another_tenant_cannot_see_run_swap_or_bind_a_tenants_plugins() {
+    let server = Server::start();
+    let owner = server.tenant("owner");
+    let project = server.project(&owner);
+    server.install(&owner, "secret-rule", components::DELIVERED_FOLLOWUP);
+    let intruder = server.tenant("intruder");
+    let intruder_project = server.project(&intruder);
+    let key = &intruder.api_key;
+    assert_eq!(
+        send(server.get("/v1/plugins").bearer_auth(key)).1,
+        json!([])
+    );
+    for answer in [
+        send(server.get("/v1/plugins/secret-rule").bearer_auth(key)),
+        send(
+            server
+                .post("/v1/plugins/secret-rule/activate")
+                .bearer_auth(key)
+                .json(&json!({ "version": 1 })),
+        ),
+        send(
+            server
+                .post("/v1/plugins/secret-rule/rollback")
+                .bearer_auth(key),
+        ),
+        send(
+            server
+                .post("/v1/plugins/secret-rule/dry-run")
+                .bearer_auth(key)
+                .json(&json!({
+                    "event": { "kind": "inbound", "messageId": "m", "projectId": project,
+                               "sourcePhoneNumber": PHONE, "message": "x", "timestamp": 0 }
+                })),
+        ),
+        send(
+            server
+                .put(&format!("/v1/projects/{intruder_project}/bindings"))
+                .bearer_auth(key)
+                .json(&json!([{ "plugin": "secret-rule", "priority": 1 }])),
+        ),
+        send(
+            server
+                .put(&format!("/v1/projects/{project}/bindings"))
+                .bearer_auth(key)
+                .json(&json!([])),
+        ),
+        send(
+            server
+                .get(&format!("/v1/projects/{project}/bindings"))
+                .bearer_auth(key),
+        ),
+    ] {
+        assert_error(answer, StatusCode::NOT_FOUND, "not_found");
+    }
+    assert_error(
+        send(server.get("/v1/plugins").bearer_auth("not-a-key")),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    assert_error(
+        send(server.get("/v1/plugins")),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+}
+
+/// 100 swaps while events stream in: the event sent right after a swap is
+/// decided by the version just activated; every streamed event is decided
+/// exactly once, by a version that exists; none is lost.
+#[test]
+fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, PHONE);
+    server.install(&tenant, "rule", components::NOT_TRACEABLE_CALLBACK);
+    upload(
+        &server,
+        &tenant,
+        "rule",
+        component(components::NOT_TRACEABLE_CALLBACK),
+        "?activate=false",
+    );
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": "rule", "priority": 1 }]),
+    );
+    let receipt = |id: String| {
+        json!({ "messageId": id, "projectId": project, "recordId": record,
+                "status": "not_traceable", "timestamp": "2026-12-01T09:00:00Z" })
+    };
+    let hook = |query: &str| {
+        format!(
+            "/v1/webhooks/sms/status?secret-key={}{query}",
+            tenant.webhook_secret
+        )
+    };
+
+    let streaming = AtomicBool::new(true);
+    let streamed: Vec<u64> = std::thread::scope(|scope| {
+        let stream = scope.spawn(|| {
+            let mut ids = Vec::new();
+            let mut i = 0;
+            while streaming.load(Ordering::Relaxed) {
+                let (status, body) = send(server.post(&hook("")).json(&receipt(format!("s-{i}"))));
+                assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+                ids.push(body["eventId"].as_u64().unwrap());
+                i += 1;
+            }
+            ids
+        });
+        for swap in 0..100 {
+            let version = 1 + swap % 2;
+            let (status, body) = send(
+                server
+                    .post("/v1/plugins/rule/activate")
+                    .bearer_auth(&tenant.api_key)
+                    .json(&json!({ "version": version })),
+            );
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let (status, event) = send(
+                server
+                    .post(&hook("&wait=true"))
+                    .json(&receipt(format!("w-{swap}"))),
+            );
+            assert_eq!(status, StatusCode::OK, "{event}");
+            assert_eq!(
+                event["decisions"][0]["version"], version,
+                "swap {swap}: {event}"
+            );
+        }
+        streaming.store(false, Ordering::Relaxed);
+        stream.join().unwrap()
+    });
+    assert!(!streamed.is_empty());
+    for id in &streamed {
+        let event = wait_done(&server, &tenant, *id);
+        let decisions = event["decisions"].as_array().unwrap();
+        assert_eq!(
+            decisions.len(),
+            1,
+            "event {id} decided {} times",
+            decisions.len()
+        );
+        let version = decisions[0]["version"].as_u64().unwrap();
+        assert!(
+            version == 1 || version == 2,
+            "event {id}: version {version}"
+        );
+    }
+    let (_, stored) = send(
+        server
+            .get(&format!("/v1/projects/{project}/records/{record}"))
+            .bearer_auth(&tenant.api_key),
+    );
+    assert_eq!(
+        stored["events"].as_array().unwrap().len(),
+        streamed.len() + 100,
+        "one event-list entry per event"
+    );
+}
+
+fn wait_done(server: &Server, tenant: &TenantKeys, id: u64) -> Value {
+    for _ in 0..500 {
+        let (status, event) = send(
+            server
+                .get(&format!("/v1/events/{id}"))
+                .bearer_auth(&tenant.api_key),
+        );
+        assert_eq!(status, StatusCode::OK, "{event}");
+        if event["state"] != "pending" {
+            return event;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("event {id} was never processed");
+}

@@ -1,0 +1,375 @@
+//! The remote executor against a second real smstrigger's `/v2` API on
+//! loopback: server A runs the plugins for a tenant whose executor is
+//! `remote`, server B holds the records the actions land on. A's local
+//! mirror of a record names B's in its `remoteProjectId`/`remoteId` fields.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use smstrigger_host::actions::remote::{RemoteExecutor, RemoteTarget};
+use smstrigger_host::model::{EventId, RecordId};
+use smstrigger_host::store::{
+    DecisionRecord, NewRecord, ProcessedEvent, RecordWrite, Records, SqliteStore, Tenants,
+};
+use smstrigger_test_components as components;
+
+use super::v2::{add_disposition, basic};
+use super::*;
+
+const PHONE: &str = "+36301234567";
+const PLUGIN: &str = "not-traceable-callback";
+
+/// B with a tenant, a project and a record; A with a remote tenant whose
+/// project mirrors that record and runs `not-traceable-callback`.
+struct Pair {
+    b: Option<Server>,
+    b_tenant: TenantKeys,
+    b_project: u64,
+    b_record: u64,
+    a: Server,
+    a_tenant: TenantKeys,
+    a_project: u64,
+    a_record: u64,
+}
+
+/// Sets up both servers; `config` is the plugin's, `fields` the mirror's.
+fn pair(config: Value, fields: impl FnOnce(u64, u64) -> Value) -> Pair {
+    let b = Server::start();
+    let b_tenant = b.tenant("contact-center");
+    let b_project = b.project(&b_tenant);
+    let b_record = b.record(&b_tenant, b_project, PHONE);
+
+    let a = Server::start();
+    let a_tenant = a.tenant("acme");
+    let (status, mut settings) = send(a.get("/v1/tenant").bearer_auth(&a_tenant.api_key));
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    settings["executor"] = json!({ "kind": "remote", "baseUrl": b.url,
+        "account": b_tenant.id.to_string(), "token": b_tenant.api_key });
+    let (status, body) = send(
+        a.put("/v1/tenant")
+            .bearer_auth(&a_tenant.api_key)
+            .json(&settings),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let a_project = a.project(&a_tenant);
+    add_disposition(&a, &a_tenant, a_project, 41);
+    let (status, body) = send(
+        a.post(&format!("/v1/projects/{a_project}/records"))
+            .bearer_auth(&a_tenant.api_key)
+            .json(&json!({ "phone": PHONE, "fields": fields(b_project, b_record) })),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let a_record = body["id"].as_u64().unwrap();
+    a.install(&a_tenant, PLUGIN, components::NOT_TRACEABLE_CALLBACK);
+    a.bind(
+        &a_tenant,
+        a_project,
+        json!([{ "plugin": PLUGIN, "priority": 10, "config": config }]),
+    );
+    Pair {
+        b: Some(b),
+        b_tenant,
+        b_project,
+        b_record,
+        a,
+        a_tenant,
+        a_project,
+        a_record,
+    }
+}
+
+fn mirrored(b_project: u64, b_record: u64) -> Value {
+    json!([
+        ["remoteProjectId", b_project.to_string()],
+        ["remoteId", b_record.to_string()]
+    ])
+}
+
+impl Pair {
+    fn b(&self) -> &Server {
+        self.b.as_ref().expect("B is running")
+    }
+
+    /// Sends a not-traceable receipt for A's record at 10:00 Budapest and
+    /// waits for the decision; returns A's event.
+    fn not_traceable(&self, message_id: &str) -> Value {
+        let (status, event) = send(
+            self.a
+                .post(&format!(
+                    "/v1/webhooks/sms/status?secret-key={}&wait=true",
+                    self.a_tenant.webhook_secret
+                ))
+                .json(
+                    &json!({ "messageId": message_id, "projectId": self.a_project,
+                    "recordId": self.a_record, "status": "not_traceable",
+                    "timestamp": "2026-12-01 10:00:00" }),
+                ),
+        );
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the decision within the wait: {event}"
+        );
+        event
+    }
+
+    /// B's record in its `/v2` shape.
+    fn b_record(&self) -> Value {
+        let path = format!("/v2/projects/{}/records/{}", self.b_project, self.b_record);
+        let (status, body) = send(basic(self.b().get(&path), &self.b_tenant));
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["response"].clone()
+    }
+
+    /// A's local mirror, which the remote executor never writes.
+    fn assert_a_record_unchanged(&self) {
+        let (status, body) = send(
+            self.a
+                .get(&format!(
+                    "/v1/projects/{}/records/{}",
+                    self.a_project, self.a_record
+                ))
+                .bearer_auth(&self.a_tenant.api_key),
+        );
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["dispositionId"], Value::Null, "{body}");
+        assert_eq!(body["nextCalldate"], Value::Null, "{body}");
+        assert_eq!(body["events"], json!([]), "{body}");
+    }
+}
+
+/// The plugin's one verdict in A's event.
+fn verdict(event: &Value) -> &Value {
+    let decision = event["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["plugin"] == PLUGIN)
+        .unwrap_or_else(|| panic!("{event}"));
+    assert_eq!(decision["verdicts"].as_array().unwrap().len(), 1, "{event}");
+    &decision["verdicts"][0]
+}
+
+#[test]
+fn remote_an_action_lands_on_the_remote_record_and_not_the_local_one() {
+    let p = pair(json!({}), mirrored);
+    let event = p.not_traceable("m-1");
+    assert_eq!(event["state"], "done", "{event}");
+    let verdict = verdict(&event);
+    assert_eq!(verdict["accepted"], true, "{event}");
+    assert_eq!(verdict["executed"], true, "{event}");
+    assert_eq!(verdict["remote"]["recordid"], p.b_record, "{event}");
+
+    let remote = p.b_record();
+    assert_eq!(remote["dispositionid"], 2, "{remote}");
+    assert_eq!(remote["next_calldate"], "2026-12-01 11:00:00", "{remote}");
+    let events = remote["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{remote}");
+    assert_eq!(events[0]["userid"], "System");
+    assert!(
+        events[0]["description"].as_str().unwrap().contains(PLUGIN),
+        "{remote}"
+    );
+    p.assert_a_record_unchanged();
+
+    // A provider's retry of the receipt is a duplicate: nothing more remotely.
+    let (status, _) = send(
+        p.a.post(&format!(
+            "/v1/webhooks/sms/status?secret-key={}",
+            p.a_tenant.webhook_secret
+        ))
+        .json(
+            &json!({ "messageId": "m-1", "projectId": p.a_project, "recordId": p.a_record,
+                "status": "not_traceable", "timestamp": "2026-12-01 10:00:00" }),
+        ),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(p.b_record()["events"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn remote_a_417_is_recorded_as_not_executed_with_the_remotes_error() {
+    // A's project has disposition 41, so A's validation accepts it; B's lacks it.
+    let p = pair(json!({ "disposition_id": "41" }), mirrored);
+    let event = p.not_traceable("m-1");
+    assert_eq!(event["state"], "done", "{event}");
+    let verdict = verdict(&event);
+    assert_eq!(verdict["accepted"], true, "{event}");
+    assert_eq!(verdict["executed"], false, "{event}");
+    assert_eq!(
+        verdict["remoteError"]["errorcode"], "unknown_disposition",
+        "{event}"
+    );
+    assert_eq!(
+        verdict["remoteError"]["property"], "dispositionid",
+        "{event}"
+    );
+    let remote = p.b_record();
+    assert_eq!(
+        (remote["dispositionid"].clone(), remote["events"].clone()),
+        (Value::Null, json!([]))
+    );
+    p.assert_a_record_unchanged();
+}
+
+#[test]
+fn remote_a_mirror_without_a_remote_id_is_not_executed_and_says_why() {
+    let p = pair(json!({}), |_, _| json!([["name", "no twin"]]));
+    let event = p.not_traceable("m-1");
+    assert_eq!(event["state"], "done", "{event}");
+    let verdict = verdict(&event);
+    assert_eq!(verdict["executed"], false, "{event}");
+    assert_eq!(
+        verdict["remoteError"]["errorcode"], "remote_id_missing",
+        "{event}"
+    );
+    assert_eq!(
+        verdict["remoteError"]["property"], "remoteProjectId",
+        "{event}"
+    );
+    assert_eq!(p.b_record()["events"], json!([]));
+}
+
+#[test]
+fn remote_an_unreachable_remote_is_retried_then_the_event_fails_with_the_reason() {
+    let mut p = pair(json!({}), mirrored);
+    drop(p.b.take()); // B stops: its port now refuses connections.
+    let started = Instant::now();
+    let event = p.not_traceable("m-1");
+    // Three attempts, 100 ms then 400 ms apart.
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(event["state"], "failed", "{event}");
+    let failure = event["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["plugin"] == "host:remote-executor")
+        .unwrap_or_else(|| panic!("{event}"));
+    assert_eq!(failure["outcome"], "failed");
+    assert_eq!(failure["errorCode"], "remote_unavailable", "{event}");
+    assert!(
+        failure["error"].as_str().unwrap().contains("3 attempts"),
+        "{event}"
+    );
+    let verdict = verdict(&event);
+    assert_eq!(verdict["executed"], false, "{event}");
+    assert_eq!(
+        verdict["remoteError"]["errorcode"], "remote_unavailable",
+        "{event}"
+    );
+    p.assert_a_record_unchanged();
+}
+
+#[test]
+fn remote_wrong_remote_credentials_fail_the_event_without_retrying() {
+    let p = pair(json!({}), mirrored);
+    let (_, mut settings) = send(p.a.get("/v1/tenant").bearer_auth(&p.a_tenant.api_key));
+    settings["executor"]["token"] = json!("not-the-key");
+    let (status, body) = send(
+        p.a.put("/v1/tenant")
+            .bearer_auth(&p.a_tenant.api_key)
+            .json(&settings),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let event = p.not_traceable("m-1");
+    assert_eq!(event["state"], "failed", "{event}");
+    assert_eq!(
+        verdict(&event)["remoteError"]["errorcode"],
+        "remote_rejected",
+        "{event}"
+    );
+    assert_eq!(p.b_record()["events"], json!([]));
+}
+
+/// The idempotency guard, below the HTTP layer: carrying the same processed
+/// event out twice (a re-run after a lost local commit) sets B's
+/// disposition once.
+#[test]
+fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
+    let b = Server::start();
+    let b_tenant = b.tenant("contact-center");
+    let b_project = b.project(&b_tenant);
+    let b_record = b.record(&b_tenant, b_project, PHONE);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let tenant = store.create_tenant("acme", "secret").unwrap().id;
+    let settings = serde_json::from_value(
+        json!({ "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU" }),
+    )
+    .unwrap();
+    let project = store.create_project(tenant, &settings).unwrap();
+    let fields = vec![
+        ("remoteProjectId".to_string(), b_project.to_string()),
+        ("remoteId".to_string(), b_record.to_string()),
+    ];
+    let record = NewRecord {
+        project_id: project.id,
+        phone: PHONE.into(),
+        time_zone: None,
+        fields,
+    };
+    let local = store.create_record(tenant, &record).unwrap().id;
+
+    let at = 1_796_126_400; // 2026-12-01 13:00 in Budapest
+    let action =
+        json!({ "recordId": local, "disposition": { "kind": "sharedCallback", "at": at } });
+    let event = ProcessedEvent {
+        event_id: EventId(7),
+        tenant_id: tenant,
+        resolved: "{}".into(),
+        decisions: vec![DecisionRecord {
+            plugin: PLUGIN.into(),
+            version: Some(1),
+            priority: 10,
+            outcome: "ok".into(),
+            error_code: None,
+            error: None,
+            fuel_used: 0,
+            duration_us: 0,
+            logs: json!([]),
+            verdicts: json!([{ "accepted": true, "reason": null, "action": action, "detail": null }]),
+        }],
+        writes: vec![RecordWrite {
+            record_id: RecordId(local.0),
+            disposition_id: 2,
+            next_calldate: Some(at),
+            plugin: PLUGIN.into(),
+            plugin_version: Some(1),
+            note: None,
+        }],
+        opted_out: None,
+        processed_at: at,
+    };
+    let target = RemoteTarget {
+        base_url: b.url.clone(),
+        account: b_tenant.id.to_string(),
+        token: b_tenant.api_key.clone(),
+    };
+    let executor = RemoteExecutor::new(store.clone());
+    let first = executor.carry_out(&target, &event);
+    let again = executor.carry_out(&target, &event);
+    assert!(first.writes.is_empty(), "no local writes");
+    assert_eq!(
+        first.decisions, again.decisions,
+        "the repeat answers the first result"
+    );
+    assert_eq!(
+        first.decisions[0].verdicts[0]["executed"], true,
+        "{:?}",
+        first.decisions
+    );
+
+    let path = format!("/v2/projects/{b_project}/records/{b_record}");
+    let (_, body) = send(basic(b.get(&path), &b_tenant));
+    let events = body["response"]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{body}");
+    assert_eq!(events[0]["next_calldate"], "2026-12-01 13:00:00", "{body}");
+    assert_eq!(store.record(tenant, local).unwrap().disposition_id, None);
+}

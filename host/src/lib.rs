@@ -15,6 +15,7 @@
 //! - [`config`]: the server's configuration (TOML, environment, flags).
 //! - [`api`]: the HTTP interface (axum): routes, auth, errors.
 //! - [`server`]: `run`, the service on a listener with graceful shutdown.
+//! - [`watch`]: development only; reinstalls components as their files change.
 //! - [`metrics`]: the Prometheus metrics the pipeline and the API record
 //!   and `GET /metrics` renders.
 //! - [`pipeline`]: journal → dedupe → opt-out → records → plugins →
@@ -33,3 +34,4 @@ pub mod pipeline;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod watch;

@@ -243,8 +243,7 @@ impl Demo {
                 continue;
             }
             println!(
-                "  {:<4} {:<6} {:<17} {:<38} {}",
-                "type", "user", "disposition", "next call", "decided by"
+                "  type user   disposition       next call                              decided by"
             );
             for event in events {
                 println!(

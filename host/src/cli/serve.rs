@@ -18,6 +18,13 @@ pub struct Args {
     /// A TOML configuration file; flags and environment variables override it.
     #[arg(long, env = "SMSTRIGGER_CONFIG")]
     config: Option<PathBuf>,
+    /// Development only: install and activate `NAME.wasm` files in DIR as
+    /// plugins of --watch-tenant whenever they change.
+    #[arg(long, value_name = "DIR", requires = "watch_tenant")]
+    watch: Option<PathBuf>,
+    /// The tenant --watch installs plugins for.
+    #[arg(long, value_name = "ID")]
+    watch_tenant: Option<u64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -39,7 +46,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let state = server::state(config)?;
-        server::run(listener, state, shutdown_signal()).await
+        let watcher = match (args.watch, args.watch_tenant) {
+            (Some(dir), Some(tenant)) => Some(tokio::spawn(smstrigger_host::watch::watch(
+                state.clone(),
+                dir,
+                smstrigger_host::model::TenantId(tenant),
+            ))),
+            _ => None,
+        };
+        let served = server::run(listener, state, shutdown_signal()).await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        served
     })?;
     Ok(ExitCode::SUCCESS)
 }

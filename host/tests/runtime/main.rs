@@ -5,6 +5,7 @@
 
 mod examples;
 mod hostile;
+mod javascript;
 mod sandbox;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,239 @@
+//! The README's tutorial, step by step, with the real `smstrigger` binary:
+//! a new plugin from the template, its unit tests, its component, a local
+//! run, a server, install, dry run, replay, activate and roll back.
+//!
+//! End-to-end tests live in the host package because cargo hands the
+//! binary's path (`CARGO_BIN_EXE_smstrigger`) only to its own package.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smstrigger");
+const OPERATOR_KEY: &str = "tutorial-operator";
+
+fn smstrigger(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("SMSTRIGGER_URL")
+        .env_remove("SMSTRIGGER_API_KEY");
+    command
+}
+
+#[track_caller]
+fn succeed(command: &mut Command) -> String {
+    let output: Output = command.output().expect("the command runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{command:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `smstrigger serve` on a free port; killed on drop.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    fn start(data_dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = smstrigger(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("SMSTRIGGER_OPERATOR_KEY", OPERATOR_KEY)
+            .env("RUST_LOG", "smstrigger_host=info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        loop {
+            let line = lines.next().expect("the server logs").unwrap();
+            if line.contains("smstrigger listening") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn call(method: &str, url: &str, key: &str, body: Value) -> Value {
+    let client = reqwest::blocking::Client::new();
+    let request = client
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(key)
+        .json(&body);
+    let response = request.send().unwrap();
+    let status = response.status();
+    let body: Value = response.json().unwrap();
+    assert!(status.is_success(), "{method} {url}: {status} {body}");
+    body
+}
+
+#[test]
+fn the_tutorial_works_as_written() {
+    let work = tempfile::tempdir().unwrap();
+    let plugin_dir = work.path().join("later-rule");
+    // Share one target directory across runs so the plugin's dependencies
+    // build once.
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tutorial-target");
+
+    // 1. A new plugin from the template; its unit tests pass natively.
+    let created = succeed(smstrigger(&["plugin", "new", "later-rule", "--dir"]).arg(&plugin_dir));
+    assert!(created.contains("created plugin `later-rule`"), "{created}");
+    let tested = succeed(
+        Command::new(env!("CARGO"))
+            .args(["test", "--quiet"])
+            .current_dir(&plugin_dir)
+            .env("CARGO_TARGET_DIR", &target_dir),
+    );
+    assert!(tested.contains("3 passed"), "{tested}");
+
+    // 2. Its component.
+    let built = succeed(
+        smstrigger(&["plugin", "build"])
+            .arg(&plugin_dir)
+            .env("CARGO_TARGET_DIR", &target_dir),
+    );
+    let component = target_dir.join("wasm32-wasip2/release/later_rule.wasm");
+    assert!(
+        built.contains("later_rule.wasm") && component.is_file(),
+        "{built}"
+    );
+
+    // 3. A local run on an event, in the server's sandbox.
+    let event = json!({
+        "kind": "inbound", "messageId": "m-1", "projectId": 1,
+        "sourcePhoneNumber": "+36301234567", "message": "Later!", "timestamp": 1_796_115_600,
+        "matches": [{ "id": 1, "projectId": 1, "phone": "+36301234567", "timeZone": "Europe/Budapest" }],
+    });
+    let event_file = work.path().join("event.json");
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let ran = succeed(
+        smstrigger(&["plugin", "run"])
+            .arg(&component)
+            .arg("--event")
+            .arg(&event_file)
+            .args(["--config", "delay_hours=48"]),
+    );
+    assert!(
+        ran.contains("record 1: Shared Callback at 2026-12-03 10:00 Europe/Budapest"),
+        "{ran}"
+    );
+
+    // 4. A server, a tenant, a project and a customer.
+    let served = Served::start(&work.path().join("data"));
+    let url = served.url.as_str();
+    let tenant = call(
+        "POST",
+        &format!("{url}/v1/tenants"),
+        OPERATOR_KEY,
+        json!({ "name": "acme" }),
+    );
+    let key = tenant["apiKey"].as_str().unwrap();
+    let project = call(
+        "POST",
+        &format!("{url}/v1/projects"),
+        key,
+        json!({
+            "name": "collections", "timeZone": "Europe/Budapest", "defaultCountry": "HU",
+            "callingHours": { "start": "08:00", "end": "20:00" },
+        }),
+    );
+    let project_id = project["id"].as_u64().unwrap();
+    let record = call(
+        "POST",
+        &format!("{url}/v1/projects/{project_id}/records"),
+        key,
+        json!({ "phone": "06 30 123 4567" }),
+    );
+    let record_id = record["id"].as_u64().unwrap();
+    let client = |args: &[&str]| {
+        let mut command = smstrigger(&["plugin"]);
+        command.args(args).args(["--url", url, "--key", key]);
+        command
+    };
+    let component_path = component.to_str().unwrap();
+    let event_path = event_file.to_str().unwrap();
+
+    // 5. Install it, bind it, dry-run it.
+    let installed = succeed(&mut client(&["install", "later-rule", component_path]));
+    assert!(installed.contains("installed later-rule v1"), "{installed}");
+    call(
+        "PUT",
+        &format!("{url}/v1/projects/{project_id}/bindings"),
+        key,
+        json!([{ "plugin": "later-rule", "priority": 10, "config": { "delay_hours": "2" } }]),
+    );
+    let mut dry_event = event.clone();
+    dry_event["projectId"] = json!(project_id);
+    dry_event["matches"][0]["id"] = json!(record_id);
+    dry_event["matches"][0]["projectId"] = json!(project_id);
+    std::fs::write(&event_file, dry_event.to_string()).unwrap();
+    let dry = succeed(&mut client(&[
+        "dry-run",
+        "later-rule",
+        "--event",
+        event_path,
+    ]));
+    assert!(dry.contains("accepted"), "{dry}");
+
+    // 6. A customer texts; the rule decides; the record shows it.
+    let webhook = format!(
+        "{url}/v1/webhooks/sms/inbound?secret-key={}&wait=true",
+        tenant["webhookSecret"].as_str().unwrap()
+    );
+    let decided: Value = reqwest::blocking::Client::new()
+        .post(&webhook)
+        .json(
+            &json!({ "direction": "in", "message": "later", "numberId": 1,
+                       "projectId": project_id, "sourcePhoneNumber": "+36301234567",
+                       "timestamp": "2026-12-01 10:00:00" }),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(decided["state"], "done", "{decided}");
+    assert_eq!(
+        decided["decisions"][0]["verdicts"][0]["accepted"], true,
+        "{decided}"
+    );
+
+    // 7. A second version, not yet active; activate it; roll it back.
+    let second = succeed(&mut client(&[
+        "install",
+        "later-rule",
+        component_path,
+        "--no-activate",
+    ]));
+    assert!(second.contains("v2"), "{second}");
+    let activated = succeed(&mut client(&["activate", "later-rule", "2"]));
+    assert!(activated.contains("v2 is now active"), "{activated}");
+    let rolled = succeed(&mut client(&["rollback", "later-rule"]));
+    assert!(rolled.contains("v1 is now active"), "{rolled}");
+    let listed = succeed(&mut client(&["list"]));
+    assert!(listed.contains("later-rule"), "{listed}");
+}

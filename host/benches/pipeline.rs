@@ -27,12 +27,23 @@
 //! Set-up is not timed. Before the clock starts every variant accepts
 //! `WARMUP` events (the pipeline variants also process them), so the
 //! plugin is loaded from the compile cache and the database is warm.
-//! Variants run interleaved, `RUNS` rounds; the table reports the median
-//! events/s and the median of the same-round ratios to the floor. Every
-//! pipeline run is checked afterwards: every event done with one `ok`
-//! decision and one record event each.
+//! Variants run interleaved, `RUNS` rounds, with the floor before and
+//! after every pipeline run (floor, 1 tenant, floor, 1,000 tenants, floor,
+//! 1 tenant, …): the disk's fsync latency drifts on a shared machine, so
+//! each pipeline run is divided by the mean of the two floors around it.
+//! The table reports the median events/s and the median of those ratios.
+//! Every pipeline run is checked afterwards: every event done with one
+//! `ok` decision, and one record event (a callback at 14:30) per event.
+//!
+//! A second table splits where the pipeline variants' time went while the
+//! dispatcher ran beside the accepts: the accept rate, how many events were
+//! still pending at the last accept, and the batches and their commits.
 //!
 //! `SMSTRIGGER_BENCH_N` and `SMSTRIGGER_BENCH_RUNS` override `N` and `RUNS`.
+//! `SMSTRIGGER_BENCH_PHASES=1` instead takes the phases apart: for each
+//! pipeline variant, `N` accepts with nothing processing, then a drain on
+//! one thread, per event: claim, commit, plugin (as the decisions record
+//! it) and the rest (store reads, JSON, worker threads).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,9 +62,9 @@ use smstrigger_host::store::{
 };
 
 /// Events per timed run.
-const N: usize = 2_000;
+const N: usize = 3_000;
 /// Interleaved rounds of every variant.
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 /// Events accepted (and processed) before the clock starts.
 const WARMUP: usize = 16;
 /// Records, each with its own phone, in the one-tenant variant.
@@ -131,48 +142,78 @@ fn main() {
     );
     println!();
 
+    if std::env::var_os("SMSTRIGGER_BENCH_PHASES").is_some() {
+        print_phases(n, runs, &root, &runtime, &component);
+        return;
+    }
+
+    // The floor runs before and after every pipeline run (F P1 F P1000 F
+    // P1 F …), and each pipeline run is divided by the mean of the two
+    // floors around it: the disk's fsync latency drifts on a shared machine.
+    let measure = |round: usize, variant: Variant| {
+        let measured = run(variant, n, &root, &runtime, &component);
+        eprintln!(
+            "round {round}: {:<24} {:>8.0} events/s (accepts {:>6.0}/s, then {} pending \
+             for {} ms; {} batches, commit {} ms; set-up {:.1} s)",
+            variant.name(),
+            measured.per_second,
+            measured.accept_per_second,
+            measured.backlog,
+            measured.tail.as_millis(),
+            measured.batches,
+            measured.commit.as_millis(),
+            measured.setup.as_secs_f64(),
+        );
+        measured
+    };
     let mut results: Vec<Vec<Measured>> = vec![Vec::new(); VARIANTS.len()];
-    for round in 0..runs {
-        for (index, variant) in VARIANTS.into_iter().enumerate() {
-            let measured = run(variant, n, &root, &runtime, &component);
-            eprintln!(
-                "round {}: {:<24} {:>8.0} events/s (accepts {:>6.0}/s, then {} pending \
-                 for {} ms; {} batches, commit {} ms; set-up {:.1} s)",
-                round + 1,
-                variant.name(),
-                measured.per_second,
-                measured.accept_per_second,
-                measured.backlog,
-                measured.tail.as_millis(),
-                measured.batches,
-                measured.commit.as_millis(),
-                measured.setup.as_secs_f64(),
-            );
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+    let mut drifts: Vec<f64> = Vec::new();
+    results[0].push(measure(0, Variant::Floor));
+    for round in 1..=runs {
+        for (index, variant) in VARIANTS.into_iter().enumerate().skip(1) {
+            let measured = measure(round, variant);
+            let before = results[0].last().unwrap().per_second;
+            let after = measure(round, Variant::Floor);
+            ratios[index].push(measured.per_second / ((before + after.per_second) / 2.0));
+            drifts.push(before.max(after.per_second) / before.min(after.per_second));
             results[index].push(measured);
+            results[0].push(after);
         }
     }
 
-    let floor = results[0].clone();
     println!("| variant | events/s (median of runs) | runs | ÷ floor |");
     println!("| --- | ---: | --- | ---: |");
-    for (variant, measured) in VARIANTS.into_iter().zip(&results) {
+    for (index, (variant, measured)) in VARIANTS.into_iter().zip(&results).enumerate() {
         let each: Vec<String> = measured
             .iter()
             .map(|m| format!("{:.0}", m.per_second))
             .collect();
-        let mut ratios: Vec<f64> = measured
-            .iter()
-            .zip(&floor)
-            .map(|(m, f)| m.per_second / f.per_second)
-            .collect();
+        let each_ratio: Vec<String> = ratios[index].iter().map(|r| format!("{r:.2}")).collect();
         println!(
-            "| {} | {:.0} | {} | {:.2}× |",
+            "| {} | {:.0} | {} | {:.2}×{} |",
             variant.name(),
             median(&mut measured.iter().map(|m| m.per_second).collect::<Vec<_>>()),
             each.join(", "),
-            median(&mut ratios),
+            if index == 0 {
+                1.0
+            } else {
+                median(&mut ratios[index].clone())
+            },
+            if index == 0 {
+                String::new()
+            } else {
+                format!(" ({})", each_ratio.join(", "))
+            },
         );
     }
+    println!();
+    println!(
+        "÷ floor: each pipeline run over the mean of the floor runs just before and after \
+         it; those two floors differed by {:.2}× at the median, {:.2}× at worst.",
+        median(&mut drifts.clone()),
+        drifts.iter().copied().fold(1.0, f64::max),
+    );
     println!();
     println!(
         "| variant | accepts/s while processing | pending at last accept | then drained in ms \
@@ -200,6 +241,116 @@ fn main() {
     }
 }
 
+/// What one event costs in each phase, with the phases apart.
+#[derive(Debug, Clone, Copy)]
+struct Phases {
+    /// `N` accepts with nothing processing, per event.
+    accept: Duration,
+    /// Then draining them on this thread, batch by batch, per event.
+    drain: Duration,
+    /// Of `drain`: `claim_pending`, per event.
+    claim: Duration,
+    /// Of `drain`: the executor's commit, per event.
+    commit: Duration,
+    /// Of `drain`'s worker time: the plugin calls as decisions record them.
+    plugin: Duration,
+    events_per_batch: f64,
+}
+
+/// The phase split of a pipeline variant: accept everything with no
+/// dispatcher, then drain (for `SMSTRIGGER_BENCH_PHASES`).
+fn phases(
+    variant: Variant,
+    n: usize,
+    root: &Path,
+    runtime: &Arc<Runtime>,
+    component: &[u8],
+) -> Phases {
+    let setup = Setup::for_variant(variant, root, runtime, component);
+    setup.warm_up(true);
+    let per_event = |d: Duration| d / n as u32;
+    let started = Instant::now();
+    let accepted: Vec<_> = (0..n)
+        .map(|i| setup.accept(i, &format!("bench-{i}")))
+        .collect();
+    let accept = started.elapsed();
+    let config = PipelineConfig::default();
+    let (mut claim, mut drain, mut batches) = (Duration::ZERO, Duration::ZERO, 0);
+    loop {
+        // The same claim process_batch makes first, timed on its own.
+        let started = Instant::now();
+        setup
+            .store
+            .claim_pending(config.per_tenant, config.batch)
+            .unwrap();
+        claim += started.elapsed();
+        let started = Instant::now();
+        let processed = setup.pipeline.process_batch().unwrap();
+        drain += started.elapsed();
+        if processed == 0 {
+            break;
+        }
+        batches += 1;
+    }
+    let plugin = setup.check_processed(&accepted, WARMUP + n);
+    Phases {
+        accept: per_event(accept),
+        drain: per_event(drain),
+        claim: per_event(claim),
+        commit: per_event(setup.executor.commit()),
+        plugin,
+        events_per_batch: n as f64 / batches as f64,
+    }
+}
+
+/// Prints the phase split of both pipeline variants, median of `runs`.
+fn print_phases(n: usize, runs: usize, root: &Path, runtime: &Arc<Runtime>, component: &[u8]) {
+    let variants = &VARIANTS[1..];
+    let mut results: Vec<Vec<Phases>> = vec![Vec::new(); variants.len()];
+    for _ in 0..runs {
+        for (index, &variant) in variants.iter().enumerate() {
+            results[index].push(phases(variant, n, root, runtime, component));
+        }
+    }
+    println!(
+        "Phases apart (µs per event, median of {runs}): accept N with nothing processing, \
+         then drain them batch by batch on one thread ({} workers per batch)",
+        PipelineConfig::default().workers
+    );
+    println!();
+    println!(
+        "| variant | accept | drain | of which claim | of which commit | rest: reads, \
+         plugin, JSON, threads | plugin (decisions) | events/batch |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (variant, phases) in variants.iter().zip(&results) {
+        let us = |f: fn(&Phases) -> Duration| {
+            median(
+                &mut phases
+                    .iter()
+                    .map(|p| f(p).as_secs_f64() * 1e6)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            variant.name(),
+            us(|p| p.accept),
+            us(|p| p.drain),
+            us(|p| p.claim),
+            us(|p| p.commit),
+            us(|p| p.drain.saturating_sub(p.claim + p.commit)),
+            us(|p| p.plugin),
+            median(
+                &mut phases
+                    .iter()
+                    .map(|p| p.events_per_batch)
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+}
+
 /// Sets up, warms and times one run of `variant`, then checks it.
 fn run(
     variant: Variant,
@@ -209,21 +360,9 @@ fn run(
     component: &[u8],
 ) -> Measured {
     let started = Instant::now();
-    let setup = match variant {
-        Variant::Floor => Setup::new(root, runtime, None, 1, 1),
-        Variant::Pipeline { tenants: 1 } => Setup::new(root, runtime, Some(component), 1, PHONES),
-        Variant::Pipeline { tenants } => Setup::new(root, runtime, Some(component), tenants, 1),
-    };
+    let setup = Setup::for_variant(variant, root, runtime, component);
     let processing = variant != Variant::Floor;
-
-    for i in 0..WARMUP {
-        setup.accept(i, &format!("warm-up-{i}"));
-    }
-    if processing {
-        setup.pipeline.drain().unwrap();
-        assert_eq!(setup.store.pending_count().unwrap(), 0);
-    }
-    setup.executor.reset();
+    setup.warm_up(processing);
     let setup_time = started.elapsed();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -259,7 +398,7 @@ fn run(
         tail: total - accepts,
         backlog,
         batches: setup.executor.batches.load(Ordering::Relaxed),
-        commit: Duration::from_nanos(setup.executor.nanos.load(Ordering::Relaxed)),
+        commit: setup.executor.commit(),
         setup: setup_time,
     }
 }
@@ -282,6 +421,33 @@ struct Setup {
 }
 
 impl Setup {
+    fn for_variant(
+        variant: Variant,
+        root: &Path,
+        runtime: &Arc<Runtime>,
+        component: &[u8],
+    ) -> Self {
+        match variant {
+            Variant::Floor => Self::new(root, runtime, None, 1, 1),
+            Variant::Pipeline { tenants: 1 } => {
+                Self::new(root, runtime, Some(component), 1, PHONES)
+            }
+            Variant::Pipeline { tenants } => Self::new(root, runtime, Some(component), tenants, 1),
+        }
+    }
+
+    /// Accepts `WARMUP` events and, when `processing`, processes them.
+    fn warm_up(&self, processing: bool) {
+        for i in 0..WARMUP {
+            self.accept(i, &format!("warm-up-{i}"));
+        }
+        if processing {
+            self.pipeline.drain().unwrap();
+            assert_eq!(self.store.pending_count().unwrap(), 0);
+        }
+        self.executor.reset();
+    }
+
     /// `tenants` tenants, each with one project and `phones` records; with
     /// `component`, each installs, activates and binds it.
     fn new(
@@ -368,14 +534,17 @@ impl Setup {
     }
 
     /// Every timed event done with one `ok` decision, and `expected`
-    /// callbacks at `CALL_AT` across the records.
-    fn check_processed(&self, accepted: &[(TenantId, EventId)], expected: usize) {
+    /// callbacks at `CALL_AT` across the records; returns the mean plugin
+    /// call time the decisions recorded.
+    fn check_processed(&self, accepted: &[(TenantId, EventId)], expected: usize) -> Duration {
         assert_eq!(self.store.pending_count().unwrap(), 0);
+        let mut plugin_us = 0;
         for &(tenant, id) in accepted {
             let event = self.store.event(tenant, id).unwrap();
             assert_eq!(event.state, "done", "event {id}: {event:?}");
             assert_eq!(event.decisions.len(), 1, "event {id}: {event:?}");
             assert_eq!(event.decisions[0].outcome, "ok", "event {id}: {event:?}");
+            plugin_us += event.decisions[0].duration_us;
         }
         let call_at = local(CALL_AT);
         let mut callbacks = 0;
@@ -391,6 +560,7 @@ impl Setup {
             callbacks += events.len();
         }
         assert_eq!(callbacks, expected, "record events across all records");
+        Duration::from_micros(plugin_us) / accepted.len() as u32
     }
 }
 
@@ -408,6 +578,10 @@ impl TimedExecutor {
             batches: AtomicU64::new(0),
             nanos: AtomicU64::new(0),
         }
+    }
+
+    fn commit(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
     }
 
     fn reset(&self) {
@@ -501,7 +675,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

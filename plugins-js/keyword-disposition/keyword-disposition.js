@@ -24,6 +24,10 @@
 // their case names as strings, `option<T>` is the value or `undefined`,
 // `u64`/`s64` are BigInts, `u32` is a number, and the export's
 // `result<list<action>, string>` is a returned array or a thrown string.
+//
+// Built with every WASI feature of componentize-js disabled (`npm run
+// build`), the component imports nothing but `smstrigger:plugin/host`: no
+// console, clocks or randomness, none of which the rule needs.
 
 import { config, log } from 'smstrigger:plugin/host@0.1.0';
 
@@ -141,8 +145,18 @@ function disposition(dispositionId, next) {
   return { tag: 'custom', val: { id: dispositionId, nextCalldate: next } };
 }
 
-/** The world's `on-event`. */
+/** The world's `on-event`: the rule, with any exception that is not one of
+ * its own error messages (a bug) turned into the plugin's error too, since
+ * the component has no stderr to report it on. */
 export function onEvent(event) {
+  try {
+    return decide(event);
+  } catch (error) {
+    throw typeof error === 'string' ? error : `unexpected error: ${error}`;
+  }
+}
+
+function decide(event) {
   if (event.tag !== 'inbound') {
     return [];
   }

@@ -126,18 +126,14 @@ impl RemoteExecutor {
             annotate(&mut done.decisions, write, outcome);
         }
         if let Some(error) = failure {
-            done.decisions.push(DecisionRecord {
-                plugin: REMOTE_DECIDER.into(),
-                version: None,
-                priority: i32::MIN,
-                outcome: "failed".into(),
-                error_code: Some(error.errorcode),
-                error: Some(error.errormessage),
-                fuel_used: 0,
-                duration_us: started.elapsed().as_micros() as u64,
-                logs: json!([]),
-                verdicts: json!([]),
-            });
+            let mut decision = DecisionRecord::host(
+                REMOTE_DECIDER,
+                "failed",
+                Some((error.errorcode, error.errormessage)),
+            );
+            decision.priority = i32::MIN;
+            decision.duration_us = started.elapsed().as_micros() as u64;
+            done.decisions.push(decision);
         }
         done
     }

@@ -16,6 +16,7 @@ mod plugins;
 mod projects;
 mod quotas;
 mod records;
+mod replay;
 mod tenants;
 mod v2;
 mod webhooks;
@@ -118,6 +119,10 @@ pub fn app(state: AppState) -> Router {
             post(plugins::plugins_rollback),
         )
         .route("/v1/plugins/{name}/dry-run", post(plugins::plugins_dry_run))
+        .route(
+            "/v1/plugins/{name}/versions/{version}/replay",
+            post(replay::plugins_replay),
+        )
         .route(
             "/v1/projects/{id}/bindings",
             put(plugins::bindings_put).get(plugins::bindings_get),

@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 use super::auth::SIGNATURE_HEADER;
 use super::error::{ErrorBody, ErrorDetail};
 use super::{
-    do_not_contact, events, ops, plugins, projects, records, tenants, v2 as v2_api, webhooks,
+    do_not_contact, events, ops, plugins, projects, records, replay, tenants, v2 as v2_api,
+    webhooks,
 };
 
 /// The whole API's document; see the module docs for how it stays complete.
@@ -41,6 +42,7 @@ use super::{
         plugins::plugins_get,
         plugins::plugins_activate,
         plugins::plugins_rollback,
+        replay::plugins_replay,
         plugins::plugins_dry_run,
         plugins::bindings_put,
         plugins::bindings_get,
@@ -166,17 +168,21 @@ mod tests {
         operations
     }
 
-    /// (method, path) of every `.route(...)` in the API's sources (outside
-    /// their test modules).
+    /// (method, path) of every `.route(...)` in the API's sources, in
+    /// subfolders too (outside their test modules).
     fn registered() -> BTreeSet<(String, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api")];
         let mut routes = BTreeSet::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "rs") {
-                let source = std::fs::read_to_string(&path).unwrap();
-                let code = source.split("#[cfg(test)]").next().unwrap();
-                routes.extend(routes_in(code, &path.display().to_string()));
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let source = std::fs::read_to_string(&path).unwrap();
+                    let code = source.split("#[cfg(test)]").next().unwrap();
+                    routes.extend(routes_in(code, &path.display().to_string()));
+                }
             }
         }
         routes

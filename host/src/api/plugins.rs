@@ -76,22 +76,31 @@ pub async fn plugins_upload(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
     check_name(&name)?;
+    let too_large = |size: String, limit: usize| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "component_too_large",
+            format!("the component is {size} bytes; the limit is {limit}"),
+        )
+    };
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(
+            "more than".into(),
+            state.quotas.config().max_component_bytes,
+        ),
+        status => ApiError::new(status, "bad_request", rejection.body_text()),
+    })?;
     let activate = query
         .get("activate")
         .is_none_or(|v| v != "false" && v != "0");
     let quotas = state.quotas.config().clone();
     if body.len() > quotas.max_component_bytes {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "component_too_large",
-            format!(
-                "the component is {} bytes; the limit is {}",
-                body.len(),
-                quotas.max_component_bytes
-            ),
+        return Err(too_large(
+            body.len().to_string(),
+            quotas.max_component_bytes,
         ));
     }
     if body.is_empty() {

@@ -5,6 +5,7 @@ mod format;
 mod ingest;
 mod plugin_client;
 mod plugin_new;
+mod plugin_replay;
 mod plugin_run;
 mod serve;
 
@@ -56,6 +57,9 @@ enum PluginCommand {
     /// Run a plugin version on the server on one event and show what the host
     /// would decide on each action; executes nothing.
     DryRun(plugin_client::DryRunArgs),
+    /// Replay a candidate version over the plugin's recent decisions on a
+    /// running server; exits 1 when any decision would differ.
+    Replay(plugin_replay::Args),
 }
 
 impl Cli {
@@ -79,6 +83,7 @@ impl Cli {
             Command::Plugin(PluginCommand::Activate(args)) => plugin_client::activate(args),
             Command::Plugin(PluginCommand::Rollback(args)) => plugin_client::rollback(args),
             Command::Plugin(PluginCommand::DryRun(args)) => plugin_client::dry_run(args),
+            Command::Plugin(PluginCommand::Replay(args)) => plugin_replay::run(args),
             Command::Demo(args) => demo::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Ingest(args) => ingest::run(args),

@@ -156,7 +156,7 @@ struct ErrorAnswer {
 }
 
 /// What became of a request the server answered.
-enum Reply<T> {
+pub(super) enum Reply<T> {
     /// A success status, with the body.
     Done(T),
     /// An error status; already reported on stdout.
@@ -164,15 +164,15 @@ enum Reply<T> {
 }
 
 /// A blocking HTTP client for one server and one API key.
-struct Client {
+pub(super) struct Client {
     base: Url,
     key: String,
-    json: bool,
-    http: reqwest::blocking::Client,
+    pub(super) json: bool,
+    pub(super) http: reqwest::blocking::Client,
 }
 
 impl Client {
-    fn new(remote: Remote) -> anyhow::Result<Self> {
+    pub(super) fn new(remote: Remote) -> anyhow::Result<Self> {
         let key = remote
             .key
             .filter(|key| !key.trim().is_empty())
@@ -211,7 +211,7 @@ impl Client {
     }
 
     /// The base URL followed by `segments`, each percent-encoded.
-    fn endpoint(&self, segments: &[&str]) -> Url {
+    pub(super) fn endpoint(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.set_query(None);
         url.set_fragment(None);
@@ -231,7 +231,10 @@ impl Client {
     /// error status is reported (the server's code and message, or its JSON
     /// with `--json`) and answered [`Reply::Refused`]; a success body is
     /// printed verbatim with `--json` and parsed as `T`.
-    fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<Reply<T>> {
+    pub(super) fn send<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> anyhow::Result<Reply<T>> {
         let response = request
             .bearer_auth(&self.key)
             .send()

@@ -14,6 +14,7 @@
 mod incoming;
 mod plugins;
 mod process;
+mod replay;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use incoming::{AcceptError, Incoming};
 pub use plugins::PluginCache;
 pub use process::{OPT_OUT_DECIDER, judge};
+pub use replay::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
 
 use crate::actions::Executor;
 use crate::metrics::Metrics;
@@ -217,6 +219,18 @@ impl Pipeline {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Runs `version` of `tenant`'s plugin `name` over its last `limit`
+    /// recorded runs and reports what would differ; executes nothing.
+    pub fn replay(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        version: u32,
+        limit: usize,
+    ) -> Result<ReplayReport, ReplayError> {
+        replay::replay(self, tenant, name, version, limit)
     }
 
     /// The loaded plugin versions, shared with dry runs and uploads.

@@ -5,8 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::Incoming;
 use super::plugins::PluginCache;
 use crate::actions::{Proposal, RecordScope, Verdict, validate};
@@ -15,7 +13,7 @@ use crate::model::{
     ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
 };
 use crate::phone;
-use crate::runtime::{Call, Limits, RecordLookup, Runtime};
+use crate::runtime::{Call, Limits, Outcome, RecordLookup, Runtime};
 use crate::store::{
     self, DecisionRecord, PendingEvent, ProcessedEvent, Project, RecordWrite, Store,
 };
@@ -44,18 +42,7 @@ pub(crate) fn process(
         SmsEvent::Inbound(sms)
             if phone::is_opt_out(&sms.message, &store.opt_out_keywords(tenant)?) =>
         {
-            decisions.push(DecisionRecord {
-                plugin: OPT_OUT_DECIDER.into(),
-                version: None,
-                priority: i32::MAX,
-                outcome: "opted_out".into(),
-                error_code: None,
-                error: None,
-                fuel_used: 0,
-                duration_us: 0,
-                logs: json!([]),
-                verdicts: json!([]),
-            });
+            decisions.push(DecisionRecord::host(OPT_OUT_DECIDER, "opted_out", None));
             Some(sms.source_phone_number.clone())
         }
         _ => None,
@@ -78,7 +65,7 @@ pub(crate) fn process(
             Ok(plugin) => plugin,
             Err(error) => {
                 metrics.plugin_not_loaded(tenant, &name, version, error.code());
-                runs.push((binding, Err(error), Vec::new(), 0, 0));
+                runs.push((binding, Outcome::failed(error)));
                 continue;
             }
         };
@@ -99,21 +86,14 @@ pub(crate) fn process(
             outcome.fuel_used,
             outcome.result.as_ref().err().map(|e| e.code()),
         );
-        let elapsed = outcome.elapsed.as_micros() as u64;
-        runs.push((
-            binding,
-            outcome.result,
-            outcome.logs,
-            outcome.fuel_used,
-            elapsed,
-        ));
+        runs.push((binding, outcome));
     }
 
     // Validate every plugin's actions together: priority conflicts and the
     // per-event limit span plugins.
     let mut proposals = Vec::new();
-    for (binding, result, ..) in &runs {
-        for action in result.as_deref().unwrap_or_default() {
+    for (binding, outcome) in &runs {
+        for action in outcome.result.as_deref().unwrap_or_default() {
             proposals.push(Proposal {
                 plugin: binding.binding.plugin.clone(),
                 priority: binding.binding.priority,
@@ -132,8 +112,8 @@ pub(crate) fn process(
 
     let mut verdicts = verdicts.into_iter();
     let mut writes = Vec::new();
-    for (binding, result, logs, fuel_used, duration_us) in runs {
-        let count = result.as_ref().map_or(0, Vec::len);
+    for (binding, outcome) in runs {
+        let count = outcome.result.as_ref().map_or(0, Vec::len);
         let mine: Vec<_> = verdicts.by_ref().take(count).collect();
         for verdict in mine.iter().filter(|v| v.accepted) {
             writes.push(RecordWrite {
@@ -145,7 +125,7 @@ pub(crate) fn process(
                 note: verdict.action.note.clone(),
             });
         }
-        let (outcome, error_code, error) = match &result {
+        let (result, error_code, error) = match &outcome.result {
             Ok(_) => ("ok", None, None),
             Err(e) => ("failed", Some(e.code().to_string()), Some(e.to_string())),
         };
@@ -153,13 +133,16 @@ pub(crate) fn process(
             plugin: binding.binding.plugin,
             version: binding.version,
             priority: binding.binding.priority,
-            outcome: outcome.into(),
+            outcome: result.into(),
             error_code,
             error,
-            fuel_used,
-            duration_us,
-            logs: serde_json::to_value(&logs)?,
+            fuel_used: outcome.fuel_used,
+            duration_us: outcome.elapsed.as_micros() as u64,
+            logs: serde_json::to_value(&outcome.logs)?,
             verdicts: serde_json::to_value(&mine)?,
+            actions: serde_json::to_value(outcome.result.as_deref().unwrap_or_default())?,
+            config: serde_json::to_value(&binding.binding.config)?,
+            lookups: serde_json::to_value(&outcome.lookups)?,
         });
     }
 

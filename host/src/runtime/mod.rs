@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{ComponentExportIndex, HasSelf, InstancePre, Linker, WasmList, WasmStr};
+use wasmtime::component::{ComponentExportIndex, HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
 pub use cache::CompileCache;
@@ -155,6 +155,19 @@ pub struct Outcome {
     pub lookups: Vec<Lookup>,
     pub fuel_used: u64,
     pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The outcome of a plugin that could not even be started.
+    pub fn failed(error: Error) -> Self {
+        Self {
+            result: Err(error),
+            logs: Vec::new(),
+            lookups: Vec::new(),
+            fuel_used: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
 }
 
 /// The engine, the linker and the compile cache; one per process.
@@ -286,8 +299,17 @@ impl From<wasmtime::Error> for CallError {
     }
 }
 
-/// The plugin's answer as it lies in guest memory: measured before lifting.
-type Answer = (Result<WasmList<wit_types::Action>, WasmStr>,);
+/// The plugin's answer, copied out of guest memory while the call returns.
+///
+/// It cannot stay in guest memory to be measured first (a lazy `WasmList` /
+/// `WasmStr`): wasmtime runs the export's post-return, where the guest frees
+/// the answer, before `call` returns, so reading it afterwards reads freed
+/// memory that the guest's allocator may already have overwritten (a
+/// JavaScript plugin's error message and notes came back corrupted). The
+/// copy is bounded by the guest's memory and by wasmtime's hostcall fuel
+/// (128 MiB of data per call by default); the answer limits are checked on
+/// the copy.
+type Answer = (Result<Vec<wit_types::Action>, String>,);
 
 fn run(
     store: &mut Store<CallState>,
@@ -301,7 +323,7 @@ fn run(
     let limits = store.data().limits;
     match answer {
         Err(message) => {
-            let message = host::truncated(&message.to_str(&*store)?, MAX_ERROR_BYTES);
+            let message = host::truncated(&message, MAX_ERROR_BYTES);
             Err(CallError::Answer(Error::Plugin { message }))
         }
         Ok(list) if list.len() > limits.max_actions => {
@@ -312,8 +334,7 @@ fn run(
         }
         Ok(list) => {
             let mut actions = Vec::with_capacity(list.len());
-            for (index, action) in list.iter(&mut *store)?.enumerate() {
-                let action = action?;
+            for (index, action) in list.into_iter().enumerate() {
                 let len = action.note.as_ref().map_or(0, String::len);
                 if len > limits.max_note_bytes {
                     return Err(CallError::Answer(Error::NoteTooLong {

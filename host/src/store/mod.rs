@@ -326,6 +326,46 @@ pub struct DecisionRecord {
     pub duration_us: u64,
     pub logs: serde_json::Value,
     pub verdicts: serde_json::Value,
+    /// The actions exactly as the plugin proposed them (before validation).
+    #[serde(default)]
+    pub actions: serde_json::Value,
+    /// The binding's config the plugin ran with.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// The plugin's `find-records` calls and their answers.
+    #[serde(default)]
+    pub lookups: serde_json::Value,
+}
+
+impl DecisionRecord {
+    /// A decision the host made itself (no plugin ran).
+    pub fn host(plugin: &str, outcome: &str, error: Option<(String, String)>) -> Self {
+        let (error_code, error) = error.unzip();
+        Self {
+            plugin: plugin.into(),
+            version: None,
+            priority: i32::MAX,
+            outcome: outcome.into(),
+            error_code,
+            error,
+            fuel_used: 0,
+            duration_us: 0,
+            logs: serde_json::json!([]),
+            verdicts: serde_json::json!([]),
+            actions: serde_json::json!([]),
+            config: serde_json::json!({}),
+            lookups: serde_json::json!([]),
+        }
+    }
+}
+
+/// A recorded plugin run with the event it decided, for replays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRun {
+    pub event_id: EventId,
+    /// The event as the plugin saw it.
+    pub event: serde_json::Value,
+    pub decision: DecisionRecord,
 }
 
 /// A change to a record an accepted action makes.
@@ -460,5 +500,13 @@ pub trait Journal {
     /// Commits processed events, each atomically with its record changes.
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()>;
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView>;
+    /// The last `limit` runs of `plugin` (any version) on the tenant's
+    /// processed events, newest first.
+    fn recorded_runs(
+        &self,
+        tenant: TenantId,
+        plugin: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordedRun>>;
     fn pending_count(&self) -> Result<u64>;
 }

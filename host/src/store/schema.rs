@@ -151,4 +151,10 @@ CREATE TABLE manual_dispositions (
     PRIMARY KEY (tenant_id, idempotency_key)
 );
 "#,
+    r#"
+ALTER TABLE decisions ADD COLUMN actions TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE decisions ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE decisions ADD COLUMN lookups TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX decisions_plugin ON decisions(plugin, event_id);
+"#,
 ];

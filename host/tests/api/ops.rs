@@ -58,11 +58,20 @@ fn metrics_show_a_plugin_run_and_requests_by_route_pattern() {
     assert_eq!(status, StatusCode::OK, "{event}");
     assert_eq!(event["decisions"][0]["outcome"], "ok", "{event}");
 
-    let response = server.get("/metrics").send().unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().unwrap();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let text = response.text().unwrap();
+    // The event is counted just after its commit, which `?wait=true` may
+    // see first: look again, briefly.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let response = server.get("/metrics").send().unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        text = response.text().unwrap();
+        if sample(&text, "smstrigger_events_processed_total", &[]).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 
     let tenant_id = tenant.id.to_string();
     let plugin = [

@@ -272,7 +272,10 @@ fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
     let server = Server::start();
     let tenant = server.tenant("acme");
     let project = server.project(&tenant);
-    let record = server.record(&tenant, project, PHONE);
+    // Streamed and waited-for events concern different customers, so the
+    // waited-for ones never queue behind the stream (one subject at a time).
+    let streamed_record = server.record(&tenant, project, PHONE);
+    let waited_record = server.record(&tenant, project, "+36309999999");
     server.install(&tenant, "rule", components::NOT_TRACEABLE_CALLBACK);
     upload(
         &server,
@@ -286,7 +289,7 @@ fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
         project,
         json!([{ "plugin": "rule", "priority": 1 }]),
     );
-    let receipt = |id: String| {
+    let receipt = |id: String, record: u64| {
         json!({ "messageId": id, "projectId": project, "recordId": record,
                 "status": "not_traceable", "timestamp": "2026-12-01T09:00:00Z" })
     };
@@ -301,12 +304,12 @@ fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
     let streamed: Vec<u64> = std::thread::scope(|scope| {
         let stream = scope.spawn(|| {
             let mut ids = Vec::new();
-            let mut i = 0;
-            while streaming.load(Ordering::Relaxed) {
-                let (status, body) = send(server.post(&hook("")).json(&receipt(format!("s-{i}"))));
-                assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-                ids.push(body["eventId"].as_u64().unwrap());
-                i += 1;
+            while streaming.load(Ordering::Relaxed) && ids.len() < STREAMED_MAX {
+                let body = receipt(format!("s-{}", ids.len()), streamed_record);
+                let (status, answer) = send(server.post(&hook("")).json(&body));
+                assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+                ids.push(answer["eventId"].as_u64().unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
             ids
         });
@@ -319,11 +322,8 @@ fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
                     .json(&json!({ "version": version })),
             );
             assert_eq!(status, StatusCode::OK, "{body}");
-            let (status, event) = send(
-                server
-                    .post(&hook("&wait=true"))
-                    .json(&receipt(format!("w-{swap}"))),
-            );
+            let body = receipt(format!("w-{swap}"), waited_record);
+            let (status, event) = send(server.post(&hook("&wait=true")).json(&body));
             assert_eq!(status, StatusCode::OK, "{event}");
             assert_eq!(
                 event["decisions"][0]["version"], version,
@@ -349,17 +349,22 @@ fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
             "event {id}: version {version}"
         );
     }
-    let (_, stored) = send(
-        server
-            .get(&format!("/v1/projects/{project}/records/{record}"))
-            .bearer_auth(&tenant.api_key),
-    );
-    assert_eq!(
-        stored["events"].as_array().unwrap().len(),
-        streamed.len() + 100,
-        "one event-list entry per event"
-    );
+    for (record, expected) in [(streamed_record, streamed.len()), (waited_record, 100)] {
+        let (_, stored) = send(
+            server
+                .get(&format!("/v1/projects/{project}/records/{record}"))
+                .bearer_auth(&tenant.api_key),
+        );
+        assert_eq!(
+            stored["events"].as_array().unwrap().len(),
+            expected,
+            "one event-list entry per event"
+        );
+    }
 }
+
+/// The most events the swap test streams, so it stays bounded in time.
+const STREAMED_MAX: usize = 400;
 
 fn wait_done(server: &Server, tenant: &TenantKeys, id: u64) -> Value {
     for _ in 0..500 {
@@ -375,4 +380,89 @@ fn wait_done(server: &Server, tenant: &TenantKeys, id: u64) -> Value {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("event {id} was never processed");
+}
+
+/// Replays: the version that decided reproduces every decision; a changed
+/// version shows exactly the events it would decide differently.
+#[test]
+fn a_replay_of_an_unchanged_plugin_differs_nowhere_and_a_changed_one_where_expected() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, PHONE);
+    server.install(&tenant, "rule", components::NOT_TRACEABLE_CALLBACK);
+    upload(
+        &server,
+        &tenant,
+        "rule",
+        component(components::DELIVERED_FOLLOWUP),
+        "?activate=false",
+    );
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": "rule", "priority": 1 }]),
+    );
+    let hook = format!(
+        "/v1/webhooks/sms/status?secret-key={}&wait=true",
+        tenant.webhook_secret
+    );
+    for (i, status) in [
+        "not_traceable",
+        "not_traceable",
+        "delivered",
+        "not_traceable",
+        "sent",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (code, event) = send(server.post(&hook).json(&json!({
+            "messageId": format!("m-{i}"), "projectId": project, "recordId": record,
+            "status": status, "timestamp": "2026-12-01T09:00:00Z",
+        })));
+        assert_eq!(code, StatusCode::OK, "{event}");
+    }
+    let replay = |version: u32| {
+        send(
+            server
+                .post(&format!("/v1/plugins/rule/versions/{version}/replay"))
+                .bearer_auth(&tenant.api_key)
+                .json(&json!({ "limit": 50 })),
+        )
+    };
+    let (status, same) = replay(1);
+    assert_eq!(status, StatusCode::OK, "{same}");
+    assert_eq!(
+        (same["replayed"].as_u64(), same["same"].as_u64()),
+        (Some(5), Some(5)),
+        "{same}"
+    );
+    assert_eq!(same["different"], 0);
+
+    // v2 is delivered-followup: it ignores the three not-traceable receipts
+    // v1 acted on, and acts on the delivered one v1 ignored.
+    let (_, changed) = replay(2);
+    assert_eq!(changed["different"], 4, "{changed}");
+    assert_eq!(changed["same"], 1, "the `sent` receipt is ignored by both");
+    let differences = changed["differences"].as_array().unwrap();
+    let acted = |side: &str| {
+        differences
+            .iter()
+            .filter(|d| d[side]["actions"].as_array().unwrap().len() == 1)
+            .count()
+    };
+    assert_eq!((acted("recorded"), acted("candidate")), (3, 1));
+
+    assert_error(replay(9), StatusCode::NOT_FOUND, "not_found");
+    let intruder = server.tenant("intruder");
+    assert_error(
+        send(
+            server
+                .post("/v1/plugins/rule/versions/1/replay")
+                .bearer_auth(&intruder.api_key),
+        ),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
 }

@@ -335,6 +335,9 @@ fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
             duration_us: 0,
             logs: json!([]),
             verdicts: json!([{ "accepted": true, "reason": null, "action": action, "detail": null }]),
+            actions: json!([action]),
+            config: json!({}),
+            lookups: json!([]),
         }],
         writes: vec![RecordWrite {
             record_id: RecordId(local.0),

@@ -116,8 +116,9 @@ impl Journal for SqliteStore {
             for decision in &event.decisions {
                 tx.execute(
                     "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
-                         error_code, error, fuel_used, duration_us, logs, verdicts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                         error_code, error, fuel_used, duration_us, logs, verdicts, actions,
+                         config, lookups)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                     params![
                         event.event_id.0,
                         decision.plugin,
@@ -130,6 +131,9 @@ impl Journal for SqliteStore {
                         decision.duration_us as i64,
                         decision.logs.to_string(),
                         decision.verdicts.to_string(),
+                        decision.actions.to_string(),
+                        decision.config.to_string(),
+                        decision.lookups.to_string(),
                     ],
                 )?;
             }
@@ -216,38 +220,12 @@ impl Journal for SqliteStore {
             )
             .optional()?
             .ok_or_else(|| not_found(format!("event {event}")))?;
-        let mut statement = conn.prepare_cached(
-            "SELECT plugin, version, priority, outcome, error_code, error, fuel_used, duration_us,
-                    id, logs, verdicts
-             FROM decisions WHERE event_id = ?1 ORDER BY id",
-        )?;
-        let rows = statement
-            .query_map([event.0], |row| {
-                Ok((
-                    DecisionRecord {
-                        plugin: row.get(0)?,
-                        version: row.get(1)?,
-                        priority: row.get(2)?,
-                        outcome: row.get(3)?,
-                        error_code: row.get(4)?,
-                        error: row.get(5)?,
-                        fuel_used: row.get::<_, i64>(6)? as u64,
-                        duration_us: row.get::<_, i64>(7)? as u64,
-                        logs: serde_json::Value::Null,
-                        verdicts: serde_json::Value::Null,
-                    },
-                    decision_from_row(row)?,
-                ))
-            })?
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE event_id = ?1 ORDER BY id"
+        ))?;
+        let decisions = statement
+            .query_map([event.0], decision_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let decisions = rows
-            .into_iter()
-            .map(|(mut decision, [logs, verdicts])| {
-                decision.logs = serde_json::from_str(&logs)?;
-                decision.verdicts = serde_json::from_str(&verdicts)?;
-                Ok(decision)
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(EventView {
             id: event,
             project_id: project,
@@ -268,4 +246,70 @@ impl Journal for SqliteStore {
             |row| row.get::<_, i64>(0),
         )? as u64)
     }
+
+    fn recorded_runs(
+        &self,
+        tenant: TenantId,
+        plugin: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordedRun>> {
+        let conn = self.conn();
+        let columns = DECISION_COLUMNS
+            .split(", ")
+            .map(|c| format!("d.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {columns}, e.id, e.resolved FROM decisions d
+             JOIN events e ON e.id = d.event_id
+             WHERE e.tenant_id = ?1 AND d.plugin = ?2 AND e.resolved IS NOT NULL
+             ORDER BY e.id DESC LIMIT ?3"
+        ))?;
+        let rows = statement
+            .query_map(params![tenant.0, plugin, limit as i64], |row| {
+                Ok((
+                    decision_from_row(row)?,
+                    row.get::<_, u64>(DECISION_COLUMN_COUNT)?,
+                    row.get::<_, String>(DECISION_COLUMN_COUNT + 1)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(decision, event_id, resolved)| {
+                Ok(RecordedRun {
+                    event_id: EventId(event_id),
+                    event: serde_json::from_str(&resolved)?,
+                    decision,
+                })
+            })
+            .collect()
+    }
+}
+
+const DECISION_COLUMNS: &str = "plugin, version, priority, outcome, error_code, error, fuel_used,
+    duration_us, logs, verdicts, actions, config, lookups";
+const DECISION_COLUMN_COUNT: usize = 13;
+
+/// A decision row; its JSON columns parse leniently (a row never fails to
+/// load over its log).
+fn decision_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRecord> {
+    let json = |index: usize| -> rusqlite::Result<serde_json::Value> {
+        let text: String = row.get(index)?;
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    };
+    Ok(DecisionRecord {
+        plugin: row.get(0)?,
+        version: row.get(1)?,
+        priority: row.get(2)?,
+        outcome: row.get(3)?,
+        error_code: row.get(4)?,
+        error: row.get(5)?,
+        fuel_used: row.get::<_, i64>(6)? as u64,
+        duration_us: row.get::<_, i64>(7)? as u64,
+        logs: json(8)?,
+        verdicts: json(9)?,
+        actions: json(10)?,
+        config: json(11)?,
+        lookups: json(12)?,
+    })
 }

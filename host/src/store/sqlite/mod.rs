@@ -91,10 +91,6 @@ pub(crate) fn with_fields((mut record, fields): (StoredRecord, String)) -> Resul
 pub(crate) const RECORD_COLUMNS: &str =
     "id, project_id, phone, time_zone, fields, disposition_id, next_calldate";
 
-pub(crate) fn decision_from_row(row: &Row<'_>) -> rusqlite::Result<[String; 2]> {
-    Ok([row.get(9)?, row.get(10)?])
-}
-
 /// Fails unless `project` belongs to `tenant`.
 pub(crate) fn owned_project(conn: &Connection, tenant: TenantId, project: ProjectId) -> Result<()> {
     conn.query_row(

@@ -124,6 +124,60 @@ impl Config {
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
     }
 
+    /// Applies the `SMSTRIGGER_*` environment variables over the file's
+    /// values; a value that does not parse is an error naming the variable.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> anyhow::Result<T> {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name}=`{value}` is not valid"))
+        }
+        let mut read =
+            |name: &str, apply: &mut dyn FnMut(&str) -> anyhow::Result<()>| match env(name)
+                .filter(|v| !v.is_empty())
+            {
+                Some(value) => apply(&value),
+                None => Ok(()),
+            };
+        read("SMSTRIGGER_LISTEN", &mut |v| {
+            Ok(self.listen = parse("SMSTRIGGER_LISTEN", v)?)
+        })?;
+        read("SMSTRIGGER_DATA_DIR", &mut |v| Ok(self.data_dir = v.into()))?;
+        read("SMSTRIGGER_OPERATOR_KEY", &mut |v| {
+            Ok(self.operator_key = Some(v.into()))
+        })?;
+        read("SMSTRIGGER_WORKERS", &mut |v| {
+            Ok(self.workers = parse("SMSTRIGGER_WORKERS", v)?)
+        })?;
+        read("SMSTRIGGER_MAX_BODY_BYTES", &mut |v| {
+            Ok(self.max_body_bytes = parse("SMSTRIGGER_MAX_BODY_BYTES", v)?)
+        })?;
+        read("SMSTRIGGER_MAX_PENDING", &mut |v| {
+            Ok(self.max_pending = parse("SMSTRIGGER_MAX_PENDING", v)?)
+        })?;
+        read("SMSTRIGGER_FUEL", &mut |v| {
+            Ok(self.limits.fuel = parse("SMSTRIGGER_FUEL", v)?)
+        })?;
+        read("SMSTRIGGER_MEMORY_MIB", &mut |v| {
+            Ok(self.limits.memory_mib = parse("SMSTRIGGER_MEMORY_MIB", v)?)
+        })?;
+        read("SMSTRIGGER_WALL_DEADLINE_MS", &mut |v| {
+            Ok(self.limits.wall_deadline_ms = parse("SMSTRIGGER_WALL_DEADLINE_MS", v)?)
+        })?;
+        read("SMSTRIGGER_EVENTS_PER_SECOND", &mut |v| {
+            Ok(self.quotas.events_per_second = parse("SMSTRIGGER_EVENTS_PER_SECOND", v)?)
+        })?;
+        if self.limits.memory_mib << 20 > crate::runtime::MEMORY_CEILING_BYTES {
+            anyhow::bail!(
+                "limits.memory_mib {} is over the engine's ceiling of {} MiB",
+                self.limits.memory_mib,
+                crate::runtime::MEMORY_CEILING_BYTES >> 20
+            );
+        }
+        Ok(())
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
@@ -142,6 +196,26 @@ mod tests {
         assert_eq!(config.quotas.events_per_second, 5);
         assert_eq!(config.quotas.max_plugins, Quotas::default().max_plugins);
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_and_bad_ones_are_named() {
+        let mut config = Config::default();
+        let env = |name: &str| match name {
+            "SMSTRIGGER_WORKERS" => Some("3".to_string()),
+            "SMSTRIGGER_FUEL" => Some("1000".to_string()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert_eq!((config.workers, config.limits.fuel), (3, 1000));
+        let err = config
+            .apply_env(|name| (name == "SMSTRIGGER_MEMORY_MIB").then(|| "lots".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SMSTRIGGER_MEMORY_MIB"), "{err}");
+        let err = config
+            .apply_env(|name| (name == "SMSTRIGGER_MEMORY_MIB").then(|| "100000".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("ceiling"), "{err}");
     }
 
     #[test]

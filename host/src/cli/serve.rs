@@ -29,16 +29,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(args.config.as_deref())?;
+    config.apply_env(|name| std::env::var(name).ok())?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
     if let Some(data_dir) = args.data_dir {
         config.data_dir = data_dir;
-    }
-    if let Ok(key) = std::env::var("SMSTRIGGER_OPERATOR_KEY")
-        && !key.is_empty()
-    {
-        config.operator_key = Some(key);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

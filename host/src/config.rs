@@ -133,41 +133,37 @@ impl Config {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("{name}=`{value}` is not valid"))
         }
-        let mut read =
-            |name: &str, apply: &mut dyn FnMut(&str) -> anyhow::Result<()>| match env(name)
-                .filter(|v| !v.is_empty())
-            {
-                Some(value) => apply(&value),
-                None => Ok(()),
-            };
-        read("SMSTRIGGER_LISTEN", &mut |v| {
-            Ok(self.listen = parse("SMSTRIGGER_LISTEN", v)?)
-        })?;
-        read("SMSTRIGGER_DATA_DIR", &mut |v| Ok(self.data_dir = v.into()))?;
-        read("SMSTRIGGER_OPERATOR_KEY", &mut |v| {
-            Ok(self.operator_key = Some(v.into()))
-        })?;
-        read("SMSTRIGGER_WORKERS", &mut |v| {
-            Ok(self.workers = parse("SMSTRIGGER_WORKERS", v)?)
-        })?;
-        read("SMSTRIGGER_MAX_BODY_BYTES", &mut |v| {
-            Ok(self.max_body_bytes = parse("SMSTRIGGER_MAX_BODY_BYTES", v)?)
-        })?;
-        read("SMSTRIGGER_MAX_PENDING", &mut |v| {
-            Ok(self.max_pending = parse("SMSTRIGGER_MAX_PENDING", v)?)
-        })?;
-        read("SMSTRIGGER_FUEL", &mut |v| {
-            Ok(self.limits.fuel = parse("SMSTRIGGER_FUEL", v)?)
-        })?;
-        read("SMSTRIGGER_MEMORY_MIB", &mut |v| {
-            Ok(self.limits.memory_mib = parse("SMSTRIGGER_MEMORY_MIB", v)?)
-        })?;
-        read("SMSTRIGGER_WALL_DEADLINE_MS", &mut |v| {
-            Ok(self.limits.wall_deadline_ms = parse("SMSTRIGGER_WALL_DEADLINE_MS", v)?)
-        })?;
-        read("SMSTRIGGER_EVENTS_PER_SECOND", &mut |v| {
-            Ok(self.quotas.events_per_second = parse("SMSTRIGGER_EVENTS_PER_SECOND", v)?)
-        })?;
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("SMSTRIGGER_LISTEN") {
+            self.listen = parse("SMSTRIGGER_LISTEN", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("SMSTRIGGER_OPERATOR_KEY") {
+            self.operator_key = Some(v);
+        }
+        if let Some(v) = get("SMSTRIGGER_WORKERS") {
+            self.workers = parse("SMSTRIGGER_WORKERS", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("SMSTRIGGER_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_MAX_PENDING") {
+            self.max_pending = parse("SMSTRIGGER_MAX_PENDING", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_FUEL") {
+            self.limits.fuel = parse("SMSTRIGGER_FUEL", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_MEMORY_MIB") {
+            self.limits.memory_mib = parse("SMSTRIGGER_MEMORY_MIB", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_WALL_DEADLINE_MS") {
+            self.limits.wall_deadline_ms = parse("SMSTRIGGER_WALL_DEADLINE_MS", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_EVENTS_PER_SECOND") {
+            self.quotas.events_per_second = parse("SMSTRIGGER_EVENTS_PER_SECOND", &v)?;
+        }
         if self.limits.memory_mib << 20 > crate::runtime::MEMORY_CEILING_BYTES {
             anyhow::bail!(
                 "limits.memory_mib {} is over the engine's ceiling of {} MiB",

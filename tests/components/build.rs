@@ -111,8 +111,88 @@ fn main() {
     build(&workspace, &target_dir, plugins.iter().chain([&hostile]));
 
     let artifacts = target_dir.join(TARGET).join(PROFILE);
-    let code = generate(&artifacts, &plugins, &hostile);
+    let mut code = generate(&artifacts, &plugins, &hostile);
+    let javascript = build_javascript(&workspace, &target_dir.join("js"));
+    code.push_str(&format!(
+        "\n/// The keyword rule in JavaScript (`plugins-js/keyword-disposition`),\n\
+         /// built with componentize-js from the same `wit/`.\n\
+         pub const KEYWORD_DISPOSITION_JS: &str = {javascript:?};\n"
+    ));
     fs::write(out_dir.join("components.rs"), code).expect("write components.rs");
+}
+
+/// The JavaScript plugin's directory, relative to the workspace root.
+const JAVASCRIPT_DIR: &str = "plugins-js/keyword-disposition";
+
+/// Builds the JavaScript plugin with npm into `work` (never into the source
+/// tree): its packages are installed once (`npm ci` from the lock file),
+/// the component rebuilt when its sources change. Returns the component's
+/// path.
+fn build_javascript(workspace: &Path, work: &Path) -> String {
+    let source = workspace.join(JAVASCRIPT_DIR);
+    let inputs = [
+        "keyword-disposition.js",
+        "package.json",
+        "package-lock.json",
+    ];
+    for input in inputs {
+        println!("cargo:rerun-if-changed={}", source.join(input).display());
+    }
+    fs::create_dir_all(work).expect("create the JavaScript work directory");
+    let lock_changed = fs::read(source.join("package-lock.json")).ok()
+        != fs::read(work.join("package-lock.json")).ok();
+    for input in inputs {
+        fs::copy(source.join(input), work.join(input))
+            .unwrap_or_else(|e| panic!("copying {input} of {JAVASCRIPT_DIR}: {e}"));
+    }
+    let npm = env::var("NPM").unwrap_or_else(|_| "npm".into());
+    if lock_changed || !work.join("node_modules").is_dir() {
+        run_node_tool(
+            Command::new(&npm)
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(work),
+        );
+    }
+    let component = work.join("keyword-disposition.wasm");
+    run_node_tool(
+        Command::new(work.join("node_modules/.bin/componentize-js"))
+            .arg(work.join("keyword-disposition.js"))
+            .arg("--wit")
+            .arg(workspace.join("wit"))
+            .args(["--world-name", "trigger"])
+            .args([
+                "--disable",
+                "stdio",
+                "random",
+                "clocks",
+                "http",
+                "fetch-event",
+            ])
+            .arg("--out")
+            .arg(&component)
+            .current_dir(work),
+    );
+    component
+        .into_os_string()
+        .into_string()
+        .unwrap_or_else(|path| panic!("{path:?} is not UTF-8"))
+}
+
+fn run_node_tool(command: &mut Command) {
+    let shown = format!("{command:?}");
+    let output = command.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {shown}: {e}\nthe JavaScript plugin needs Node.js 20 or later with npm on PATH"
+        )
+    });
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        panic!(
+            "building the JavaScript plugin failed: {shown} ({})",
+            output.status
+        );
+    }
 }
 
 /// Every crate under `plugins/`, in name order.

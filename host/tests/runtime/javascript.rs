@@ -4,11 +4,9 @@
 //! scenario runs both components and asserts they decided alike, then what
 //! they decided. It shows the contract is the WIT world, not a Rust ABI.
 //!
-//! The component is built by npm, not cargo: `npm ci && npm run build` in
-//! `plugins-js/keyword-disposition` (CI's `.ci/run` does it before the
-//! tests). A missing component fails these tests; it is never skipped.
-
-use std::path::Path;
+//! `smstrigger-test-components` builds the component with npm (Node.js 20
+//! or later) as part of `cargo test`; without npm the build fails and says
+//! so. These tests are never skipped.
 
 use smstrigger_host::model::{DeliveryStatus, Disposition, RecordId};
 use smstrigger_host::runtime::{Error, LogLevel, LogLine};
@@ -18,22 +16,11 @@ use super::*;
 
 const PHONE: &str = "+36301234567";
 
-/// The JavaScript component, where `npm run build` writes it.
-const JS_COMPONENT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../plugins-js/keyword-disposition/keyword-disposition.wasm"
-);
-
 const KEYWORDS: &str = "CALLBACK=2@30m, PAID=41, WRONG NUMBER=42, LATER=43@2d";
 
 /// The JavaScript keyword plugin, compiled once for the test binary.
 fn javascript() -> Plugin {
-    assert!(
-        Path::new(JS_COMPONENT).is_file(),
-        "{JS_COMPONENT} is missing: build the JavaScript plugin first with \
-         `npm ci && npm run build` in plugins-js/keyword-disposition (needs Node.js 20+)"
-    );
-    load(JS_COMPONENT)
+    load(components::KEYWORD_DISPOSITION_JS)
 }
 
 /// Runs `event` through the Rust and the JavaScript keyword plugins with

@@ -32,8 +32,10 @@ pub const DEFAULT_MEMORY_BYTES: usize = 16 << 20;
 /// Table elements a plugin may grow to (function pointers for indirect calls).
 pub const DEFAULT_TABLE_ELEMENTS: usize = 10_000;
 
-/// Actions one answer may hold; an answer over it is refused before the
-/// host copies any of it out of the guest.
+/// Actions one answer may hold; an answer over it fails the call. The copy
+/// of the answer out of the guest is itself bounded by the guest's memory
+/// limit and wasmtime's per-call copy budget (hostcall fuel), so an oversized
+/// answer cannot make the host allocate without bound.
 pub const DEFAULT_MAX_ACTIONS: usize = 16;
 
 /// Bytes of one action's note; a longer note fails the call.

@@ -112,7 +112,7 @@ fn a_panic_is_a_trap_that_carries_the_panic_message() {
 }
 
 #[test]
-fn a_million_actions_are_refused_before_they_are_copied_out() {
+fn a_million_actions_are_refused_by_the_action_cap() {
     let outcome = attack_with("many-actions", roomy());
     assert_eq!(
         outcome.result,

@@ -43,6 +43,10 @@ struct Served {
 
 impl Served {
     fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -51,6 +55,7 @@ impl Served {
         let mut child = smstrigger(&["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .env("SMSTRIGGER_OPERATOR_KEY", OPERATOR_KEY)
             .env("RUST_LOG", "smstrigger_host=info")
             .stderr(Stdio::piped())
@@ -72,6 +77,28 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Sends SIGTERM and expects a clean exit within the grace period.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        for _ in 0..150 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "the server exited with {status}");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the server did not stop within 15 s of SIGTERM");
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         self.child.kill().ok();
@@ -81,10 +108,12 @@ impl Drop for Served {
 
 fn call(method: &str, url: &str, key: &str, body: Value) -> Value {
     let client = reqwest::blocking::Client::new();
-    let request = client
+    let mut request = client
         .request(method.parse().unwrap(), url)
-        .bearer_auth(key)
-        .json(&body);
+        .bearer_auth(key);
+    if !body.is_null() {
+        request = request.json(&body);
+    }
     let response = request.send().unwrap();
     let status = response.status();
     let body: Value = response.json().unwrap();
@@ -131,15 +160,24 @@ fn the_tutorial_works_as_written() {
     });
     let event_file = work.path().join("event.json");
     std::fs::write(&event_file, event.to_string()).unwrap();
+    let project_file = work.path().join("project.json");
+    std::fs::write(
+        &project_file,
+        json!({ "timeZone": "Europe/Budapest", "callingHours": { "start": "08:00", "end": "20:00" } })
+            .to_string(),
+    )
+    .unwrap();
     let ran = succeed(
         smstrigger(&["plugin", "run"])
             .arg(&component)
             .arg("--event")
             .arg(&event_file)
+            .arg("--project")
+            .arg(&project_file)
             .args(["--config", "delay_hours=48"]),
     );
     assert!(
-        ran.contains("record 1: Shared Callback at 2026-12-03 10:00 Europe/Budapest"),
+        ran.contains("accepted  record 1: Shared Callback at 2026-12-03 10:00 Europe/Budapest"),
         "{ran}"
     );
 
@@ -236,4 +274,40 @@ fn the_tutorial_works_as_written() {
     assert!(rolled.contains("v1 is now active"), "{rolled}");
     let listed = succeed(&mut client(&["list"]));
     assert!(listed.contains("later-rule"), "{listed}");
+
+    // 8. SIGTERM: the server stops accepting, drains and exits cleanly.
+    served.terminate();
+}
+
+#[test]
+fn watch_mode_installs_a_component_when_its_file_appears() {
+    let work = tempfile::tempdir().unwrap();
+    let watched = work.path().join("watched");
+    std::fs::create_dir(&watched).unwrap();
+    let served = Served::start_with(
+        &work.path().join("data"),
+        &["--watch", watched.to_str().unwrap(), "--watch-tenant", "1"],
+    );
+    let url = served.url.as_str();
+    let tenant = call(
+        "POST",
+        &format!("{url}/v1/tenants"),
+        OPERATOR_KEY,
+        json!({ "name": "dev" }),
+    );
+    let key = tenant["apiKey"].as_str().unwrap();
+    std::fs::copy(
+        smstrigger_test_components::DELIVERED_FOLLOWUP,
+        watched.join("my_rule.wasm"),
+    )
+    .unwrap();
+    for _ in 0..100 {
+        let plugins = call("GET", &format!("{url}/v1/plugins"), key, Value::Null);
+        if plugins[0]["name"] == "my-rule" {
+            assert_eq!(plugins[0]["activeVersion"], 1, "{plugins}");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the watched component was never installed");
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use smstrigger_host::actions::Verdict;
 use smstrigger_host::model::{Action, ContactRecord, Disposition, RecordId, SmsEvent, Timestamp};
 use smstrigger_host::runtime::LogLine;
 
@@ -75,4 +76,27 @@ pub fn size(bytes: u64) -> String {
     } else {
         format!("{:.1} MiB", b / (KIB * KIB))
     }
+}
+
+/// An action with the host's verdict on it: `accepted` or `rejected`, and
+/// the reason code and detail when there is one.
+pub fn verdict_lines(verdict: &Verdict, zones: &BTreeMap<RecordId, String>) -> Vec<String> {
+    let state = if verdict.accepted {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    let mut lines = vec![format!(
+        "  {state:<8}  {}",
+        describe(&verdict.action, zones)
+    )];
+    if verdict.reason.is_some() || verdict.detail.is_some() {
+        let code = verdict
+            .reason
+            .map(|r| format!("[{}]", r.code()))
+            .unwrap_or_default();
+        let detail = verdict.detail.as_deref().unwrap_or_default();
+        lines.push(format!("            {}", format!("{code} {detail}").trim()));
+    }
+    lines
 }

@@ -22,7 +22,7 @@ use smstrigger_host::model::{Action, RecordId, SmsEvent};
 use smstrigger_host::runtime::LogLine;
 use smstrigger_host::store::PluginInfo;
 
-use super::format::{describe, log_line, size, zones};
+use super::format::{describe, log_line, size, verdict_lines, zones};
 use super::plugin_run::{parse_config, read_json};
 
 /// How long a request may take in all (an upload is compiled before the answer).
@@ -554,27 +554,6 @@ fn dry_run_report(run: &DryRun, event: &SmsEvent) -> String {
 
 /// `  accepted  record 7: …` or `  rejected  record 7: …` and, when the
 /// host adjusted or rejected the action, `[reason] detail` beneath.
-fn verdict_lines(verdict: &Verdict, zones: &BTreeMap<RecordId, String>) -> Vec<String> {
-    let state = if verdict.accepted {
-        "accepted"
-    } else {
-        "rejected"
-    };
-    let mut lines = vec![format!(
-        "  {state:<8}  {}",
-        describe(&verdict.action, zones)
-    )];
-    if verdict.reason.is_some() || verdict.detail.is_some() {
-        let code = verdict
-            .reason
-            .map(|r| format!("[{}]", r.code()))
-            .unwrap_or_default();
-        let detail = verdict.detail.as_deref().unwrap_or_default();
-        lines.push(format!("            {}", format!("{code} {detail}").trim()));
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

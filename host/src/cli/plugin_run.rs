@@ -1,15 +1,16 @@
 //! `smstrigger plugin run`: one event through one component, printed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use smstrigger_host::model::{ContactRecord, SmsEvent};
+use smstrigger_host::actions::{ProjectRules, Proposal, RecordScope, validate};
+use smstrigger_host::model::{ContactRecord, RecordId, SmsEvent};
 use smstrigger_host::runtime::{Call, Limits, Runtime, StaticRecords};
 
-use super::format::{describe, log_line, zones};
+use super::format::{describe, log_line, verdict_lines, zones};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,6 +25,12 @@ pub struct Args {
     /// Records that `find-records` can return, as a JSON array.
     #[arg(long)]
     records: Option<PathBuf>,
+    /// The project's rules as JSON (`timeZone`, `callingHours`,
+    /// `callingHoursPolicy`, `horizonDays`, `maxActionsPerEvent`,
+    /// `dispositions`: the custom ids); with it, each action is shown with
+    /// the verdict the host would give.
+    #[arg(long, value_name = "PROJECT.json")]
+    project: Option<PathBuf>,
     /// The fuel budget (CPU) of the call.
     #[arg(long, default_value_t = Limits::default().fuel)]
     fuel: u64,
@@ -41,6 +48,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     let config = parse_config(&args.config)?;
+    let rules = match &args.project {
+        Some(path) => {
+            let mut rules: serde_json::Value = read_json(path)?;
+            rules["projectId"] = serde_json::json!(event.project_id());
+            Some(
+                serde_json::from_value::<ProjectRules>(rules)
+                    .with_context(|| format!("{}: not a project's rules", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let limits = Limits {
         fuel: args.fuel,
         memory_bytes: args.memory_mib << 20,
@@ -50,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(None)?;
     let plugin = runtime.load(&bytes)?;
     let zones = zones(&event, &records);
+    let scopes = scopes(&event, &records);
     let outcome = runtime.invoke(
         &plugin,
         Call {
@@ -78,8 +97,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(actions) if actions.is_empty() => println!("result   no actions"),
         Ok(actions) => {
             println!("result   {} action(s)", actions.len());
-            for action in &actions {
-                println!("  {}", describe(action, &zones));
+            match &rules {
+                Some(rules) => {
+                    let proposals: Vec<Proposal> = actions
+                        .iter()
+                        .map(|action| Proposal {
+                            plugin: "local".into(),
+                            priority: 0,
+                            action: action.clone(),
+                        })
+                        .collect();
+                    let verdicts = validate(
+                        event.timestamp(),
+                        rules,
+                        &scopes,
+                        &BTreeSet::new(),
+                        &proposals,
+                    );
+                    for verdict in &verdicts {
+                        for line in verdict_lines(verdict, &zones) {
+                            println!("{line}");
+                        }
+                    }
+                }
+                None => {
+                    for action in &actions {
+                        println!("  {}", describe(action, &zones));
+                    }
+                    println!("note     pass --project PROJECT.json to see the host's verdicts");
+                }
             }
         }
         Err(error) => {
@@ -88,6 +134,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The records the event and `--records` name, as validation scopes them.
+fn scopes(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, RecordScope> {
+    let named = match event {
+        SmsEvent::Outbound(status) => std::slice::from_ref(&status.contact),
+        SmsEvent::Inbound(sms) => sms.matches.as_slice(),
+    };
+    named
+        .iter()
+        .chain(records)
+        .map(|record| {
+            let scope = RecordScope {
+                id: record.id,
+                project_id: record.project_id,
+                phone: record.phone.clone(),
+                time_zone: Some(record.time_zone.clone()),
+            };
+            (record.id, scope)
+        })
+        .collect()
 }
 
 pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {

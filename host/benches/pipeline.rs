@@ -119,7 +119,7 @@ struct Measured {
     batches: u64,
     /// Wall time inside `Executor::execute` (the batch's commit).
     commit: Duration,
-    /// Set-up, untimed, for the record.
+    /// Copying the template and warming up, untimed, for the record.
     setup: Duration,
 }
 

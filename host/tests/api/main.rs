@@ -74,7 +74,10 @@ impl Server {
         let address = ready_rx.recv().unwrap();
         Self {
             url: format!("http://{address}"),
-            client: Client::new(),
+            // No connection reuse: a request the server refuses before reading
+            // its whole body (413) leaves that connection closed, and a pooled
+            // client would send its next request into it.
+            client: Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             _dir: dir,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),

@@ -55,7 +55,7 @@ impl Journal for SqliteStore {
     }
 
     fn claim_pending(&self, per_tenant: usize, max: usize) -> Result<Vec<PendingEvent>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut tenants = conn.prepare_cached(
             "SELECT DISTINCT tenant_id FROM events WHERE state = 'pending' ORDER BY tenant_id",
         )?;
@@ -200,7 +200,7 @@ impl Journal for SqliteStore {
     }
 
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView> {
-        let conn = self.conn();
+        let conn = self.read();
         let (project, message_id, state, received_at, processed_at, input, resolved) = conn
             .query_row(
                 "SELECT project_id, message_id, state, received_at, processed_at, input, resolved
@@ -240,7 +240,7 @@ impl Journal for SqliteStore {
     }
 
     fn pending_count(&self) -> Result<u64> {
-        Ok(self.conn().query_row(
+        Ok(self.read().query_row(
             "SELECT COUNT(*) FROM events WHERE state = 'pending'",
             [],
             |row| row.get::<_, i64>(0),
@@ -253,7 +253,7 @@ impl Journal for SqliteStore {
         plugin: &str,
         limit: usize,
     ) -> Result<Vec<RecordedRun>> {
-        let conn = self.conn();
+        let conn = self.read();
         let columns = DECISION_COLUMNS
             .split(", ")
             .map(|c| format!("d.{}", c.trim()))

@@ -53,7 +53,7 @@ impl Plugins for SqliteStore {
     }
 
     fn plugin_component(&self, tenant: TenantId, name: &str, version: u32) -> Result<Vec<u8>> {
-        self.conn()
+        self.read()
             .query_row(
                 "SELECT component FROM plugin_versions
                  WHERE tenant_id = ?1 AND name = ?2 AND version = ?3",
@@ -98,7 +98,7 @@ impl Plugins for SqliteStore {
     }
 
     fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut statement = conn.prepare_cached(
             "SELECT b.plugin, b.priority, b.config, p.active_version, v.sha256
              FROM bindings b
@@ -158,7 +158,7 @@ impl Plugins for SqliteStore {
     }
 
     fn plugins(&self, tenant: TenantId) -> Result<Vec<PluginInfo>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut statement = conn.prepare_cached(
             "SELECT name, active_version, previous_version FROM plugins
              WHERE tenant_id = ?1 ORDER BY name",

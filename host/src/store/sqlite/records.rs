@@ -89,7 +89,7 @@ impl Records for SqliteStore {
         project: ProjectId,
         phone: &str,
     ) -> Result<Vec<StoredRecord>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records
              WHERE tenant_id = ?1 AND project_id = ?2 AND phone = ?3 ORDER BY id"
@@ -101,7 +101,7 @@ impl Records for SqliteStore {
     }
 
     fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
-        let conn = self.conn();
+        let conn = self.read();
         let owned: Option<u64> = conn
             .query_row(
                 "SELECT id FROM records WHERE id = ?1 AND tenant_id = ?2",
@@ -129,7 +129,7 @@ impl Records for SqliteStore {
     }
 
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut statement = conn.prepare_cached(
             "SELECT phone FROM do_not_contact WHERE tenant_id = ?1 AND phone = ?2",
         )?;
@@ -146,7 +146,7 @@ impl Records for SqliteStore {
     }
 
     fn records(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<StoredRecord>> {
-        let conn = self.conn();
+        let conn = self.read();
         owned_project(&conn, tenant, project)?;
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records
@@ -228,7 +228,7 @@ impl Records for SqliteStore {
     }
 
     fn do_not_contact_list(&self, tenant: TenantId) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut statement = conn.prepare_cached(
             "SELECT phone FROM do_not_contact WHERE tenant_id = ?1 ORDER BY phone",
         )?;

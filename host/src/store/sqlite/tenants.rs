@@ -81,7 +81,7 @@ impl Tenants for SqliteStore {
     }
 
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
-        let conn = self.conn();
+        let conn = self.read();
         let row = conn
             .query_row(
                 "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
@@ -242,7 +242,7 @@ impl Tenants for SqliteStore {
 
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {
         let ids: Vec<u64> = {
-            let conn = self.conn();
+            let conn = self.read();
             let mut statement =
                 conn.prepare_cached("SELECT id FROM projects WHERE tenant_id = ?1 ORDER BY id")?;
             statement

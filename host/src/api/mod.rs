@@ -93,6 +93,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi_get))
         .route("/v1/tenants", post(tenants::tenants_create))
         .route("/v1/tenants/{id}/keys", post(tenants::tenants_add_key))
+        .route("/v1/tenants/{id}/limits", put(tenants::tenants_set_limits))
         .route(
             "/v1/tenant",
             get(tenants::tenant_get).put(tenants::tenant_update),

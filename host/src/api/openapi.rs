@@ -33,6 +33,7 @@ use super::{
         ops::openapi_get,
         tenants::tenants_create,
         tenants::tenants_add_key,
+        tenants::tenants_set_limits,
         tenants::tenant_get,
         tenants::tenant_update,
         webhooks::webhooks_status,

@@ -362,7 +362,10 @@ pub async fn plugins_dry_run(
                 event: &body.event,
                 config: Arc::new(body.config),
                 lookup: Arc::new(StaticRecords(contacts)),
-                limits: state.config.limits.limits(),
+                limits: state
+                    .store
+                    .tenant_limits(tenant)?
+                    .apply(state.config.limits.limits()),
             },
         );
         let actions = outcome.result.clone().unwrap_or_default();

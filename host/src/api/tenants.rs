@@ -9,7 +9,7 @@ use super::body::Json;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::TenantId;
 use crate::runtime::sha256_hex;
-use crate::store::{ExecutorSettings, WebhookAuth};
+use crate::store::{ExecutorSettings, TenantLimits, WebhookAuth};
 
 /// `POST /v1/tenants`: the new tenant's name.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -110,6 +110,50 @@ pub async fn tenants_add_key(
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Sets a tenant's own plugin limits (operator key); unset fields keep
+/// the server's defaults. A tenant cannot change its own limits.
+#[utoipa::path(
+    put,
+    path = "/v1/tenants/{id}/limits",
+    tag = "tenants",
+    security(("operator_key" = [])),
+    params(("id" = u64, Path, description = "The tenant's id.")),
+    request_body = TenantLimits,
+    responses(
+        (status = 200, description = "The tenant's limits now.", body = TenantLimits),
+        (status = 401, description = "The operator key is missing or wrong.", body = ErrorBody),
+        (status = 404, description = "No such tenant.", body = ErrorBody),
+        (status = 422, description = "A limit out of range (memory over the engine's ceiling, zero fuel).", body = ErrorBody),
+    )
+)]
+pub async fn tenants_set_limits(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    Json(limits): Json<TenantLimits>,
+) -> ApiResult<axum::Json<TenantLimits>> {
+    let ceiling = crate::runtime::MEMORY_CEILING_BYTES >> 20;
+    if limits
+        .memory_mib
+        .is_some_and(|mib| mib == 0 || mib > ceiling)
+    {
+        return Err(ApiError::invalid(format!(
+            "memoryMib must be 1 to {ceiling}"
+        )));
+    }
+    if limits.fuel == Some(0) || limits.wall_deadline_ms == Some(0) {
+        return Err(ApiError::invalid(
+            "fuel and wallDeadlineMs must be positive",
+        ));
+    }
+    let tenant = TenantId(id);
+    blocking(move || {
+        state.store.set_tenant_limits(tenant, &limits)?;
+        Ok(axum::Json(limits))
+    })
+    .await
 }
 
 /// A tenant's settings as the API shows and takes them.

@@ -34,6 +34,7 @@ pub(crate) fn process(
     let tenant = pending.tenant_id;
     let incoming: Incoming = serde_json::from_str(&pending.input)?;
     let project = store.project(tenant, pending.project_id)?;
+    let limits = store.tenant_limits(tenant)?.apply(limits);
     let event = resolve(store.as_ref(), tenant, &project, incoming)?;
     let mut decisions = Vec::new();
 

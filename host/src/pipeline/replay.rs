@@ -65,7 +65,7 @@ pub(super) fn replay(
     limit: usize,
 ) -> Result<ReplayReport, ReplayError> {
     let (store, runtime) = (&pipeline.store, &pipeline.runtime);
-    let limits = pipeline.config.limits;
+    let limits = store.tenant_limits(tenant)?.apply(pipeline.config.limits);
     let info = store
         .plugins(tenant)?
         .into_iter()

@@ -89,6 +89,35 @@ pub struct TenantSettings {
     pub executor: ExecutorSettings,
 }
 
+/// A tenant's own plugin limits, set by the operator; unset fields keep
+/// the server's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantLimits {
+    #[serde(default)]
+    pub fuel: Option<u64>,
+    #[serde(default)]
+    pub memory_mib: Option<usize>,
+    #[serde(default)]
+    pub wall_deadline_ms: Option<u64>,
+}
+
+impl TenantLimits {
+    /// `defaults` with this tenant's overrides applied.
+    pub fn apply(&self, defaults: crate::runtime::Limits) -> crate::runtime::Limits {
+        crate::runtime::Limits {
+            fuel: self.fuel.unwrap_or(defaults.fuel),
+            memory_bytes: self
+                .memory_mib
+                .map_or(defaults.memory_bytes, |mib| mib << 20),
+            wall_deadline: self
+                .wall_deadline_ms
+                .map_or(defaults.wall_deadline, std::time::Duration::from_millis),
+            ..defaults
+        }
+    }
+}
+
 /// A disposition set by hand through the record API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualDisposition {
@@ -419,6 +448,9 @@ pub trait Tenants {
     fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant>;
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings>;
     fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()>;
+    /// The tenant's own plugin limits (none: the server's defaults).
+    fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits>;
+    fn set_tenant_limits(&self, tenant: TenantId, limits: &TenantLimits) -> Result<()>;
     /// Stores the SHA-256 of a new API key of `tenant`.
     fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<()>;
     /// The tenant whose API key hashes to `key_hash`.

@@ -157,4 +157,7 @@ ALTER TABLE decisions ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE decisions ADD COLUMN lookups TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX decisions_plugin ON decisions(plugin, event_id);
 "#,
+    r#"
+ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
+"#,
 ];

@@ -466,3 +466,56 @@ fn a_replay_of_an_unchanged_plugin_differs_nowhere_and_a_changed_one_where_expec
         "not_found",
     );
 }
+
+/// Limits are per tenant: the operator tightens one tenant's fuel, and only
+/// that tenant's plugin runs out; a tenant cannot set its own.
+#[test]
+fn a_tenants_own_limits_apply_to_its_plugins_only() {
+    let server = Server::start();
+    let decide = |tenant: &TenantKeys| {
+        let project = server.project(tenant);
+        let record = server.record(tenant, project, PHONE);
+        server.install(tenant, "rule", components::NOT_TRACEABLE_CALLBACK);
+        server.bind(
+            tenant,
+            project,
+            json!([{ "plugin": "rule", "priority": 1 }]),
+        );
+        let hook = format!(
+            "/v1/webhooks/sms/status?secret-key={}&wait=true",
+            tenant.webhook_secret
+        );
+        let (_, event) = send(server.post(&hook).json(&json!({
+            "messageId": "m-1", "projectId": project, "recordId": record,
+            "status": "not_traceable", "timestamp": "2026-12-01T09:00:00Z",
+        })));
+        event["decisions"][0].clone()
+    };
+    let tight = server.tenant("tight");
+    let roomy = server.tenant("roomy");
+    let set = |key: &str, body: Value| {
+        send(
+            server
+                .put(&format!("/v1/tenants/{}/limits", tight.id))
+                .bearer_auth(key)
+                .json(&body),
+        )
+    };
+    assert_error(
+        set(&tight.api_key, json!({ "fuel": 1_000_000_000 })),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    assert_error(
+        set(OPERATOR_KEY, json!({ "memoryMib": 100_000 })),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+    );
+    let (status, body) = set(OPERATOR_KEY, json!({ "fuel": 1_000 }));
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let starved = decide(&tight);
+    assert_eq!(starved["errorCode"], "out_of_fuel", "{starved}");
+    let fine = decide(&roomy);
+    assert_eq!(fine["outcome"], "ok", "{fine}");
+}

@@ -210,6 +210,30 @@ impl Tenants for SqliteStore {
         Ok(())
     }
 
+    fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits> {
+        let json: String = self
+            .read()
+            .query_row(
+                "SELECT limits FROM tenants WHERE id = ?1",
+                [tenant.0],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+        Ok(serde_json::from_str(&json)?)
+    }
+
+    fn set_tenant_limits(&self, tenant: TenantId, limits: &TenantLimits) -> Result<()> {
+        let changed = self.conn().execute(
+            "UPDATE tenants SET limits = ?2 WHERE id = ?1",
+            params![tenant.0, serde_json::to_string(limits)?],
+        )?;
+        if changed == 0 {
+            return Err(not_found(format!("tenant {tenant}")));
+        }
+        Ok(())
+    }
+
     fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?1, ?2, ?3)",

@@ -1,7 +1,6 @@
 //! Tenant boundaries: a plugin of one tenant tries to reach another
 //! tenant's records, by id and by phone.
 
-use smstrigger_host::model::DeliveryStatus;
 use smstrigger_test_components as components;
 
 use super::*;
@@ -15,18 +14,7 @@ fn victim(f: &Fixture) -> (TenantId, StoredRecord) {
         .store
         .create_project(tenant, &settings(Default::default()))
         .unwrap();
-    let record = f
-        .store
-        .create_record(
-            tenant,
-            &NewRecord {
-                project_id: project.id,
-                phone: "+36209876543".into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    let record = create_record(f.store.as_ref(), tenant, project.id, "+36209876543");
     (tenant, record)
 }
 
@@ -42,13 +30,7 @@ fn an_action_on_another_tenants_record_is_out_of_scope() {
         &[("attack", "foreign-record"), ("record_id", target.as_str())],
     )]);
     let own = f.record(PHONE);
-    let id = accepted(f.status(
-        own.id,
-        "m-1",
-        DeliveryStatus::Delivered,
-        local("2026-12-01 10:00"),
-    ));
-    f.drain();
+    let id = f.delivered(own.id);
     let verdict = &f.verdicts(id)[0];
     assert_eq!(verdict["accepted"], false);
     assert_eq!(verdict["reason"], "record_out_of_scope");
@@ -69,18 +51,7 @@ fn an_action_on_a_record_of_another_project_is_out_of_scope() {
         .store
         .create_project(f.tenant, &settings(Default::default()))
         .unwrap();
-    let elsewhere = f
-        .store
-        .create_record(
-            f.tenant,
-            &NewRecord {
-                project_id: other_project.id,
-                phone: "+36209876543".into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    let elsewhere = create_record(f.store.as_ref(), f.tenant, other_project.id, "+36209876543");
     f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
     let target = elsewhere.id.0.to_string();
     f.bind(&[(
@@ -89,13 +60,7 @@ fn an_action_on_a_record_of_another_project_is_out_of_scope() {
         &[("attack", "foreign-record"), ("record_id", target.as_str())],
     )]);
     let own = f.record(PHONE);
-    let id = accepted(f.status(
-        own.id,
-        "m-1",
-        DeliveryStatus::Delivered,
-        local("2026-12-01 10:00"),
-    ));
-    f.drain();
+    let id = f.delivered(own.id);
     assert_eq!(f.verdicts(id)[0]["reason"], "record_out_of_scope");
 }
 
@@ -113,13 +78,7 @@ fn find_records_never_returns_another_tenants_customers() {
         ],
     )]);
     let own = f.record(PHONE);
-    let id = accepted(f.status(
-        own.id,
-        "m-1",
-        DeliveryStatus::Delivered,
-        local("2026-12-01 10:00"),
-    ));
-    f.drain();
+    let id = f.delivered(own.id);
     let decision = &f.event(id).decisions[0];
     assert_eq!(decision.outcome, "ok");
     assert_eq!(
@@ -139,13 +98,7 @@ fn find_records_finds_the_tenants_own_customers_in_any_spelling() {
         &[("attack", "foreign-lookup"), ("phone", "06 30 123 4567")],
     )]);
     let own = f.record(PHONE);
-    let id = accepted(f.status(
-        own.id,
-        "m-1",
-        DeliveryStatus::Delivered,
-        local("2026-12-01 10:00"),
-    ));
-    f.drain();
+    let id = f.delivered(own.id);
     assert_eq!(f.verdicts(id)[0]["accepted"], true);
 }
 
@@ -163,13 +116,7 @@ fn a_failing_plugin_does_not_stop_the_others() {
         ("delivered-followup", 10, &[]),
     ]);
     let own = f.record(PHONE);
-    let id = accepted(f.status(
-        own.id,
-        "m-1",
-        DeliveryStatus::Delivered,
-        local("2026-12-01 10:00"),
-    ));
-    f.drain();
+    let id = f.delivered(own.id);
     let event = f.event(id);
     assert_eq!(event.state, "failed");
     assert_eq!(
@@ -199,13 +146,7 @@ fn a_lower_priority_plugin_is_overridden_on_the_same_record() {
             &[("attack", "foreign-record"), ("record_id", target.as_str())],
         ),
     ]);
-    let id = accepted(f.status(
-        own.id,
-        "m-1",
-        DeliveryStatus::Delivered,
-        local("2026-12-01 10:00"),
-    ));
-    f.drain();
+    let id = f.delivered(own.id);
     let verdicts = f.verdicts(id);
     assert_eq!(verdicts[0]["accepted"], true);
     assert_eq!(verdicts[1]["reason"], "overridden_by_priority");

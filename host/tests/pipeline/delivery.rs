@@ -110,17 +110,7 @@ fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event() {
         .create_project(other, &settings(Default::default()))
         .unwrap();
     f.record(PHONE);
-    f.store
-        .create_record(
-            other,
-            &NewRecord {
-                project_id: other_project.id,
-                phone: PHONE.into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    create_record(f.store.as_ref(), other, other_project.id, PHONE);
     let at = local("2026-12-01 10:00");
     for i in 0..1_000 {
         f.inbound(&format!("+3630{:07}", i), "hello", at);

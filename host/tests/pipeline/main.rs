@@ -107,21 +107,17 @@ impl Fixture {
             .unwrap();
     }
 
-    /// A record in the fixture's project; `phone` in any spelling (the
-    /// store keeps E.164, as the record API will normalize it).
+    /// A record in the fixture's project; `phone` in any spelling.
     pub fn record(&self, phone: &str) -> StoredRecord {
-        let phone = smstrigger_host::phone::to_e164(phone, "HU").unwrap();
-        self.store
-            .create_record(
-                self.tenant,
-                &NewRecord {
-                    project_id: self.project.id,
-                    phone,
-                    time_zone: None,
-                    fields: vec![],
-                },
-            )
-            .unwrap()
+        create_record(self.store.as_ref(), self.tenant, self.project.id, phone)
+    }
+
+    /// A delivery receipt for `record` at 2026-12-01 10:00, processed.
+    pub fn delivered(&self, record: RecordId) -> EventId {
+        let at = local("2026-12-01 10:00");
+        let id = accepted(self.status(record, "m-1", DeliveryStatus::Delivered, at));
+        self.drain();
+        id
     }
 
     pub fn status(
@@ -184,6 +180,24 @@ pub fn settings(policy: CallingHoursPolicy) -> ProjectSettings {
         horizon_days: 90,
         max_actions_per_event: 16,
     }
+}
+
+/// A record of `tenant` in `project`; `phone` in any spelling (the store
+/// keeps E.164, as the record API normalizes it).
+pub fn create_record(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: ProjectId,
+    phone: &str,
+) -> StoredRecord {
+    let phone = smstrigger_host::phone::to_e164(phone, "HU").unwrap();
+    let record = NewRecord {
+        project_id: project,
+        phone,
+        time_zone: None,
+        fields: vec![],
+    };
+    store.create_record(tenant, &record).unwrap()
 }
 
 pub fn pipeline_over(store: &Arc<SqliteStore>) -> Arc<Pipeline> {

@@ -187,18 +187,7 @@ fn a_time_in_the_autumn_fold_takes_the_earlier_instant() {
             }],
         )
         .unwrap();
-    let customer = f
-        .store
-        .create_record(
-            f.tenant,
-            &NewRecord {
-                project_id: night_project.id,
-                phone: PHONE.into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    let customer = create_record(f.store.as_ref(), f.tenant, night_project.id, PHONE);
     f.pipeline
         .accept(
             f.tenant,

@@ -241,8 +241,7 @@ async fn accept(
     query: &HashMap<String, String>,
 ) -> ApiResult<Response> {
     let wait = query.get("wait").is_some_and(|v| v == "true" || v == "1");
-    let pipeline = state.pipeline.clone();
-    let journaled = blocking(move || Ok(pipeline.accept(tenant, incoming)?)).await?;
+    let journaled = state.pipeline.accept_async(tenant, incoming).await?;
     let (status, event_id) = match journaled {
         Journaled::Accepted(id) => (AckStatus::Accepted, id),
         Journaled::Duplicate(id) => (AckStatus::Duplicate, id),

@@ -2,25 +2,32 @@
 //! validation → execution → decision, exactly once per accepted event.
 //!
 //! [`Pipeline::accept`] journals an event and returns only once it is on
-//! disk; a repeat of an accepted (message id, status) is acknowledged and
-//! not processed again. A dispatcher thread claims pending events fairly
-//! across tenants (round-robin, never two of one subject at once), runs
-//! them on a pool of workers sized to the cores, and hands the batch to the
-//! [`Executor`], which commits every event's decisions, record changes and
-//! done mark in one transaction. After a crash, the events that were
-//! pending are simply claimed again: their earlier, uncommitted work left
-//! no trace.
+//! disk (webhooks arriving together share one commit, see [`group_commit`]);
+//! a repeat of an accepted (message id, status) is acknowledged and not
+//! processed again. Running, three kinds of threads share a [`Schedule`]:
+//! a dispatcher claims pending events from the journal, workers run them
+//! (fairly across tenants, one event of a subject at a time, no tenant on
+//! every worker), and a committer hands what they finished to the
+//! [`Executor`] in groups, each group one transaction holding every
+//! event's decisions, record changes and done mark. Workers never wait for
+//! a commit, and a commit never waits for a plugin. After a crash, the
+//! events that were pending are simply claimed again: their earlier,
+//! uncommitted work left no trace.
 
+mod group_commit;
 mod incoming;
 mod plugins;
 mod process;
 mod replay;
+mod schedule;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Incoming};
 pub use plugins::PluginCache;
 pub use process::{OPT_OUT_DECIDER, judge};
@@ -30,17 +37,21 @@ use crate::actions::Executor;
 use crate::metrics::Metrics;
 use crate::model::TenantId;
 use crate::runtime::{Limits, Runtime};
-use crate::store::{self, Journaled, ProcessedEvent, Store};
+use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
+use group_commit::GroupCommit;
+use schedule::Schedule;
 
-/// How the dispatcher batches and schedules.
+/// How the pipeline schedules and batches.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineConfig {
-    /// Threads running plugins; defaults to the number of cores.
+    /// Threads running plugins; defaults to twice the cores, so a tenant
+    /// whose plugin burns its whole budget on every event holds at most
+    /// `workers - 1` of them and other tenants always find one free.
     pub workers: usize,
-    /// The most events of one tenant per batch: the bound on how long one
-    /// tenant's burst can hold back another tenant's event.
+    /// The most events of one tenant claimed and not yet committed: the
+    /// bound on how much of one tenant's backlog sits in memory.
     pub per_tenant: usize,
-    /// The most events per batch (and per commit).
+    /// The most events per commit (and per [`Pipeline::process_batch`]).
     pub batch: usize,
     /// The limits every plugin call runs with.
     pub limits: Limits,
@@ -49,11 +60,18 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
-            workers: thread::available_parallelism().map_or(2, |n| n.get()),
-            per_tenant: 16,
-            batch: 64,
+            workers: 2 * thread::available_parallelism().map_or(2, |n| n.get()),
+            per_tenant: 256,
+            batch: 512,
             limits: Limits::default(),
         }
+    }
+}
+
+impl PipelineConfig {
+    /// How many workers one tenant may hold at once.
+    fn per_tenant_running(&self) -> usize {
+        self.workers.saturating_sub(1).max(1)
     }
 }
 
@@ -65,11 +83,19 @@ pub struct Pipeline {
     config: PipelineConfig,
     /// Where plugin runs and processed events are counted.
     metrics: Arc<Metrics>,
+    journal: GroupCommit,
+    schedule: Mutex<Schedule>,
+    /// Workers wait here for queued events.
+    work: Condvar,
+    /// The dispatcher waits here for new events or finished commits.
     wake: (Mutex<bool>, Condvar),
 }
 
 /// How long an idle dispatcher sleeps before it looks again unprompted.
 const IDLE_POLL: Duration = Duration::from_millis(200);
+
+/// An event a worker finished, on its way to the committer.
+type Finished = (PendingEvent, Result<ProcessedEvent, store::Error>);
 
 impl Pipeline {
     /// A pipeline counting into metrics of its own (see [`Self::metrics`]).
@@ -92,58 +118,89 @@ impl Pipeline {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            journal: GroupCommit::start(Arc::clone(&store)),
             store,
             runtime,
             executor,
             plugins: PluginCache::default(),
             config,
             metrics,
+            schedule: Mutex::default(),
+            work: Condvar::new(),
             wake: (Mutex::new(false), Condvar::new()),
         })
     }
 
     /// Journals `incoming` for `tenant`, durably, and wakes the dispatcher.
+    /// Blocks; async callers use [`Self::accept_async`].
     pub fn accept(&self, tenant: TenantId, incoming: Incoming) -> Result<Journaled, AcceptError> {
+        let entry = self.journal_entry(tenant, incoming)?;
+        let journaled = self.journal.submit(entry).and_then(|answer| answer.wait());
+        self.accepted(journaled)
+    }
+
+    /// [`Self::accept`] for async callers: the store reads run on the
+    /// blocking pool, the commit is awaited.
+    pub async fn accept_async(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        incoming: Incoming,
+    ) -> Result<Journaled, AcceptError> {
+        let pipeline = Arc::clone(self);
+        let entry = tokio::task::spawn_blocking(move || pipeline.journal_entry(tenant, incoming))
+            .await
+            .map_err(|e| AcceptError::Store(store::Error::Io(std::io::Error::other(e))))??;
+        let journaled = match self.journal.submit(entry) {
+            Ok(answer) => answer.received().await,
+            Err(error) => Err(error),
+        };
+        self.accepted(journaled)
+    }
+
+    fn journal_entry(
+        &self,
+        tenant: TenantId,
+        incoming: Incoming,
+    ) -> Result<store::JournalEntry, AcceptError> {
         let now = chrono::Utc::now().timestamp();
-        let entry = incoming::journal_entry(self.store.as_ref(), tenant, incoming, now)?;
-        let journaled = self.store.journal(&entry).map_err(AcceptError::Store)?;
+        incoming::journal_entry(self.store.as_ref(), tenant, incoming, now)
+    }
+
+    fn accepted(
+        &self,
+        journaled: Result<Journaled, store::Error>,
+    ) -> Result<Journaled, AcceptError> {
+        let journaled = journaled.map_err(AcceptError::Store)?;
         if matches!(journaled, Journaled::Accepted(_)) {
             self.notify();
         }
         Ok(journaled)
     }
 
-    /// Claims, processes and commits one batch; returns how many events it
-    /// processed (0 when none were pending).
+    /// Claims, processes and commits up to one batch on the calling thread
+    /// (and scoped workers); returns how many events it processed (0 when
+    /// none were pending). For tests and tools that drive the pipeline step
+    /// by step; a running server uses [`Self::start`].
     pub fn process_batch(&self) -> Result<usize, store::Error> {
-        let pending = self
-            .store
-            .claim_pending(self.config.per_tenant, self.config.batch)?;
-        if pending.is_empty() {
+        self.claim()?;
+        let taken: Vec<PendingEvent> = {
+            let mut schedule = self.schedule();
+            std::iter::from_fn(|| schedule.next(usize::MAX))
+                .take(self.config.batch)
+                .collect()
+        };
+        if taken.is_empty() {
             return Ok(0);
         }
-        let processed_at = chrono::Utc::now().timestamp();
-        let next = AtomicUsize::new(0);
-        let results: Vec<_> = thread::scope(|scope| {
-            let workers: Vec<_> = (0..self.config.workers.clamp(1, pending.len()))
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut finished: Vec<(usize, Finished)> = thread::scope(|scope| {
+            let workers: Vec<_> = (0..self.config.workers.clamp(1, taken.len()))
                 .map(|_| {
                     scope.spawn(|| {
                         let mut done = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(event) = pending.get(index) else {
-                                break;
-                            };
-                            let result = process::process(
-                                &self.store,
-                                &self.runtime,
-                                &self.plugins,
-                                &self.metrics,
-                                self.config.limits,
-                                event,
-                                processed_at,
-                            );
-                            done.push((index, result));
+                        while let Some(event) = taken.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let result = self.process(event);
+                            done.push((event.id.0 as usize, (event.clone(), result)));
                         }
                         done
                     })
@@ -154,24 +211,17 @@ impl Pipeline {
                 .flat_map(|worker| worker.join().expect("a pipeline worker panicked"))
                 .collect()
         });
-        let mut results = results;
-        results.sort_by_key(|(index, _)| *index);
-        let committed = results
-            .into_iter()
-            .map(|(_, result)| result)
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|processed| self.executor.execute(&processed).map(|()| processed));
-        let processed = match committed {
-            Ok(processed) => processed,
-            Err(error) => {
-                self.metrics.events_processed("error", pending.len() as u64);
-                return Err(error);
+        finished.sort_by_key(|(id, _)| *id);
+        let finished: Vec<Finished> = finished.into_iter().map(|(_, f)| f).collect();
+        {
+            let mut schedule = self.schedule();
+            for (event, _) in &finished {
+                schedule.ran(event);
             }
-        };
-        for event in &processed {
-            self.metrics.events_processed(outcome(event), 1);
         }
-        Ok(processed.len())
+        let count = finished.len();
+        self.commit(finished)?;
+        Ok(count)
     }
 
     /// Processes batches until nothing is pending.
@@ -180,25 +230,167 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Runs the dispatcher on its own thread until `stop` is set; it then
-    /// finishes the batch in hand and returns.
+    /// Starts the dispatcher, the workers and the committer; they run until
+    /// `stop` is set. Join the returned handle to wait for them: workers
+    /// finish the event in hand and the committer commits what they
+    /// finished (anything still queued stays pending in the journal).
     pub fn start(self: &Arc<Self>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
         let pipeline = Arc::clone(self);
         thread::Builder::new()
             .name("smstrigger-dispatcher".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Acquire) {
-                    match pipeline.process_batch() {
-                        Ok(0) => pipeline.wait_for_work(),
-                        Ok(_) => {}
-                        Err(error) => {
-                            tracing::error!(%error, "processing a batch failed; retrying");
-                            thread::sleep(IDLE_POLL);
-                        }
-                    }
-                }
-            })
+            .spawn(move || pipeline.run(&stop))
             .expect("spawning the dispatcher")
+    }
+
+    fn run(self: Arc<Self>, stop: &Arc<AtomicBool>) {
+        let (finished, committing) = mpsc::channel();
+        let committer = {
+            let pipeline = Arc::clone(&self);
+            thread::Builder::new()
+                .name("smstrigger-committer".into())
+                .spawn(move || pipeline.commit_loop(committing))
+                .expect("spawning the committer")
+        };
+        let workers: Vec<_> = (0..self.config.workers.max(1))
+            .map(|i| {
+                let (pipeline, stop, finished) =
+                    (Arc::clone(&self), Arc::clone(stop), finished.clone());
+                thread::Builder::new()
+                    .name(format!("smstrigger-worker-{i}"))
+                    .spawn(move || pipeline.work(&stop, finished))
+                    .expect("spawning a worker")
+            })
+            .collect();
+        drop(finished);
+        while !stop.load(Ordering::Acquire) {
+            let low = self.schedule().queued() < self.config.batch;
+            if low && let Err(error) = self.claim() {
+                tracing::error!(%error, "claiming pending events failed; retrying");
+                thread::sleep(IDLE_POLL);
+            }
+            self.wait_for_work();
+        }
+        self.work.notify_all();
+        for worker in workers {
+            worker.join().ok();
+        }
+        committer.join().ok();
+    }
+
+    /// Moves what the journal has pending into the schedule.
+    fn claim(&self) -> Result<(), store::Error> {
+        self.schedule().begin_claim();
+        let pending = self.store.pending(2 * self.config.per_tenant)?;
+        let queued = self.schedule().claim(pending, self.config.per_tenant);
+        if queued > 0 {
+            self.work.notify_all();
+        }
+        Ok(())
+    }
+
+    /// A worker: takes the next event the schedule allows, runs it, hands
+    /// it to the committer.
+    fn work(&self, stop: &AtomicBool, finished: Sender<Finished>) {
+        loop {
+            let event = {
+                let mut schedule = self.schedule();
+                loop {
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    if let Some(event) = schedule.next(self.config.per_tenant_running()) {
+                        break event;
+                    }
+                    schedule = self
+                        .work
+                        .wait_timeout(schedule, IDLE_POLL)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            };
+            let result = self.process(&event);
+            self.schedule().ran(&event);
+            // A slot of this tenant is free: a waiting worker may take it.
+            self.work.notify_one();
+            if finished.send((event, result)).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The committer: commits finished events in groups until every worker
+    /// has stopped.
+    fn commit_loop(&self, finished: Receiver<Finished>) {
+        while let Ok(first) = finished.recv() {
+            let mut group = vec![first];
+            group.extend(finished.try_iter().take(self.config.batch - 1));
+            if let Err(error) = self.commit(group) {
+                tracing::error!(%error, "committing processed events failed; they stay pending");
+                thread::sleep(IDLE_POLL);
+            }
+        }
+    }
+
+    /// Commits the events that processed, gives back the ones that failed
+    /// (they stay pending and are claimed again), and wakes the dispatcher.
+    fn commit(&self, finished: Vec<Finished>) -> Result<(), store::Error> {
+        let mut events = Vec::with_capacity(finished.len());
+        let mut processed = Vec::with_capacity(finished.len());
+        let mut failure = None;
+        for (event, result) in finished {
+            match result {
+                Ok(done) => {
+                    events.push(event);
+                    processed.push(done);
+                }
+                Err(error) => {
+                    tracing::error!(%error, event = %event.id, "processing an event failed; it stays pending");
+                    self.metrics.events_processed("error", 1);
+                    self.schedule().release(&event, false);
+                    failure = Some(error);
+                }
+            }
+        }
+        let committed = processed.is_empty() || {
+            match self.executor.execute(&processed) {
+                Ok(()) => true,
+                Err(error) => {
+                    self.metrics
+                        .events_processed("error", processed.len() as u64);
+                    failure = Some(error);
+                    false
+                }
+            }
+        };
+        if committed {
+            for event in &processed {
+                self.metrics.events_processed(outcome(event), 1);
+            }
+        }
+        {
+            let mut schedule = self.schedule();
+            for event in &events {
+                schedule.release(event, committed);
+            }
+        }
+        self.notify();
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn process(&self, event: &PendingEvent) -> Result<ProcessedEvent, store::Error> {
+        process::process(
+            &self.store,
+            &self.runtime,
+            &self.plugins,
+            &self.metrics,
+            self.config.limits,
+            event,
+            chrono::Utc::now().timestamp(),
+        )
+    }
+
+    fn schedule(&self) -> MutexGuard<'_, Schedule> {
+        self.schedule.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Wakes the dispatcher (also used on shutdown).

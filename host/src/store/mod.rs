@@ -525,10 +525,18 @@ pub trait Plugins {
 
 /// The event journal and what processing made of each event.
 pub trait Journal {
-    fn journal(&self, entry: &JournalEntry) -> Result<Journaled>;
-    /// Up to `per_tenant` pending events of each tenant, oldest first, at
-    /// most `max` in all, and never two of one subject.
-    fn claim_pending(&self, per_tenant: usize, max: usize) -> Result<Vec<PendingEvent>>;
+    /// Journals one entry durably (see [`Self::journal_batch`]).
+    fn journal(&self, entry: &JournalEntry) -> Result<Journaled> {
+        let mut journaled = self.journal_batch(std::slice::from_ref(entry))?;
+        Ok(journaled.remove(0))
+    }
+    /// Journals `entries` in one durable transaction (group commit), each
+    /// deduplicated against everything before it, the batch included.
+    fn journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<Journaled>>;
+    /// The oldest `per_tenant` pending events of every tenant that has any,
+    /// by tenant then id. Which of them run, and when, is the pipeline's
+    /// business (it knows what is already in flight).
+    fn pending(&self, per_tenant: usize) -> Result<Vec<PendingEvent>>;
     /// Commits processed events, each atomically with its record changes.
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()>;
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView>;

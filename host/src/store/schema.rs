@@ -160,4 +160,8 @@ CREATE INDEX decisions_plugin ON decisions(plugin, event_id);
     r#"
 ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
 "#,
+    r#"
+ALTER TABLE events ADD COLUMN accepted_us INTEGER;  -- Unix µs when journaled
+ALTER TABLE events ADD COLUMN decided_us INTEGER;   -- Unix µs when its decision committed
+"#,
 ];

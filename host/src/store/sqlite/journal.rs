@@ -3,192 +3,185 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
-use std::collections::BTreeSet;
+
+/// Journals one entry inside the batch's transaction.
+fn journal_one(
+    tx: &rusqlite::Transaction<'_>,
+    entry: &JournalEntry,
+    accepted_us: i64,
+) -> Result<Journaled> {
+    let mut find =
+        tx.prepare_cached("SELECT id FROM events WHERE tenant_id = ?1 AND dedupe_key = ?2")?;
+    if let Some(id) = find
+        .query_row(params![entry.tenant_id.0, entry.dedupe_key], |row| {
+            row.get::<_, u64>(0)
+        })
+        .optional()?
+    {
+        return Ok(Journaled::Duplicate(EventId(id)));
+    }
+    let mut superseded = false;
+    for key in &entry.superseded_by {
+        superseded |= find
+            .query_row(params![entry.tenant_id.0, key], |_| Ok(()))
+            .optional()?
+            .is_some();
+    }
+    tx.prepare_cached(
+        "INSERT INTO events (tenant_id, project_id, dedupe_key, message_id, subject, input,
+                             received_at, state, accepted_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        entry.tenant_id.0,
+        entry.project_id.0,
+        entry.dedupe_key,
+        entry.message_id,
+        entry.subject,
+        entry.input,
+        entry.received_at,
+        if superseded { "superseded" } else { "pending" },
+        accepted_us,
+    ])?;
+    let id = EventId(tx.last_insert_rowid() as u64);
+    Ok(if superseded {
+        Journaled::Superseded(id)
+    } else {
+        Journaled::Accepted(id)
+    })
+}
 
 impl Journal for SqliteStore {
-    fn journal(&self, entry: &JournalEntry) -> Result<Journaled> {
+    fn journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<Journaled>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let existing: Option<u64> = tx
-            .query_row(
-                "SELECT id FROM events WHERE tenant_id = ?1 AND dedupe_key = ?2",
-                params![entry.tenant_id.0, entry.dedupe_key],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if let Some(id) = existing {
-            return Ok(Journaled::Duplicate(EventId(id)));
-        }
-        let mut superseded = false;
-        for key in &entry.superseded_by {
-            superseded |= tx
-                .query_row(
-                    "SELECT 1 FROM events WHERE tenant_id = ?1 AND dedupe_key = ?2",
-                    params![entry.tenant_id.0, key],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-        }
-        tx.execute(
-            "INSERT INTO events (tenant_id, project_id, dedupe_key, message_id, subject, input,
-                                 received_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                entry.tenant_id.0,
-                entry.project_id.0,
-                entry.dedupe_key,
-                entry.message_id,
-                entry.subject,
-                entry.input,
-                entry.received_at,
-                if superseded { "superseded" } else { "pending" },
-            ],
-        )?;
-        let id = EventId(tx.last_insert_rowid() as u64);
+        let accepted_us = now_us();
+        let journaled = entries
+            .iter()
+            .map(|entry| journal_one(&tx, entry, accepted_us))
+            .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
-        Ok(if superseded {
-            Journaled::Superseded(id)
-        } else {
-            Journaled::Accepted(id)
-        })
+        Ok(journaled)
     }
 
-    fn claim_pending(&self, per_tenant: usize, max: usize) -> Result<Vec<PendingEvent>> {
+    fn pending(&self, per_tenant: usize) -> Result<Vec<PendingEvent>> {
         let conn = self.read();
-        let mut tenants = conn.prepare_cached(
-            "SELECT DISTINCT tenant_id FROM events WHERE state = 'pending' ORDER BY tenant_id",
+        // A loose index scan: one seek per tenant with pending events, not a
+        // walk over every pending row of a tenant with a backlog.
+        let mut next_tenant = conn.prepare_cached(
+            "SELECT MIN(tenant_id) FROM events WHERE state = 'pending' AND tenant_id > ?1",
         )?;
-        let tenant_ids = tenants
-            .query_map([], |row| row.get::<_, u64>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut oldest = conn.prepare_cached(
             "SELECT id, tenant_id, project_id, subject, input FROM events
              WHERE state = 'pending' AND tenant_id = ?1 ORDER BY id LIMIT ?2",
         )?;
-        // Round-robin: the first pending event of every tenant, then the
-        // second, …, so one tenant's burst cannot starve another's event.
-        let mut queues = Vec::with_capacity(tenant_ids.len());
-        for tenant in tenant_ids {
-            let events = oldest
-                .query_map(params![tenant, per_tenant as i64], |row| {
-                    Ok(PendingEvent {
-                        id: EventId(row.get(0)?),
-                        tenant_id: TenantId(row.get(1)?),
-                        project_id: ProjectId(row.get(2)?),
-                        subject: row.get(3)?,
-                        input: row.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            queues.push(events.into_iter());
-        }
-        let mut subjects = BTreeSet::new();
-        let mut blocked = BTreeSet::new();
-        let mut claimed = Vec::new();
-        while claimed.len() < max {
-            let mut progressed = false;
-            for queue in queues.iter_mut() {
-                let Some(event) = queue.next() else { continue };
-                progressed = true;
-                let subject = (event.tenant_id, event.subject.clone());
-                // A subject's later events wait for its earlier one.
-                if blocked.contains(&subject) || !subjects.insert(subject.clone()) {
-                    blocked.insert(subject);
-                    continue;
-                }
-                claimed.push(event);
-                if claimed.len() == max {
-                    break;
-                }
+        let mut pending = Vec::new();
+        let mut after = -1_i64;
+        while let Some(tenant) =
+            next_tenant.query_row([after], |row| row.get::<_, Option<i64>>(0))?
+        {
+            let events = oldest.query_map(params![tenant, per_tenant as i64], |row| {
+                Ok(PendingEvent {
+                    id: EventId(row.get(0)?),
+                    tenant_id: TenantId(row.get(1)?),
+                    project_id: ProjectId(row.get(2)?),
+                    subject: row.get(3)?,
+                    input: row.get(4)?,
+                })
+            })?;
+            for event in events {
+                pending.push(event?);
             }
-            if !progressed {
-                break;
-            }
+            after = tenant;
         }
-        Ok(claimed)
+        Ok(pending)
     }
 
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let decided_us = now_us();
         for event in processed {
             for decision in &event.decisions {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
                          error_code, error, fuel_used, duration_us, logs, verdicts, actions,
                          config, lookups)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    params![
-                        event.event_id.0,
-                        decision.plugin,
-                        decision.version,
-                        decision.priority,
-                        decision.outcome,
-                        decision.error_code,
-                        decision.error,
-                        decision.fuel_used as i64,
-                        decision.duration_us as i64,
-                        decision.logs.to_string(),
-                        decision.verdicts.to_string(),
-                        decision.actions.to_string(),
-                        decision.config.to_string(),
-                        decision.lookups.to_string(),
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    event.event_id.0,
+                    decision.plugin,
+                    decision.version,
+                    decision.priority,
+                    decision.outcome,
+                    decision.error_code,
+                    decision.error,
+                    decision.fuel_used as i64,
+                    decision.duration_us as i64,
+                    decision.logs.to_string(),
+                    decision.verdicts.to_string(),
+                    decision.actions.to_string(),
+                    decision.config.to_string(),
+                    decision.lookups.to_string(),
+                ])?;
             }
             if let Some(phone) = &event.opted_out {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO do_not_contact (tenant_id, phone, source, event_id, created_at)
                      VALUES (?1, ?2, 'opt-out', ?3, ?4) ON CONFLICT DO NOTHING",
-                    params![
-                        event.tenant_id.0,
-                        phone,
-                        event.event_id.0,
-                        event.processed_at
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    event.tenant_id.0,
+                    phone,
+                    event.event_id.0,
+                    event.processed_at
+                ])?;
             }
             for write in &event.writes {
-                let changed = tx.execute(
-                    "UPDATE records SET disposition_id = ?3, next_calldate = ?4
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE records SET disposition_id = ?3, next_calldate = ?4
                      WHERE id = ?1 AND tenant_id = ?2",
-                    params![
+                    )?
+                    .execute(params![
                         write.record_id.0,
                         event.tenant_id.0,
                         write.disposition_id,
                         write.next_calldate
-                    ],
-                )?;
+                    ])?;
                 if changed != 1 {
                     return Err(not_found(format!("record {}", write.record_id)));
                 }
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO record_events (record_id, event_id, event_type, user, created_at,
                          disposition_id, next_calldate, plugin, plugin_version, note)
                      VALUES (?1, ?2, 'SMS', 'System', ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        write.record_id.0,
-                        event.event_id.0,
-                        event.processed_at,
-                        write.disposition_id,
-                        write.next_calldate,
-                        write.plugin,
-                        write.plugin_version,
-                        write.note,
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    write.record_id.0,
+                    event.event_id.0,
+                    event.processed_at,
+                    write.disposition_id,
+                    write.next_calldate,
+                    write.plugin,
+                    write.plugin_version,
+                    write.note,
+                ])?;
             }
             let state = if event.decisions.iter().any(|d| d.outcome == "failed") {
                 "failed"
             } else {
                 "done"
             };
-            let marked = tx.execute(
-                "UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4
-                 WHERE id = ?1 AND state = 'pending'",
-                params![event.event_id.0, state, event.resolved, event.processed_at],
-            )?;
+            let marked = tx.prepare_cached("UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4, decided_us = ?5
+                 WHERE id = ?1 AND state = 'pending'")?.execute(params![
+                    event.event_id.0,
+                    state,
+                    event.resolved,
+                    event.processed_at,
+                    decided_us
+                ])?;
             if marked != 1 {
                 return Err(Error::Conflict {
                     what: format!("event {} is not pending", event.event_id),
@@ -202,22 +195,21 @@ impl Journal for SqliteStore {
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView> {
         let conn = self.read();
         let (project, message_id, state, received_at, processed_at, input, resolved) = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT project_id, message_id, state, received_at, processed_at, input, resolved
                  FROM events WHERE id = ?1 AND tenant_id = ?2",
-                params![event.0, tenant.0],
-                |row| {
-                    Ok((
-                        ProjectId(row.get(0)?),
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Timestamp>(3)?,
-                        row.get::<_, Option<Timestamp>>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, Option<String>>(6)?,
-                    ))
-                },
-            )
+            )?
+            .query_row(params![event.0, tenant.0], |row| {
+                Ok((
+                    ProjectId(row.get(0)?),
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Timestamp>(3)?,
+                    row.get::<_, Option<Timestamp>>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, Option<String>>(6)?,
+                ))
+            })
             .optional()?
             .ok_or_else(|| not_found(format!("event {event}")))?;
         let mut statement = conn.prepare_cached(&format!(
@@ -240,11 +232,10 @@ impl Journal for SqliteStore {
     }
 
     fn pending_count(&self) -> Result<u64> {
-        Ok(self.read().query_row(
-            "SELECT COUNT(*) FROM events WHERE state = 'pending'",
-            [],
-            |row| row.get::<_, i64>(0),
-        )? as u64)
+        Ok(self
+            .read()
+            .prepare_cached("SELECT COUNT(*) FROM events WHERE state = 'pending'")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64)
     }
 
     fn recorded_runs(

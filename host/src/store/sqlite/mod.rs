@@ -1,11 +1,13 @@
 //! [`Store`] on one SQLite file (rusqlite, SQLite bundled).
 //!
-//! One connection behind a mutex: SQLite has one writer at a time anyway,
-//! and the pipeline batches its writes, so the lock is held for short,
-//! plugin-free stretches. Plugins never run while it is held.
+//! One writer connection behind a mutex: SQLite has one writer at a time
+//! anyway, and both the journal and the pipeline commit in groups, so the
+//! lock is held for short, plugin-free stretches. Plugins never run while
+//! it is held. Reads go to a small pool of reader connections.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -20,13 +22,19 @@ mod tenants;
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "smstrigger.db";
 
-/// Two connections: the writer (journal, commits, changes) and a reader.
-/// In WAL mode a reader never waits for the writer or its fsync, so the
-/// workers' reads and the dispatcher's claims proceed while webhooks are
-/// being made durable; each read sees everything committed before it.
+/// How many reader connections the store keeps: enough for the pipeline's
+/// workers, its dispatcher and the HTTP handlers to read side by side.
+const READERS: usize = 6;
+
+/// The writer (journal, commits, changes) and a few readers. In WAL mode a
+/// reader never waits for the writer or its fsync, so the workers' reads
+/// and the dispatcher's claims proceed while webhooks are being made
+/// durable; each read sees everything committed before it.
 pub struct SqliteStore {
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    /// Where a reader that finds every connection busy queues.
+    next_reader: AtomicUsize,
 }
 
 impl SqliteStore {
@@ -37,10 +45,13 @@ impl SqliteStore {
         let path = data_dir.join(DATABASE_FILE);
         let writer = connect(&path)?;
         migrate(&writer)?;
-        let reader = connect(&path)?;
+        let readers = (0..READERS)
+            .map(|_| connect(&path).map(Mutex::new))
+            .collect::<Result<_>>()?;
         Ok(Self {
             writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            readers,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -52,9 +63,18 @@ impl SqliteStore {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// The reader, for reads of committed data.
+    /// A free reader, for reads of committed data (or, when all are busy,
+    /// the next one in turn).
     pub(crate) fn read(&self) -> MutexGuard<'_, Connection> {
-        self.reader
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poison)) => return poison.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[turn]
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
@@ -81,7 +101,9 @@ fn connect(path: &Path) -> Result<Connection> {
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version: usize = conn
+        .prepare_cached("PRAGMA user_version")?
+        .query_row([], |row| row.get(0))?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(migration)?;
@@ -93,6 +115,12 @@ fn migrate(conn: &Connection) -> Result<()> {
 
 pub(crate) fn now() -> Timestamp {
     chrono::Utc::now().timestamp()
+}
+
+/// Now in Unix microseconds: when events are journaled and decided, so the
+/// time from one to the other can be measured.
+pub(crate) fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 pub(crate) fn not_found(what: impl Into<String>) -> Error {
@@ -124,11 +152,8 @@ pub(crate) const RECORD_COLUMNS: &str =
 
 /// Fails unless `project` belongs to `tenant`.
 pub(crate) fn owned_project(conn: &Connection, tenant: TenantId, project: ProjectId) -> Result<()> {
-    conn.query_row(
-        "SELECT 1 FROM projects WHERE id = ?1 AND tenant_id = ?2",
-        params![project.0, tenant.0],
-        |_| Ok(()),
-    )
-    .optional()?
-    .ok_or_else(|| not_found(format!("project {project}")))
+    conn.prepare_cached("SELECT 1 FROM projects WHERE id = ?1 AND tenant_id = ?2")?
+        .query_row(params![project.0, tenant.0], |_| Ok(()))
+        .optional()?
+        .ok_or_else(|| not_found(format!("project {project}")))
 }

@@ -14,12 +14,12 @@ impl Plugins for SqliteStore {
     ) -> Result<u32> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let version: u32 = tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM plugin_versions
+        let version: u32 = tx
+            .prepare_cached(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM plugin_versions
              WHERE tenant_id = ?1 AND name = ?2",
-            params![tenant.0, name],
-            |row| row.get(0),
-        )?;
+            )?
+            .query_row(params![tenant.0, name], |row| row.get(0))?;
         tx.execute(
             "INSERT INTO plugin_versions (tenant_id, name, version, sha256, component, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -36,12 +36,11 @@ impl Plugins for SqliteStore {
     fn activate_plugin(&self, tenant: TenantId, name: &str, version: u32) -> Result<()> {
         let conn = self.conn();
         let exists: Option<u32> = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT version FROM plugin_versions
                  WHERE tenant_id = ?1 AND name = ?2 AND version = ?3",
-                params![tenant.0, name, version],
-                |row| row.get(0),
-            )
+            )?
+            .query_row(params![tenant.0, name, version], |row| row.get(0))
             .optional()?;
         exists.ok_or_else(|| not_found(format!("plugin {name} version {version}")))?;
         conn.execute(
@@ -54,12 +53,11 @@ impl Plugins for SqliteStore {
 
     fn plugin_component(&self, tenant: TenantId, name: &str, version: u32) -> Result<Vec<u8>> {
         self.read()
-            .query_row(
+            .prepare_cached(
                 "SELECT component FROM plugin_versions
                  WHERE tenant_id = ?1 AND name = ?2 AND version = ?3",
-                params![tenant.0, name, version],
-                |row| row.get(0),
-            )
+            )?
+            .query_row(params![tenant.0, name, version], |row| row.get(0))
             .optional()?
             .ok_or_else(|| not_found(format!("plugin {name} version {version}")))
     }
@@ -76,11 +74,8 @@ impl Plugins for SqliteStore {
         tx.execute("DELETE FROM bindings WHERE project_id = ?1", [project.0])?;
         for binding in bindings {
             let known: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM plugins WHERE tenant_id = ?1 AND name = ?2",
-                    params![tenant.0, binding.plugin],
-                    |row| row.get(0),
-                )
+                .prepare_cached("SELECT name FROM plugins WHERE tenant_id = ?1 AND name = ?2")?
+                .query_row(params![tenant.0, binding.plugin], |row| row.get(0))
                 .optional()?;
             known.ok_or_else(|| not_found(format!("plugin {}", binding.plugin)))?;
             tx.execute(
@@ -138,11 +133,10 @@ impl Plugins for SqliteStore {
     fn rollback_plugin(&self, tenant: TenantId, name: &str) -> Result<u32> {
         let conn = self.conn();
         let previous: Option<Option<u32>> = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT previous_version FROM plugins WHERE tenant_id = ?1 AND name = ?2",
-                params![tenant.0, name],
-                |row| row.get(0),
-            )
+            )?
+            .query_row(params![tenant.0, name], |row| row.get(0))
             .optional()?;
         let previous = previous
             .ok_or_else(|| not_found(format!("plugin {name}")))?

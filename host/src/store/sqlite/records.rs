@@ -72,12 +72,11 @@ impl Records for SqliteStore {
 
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord> {
         let row = self
-            .conn()
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1 AND tenant_id = ?2"),
-                params![record.0, tenant.0],
-                record_from_row,
-            )
+            .read()
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1 AND tenant_id = ?2"
+            ))?
+            .query_row(params![record.0, tenant.0], record_from_row)
             .optional()?
             .ok_or_else(|| not_found(format!("record {record}")))?;
         with_fields(row)
@@ -103,11 +102,8 @@ impl Records for SqliteStore {
     fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
         let conn = self.read();
         let owned: Option<u64> = conn
-            .query_row(
-                "SELECT id FROM records WHERE id = ?1 AND tenant_id = ?2",
-                params![record.0, tenant.0],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT id FROM records WHERE id = ?1 AND tenant_id = ?2")?
+            .query_row(params![record.0, tenant.0], |row| row.get(0))
             .optional()?;
         owned.ok_or_else(|| not_found(format!("record {record}")))?;
         let mut statement = conn.prepare_cached(&format!(
@@ -168,12 +164,11 @@ impl Records for SqliteStore {
         let tx = conn.transaction()?;
         if let Some(key) = &entry.idempotency_key {
             let seen: Option<i64> = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT record_event_id FROM manual_dispositions
                      WHERE tenant_id = ?1 AND idempotency_key = ?2",
-                    params![tenant.0, key],
-                    |row| row.get(0),
-                )
+                )?
+                .query_row(params![tenant.0, key], |row| row.get(0))
                 .optional()?;
             if let Some(id) = seen {
                 return record_event_by_id(&tx, id);
@@ -239,11 +234,11 @@ impl Records for SqliteStore {
 }
 
 fn record_event_by_id(conn: &rusqlite::Connection, id: i64) -> Result<RecordEvent> {
-    Ok(conn.query_row(
-        &format!("SELECT {RECORD_EVENT_COLUMNS} FROM record_events WHERE id = ?1"),
-        [id],
-        record_event_from_row,
-    )?)
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_EVENT_COLUMNS} FROM record_events WHERE id = ?1"
+        ))?
+        .query_row([id], record_event_from_row)?)
 }
 
 const RECORD_EVENT_COLUMNS: &str = "event_id, event_type, user, created_at, disposition_id,

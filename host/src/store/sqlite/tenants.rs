@@ -24,12 +24,9 @@ impl Tenants for SqliteStore {
 
     fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
         let json: String = self
-            .conn()
-            .query_row(
-                "SELECT opt_out_keywords FROM tenants WHERE id = ?1",
-                [tenant.0],
-                |row| row.get(0),
-            )
+            .read()
+            .prepare_cached("SELECT opt_out_keywords FROM tenants WHERE id = ?1")?
+            .query_row([tenant.0], |row| row.get(0))
             .optional()?
             .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
         Ok(serde_json::from_str(&json)?)
@@ -83,24 +80,23 @@ impl Tenants for SqliteStore {
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
         let conn = self.read();
         let row = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
                         horizon_days, max_actions
                  FROM projects WHERE id = ?1 AND tenant_id = ?2",
-                params![project.0, tenant.0],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                        row.get::<_, Option<String>>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, u32>(6)?,
-                        row.get::<_, i64>(7)?,
-                    ))
-                },
-            )
+            )?
+            .query_row(params![project.0, tenant.0], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, u32>(6)?,
+                    row.get::<_, i64>(7)?,
+                ))
+            })
             .optional()?
             .ok_or_else(|| not_found(format!("project {project}")))?;
         let (name, time_zone, default_country, start, end, policy, horizon_days, max_actions) = row;
@@ -148,11 +144,8 @@ impl Tenants for SqliteStore {
         let conn = self.conn();
         owned_project(&conn, tenant, project)?;
         let system: Option<bool> = conn
-            .query_row(
-                "SELECT system FROM dispositions WHERE project_id = ?1 AND id = ?2",
-                params![project.0, disposition.id],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT system FROM dispositions WHERE project_id = ?1 AND id = ?2")?
+            .query_row(params![project.0, disposition.id], |row| row.get(0))
             .optional()?;
         if system == Some(true) {
             return Err(Error::Conflict {
@@ -169,19 +162,18 @@ impl Tenants for SqliteStore {
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
         let (name, webhook_secret, auth, executor) = self
-            .conn()
-            .query_row(
+            .read()
+            .prepare_cached(
                 "SELECT name, webhook_secret, webhook_auth, executor FROM tenants WHERE id = ?1",
-                [tenant.0],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([tenant.0], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
             .optional()?
             .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
         Ok(TenantSettings {
@@ -213,11 +205,8 @@ impl Tenants for SqliteStore {
     fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits> {
         let json: String = self
             .read()
-            .query_row(
-                "SELECT limits FROM tenants WHERE id = ?1",
-                [tenant.0],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT limits FROM tenants WHERE id = ?1")?
+            .query_row([tenant.0], |row| row.get(0))
             .optional()?
             .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
         Ok(serde_json::from_str(&json)?)
@@ -244,23 +233,17 @@ impl Tenants for SqliteStore {
 
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>> {
         Ok(self
-            .conn()
-            .query_row(
-                "SELECT tenant_id FROM api_keys WHERE key_hash = ?1",
-                [key_hash],
-                |row| row.get(0).map(TenantId),
-            )
+            .read()
+            .prepare_cached("SELECT tenant_id FROM api_keys WHERE key_hash = ?1")?
+            .query_row([key_hash], |row| row.get(0).map(TenantId))
             .optional()?)
     }
 
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {
         Ok(self
-            .conn()
-            .query_row(
-                "SELECT tenant_id FROM projects WHERE id = ?1",
-                [project.0],
-                |row| row.get(0).map(TenantId),
-            )
+            .read()
+            .prepare_cached("SELECT tenant_id FROM projects WHERE id = ?1")?
+            .query_row([project.0], |row| row.get(0).map(TenantId))
             .optional()?)
     }
 

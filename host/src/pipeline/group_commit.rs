@@ -1,0 +1,89 @@
+//! Group commit for the journal: webhooks that arrive together are made
+//! durable together, in one transaction and one fsync, and each is answered
+//! only after that commit.
+//!
+//! One thread owns the journal's writes. It blocks for the first entry,
+//! takes whatever else is already waiting (up to [`MAX_GROUP`]), journals
+//! them all in one transaction and answers each. A lone webhook pays one
+//! fsync, as before; a thousand concurrent ones share a handful.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+
+use tokio::sync::oneshot;
+
+use crate::store::{self, JournalEntry, Journaled, Store};
+
+/// The most entries in one journal transaction: bounds how long the
+/// writer connection is held, and so how long a decision commit waits.
+pub const MAX_GROUP: usize = 1024;
+
+type Reply = oneshot::Sender<Result<Journaled, store::Error>>;
+
+/// The journal's writer thread; it ends when this handle is dropped.
+pub(crate) struct GroupCommit {
+    entries: Sender<(JournalEntry, Reply)>,
+}
+
+impl GroupCommit {
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (entries, waiting) = mpsc::channel();
+        thread::Builder::new()
+            .name("smstrigger-journal".into())
+            .spawn(move || write(store.as_ref(), waiting))
+            .expect("spawning the journal writer");
+        Self { entries }
+    }
+
+    /// Queues `entry` to be journaled with whatever else is waiting; the
+    /// answer arrives once it is durable.
+    pub fn submit(&self, entry: JournalEntry) -> Result<Answer, store::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.entries.send((entry, reply)).map_err(|_| gone())?;
+        Ok(Answer(answer))
+    }
+}
+
+/// The outcome of a submitted entry, awaited or waited for.
+pub(crate) struct Answer(oneshot::Receiver<Result<Journaled, store::Error>>);
+
+impl Answer {
+    pub async fn received(self) -> Result<Journaled, store::Error> {
+        self.0.await.map_err(|_| gone())?
+    }
+
+    /// Blocks the calling thread (never call it on an async runtime).
+    pub fn wait(self) -> Result<Journaled, store::Error> {
+        self.0.blocking_recv().map_err(|_| gone())?
+    }
+}
+
+fn write(store: &dyn Store, waiting: Receiver<(JournalEntry, Reply)>) {
+    while let Ok(first) = waiting.recv() {
+        let mut group = vec![first];
+        group.extend(waiting.try_iter().take(MAX_GROUP - 1));
+        let (entries, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        match store.journal_batch(&entries) {
+            Ok(journaled) => {
+                for (reply, journaled) in replies.into_iter().zip(journaled) {
+                    reply.send(Ok(journaled)).ok();
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, entries = entries.len(), "journaling failed");
+                for reply in replies {
+                    reply
+                        .send(Err(store::Error::Io(std::io::Error::other(format!(
+                            "journaling failed: {error}"
+                        )))))
+                        .ok();
+                }
+            }
+        }
+    }
+}
+
+fn gone() -> store::Error {
+    store::Error::Io(std::io::Error::other("the journal writer has stopped"))
+}

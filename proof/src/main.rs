@@ -1,0 +1,70 @@
+//! `smstrigger-proof`: the load-proof harness. Each subcommand is one
+//! scenario that drives the real `smstrigger` binary (found next to this
+//! executable), prints a table of figures and one final JSON line, and
+//! exits non-zero when a promise breaks.
+//!
+//! Adding a scenario: a module with `Args` (clap) and
+//! `run(Args) -> anyhow::Result<Report>`, and one variant of [`Scenario`].
+
+mod api;
+mod floor;
+mod http;
+mod journal;
+mod report;
+mod requests;
+mod rss;
+mod server;
+mod setup;
+mod stats;
+mod wrk;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use report::Report;
+
+#[derive(Parser)]
+#[command(version, about = "Load proofs of the smstrigger server")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// The floor server: a bare durable journal behind the inbound webhook
+    /// (group commit, no auth, no plugins) that `http` compares to.
+    Floor(floor::Args),
+    /// The HTTP load benchmark: peak accept rate, ratio to the floor,
+    /// decision rate, latency to decision, RSS with many tenants, restart.
+    Http(http::Args),
+}
+
+impl Scenario {
+    fn run(self) -> anyhow::Result<Report> {
+        match self {
+            Scenario::Floor(args) => floor::run(args),
+            Scenario::Http(args) => http::run(args),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.scenario.run() {
+        Ok(report) => {
+            print!("{}", report.table());
+            println!("{}", report.json());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("smstrigger-proof: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

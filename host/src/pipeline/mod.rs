@@ -136,7 +136,7 @@ impl Pipeline {
     pub fn accept(&self, tenant: TenantId, incoming: Incoming) -> Result<Journaled, AcceptError> {
         let entry = self.journal_entry(tenant, incoming)?;
         let journaled = self.journal.submit(entry).and_then(|answer| answer.wait());
-        self.accepted(journaled)
+        self.accepted(tenant, journaled)
     }
 
     /// [`Self::accept`] for async callers: the store reads run on the
@@ -154,7 +154,7 @@ impl Pipeline {
             Ok(answer) => answer.received().await,
             Err(error) => Err(error),
         };
-        self.accepted(journaled)
+        self.accepted(tenant, journaled)
     }
 
     fn journal_entry(
@@ -168,10 +168,12 @@ impl Pipeline {
 
     fn accepted(
         &self,
+        tenant: TenantId,
         journaled: Result<Journaled, store::Error>,
     ) -> Result<Journaled, AcceptError> {
         let journaled = journaled.map_err(AcceptError::Store)?;
         if matches!(journaled, Journaled::Accepted(_)) {
+            self.schedule().touch(tenant);
             self.notify();
         }
         Ok(journaled)
@@ -182,7 +184,7 @@ impl Pipeline {
     /// none were pending). For tests and tools that drive the pipeline step
     /// by step; a running server uses [`Self::start`].
     pub fn process_batch(&self) -> Result<usize, store::Error> {
-        self.claim()?;
+        self.claim(true)?;
         let taken: Vec<PendingEvent> = {
             let mut schedule = self.schedule();
             std::iter::from_fn(|| schedule.next(usize::MAX))
@@ -262,13 +264,16 @@ impl Pipeline {
             })
             .collect();
         drop(finished);
+        // The first claim, and any after an idle spell, looks at every
+        // tenant: what a crash left pending, or an event nobody announced.
+        let mut look_everywhere = true;
         while !stop.load(Ordering::Acquire) {
             let low = self.schedule().queued() < self.config.batch;
-            if low && let Err(error) = self.claim() {
+            if low && let Err(error) = self.claim(look_everywhere) {
                 tracing::error!(%error, "claiming pending events failed; retrying");
                 thread::sleep(IDLE_POLL);
             }
-            self.wait_for_work();
+            look_everywhere = !self.wait_for_work();
         }
         self.work.notify_all();
         for worker in workers {
@@ -277,15 +282,41 @@ impl Pipeline {
         committer.join().ok();
     }
 
-    /// Moves what the journal has pending into the schedule.
-    fn claim(&self) -> Result<(), store::Error> {
-        self.schedule().begin_claim();
-        let pending = self.store.pending(2 * self.config.per_tenant)?;
-        let queued = self.schedule().claim(pending, self.config.per_tenant);
-        if queued > 0 {
+    /// Reads what is new in the journal into the schedule: for the tenants
+    /// announced since the last claim, or for every tenant with pending
+    /// events when `everywhere`.
+    fn claim(&self, everywhere: bool) -> Result<(), store::Error> {
+        if everywhere {
+            let tenants = self.store.pending_tenants()?;
+            let mut schedule = self.schedule();
+            for tenant in tenants {
+                schedule.touch(tenant);
+            }
+        }
+        let reads = self.schedule().begin_claim(self.config.per_tenant);
+        let mut runnable = 0;
+        let mut failure = None;
+        for read in reads {
+            if failure.is_some() {
+                self.schedule().touch(read.tenant); // read it next time
+                continue;
+            }
+            match self
+                .store
+                .pending_after(read.tenant, read.after, read.limit)
+            {
+                Ok(events) => runnable += self.schedule().claim(read, events),
+                Err(error) => {
+                    self.schedule().touch(read.tenant);
+                    failure = Some(error);
+                }
+            }
+        }
+        self.schedule().end_claim();
+        if runnable > 0 {
             self.work.notify_all();
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     /// A worker: takes the next event the schedule allows, runs it, hands
@@ -373,6 +404,9 @@ impl Pipeline {
                 schedule.release(event, committed);
             }
         }
+        // A commit frees subjects (their next events become runnable) and
+        // room to read more.
+        self.work.notify_all();
         self.notify();
         failure.map_or(Ok(()), Err)
     }
@@ -400,13 +434,14 @@ impl Pipeline {
         condvar.notify_all();
     }
 
-    fn wait_for_work(&self) {
+    /// Waits for a wake-up or [`IDLE_POLL`]; true when woken.
+    fn wait_for_work(&self) -> bool {
         let (flag, condvar) = &self.wake;
         let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
         let (mut guard, _) = condvar
             .wait_timeout_while(guard, IDLE_POLL, |woken| !*woken)
             .unwrap_or_else(|p| p.into_inner());
-        *guard = false;
+        std::mem::take(&mut *guard)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -1,136 +1,216 @@
 //! Which pending event runs next: fair across tenants, one event of a
-//! subject at a time, and never more of one tenant's events at once than
-//! its share of the workers.
+//! subject at a time and in order, and never more of one tenant's events
+//! at once than its share of the workers.
 //!
 //! The schedule is memory only. Everything in it is still `pending` in the
 //! journal until its decision commits, so after a crash the journal alone
-//! says what is left to do.
+//! says what is left to do. Per tenant it remembers the last event it read,
+//! so a claim reads only what is new: a tenant's backlog is read once, not
+//! once per claim.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use crate::model::{EventId, TenantId};
 use crate::store::PendingEvent;
 
-/// The events claimed from the journal and not yet committed.
+/// The events read from the journal and not yet committed.
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
-    /// Claimed, waiting for a worker; one queue per tenant.
-    queues: BTreeMap<TenantId, VecDeque<PendingEvent>>,
+    tenants: BTreeMap<TenantId, TenantQueue>,
     /// The tenant served last: the next worker serves the one after it.
     last_served: Option<TenantId>,
-    /// Per tenant: events held by a worker right now.
-    running: HashMap<TenantId, usize>,
-    /// Per tenant: events claimed and not yet committed (queued, running or
-    /// being committed).
-    claimed: HashMap<TenantId, usize>,
-    in_flight: HashSet<EventId>,
-    /// The subjects of in-flight events: a subject's next event waits.
-    subjects: HashSet<(TenantId, String)>,
+    /// Events held by a worker or being committed, with their subjects.
+    in_flight: HashMap<EventId, String>,
+    /// Tenants that may have pending events this schedule has not read.
+    unread: BTreeSet<TenantId>,
     /// Events committed while a claim was reading the journal: the claim's
     /// snapshot may still show them pending.
     committed_during_claim: Option<HashSet<EventId>>,
 }
 
+/// One tenant's part of the schedule.
+#[derive(Debug, Default)]
+struct TenantQueue {
+    /// The last event read from the journal; the next read starts after it.
+    cursor: EventId,
+    /// Runnable now, oldest first.
+    ready: VecDeque<PendingEvent>,
+    /// Events behind an earlier event of their subject, per subject.
+    waiting: HashMap<String, VecDeque<PendingEvent>>,
+    /// Subjects with an event ready, running or being committed.
+    busy: HashSet<String>,
+    /// Events read and not yet committed.
+    held: usize,
+    /// Events held by a worker.
+    running: usize,
+    /// The last read stopped at its limit: there may be more.
+    more: bool,
+}
+
+/// What a claim should read for one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Read {
+    pub tenant: TenantId,
+    pub after: EventId,
+    pub limit: usize,
+}
+
 impl Schedule {
-    /// Marks the start of a claim: the journal is about to be read.
-    pub fn begin_claim(&mut self) {
+    /// `tenant` has new pending events.
+    pub fn touch(&mut self, tenant: TenantId) {
+        self.unread.insert(tenant);
+    }
+
+    /// Starts a claim: what to read, per tenant with unread events and room
+    /// for them (at most `per_tenant` held each).
+    pub fn begin_claim(&mut self, per_tenant: usize) -> Vec<Read> {
         self.committed_during_claim = Some(HashSet::new());
+        let mut reads = Vec::new();
+        self.unread.retain(|&tenant| {
+            let queue = self.tenants.get(&tenant);
+            let held = queue.map_or(0, |q| q.held);
+            if held >= per_tenant {
+                return true; // read it once there is room
+            }
+            reads.push(Read {
+                tenant,
+                after: queue.map_or(EventId(0), |q| q.cursor),
+                limit: per_tenant - held,
+            });
+            false
+        });
+        reads
     }
 
-    /// Takes what the journal reports pending (each tenant's oldest events,
-    /// oldest first) into the queues, skipping events already in flight,
-    /// events whose subject has an earlier event in flight or skipped, and
-    /// events beyond a tenant's `per_tenant` claimed ones. Returns how many
-    /// were queued.
-    pub fn claim(&mut self, pending: Vec<PendingEvent>, per_tenant: usize) -> usize {
-        let committed = self.committed_during_claim.take().unwrap_or_default();
-        let mut blocked: HashSet<(TenantId, String)> = HashSet::new();
-        let mut queued = 0;
-        for event in pending {
-            let subject = (event.tenant_id, event.subject.clone());
-            if committed.contains(&event.id) {
-                continue;
-            }
-            if self.in_flight.contains(&event.id) {
-                blocked.insert(subject);
-                continue;
-            }
-            let claimed = self.claimed.entry(event.tenant_id).or_default();
-            if *claimed >= per_tenant
-                || blocked.contains(&subject)
-                || self.subjects.contains(&subject)
+    /// Takes what a [`Read`] found (oldest first). Returns how many events
+    /// became runnable.
+    pub fn claim(&mut self, read: Read, events: Vec<PendingEvent>) -> usize {
+        let found = events.len();
+        let committed = self.committed_during_claim.as_ref();
+        let queue = self.tenants.entry(read.tenant).or_default();
+        let mut runnable = 0;
+        for event in events {
+            queue.cursor = queue.cursor.max(event.id);
+            if self.in_flight.contains_key(&event.id)
+                || committed.is_some_and(|c| c.contains(&event.id))
             {
-                blocked.insert(subject);
                 continue;
             }
-            *claimed += 1;
-            self.in_flight.insert(event.id);
-            self.subjects.insert(subject);
-            self.queues
-                .entry(event.tenant_id)
-                .or_default()
-                .push_back(event);
-            queued += 1;
+            queue.held += 1;
+            if queue.busy.contains(&event.subject) {
+                queue
+                    .waiting
+                    .entry(event.subject.clone())
+                    .or_default()
+                    .push_back(event);
+            } else {
+                queue.busy.insert(event.subject.clone());
+                queue.ready.push_back(event);
+                runnable += 1;
+            }
         }
-        queued
+        queue.more = found >= read.limit;
+        if queue.more {
+            self.unread.insert(read.tenant);
+        }
+        self.forget_if_idle(read.tenant);
+        runnable
     }
 
-    /// The next event for a worker: the oldest queued event of the next
-    /// tenant (round-robin) that has fewer than `per_tenant_running` events
-    /// held by workers.
+    /// Ends a claim.
+    pub fn end_claim(&mut self) {
+        self.committed_during_claim = None;
+    }
+
+    /// The next event for a worker: the oldest runnable event of the next
+    /// tenant (round-robin) with fewer than `per_tenant_running` events held
+    /// by workers.
     pub fn next(&mut self, per_tenant_running: usize) -> Option<PendingEvent> {
-        let after = self.last_served;
+        let start = self.last_served.map_or(TenantId(0), |t| TenantId(t.0 + 1));
         let tenant = self
-            .queues
-            .range(after.map_or(TenantId(0), |t| TenantId(t.0 + 1))..)
-            .chain(
-                self.queues
-                    .range(..after.map_or(TenantId(0), |t| TenantId(t.0 + 1))),
-            )
-            .map(|(tenant, _)| *tenant)
-            .find(|tenant| self.running.get(tenant).copied().unwrap_or(0) < per_tenant_running)?;
-        let queue = self.queues.get_mut(&tenant)?;
-        let event = queue.pop_front()?;
-        if queue.is_empty() {
-            self.queues.remove(&tenant);
-        }
-        *self.running.entry(tenant).or_default() += 1;
+            .tenants
+            .range(start..)
+            .chain(self.tenants.range(..start))
+            .find(|(_, q)| !q.ready.is_empty() && q.running < per_tenant_running)
+            .map(|(tenant, _)| *tenant)?;
+        let queue = self.tenants.get_mut(&tenant)?;
+        let event = queue.ready.pop_front()?;
+        queue.running += 1;
+        self.in_flight.insert(event.id, event.subject.clone());
         self.last_served = Some(tenant);
         Some(event)
     }
 
-    /// A worker is done with `event`; it is now waiting to be committed.
+    /// A worker is done with `event`; it now waits to be committed.
     pub fn ran(&mut self, event: &PendingEvent) {
-        if let Some(running) = self.running.get_mut(&event.tenant_id) {
-            *running -= 1;
-            if *running == 0 {
-                self.running.remove(&event.tenant_id);
-            }
+        if let Some(queue) = self.tenants.get_mut(&event.tenant_id) {
+            queue.running = queue.running.saturating_sub(1);
         }
     }
 
-    /// `event` left the pipeline: committed, or given back to the journal
-    /// after a failure (it is still pending there and is claimed again).
+    /// `event` left the pipeline: committed, or (after a failure) given
+    /// back. A failure drops everything of the tenant not yet running and
+    /// reads it again from the journal, where all of it is still pending.
     pub fn release(&mut self, event: &PendingEvent, committed: bool) {
-        if !self.in_flight.remove(&event.id) {
+        let Some(subject) = self.in_flight.remove(&event.id) else {
             return;
-        }
-        self.subjects
-            .remove(&(event.tenant_id, event.subject.clone()));
-        if let Some(claimed) = self.claimed.get_mut(&event.tenant_id) {
-            *claimed -= 1;
-            if *claimed == 0 {
-                self.claimed.remove(&event.tenant_id);
+        };
+        let tenant = event.tenant_id;
+        let Some(queue) = self.tenants.get_mut(&tenant) else {
+            return;
+        };
+        queue.held -= 1;
+        if committed {
+            if let Some(during) = &mut self.committed_during_claim {
+                during.insert(event.id);
             }
+            match queue
+                .waiting
+                .get_mut(&subject)
+                .and_then(VecDeque::pop_front)
+            {
+                Some(next) => {
+                    if queue.waiting.get(&subject).is_some_and(VecDeque::is_empty) {
+                        queue.waiting.remove(&subject);
+                    }
+                    queue.ready.push_back(next);
+                }
+                None => {
+                    queue.busy.remove(&subject);
+                }
+            }
+            if queue.more {
+                self.unread.insert(tenant);
+            }
+        } else {
+            let dropped =
+                queue.ready.len() + queue.waiting.values().map(VecDeque::len).sum::<usize>();
+            queue.held -= dropped;
+            queue.ready.clear();
+            queue.waiting.clear();
+            queue.cursor = EventId(0);
+            queue.busy = self
+                .in_flight
+                .iter()
+                .filter(|(id, _)| id.0 != event.id.0)
+                .map(|(_, subject)| subject.clone())
+                .collect();
+            self.unread.insert(tenant);
         }
-        if committed && let Some(during) = &mut self.committed_during_claim {
-            during.insert(event.id);
-        }
+        self.forget_if_idle(tenant);
     }
 
-    /// Events waiting for a worker.
+    /// Events runnable now.
     pub fn queued(&self) -> usize {
-        self.queues.values().map(VecDeque::len).sum()
+        self.tenants.values().map(|q| q.ready.len()).sum()
+    }
+
+    /// Drops a tenant holding nothing, so idle tenants cost no memory; its
+    /// next read starts from its oldest pending event.
+    fn forget_if_idle(&mut self, tenant: TenantId) {
+        if self.tenants.get(&tenant).is_some_and(|q| q.held == 0) {
+            self.tenants.remove(&tenant);
+        }
     }
 }
 
@@ -149,19 +229,43 @@ mod tests {
         }
     }
 
+    /// Claims `events` as one tenant's read (whatever the tenant asked for).
+    fn claim(schedule: &mut Schedule, events: Vec<PendingEvent>, per_tenant: usize) -> usize {
+        let tenant = events[0].tenant_id;
+        schedule.touch(tenant);
+        let reads = schedule.begin_claim(per_tenant);
+        let read = reads.into_iter().find(|r| r.tenant == tenant).unwrap();
+        let events = events
+            .into_iter()
+            .filter(|e| e.id > read.after)
+            .take(read.limit)
+            .collect();
+        let runnable = schedule.claim(read, events);
+        schedule.end_claim();
+        runnable
+    }
+
     fn ids(schedule: &mut Schedule, per_tenant_running: usize) -> Vec<u64> {
         std::iter::from_fn(|| schedule.next(per_tenant_running))
             .map(|e| e.id.0)
             .collect()
     }
 
+    fn commit(schedule: &mut Schedule, event: &PendingEvent) {
+        schedule.ran(event);
+        schedule.release(event, true);
+    }
+
     #[test]
     fn tenants_are_served_in_turn_whatever_their_backlog() {
         let mut schedule = Schedule::default();
-        let mut pending: Vec<_> = (1..=6).map(|i| event(i, 1, &format!("a{i}"))).collect();
-        pending.push(event(7, 2, "b"));
-        pending.push(event(8, 3, "c"));
-        schedule.claim(pending, 100);
+        claim(
+            &mut schedule,
+            (1..=6).map(|i| event(i, 1, &format!("a{i}"))).collect(),
+            100,
+        );
+        claim(&mut schedule, vec![event(7, 2, "b")], 100);
+        claim(&mut schedule, vec![event(8, 3, "c")], 100);
         assert_eq!(ids(&mut schedule, 100), [1, 7, 8, 2, 3, 4, 5, 6]);
     }
 
@@ -169,29 +273,60 @@ mod tests {
     fn a_subject_runs_one_event_at_a_time_in_order() {
         let mut schedule = Schedule::default();
         let pending = vec![event(1, 1, "s"), event(2, 1, "s"), event(3, 1, "t")];
-        assert_eq!(schedule.claim(pending.clone(), 100), 2);
+        assert_eq!(claim(&mut schedule, pending, 100), 2);
         let first = schedule.next(100).unwrap();
         assert_eq!(first.id, EventId(1));
-        schedule.ran(&first);
-        // Until the first commits, a new claim (which still sees all three
-        // pending) queues nothing.
-        schedule.begin_claim();
-        assert_eq!(schedule.claim(pending.clone(), 100), 0);
-        // The first commits while the next claim reads the journal: that
-        // claim's snapshot still shows it pending, and must not take it.
-        schedule.begin_claim();
-        schedule.release(&first, true);
-        assert_eq!(schedule.claim(pending, 100), 1);
-        assert_eq!(ids(&mut schedule, 100), [3, 2]);
+        assert_eq!(ids(&mut schedule, 100), [3], "2 waits for 1");
+        commit(&mut schedule, &first);
+        assert_eq!(ids(&mut schedule, 100), [2]);
+    }
+
+    #[test]
+    fn a_read_starts_after_what_was_read_before() {
+        let mut schedule = Schedule::default();
+        claim(&mut schedule, vec![event(1, 1, "s"), event(2, 1, "t")], 100);
+        schedule.touch(TenantId(1));
+        let reads = schedule.begin_claim(100);
+        assert_eq!(
+            reads,
+            [Read {
+                tenant: TenantId(1),
+                after: EventId(2),
+                limit: 98
+            }]
+        );
+    }
+
+    #[test]
+    fn a_claim_never_takes_an_event_committed_while_it_read() {
+        let mut schedule = Schedule::default();
+        claim(&mut schedule, vec![event(1, 1, "s")], 100);
+        let first = schedule.next(100).unwrap();
+        // A failure elsewhere makes the tenant read from the start again;
+        // meanwhile the first commits, but the read's snapshot predates it.
+        schedule.touch(TenantId(1));
+        let read = Read {
+            tenant: TenantId(1),
+            after: EventId(0),
+            limit: 100,
+        };
+        schedule.begin_claim(100);
+        commit(&mut schedule, &first);
+        assert_eq!(schedule.claim(read, vec![event(1, 1, "s")]), 0);
+        schedule.end_claim();
+        assert_eq!(ids(&mut schedule, 100), Vec::<u64>::new());
     }
 
     #[test]
     fn a_tenant_holds_at_most_its_share_of_workers() {
         let mut schedule = Schedule::default();
-        let pending = (1..=5).map(|i| event(i, 1, &format!("a{i}"))).collect();
-        schedule.claim(pending, 100);
+        claim(
+            &mut schedule,
+            (1..=5).map(|i| event(i, 1, &format!("a{i}"))).collect(),
+            100,
+        );
         assert_eq!(ids(&mut schedule, 2), [1, 2]);
-        schedule.claim(vec![event(9, 2, "b")], 100);
+        claim(&mut schedule, vec![event(9, 2, "b")], 100);
         assert_eq!(
             ids(&mut schedule, 2),
             [9],
@@ -200,15 +335,31 @@ mod tests {
     }
 
     #[test]
-    fn claims_stop_at_the_per_tenant_bound_and_resume_after_release() {
+    fn reads_stop_at_the_per_tenant_bound_and_resume_after_commits() {
         let mut schedule = Schedule::default();
         let pending: Vec<_> = (1..=5).map(|i| event(i, 1, &format!("a{i}"))).collect();
-        assert_eq!(schedule.claim(pending.clone(), 2), 2);
+        assert_eq!(claim(&mut schedule, pending.clone(), 2), 2);
+        schedule.touch(TenantId(1));
+        assert_eq!(schedule.begin_claim(2), [], "no room");
+        schedule.end_claim();
         let first = schedule.next(10).unwrap();
+        commit(&mut schedule, &first);
+        assert_eq!(claim(&mut schedule, pending, 2), 1);
+        assert_eq!(ids(&mut schedule, 10), [2, 3]);
+    }
+
+    #[test]
+    fn a_failure_gives_back_what_was_not_running_and_reads_it_again() {
+        let mut schedule = Schedule::default();
+        let pending: Vec<_> = (1..=3).map(|i| event(i, 1, &format!("a{i}"))).collect();
+        claim(&mut schedule, pending.clone(), 100);
+        let first = schedule.next(100).unwrap();
+        let second = schedule.next(100).unwrap();
         schedule.ran(&first);
-        schedule.release(&first, false); // given back: claimed again later
-        schedule.begin_claim();
-        assert_eq!(schedule.claim(pending, 2), 1);
-        assert_eq!(ids(&mut schedule, 10), [2, 1]);
+        schedule.release(&first, false);
+        // 2 is still running; 1 and 3 are read again.
+        assert_eq!(claim(&mut schedule, pending, 100), 2);
+        assert_eq!(ids(&mut schedule, 100), [1, 3]);
+        commit(&mut schedule, &second);
     }
 }

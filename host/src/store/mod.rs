@@ -533,10 +533,17 @@ pub trait Journal {
     /// Journals `entries` in one durable transaction (group commit), each
     /// deduplicated against everything before it, the batch included.
     fn journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<Journaled>>;
-    /// The oldest `per_tenant` pending events of every tenant that has any,
-    /// by tenant then id. Which of them run, and when, is the pipeline's
-    /// business (it knows what is already in flight).
-    fn pending(&self, per_tenant: usize) -> Result<Vec<PendingEvent>>;
+    /// The tenants with pending events.
+    fn pending_tenants(&self) -> Result<Vec<TenantId>>;
+    /// Up to `limit` of `tenant`'s pending events after `after`, oldest
+    /// first. Which of them run, and when, is the pipeline's business (it
+    /// knows what it has already read).
+    fn pending_after(
+        &self,
+        tenant: TenantId,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<PendingEvent>>;
     /// Commits processed events, each atomically with its record changes.
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()>;
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView>;

@@ -64,37 +64,45 @@ impl Journal for SqliteStore {
         Ok(journaled)
     }
 
-    fn pending(&self, per_tenant: usize) -> Result<Vec<PendingEvent>> {
+    fn pending_tenants(&self) -> Result<Vec<TenantId>> {
         let conn = self.read();
         // A loose index scan: one seek per tenant with pending events, not a
         // walk over every pending row of a tenant with a backlog.
         let mut next_tenant = conn.prepare_cached(
             "SELECT MIN(tenant_id) FROM events WHERE state = 'pending' AND tenant_id > ?1",
         )?;
-        let mut oldest = conn.prepare_cached(
-            "SELECT id, tenant_id, project_id, subject, input FROM events
-             WHERE state = 'pending' AND tenant_id = ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let mut pending = Vec::new();
+        let mut tenants = Vec::new();
         let mut after = -1_i64;
         while let Some(tenant) =
             next_tenant.query_row([after], |row| row.get::<_, Option<i64>>(0))?
         {
-            let events = oldest.query_map(params![tenant, per_tenant as i64], |row| {
-                Ok(PendingEvent {
-                    id: EventId(row.get(0)?),
-                    tenant_id: TenantId(row.get(1)?),
-                    project_id: ProjectId(row.get(2)?),
-                    subject: row.get(3)?,
-                    input: row.get(4)?,
-                })
-            })?;
-            for event in events {
-                pending.push(event?);
-            }
+            tenants.push(TenantId(tenant as u64));
             after = tenant;
         }
-        Ok(pending)
+        Ok(tenants)
+    }
+
+    fn pending_after(
+        &self,
+        tenant: TenantId,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<PendingEvent>> {
+        let conn = self.read();
+        let mut oldest = conn.prepare_cached(
+            "SELECT id, tenant_id, project_id, subject, input FROM events
+             WHERE state = 'pending' AND tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let events = oldest.query_map(params![tenant.0, after.0, limit as i64], |row| {
+            Ok(PendingEvent {
+                id: EventId(row.get(0)?),
+                tenant_id: TenantId(row.get(1)?),
+                project_id: ProjectId(row.get(2)?),
+                subject: row.get(3)?,
+                input: row.get(4)?,
+            })
+        })?;
+        Ok(events.collect::<rusqlite::Result<_>>()?)
     }
 
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()> {

@@ -38,6 +38,15 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         executor,
         pipeline_config,
     );
+    // Ready means ready: every active plugin is loaded before the first
+    // request (from the compile cache, after a restart).
+    let started = Instant::now();
+    let loaded = pipeline.plugins().preload(store.as_ref(), &runtime)?;
+    tracing::info!(
+        loaded,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "plugins loaded"
+    );
     Ok(AppState::new(store, pipeline, runtime, Arc::new(config)))
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -148,9 +149,18 @@ pub async fn do_not_contact_add(
 pub async fn do_not_contact_remove(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(phone): Path<String>,
+    phone: Result<Path<String>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<StatusCode> {
+    // A phone that is not UTF-8 cannot be read (axum's own answer is a
+    // plain-text 400).
+    let Path(phone) = phone.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_phone",
+            format!("phone: {}", e.body_text()),
+        )
+    })?;
     let phone = normalize(&phone, query.get("defaultCountry").map(String::as_str))?;
     blocking(move || {
         if state.store.remove_do_not_contact(tenant, &phone)? {

@@ -115,6 +115,14 @@ impl From<store::Error> for ApiError {
         match error {
             store::Error::NotFound { what } => Self::not_found(format!("{what} not found")),
             store::Error::Conflict { what } => Self::new(StatusCode::CONFLICT, "conflict", what),
+            // A value the request carried that SQLite cannot hold (a u64
+            // above i64::MAX as an id or a limit): the input's fault.
+            store::Error::Sqlite(rusqlite::Error::ToSqlConversionFailure(e)) => {
+                Self::invalid(format!(
+                    "a number in the request is out of range (at most {}): {e}",
+                    i64::MAX
+                ))
+            }
             other => Self::internal(other),
         }
     }

@@ -30,6 +30,7 @@ use axum::routing::{get, post, put};
 pub use auth::{SIGNATURE_HEADER, sign};
 pub use error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 pub use openapi::ApiDoc;
+pub use webhooks::parse_timestamp;
 
 use crate::config::Config;
 use crate::metrics::Metrics;

@@ -11,12 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::Json;
+use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::{Proposal, Verdict};
 use crate::model::{Action, ProjectId, SmsEvent};
@@ -74,10 +76,14 @@ pub struct Uploaded {
 pub async fn plugins_upload(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
+    // A name that is not UTF-8 is a bad name (axum's own answer is a
+    // plain-text 400).
+    let Path(name) =
+        name.map_err(|e| ApiError::invalid(format!("plugin name: {}", e.body_text())))?;
     check_name(&name)?;
     let too_large = |size: String, limit: usize| {
         ApiError::new(
@@ -171,7 +177,7 @@ pub async fn plugins_list(
 pub async fn plugins_get(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Ids(name): Ids<String>,
 ) -> ApiResult<axum::Json<PluginInfo>> {
     let plugin = blocking(move || {
         state
@@ -220,7 +226,7 @@ pub struct Activated {
 pub async fn plugins_activate(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Ids(name): Ids<String>,
     Json(body): Json<ActivateBody>,
 ) -> ApiResult<axum::Json<Activated>> {
     let activated = blocking(move || {
@@ -252,7 +258,7 @@ pub async fn plugins_activate(
 pub async fn plugins_rollback(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Ids(name): Ids<String>,
 ) -> ApiResult<axum::Json<Activated>> {
     let activated = blocking(move || {
         let version = state.store.rollback_plugin(tenant, &name)?;
@@ -316,7 +322,7 @@ pub struct DryRun {
 pub async fn plugins_dry_run(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Ids(name): Ids<String>,
     Json(body): Json<DryRunBody>,
 ) -> ApiResult<axum::Json<DryRun>> {
     let _slot = state.quotas.dry_run(tenant)?;
@@ -434,7 +440,7 @@ pub async fn plugins_dry_run(
 pub async fn bindings_put(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(project): Path<u64>,
+    Ids(project): Ids<u64>,
     Json(bindings): Json<Vec<Binding>>,
 ) -> ApiResult<axum::Json<Vec<Binding>>> {
     let mut seen = std::collections::BTreeSet::new();
@@ -472,7 +478,7 @@ pub async fn bindings_put(
 pub async fn bindings_get(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path(project): Path<u64>,
+    Ids(project): Ids<u64>,
 ) -> ApiResult<axum::Json<Vec<Binding>>> {
     let bindings = blocking(move || {
         state.store.project(tenant, ProjectId(project))?;

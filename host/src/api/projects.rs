@@ -31,20 +31,40 @@ pub const HORIZON_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 /// The allowed per-event action limits; 16 is also the default.
 pub const MAX_ACTIONS_PER_EVENT: std::ops::RangeInclusive<usize> = 1..=16;
 
-/// Path parameters that are ids; one that does not parse names nothing,
-/// so it is a 404 in the API's error shape (axum's own answer is a
-/// plain-text 400).
+/// Path parameters that are ids (or names); one that does not parse
+/// names nothing, so it is a 404 in the API's error shape (axum's own
+/// answer is a plain-text 400). So is an id above `i64::MAX`: ids are
+/// SQLite integers, so it names nothing either (and the store could not
+/// even look it up).
 pub struct Ids<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Ids<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Serialize + Send> FromRequestParts<S> for Ids<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
+        let Path(ids) = Path::<T>::from_request_parts(parts, state)
             .await
-            .map(|Path(ids)| Ids(ids))
-            .map_err(|e| ApiError::not_found(format!("no such resource: {}", e.body_text())))
+            .map_err(|e| ApiError::not_found(format!("no such resource: {}", e.body_text())))?;
+        if let Some(n) = beyond_stored_ids(&ids) {
+            return Err(ApiError::not_found(format!(
+                "no such resource: {n} is above the largest id ({})",
+                i64::MAX
+            )));
+        }
+        Ok(Ids(ids))
     }
+}
+
+/// The first number in `ids` that no stored id can equal (above `i64::MAX`).
+fn beyond_stored_ids(ids: &impl Serialize) -> Option<u64> {
+    fn find(value: &serde_json::Value) -> Option<u64> {
+        match value {
+            serde_json::Value::Number(n) if n.as_i64().is_none() => n.as_u64(),
+            serde_json::Value::Array(items) => items.iter().find_map(find),
+            _ => None,
+        }
+    }
+    find(&serde_json::to_value(ids).ok()?)
 }
 
 /// Checks an IANA zone name with `chrono_tz`; `field` names it in the error.

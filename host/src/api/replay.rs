@@ -3,12 +3,13 @@
 //! decided. Executes nothing.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 
 use super::auth::Tenant;
 use super::body::parse;
 use super::error::ErrorBody;
+use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::pipeline::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
 
@@ -44,7 +45,7 @@ pub struct ReplayBody {
 pub async fn plugins_replay(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, u32)>,
+    Ids((name, version)): Ids<(String, u32)>,
     body: Bytes,
 ) -> ApiResult<axum::Json<ReplayReport>> {
     let limit = if body.iter().all(u8::is_ascii_whitespace) {

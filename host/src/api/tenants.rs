@@ -1,11 +1,12 @@
 //! Tenants and their keys (operator), and a tenant's own settings.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Operator, Tenant, new_secret};
 use super::body::Json;
+use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::TenantId;
 use crate::runtime::sha256_hex;
@@ -94,7 +95,7 @@ pub struct KeyCreated {
 pub async fn tenants_add_key(
     _: Operator,
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    Ids(id): Ids<u64>,
 ) -> ApiResult<(StatusCode, axum::Json<KeyCreated>)> {
     let tenant = TenantId(id);
     let created = blocking(move || {
@@ -123,6 +124,7 @@ pub async fn tenants_add_key(
     request_body = TenantLimits,
     responses(
         (status = 200, description = "The tenant's limits now.", body = TenantLimits),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The operator key is missing or wrong.", body = ErrorBody),
         (status = 404, description = "No such tenant.", body = ErrorBody),
         (status = 422, description = "A limit out of range (memory over the engine's ceiling, zero fuel).", body = ErrorBody),
@@ -131,7 +133,7 @@ pub async fn tenants_add_key(
 pub async fn tenants_set_limits(
     _: Operator,
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    Ids(id): Ids<u64>,
     Json(limits): Json<TenantLimits>,
 ) -> ApiResult<axum::Json<TenantLimits>> {
     let ceiling = crate::runtime::MEMORY_CEILING_BYTES >> 20;

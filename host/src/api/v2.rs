@@ -21,7 +21,7 @@ mod envelope;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::response::Response;
 use chrono::TimeZone;
 use chrono_tz::Tz;
@@ -34,7 +34,7 @@ use crate::phone;
 use crate::store::{self, ManualDisposition, Project, RecordEvent, Store, StoredRecord};
 use disposition::{NewDisposition, idempotency_key, instant, read_body};
 pub use envelope::V2Tenant;
-use envelope::{V2Error, V2Result, blocking, ok, parse_id};
+use envelope::{V2Error, V2Path, V2Result, blocking, ok, parse_id};
 
 /// The project, if `tenant` owns it; any other project is `not_found`.
 fn project_of(store: &dyn Store, tenant: TenantId, project: u64) -> V2Result<Project> {
@@ -143,7 +143,7 @@ fn record_view(record: &StoredRecord, zone: &str, events: Option<&[RecordEvent]>
 pub async fn v2_records_find(
     V2Tenant(tenant): V2Tenant,
     State(state): State<AppState>,
-    Path(project): Path<String>,
+    V2Path(project): V2Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> V2Result<Response> {
     let project = parse_id(&project, "projectid")?;
@@ -183,7 +183,7 @@ pub async fn v2_records_find(
 pub async fn v2_record_get(
     V2Tenant(tenant): V2Tenant,
     State(state): State<AppState>,
-    Path((project, record)): Path<(String, String)>,
+    V2Path((project, record)): V2Path<(String, String)>,
 ) -> V2Result<Response> {
     let (project, record) = (
         parse_id(&project, "projectid")?,
@@ -229,7 +229,7 @@ pub async fn v2_record_get(
 pub async fn v2_dispositions_create(
     V2Tenant(tenant): V2Tenant,
     State(state): State<AppState>,
-    Path((project, record)): Path<(String, String)>,
+    V2Path((project, record)): V2Path<(String, String)>,
     request: Request,
 ) -> V2Result<Response> {
     let (project, record) = (

@@ -39,6 +39,43 @@ impl PluginCache {
         Ok(loaded.entry(sha256.to_string()).or_insert(plugin).clone())
     }
 
+    /// Loads every tenant's active plugin versions, from the compile cache
+    /// where it has them, so a restarted server runs its first events
+    /// without compiling. A plugin that fails to load is logged and left to
+    /// fail its events as it would have anyway. Returns how many it loaded.
+    pub fn preload(
+        &self,
+        store: &dyn Store,
+        runtime: &Runtime,
+    ) -> Result<usize, crate::store::Error> {
+        let mut loaded = 0;
+        for active in store.active_components()? {
+            if self.read().contains_key(&active.sha256) {
+                continue;
+            }
+            let plugin = match runtime.load_cached(&active.sha256) {
+                Some(plugin) => plugin,
+                None => store
+                    .plugin_component(active.tenant_id, &active.name, active.version)
+                    .map_err(|e| runtime::Error::Instantiate {
+                        reason: e.to_string(),
+                    })
+                    .and_then(|bytes| runtime.load(&bytes)),
+            };
+            match plugin {
+                Ok(plugin) => {
+                    self.insert(plugin);
+                    loaded += 1;
+                }
+                Err(error) => tracing::warn!(
+                    tenant = %active.tenant_id, plugin = %active.name, version = active.version, %error,
+                    "an active plugin failed to load"
+                ),
+            }
+        }
+        Ok(loaded)
+    }
+
     /// Remembers a plugin just loaded (on upload), so its first event
     /// does not load it again.
     pub fn insert(&self, plugin: Plugin) {

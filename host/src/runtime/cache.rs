@@ -37,18 +37,10 @@ impl CompileCache {
         bytes: &[u8],
         sha256: &str,
     ) -> Result<Component, Error> {
-        let path = self.path(sha256);
-        if path.exists() {
-            // SAFETY: the file is one this host serialized with
-            // `Component::serialize` into its own data directory; wasmtime
-            // rejects artifacts from another version or configuration.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "recompiling a stale cached component")
-                }
-            }
+        if let Some(component) = self.cached(engine, sha256) {
+            return Ok(component);
         }
+        let path = self.path(sha256);
         let component = compile(engine, bytes)?;
         let serialized = component.serialize().map_err(|e| Error::Cache {
             reason: format!("{e:#}"),
@@ -62,6 +54,25 @@ impl CompileCache {
             .persist(&path)
             .map_err(|e| cache_error(&path, e.error))?;
         Ok(component)
+    }
+
+    /// The cached component for `sha256`, if this host compiled it before
+    /// (with this wasmtime and configuration).
+    pub(crate) fn cached(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.path(sha256);
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file is one this host serialized with
+        // `Component::serialize` into its own data directory; wasmtime
+        // rejects artifacts from another version or configuration.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "recompiling a stale cached component");
+                None
+            }
+        }
     }
 
     fn path(&self, sha256: &str) -> PathBuf {

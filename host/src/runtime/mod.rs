@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{ComponentExportIndex, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
 pub use cache::CompileCache;
@@ -216,6 +216,17 @@ impl Runtime {
             Some(cache) => cache.component(&self.engine, bytes, &sha256)?,
             None => cache::compile(&self.engine, bytes)?,
         };
+        self.checked(component, sha256)
+    }
+
+    /// The plugin whose component has `sha256`, from the compile cache
+    /// alone (no bytes to read or hash): `None` when it is not cached.
+    pub fn load_cached(&self, sha256: &str) -> Option<Result<Plugin, Error>> {
+        let component = self.cache.as_ref()?.cached(&self.engine, sha256)?;
+        Some(self.checked(component, sha256.to_string()))
+    }
+
+    fn checked(&self, component: Component, sha256: String) -> Result<Plugin, Error> {
         let contract = |e: wasmtime::Error| Error::Contract {
             reason: format!("{e:#}"),
         };

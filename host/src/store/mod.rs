@@ -521,6 +521,18 @@ pub trait Plugins {
         bindings: &[Binding],
     ) -> Result<()>;
     fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>>;
+    /// Every tenant's active plugin versions, one per component (SHA-256):
+    /// what a starting server loads before it serves.
+    fn active_components(&self) -> Result<Vec<ActiveComponent>>;
+}
+
+/// An active plugin version, named by one tenant that runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveComponent {
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub version: u32,
+    pub sha256: String,
 }
 
 /// The event journal and what processing made of each event.

@@ -3,12 +3,13 @@
 //! credentials), the success envelope, and [`V2Tenant`], HTTP Basic with
 //! the account id and one of its API keys.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::api::auth::tenant_by_key;
@@ -146,13 +147,34 @@ fn basic(parts: &Parts) -> Option<(String, String)> {
     Some((account.to_string(), token.to_string()))
 }
 
-/// A path id, or the 417 naming it.
+/// A path id, or the 417 naming it. An id above `i64::MAX` is well formed
+/// but names nothing (ids are SQLite integers): `not_found`.
 pub(super) fn parse_id(raw: &str, property: &str) -> V2Result<u64> {
-    raw.trim().parse().map_err(|_| {
+    let id: u64 = raw.trim().parse().map_err(|_| {
         V2Error::refuse(
             "invalid_value",
             format!("{property} must be a whole number, got {raw:?}"),
             Some(property),
         )
-    })
+    })?;
+    if i64::try_from(id).is_err() {
+        return Err(V2Error::not_found(&format!("{property} {id}"), property));
+    }
+    Ok(id)
+}
+
+/// Path parameters, with a path that does not decode (percent-encoded
+/// bytes that are not UTF-8) refused in the `/v2` envelope rather than
+/// axum's plain-text 400.
+pub struct V2Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for V2Path<T> {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, V2Error> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| V2Path(value))
+            .map_err(|e| V2Error::refuse("invalid_value", e.body_text(), None))
+    }
 }

@@ -130,6 +130,26 @@ impl Plugins for SqliteStore {
             .collect()
     }
 
+    fn active_components(&self) -> Result<Vec<ActiveComponent>> {
+        let conn = self.read();
+        let mut statement = conn.prepare_cached(
+            "SELECT p.tenant_id, p.name, p.active_version, v.sha256
+             FROM plugins p
+             JOIN plugin_versions v ON v.tenant_id = p.tenant_id AND v.name = p.name
+                                   AND v.version = p.active_version
+             GROUP BY v.sha256",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(ActiveComponent {
+                tenant_id: TenantId(row.get(0)?),
+                name: row.get(1)?,
+                version: row.get(2)?,
+                sha256: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn rollback_plugin(&self, tenant: TenantId, name: &str) -> Result<u32> {
         let conn = self.conn();
         let previous: Option<Option<u32>> = conn

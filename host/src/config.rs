@@ -31,7 +31,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Creates tenants and keys; sees no tenant's data. Unset: no operator.
     pub operator_key: Option<String>,
-    /// Threads running plugins; 0 means one per core.
+    /// Threads running plugins; 0 means two per core (see `PipelineConfig`).
     pub workers: usize,
     pub max_body_bytes: usize,
     pub max_pending: u64,

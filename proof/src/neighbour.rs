@@ -1,0 +1,522 @@
+//! `smstrigger-proof neighbour`: a noisy neighbour.
+//!
+//! Tenant B (`reply-call-time`, as in `http`) sends a steady 10 events/s
+//! from a small Rust loop (signed webhooks, every answer kept). Tenant A
+//! has the hostile test plugin bound with an attack (default `loop`: it
+//! burns its whole fuel budget on every event) and floods the webhook with
+//! wrk far over its events-per-second quota.
+//!
+//! The quota is the server's `events_per_second` (`SMSTRIGGER_EVENTS_PER_SECOND`),
+//! the same for every tenant: the API sets per-tenant *plugin* limits
+//! (fuel, memory, deadline) but not a per-tenant event rate. It is set low
+//! (default 100/s) so that A's flood is far over it and B's 10/s is not.
+//!
+//! 1. Alone: B for the phase's length; B's journal → decision latency.
+//! 2. With A: A's wrk flood starts; a second later B runs again for the
+//!    same length; then everything drains.
+//!
+//! Promises: B got only 202s (no 429, no other status, no error), every B
+//! event was decided and executed exactly once, A got 429s, every A event
+//! failed inside the sandbox (with `loop`: out of fuel or past the
+//! deadline); and (full runs) B's p99 with A within 2× of B's p99 alone.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::api::{Api, INBOUND_PATH};
+use crate::journal::{Journal, Range};
+use crate::load::{self, Bodies, Client, Db, Tally};
+use crate::report::Report;
+use crate::requests::{self, RequestFiles, Target};
+use crate::server::{Server, Spawn, free_port};
+use crate::setup::{self, PLUGIN};
+use crate::wrk;
+
+/// How much slower (p99) B may be with A flooding than alone.
+pub const P99_RATIO_TARGET: f64 = 2.0;
+
+/// The name A installs the hostile plugin under.
+const HOSTILE: &str = "hostile";
+
+/// The flood's wrk script.
+const FLOOD_SCRIPT: &str = include_str!("../lua/flood.lua");
+
+/// The error codes of a plugin stopped for using too much CPU.
+const CPU_CODES: [&str; 2] = ["out_of_fuel", "deadline_exceeded"];
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Tiny scale (3 s phases, quota 20/s, a 300/s flood, few records);
+    /// judges correctness only.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Seconds of each phase [default: 30, smoke 3].
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// The server's events-per-second quota (every tenant's)
+    /// [default: 100, smoke 20].
+    #[arg(long)]
+    pub quota: Option<u32>,
+    /// B's events per second.
+    #[arg(long, default_value_t = 10.0)]
+    pub b_rate: f64,
+    /// A's requests per second (wrk, paced); 0: as fast as wrk can
+    /// [default: 2000, smoke 300].
+    #[arg(long)]
+    pub flood_rate: Option<f64>,
+    /// The hostile plugin's attack (its `attack` config key).
+    #[arg(long, default_value = "loop")]
+    pub attack: String,
+    /// A's own fuel limit, set by the operator (`PUT /v1/tenants/{id}/limits`)
+    /// [default: not set: the server's default budget].
+    #[arg(long)]
+    pub a_fuel: Option<u64>,
+    /// wrk connections of the flood [default: 32, smoke 8].
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// wrk threads of the flood.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// B's records [default: 10000, smoke 500].
+    #[arg(long)]
+    pub records: Option<usize>,
+    /// Keep the work directory.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+struct Scale {
+    smoke: bool,
+    duration: Duration,
+    quota: u32,
+    b_rate: f64,
+    flood_rate: Option<f64>,
+    attack: String,
+    a_fuel: Option<u64>,
+    connections: usize,
+    threads: usize,
+    records: usize,
+}
+
+impl Scale {
+    fn of(args: &Args) -> Self {
+        let threads = args.threads.max(1);
+        let (duration, quota, flood, connections, records) = if args.smoke {
+            (3, 20, 300.0, 8, 500)
+        } else {
+            (30, 100, 2_000.0, 32, 10_000)
+        };
+        let flood_rate = args.flood_rate.unwrap_or(flood);
+        Self {
+            smoke: args.smoke,
+            duration: Duration::from_secs(args.duration.unwrap_or(duration).max(1)),
+            quota: args.quota.unwrap_or(quota).max(1),
+            b_rate: args.b_rate.max(0.1),
+            flood_rate: (flood_rate > 0.0).then_some(flood_rate),
+            attack: args.attack.clone(),
+            a_fuel: args.a_fuel,
+            connections: args.connections.unwrap_or(connections).max(threads),
+            threads,
+            records: args.records.unwrap_or(records).max(1),
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<Report> {
+    let scale = Scale::of(&args);
+    let work = tempfile::Builder::new()
+        .prefix("smstrigger-proof-neighbour-")
+        .tempdir()
+        .context("creating the work directory")?;
+    let mut report = Report::new("neighbour", scale.smoke);
+    let result = run_in(&scale, work.path(), &mut report);
+    if args.keep {
+        let kept = work.keep();
+        report.note(format!("work directory kept: {}", kept.display()));
+    }
+    result.map(|()| report)
+}
+
+fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
+    let data = work.join("data");
+    let log = work.join("server.log");
+    let server = Server::start(Spawn::smstrigger(
+        &data,
+        free_port()?,
+        log.clone(),
+        scale.quota,
+    )?)?;
+    let api = Api::new(&server.url)?;
+    let client = Client::new(&server.url, Duration::from_secs(30))?;
+
+    // Set-up: B as in `http`, A with the hostile plugin.
+    let b = setup::tenant(
+        &api,
+        "quiet-b",
+        setup::phones(scale.records),
+        &setup::plugin_component()?,
+        json!({}),
+    )?;
+    let hostile_path = smstrigger_test_components::HOSTILE_PLUGIN;
+    let hostile = std::fs::read(hostile_path)
+        .with_context(|| format!("reading the hostile plugin {hostile_path}"))?;
+    let a_keys = api.create_tenant("noisy-a")?;
+    let a_project = api.create_project(&a_keys, "noisy-a-collections")?;
+    let a_phones = setup::phones(scale.records.min(1_000));
+    api.import_records(&a_keys, a_project, &a_phones)?;
+    api.upload_plugin(&a_keys, HOSTILE, &hostile)?;
+    api.bind(
+        &a_keys,
+        a_project,
+        HOSTILE,
+        json!({ "attack": scale.attack }),
+    )?;
+    if let Some(fuel) = scale.a_fuel {
+        let limits = client.set_limits(a_keys.id, &json!({ "fuel": fuel }))?;
+        report.note(format!("A's limits set by the operator: {limits}"));
+    }
+    let flood_text = match scale.flood_rate {
+        Some(rate) => format!("{rate:.0} requests/s (paced)"),
+        None => "as fast as wrk can".to_string(),
+    };
+    report.note(format!(
+        "server quota events_per_second = {} (SMSTRIGGER_EVENTS_PER_SECOND; the same for \
+         every tenant: the API has per-tenant plugin limits but no per-tenant event rate)",
+        scale.quota
+    ));
+    report.note(format!(
+        "B: tenant {} (project {}), {} records, {PLUGIN}, {} events/s; A: tenant {} \
+         (project {a_project}), hostile plugin with attack `{}` and the default plugin \
+         limits, flooding {flood_text} with {} wrk connections; {} s phases; server log {}",
+        b.keys.id,
+        b.project,
+        scale.records,
+        scale.b_rate,
+        a_keys.id,
+        scale.attack,
+        scale.connections,
+        scale.duration.as_secs(),
+        log.display()
+    ));
+
+    let journal = Journal::open(&data)?;
+    let db = Db::open(&data)?;
+    let webhook = format!("{}{INBOUND_PATH}", server.url);
+    let wait = Duration::from_secs(120) + scale.duration * 4;
+
+    // 1. B alone.
+    let start = journal.last_event_id()?;
+    let alone = load::paced(
+        &client,
+        &b.keys.webhook_secret,
+        &Bodies::new(b.project, &b.phones, "alone"),
+        scale.b_rate,
+        scale.duration,
+    );
+    journal.wait_decided(&load::accepted_ids(&alone), wait)?;
+
+    // 2. B with A flooding.
+    let flood_secs = scale.duration + Duration::from_secs(3);
+    let per_thread = match scale.flood_rate {
+        Some(rate) => {
+            (flood_secs.as_secs_f64() * rate * 1.2 / scale.threads as f64).ceil() as usize
+                + scale.connections
+        }
+        None => 100_000,
+    };
+    let files = requests::write_files(
+        &work.join("flood"),
+        "flood",
+        scale.threads,
+        per_thread,
+        &Target {
+            project: a_project,
+            secret: &a_keys.webhook_secret,
+            phones: &a_phones,
+        },
+    )?;
+    let flood_start = journal.last_event_id()?;
+    let (flood, with) = std::thread::scope(|scope| -> Result<_> {
+        let flood = scope.spawn(|| {
+            flood_run(
+                &webhook,
+                &files,
+                scale.threads,
+                scale.connections,
+                flood_secs,
+                scale.flood_rate,
+            )
+        });
+        let ready = files.dir.join("ready");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !ready.exists() && !flood.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A second of flood first: B meets A's steady state.
+        std::thread::sleep(Duration::from_secs(1));
+        let with = load::paced(
+            &client,
+            &b.keys.webhook_secret,
+            &Bodies::new(b.project, &b.phones, "with"),
+            scale.b_rate,
+            scale.duration,
+        );
+        let flood = flood.join().expect("the flood thread panicked");
+        Ok((flood, with))
+    })?;
+    let flood = flood?;
+    journal.wait_decided(&load::accepted_ids(&with), wait)?;
+    let flood_end = journal.last_event_id()?;
+    let drained = journal.wait_drained(wait);
+    report.correct(
+        "everything drained",
+        drained.is_ok(),
+        match &drained {
+            Ok(after) => format!(
+                "nothing pending {:.1} s after B's last answer",
+                after.as_secs_f64()
+            ),
+            Err(e) => format!("{e:#}"),
+        },
+    );
+    let upto = journal.last_event_id()?;
+    std::fs::remove_dir_all(&files.dir).ok();
+
+    // B's answers and decisions.
+    for (name, sent) in [("alone", &alone), ("with_a", &with)] {
+        let tally = Tally::of(sent);
+        report.correct(
+            &format!("B {name}: every webhook accepted (no 429, no other status)"),
+            tally.all_accepted(),
+            tally.summary(),
+        );
+        report.figure(&format!("b_{name}_sent"), tally.sent as f64, "requests");
+        report.figure(
+            &format!("b_{name}_429"),
+            tally.status(429) as f64,
+            "answers",
+        );
+        report.figure(
+            &format!("b_{name}_ack_p99_ms"),
+            load::ack_latency_ms(sent, 99.0),
+            "ms",
+        );
+    }
+    let b_range = Range { after: start, upto };
+    let exactly = db.exactly_once(b.keys.id, PLUGIN, b_range)?;
+    let acked = load::accepted_ids(&alone).len() + load::accepted_ids(&with).len();
+    report.correct(
+        "B: every event decided and executed exactly once",
+        exactly.held() && exactly.events == acked as u64,
+        format!("{acked} acknowledged; {}", exactly.summary()),
+    );
+    let (alone_us, alone_missing) = db.latencies(&load::accepted_ids(&alone))?;
+    let (with_us, with_missing) = db.latencies(&load::accepted_ids(&with))?;
+    report.correct(
+        "B: decision times recorded",
+        alone_missing == 0 && with_missing == 0 && !alone_us.is_empty() && !with_us.is_empty(),
+        format!("{alone_missing} + {with_missing} of B's events lack decided_us"),
+    );
+    for (name, us) in [("alone", &alone_us), ("with_a", &with_us)] {
+        report.figure(
+            &format!("b_{name}_decision_p50_ms"),
+            load::ms(us, 50.0),
+            "ms",
+        );
+        report.figure(
+            &format!("b_{name}_decision_p99_ms"),
+            load::ms(us, 99.0),
+            "ms",
+        );
+        report.figure(
+            &format!("b_{name}_decision_max_ms"),
+            load::ms(us, 100.0),
+            "ms",
+        );
+    }
+    let (p99_alone, p99_with) = (load::ms(&alone_us, 99.0), load::ms(&with_us, 99.0));
+    let ratio = load::ratio(p99_with, p99_alone);
+    report.figure("b_decision_p99_ratio", ratio, "x");
+    report.speed(
+        "B's journal-to-decision p99 with A flooding",
+        ratio <= P99_RATIO_TARGET,
+        format!(
+            "{p99_with:.2} ms with A vs {p99_alone:.2} ms alone = {ratio:.2}x \
+             (target <= {P99_RATIO_TARGET:.0}x; {} and {} samples)",
+            with_us.len(),
+            alone_us.len()
+        ),
+    );
+
+    // A: its answers, its accepted rate, how its events ended.
+    let a_range = Range {
+        after: flood_start,
+        upto,
+    };
+    report.figure("a_requests", flood.out.requests as f64, "requests");
+    report.figure("a_requests_per_s", flood.out.requests_per_s, "requests/s");
+    report.figure(
+        "a_202_accepted",
+        flood.out.counts.accepted as f64,
+        "answers",
+    );
+    report.figure(
+        "a_202_duplicate",
+        flood.out.counts.duplicate as f64,
+        "answers",
+    );
+    report.figure("a_429", flood.s429 as f64, "answers");
+    report.figure(
+        "a_other_non_202",
+        flood.out.counts.non202.saturating_sub(flood.s429) as f64,
+        "answers",
+    );
+    report.figure(
+        "a_socket_errors",
+        flood.out.socket_errors.total() as f64,
+        "errors",
+    );
+    report.figure("a_ack_p99_ms", flood.out.p99_ms, "ms");
+    report.correct(
+        "A got 429s",
+        flood.s429 > 0,
+        format!(
+            "{} of {} requests answered 429, {} accepted, {} other non-202",
+            flood.s429,
+            flood.out.requests,
+            flood.out.counts.accepted,
+            flood.out.counts.non202.saturating_sub(flood.s429)
+        ),
+    );
+    let (a_events, first, last) = db.accepted_span(a_keys.id, a_range)?;
+    let a_rate = match (first, last) {
+        (Some(first), Some(last)) if last > first => a_events as f64 * 1e6 / (last - first) as f64,
+        _ => f64::NAN,
+    };
+    report.figure("a_events_journaled", a_events as f64, "events");
+    report.figure("a_accepted_per_s", a_rate, "events/s");
+    let (fuel, run_us) = db.mean_cost(a_keys.id, a_range)?;
+    report.figure("a_mean_fuel", fuel.unwrap_or(f64::NAN), "units");
+    report.figure(
+        "a_mean_run_ms",
+        run_us.map_or(f64::NAN, |us| us / 1000.0),
+        "ms",
+    );
+    let endings = db.endings(a_keys.id, a_range)?;
+    let endings_text = endings
+        .iter()
+        .map(|(state, code, n)| format!("{state}/{code} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (state, code, n) in &endings {
+        report.figure(&format!("a_{state}_{code}"), *n as f64, "events");
+    }
+    if scale.attack == "loop" {
+        let contained = a_events > 0
+            && endings
+                .iter()
+                .all(|(state, code, _)| state == "failed" && CPU_CODES.contains(&code.as_str()));
+        report.correct(
+            "A's events all failed in the sandbox (out of fuel or past the deadline)",
+            contained,
+            format!("A's events: {endings_text}"),
+        );
+    } else {
+        report.note(format!("A's events: {endings_text}"));
+    }
+    report.note(format!(
+        "A's flood: wrk {:.0} requests/s over {:.1} s; {} events journaled from event {} to {}",
+        flood.out.requests_per_s,
+        flood.out.duration_s,
+        a_events,
+        flood_start + 1,
+        flood_end
+    ));
+
+    let status = server.terminate(Duration::from_secs(60))?;
+    report.correct(
+        "clean stop",
+        status.success(),
+        format!("the server exited with {status} after SIGTERM"),
+    );
+    Ok(())
+}
+
+/// What A's flood got.
+struct Flood {
+    out: wrk::Output,
+    s429: u64,
+}
+
+/// wrk with the flood script over `files`.
+fn flood_run(
+    url: &str,
+    files: &RequestFiles,
+    threads: usize,
+    connections: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Result<Flood> {
+    let script = files.dir.join("flood.lua");
+    std::fs::write(&script, FLOOD_SCRIPT)
+        .with_context(|| format!("writing {}", script.display()))?;
+    let ready = files.dir.join("ready");
+    if ready.exists() {
+        std::fs::remove_file(&ready)?;
+    }
+    let delay_ms = rate.map_or(0.0, |rate| connections as f64 * 1000.0 / rate);
+    let output = Command::new("wrk")
+        .arg(format!("-t{threads}"))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{}s", duration.as_secs().max(1)))
+        .args(["--timeout", "10s", "--latency", "-s"])
+        .arg(&script)
+        .arg(url)
+        .arg("--")
+        .arg(&files.dir)
+        .arg(format!("{delay_ms:.4}"))
+        .arg(threads.to_string())
+        .output()
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("wrk failed ({}):\n{stdout}\n{stderr}", output.status);
+    }
+    let out = wrk::parse(&stdout).with_context(|| format!("reading wrk's output:\n{stdout}"))?;
+    let counts = flood_counts(&stdout);
+    let s429 = counts
+        .get("s429")
+        .copied()
+        .with_context(|| format!("no `proof-flood` line in wrk's output:\n{stdout}"))?;
+    Ok(Flood { out, s429 })
+}
+
+/// The `proof-flood name=N …` line's counts.
+fn flood_counts(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("proof-flood "))
+        .flat_map(|rest| rest.split_whitespace())
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flood_line_is_read() {
+        let counts = flood_counts("proof-counts accepted=1\nproof-flood s429=42\n");
+        assert_eq!(counts.get("s429"), Some(&42));
+        assert!(flood_counts("nothing").is_empty());
+    }
+}

@@ -19,7 +19,7 @@ use super::body::parse;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
 use crate::pipeline::Incoming;
-use crate::store::{EventView, Journaled};
+use crate::store::{EventView, JournalEntry, Journaled};
 
 /// How long `?wait=true` waits for the decision before answering 202.
 pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
@@ -131,16 +131,22 @@ pub async fn webhooks_status(
     if parsed.message_id.trim().is_empty() {
         return Err(ApiError::invalid("messageId must not be empty"));
     }
-    let (tenant, zone) = authenticate(&state, parsed.project_id, &query, &headers, &body).await?;
-    let incoming = Incoming::Status {
-        timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
-        message_id: parsed.message_id,
-        project_id: parsed.project_id,
-        record_id: parsed.record_id,
-        status: parsed.status,
-        template_id: parsed.template_id,
-    };
-    accept(state, tenant, incoming, &query).await
+    let wait = waits(&query);
+    let prepared = state.clone();
+    let (tenant, entry) = blocking(move || {
+        let (tenant, zone) = authenticate(&prepared, parsed.project_id, &query, &headers, &body)?;
+        let incoming = Incoming::Status {
+            timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
+            message_id: parsed.message_id,
+            project_id: parsed.project_id,
+            record_id: parsed.record_id,
+            status: parsed.status,
+            template_id: parsed.template_id,
+        };
+        Ok((tenant, prepared.pipeline.prepare(tenant, incoming)?))
+    })
+    .await?;
+    accept(state, tenant, entry, wait).await
 }
 
 /// An inbound SMS (`direction` must be `in`).
@@ -178,43 +184,41 @@ pub async fn webhooks_inbound(
             parsed.direction
         )));
     }
-    let (tenant, zone) = authenticate(&state, parsed.project_id, &query, &headers, &body).await?;
-    let incoming = Incoming::Inbound {
-        timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
-        message_id: parsed.message_id.filter(|id| !id.trim().is_empty()),
-        project_id: parsed.project_id,
-        source_phone_number: parsed.source_phone_number,
-        message: parsed.message,
-    };
-    accept(state, tenant, incoming, &query).await
+    let wait = waits(&query);
+    let prepared = state.clone();
+    let (tenant, entry) = blocking(move || {
+        let (tenant, zone) = authenticate(&prepared, parsed.project_id, &query, &headers, &body)?;
+        let incoming = Incoming::Inbound {
+            timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
+            message_id: parsed.message_id.filter(|id| !id.trim().is_empty()),
+            project_id: parsed.project_id,
+            source_phone_number: parsed.source_phone_number,
+            message: parsed.message,
+        };
+        Ok((tenant, prepared.pipeline.prepare(tenant, incoming)?))
+    })
+    .await?;
+    accept(state, tenant, entry, wait).await
 }
 
 /// The tenant owning `project`, if the request carries its credentials;
 /// with the project's time zone. An unknown project and wrong credentials
-/// get the same answer, so project ids cannot be probed.
-async fn authenticate(
+/// get the same answer, so project ids cannot be probed. Blocking (store
+/// reads, mostly from memory); handlers call it on the blocking pool.
+fn authenticate(
     state: &AppState,
     project: ProjectId,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> ApiResult<(TenantId, String)> {
-    let store = state.store.clone();
-    let found = blocking(move || {
-        let Some(tenant) = store.project_owner(project)? else {
-            return Ok(None);
-        };
-        let settings = store.tenant(tenant)?;
-        let zone = store.project(tenant, project)?.settings.time_zone;
-        Ok(Some((settings, zone)))
-    })
-    .await?;
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    let secret = query.get("secret-key").map(String::as_str);
-    let Some((tenant, zone)) = found else {
+    let Some(tenant) = state.store.project_owner(project)? else {
         return Err(check_webhook_unknown());
     };
-    check_webhook(&tenant, secret, signature, body)?;
+    let settings = state.store.tenant(tenant)?;
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let secret = query.get("secret-key").map(String::as_str);
+    check_webhook(&settings, secret, signature, body)?;
     if state.journal_depth() >= state.config.max_pending {
         return Err(ApiError::overloaded(
             format!(
@@ -224,8 +228,14 @@ async fn authenticate(
             5,
         ));
     }
-    state.quotas.take_event(tenant.id)?;
-    Ok((tenant.id, zone))
+    state.quotas.take_event(tenant)?;
+    let zone = state.store.project(tenant, project)?.settings.time_zone;
+    Ok((tenant, zone))
+}
+
+/// Whether the request asks to wait for the decision (`?wait=true`).
+fn waits(query: &HashMap<String, String>) -> bool {
+    query.get("wait").is_some_and(|v| v == "true" || v == "1")
 }
 
 fn check_webhook_unknown() -> ApiError {
@@ -234,14 +244,15 @@ fn check_webhook_unknown() -> ApiError {
     )
 }
 
+/// Journals the prepared entry (with whatever else is arriving) and
+/// answers; with `wait`, once the event is decided (or [`WAIT_LIMIT`]).
 async fn accept(
     state: AppState,
     tenant: TenantId,
-    incoming: Incoming,
-    query: &HashMap<String, String>,
+    entry: JournalEntry,
+    wait: bool,
 ) -> ApiResult<Response> {
-    let wait = query.get("wait").is_some_and(|v| v == "true" || v == "1");
-    let journaled = state.pipeline.accept_async(tenant, incoming).await?;
+    let journaled = state.pipeline.journal(tenant, entry).await?;
     let (status, event_id) = match journaled {
         Journaled::Accepted(id) => (AckStatus::Accepted, id),
         Journaled::Duplicate(id) => (AckStatus::Duplicate, id),

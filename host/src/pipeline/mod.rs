@@ -132,38 +132,37 @@ impl Pipeline {
     }
 
     /// Journals `incoming` for `tenant`, durably, and wakes the dispatcher.
-    /// Blocks; async callers use [`Self::accept_async`].
+    /// Blocks; async callers [`Self::prepare`] on the blocking pool and
+    /// await [`Self::journal`].
     pub fn accept(&self, tenant: TenantId, incoming: Incoming) -> Result<Journaled, AcceptError> {
-        let entry = self.journal_entry(tenant, incoming)?;
+        let entry = self.prepare(tenant, incoming)?;
         let journaled = self.journal.submit(entry).and_then(|answer| answer.wait());
         self.accepted(tenant, journaled)
     }
 
-    /// [`Self::accept`] for async callers: the store reads run on the
-    /// blocking pool, the commit is awaited.
-    pub async fn accept_async(
-        self: &Arc<Self>,
-        tenant: TenantId,
-        incoming: Incoming,
-    ) -> Result<Journaled, AcceptError> {
-        let pipeline = Arc::clone(self);
-        let entry = tokio::task::spawn_blocking(move || pipeline.journal_entry(tenant, incoming))
-            .await
-            .map_err(|e| AcceptError::Store(store::Error::Io(std::io::Error::other(e))))??;
-        let journaled = match self.journal.submit(entry) {
-            Ok(answer) => answer.received().await,
-            Err(error) => Err(error),
-        };
-        self.accepted(tenant, journaled)
-    }
-
-    fn journal_entry(
+    /// Checks `incoming` against the tenant's data (its project, its
+    /// record) and builds its journal entry. Blocking (store reads).
+    pub fn prepare(
         &self,
         tenant: TenantId,
         incoming: Incoming,
     ) -> Result<store::JournalEntry, AcceptError> {
         let now = chrono::Utc::now().timestamp();
         incoming::journal_entry(self.store.as_ref(), tenant, incoming, now)
+    }
+
+    /// Journals a prepared entry together with whatever else is arriving;
+    /// resolves once it is durable.
+    pub async fn journal(
+        &self,
+        tenant: TenantId,
+        entry: store::JournalEntry,
+    ) -> Result<Journaled, AcceptError> {
+        let journaled = match self.journal.submit(entry) {
+            Ok(answer) => answer.received().await,
+            Err(error) => Err(error),
+        };
+        self.accepted(tenant, journaled)
     }
 
     fn accepted(

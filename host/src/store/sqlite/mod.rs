@@ -15,6 +15,7 @@ use super::schema::MIGRATIONS;
 use super::*;
 
 mod journal;
+mod memo;
 mod plugins;
 mod records;
 mod tenants;
@@ -35,6 +36,8 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     /// Where a reader that finds every connection busy queues.
     next_reader: AtomicUsize,
+    /// Settings read on every event, in memory.
+    memos: memo::Memos,
 }
 
 impl SqliteStore {
@@ -52,6 +55,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            memos: memo::Memos::default(),
         })
     }
 

@@ -23,13 +23,15 @@ impl Tenants for SqliteStore {
     }
 
     fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
-        let json: String = self
-            .read()
-            .prepare_cached("SELECT opt_out_keywords FROM tenants WHERE id = ?1")?
-            .query_row([tenant.0], |row| row.get(0))
-            .optional()?
-            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-        Ok(serde_json::from_str(&json)?)
+        self.memos.keywords.get_or_load(tenant, || {
+            let json: String = self
+                .read()
+                .prepare_cached("SELECT opt_out_keywords FROM tenants WHERE id = ?1")?
+                .query_row([tenant.0], |row| row.get(0))
+                .optional()?
+                .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+            Ok(serde_json::from_str(&json)?)
+        })
     }
 
     fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
@@ -38,6 +40,7 @@ impl Tenants for SqliteStore {
             "UPDATE tenants SET opt_out_keywords = ?2 WHERE id = ?1",
             params![tenant.0, serde_json::to_string(&upper)?],
         )?;
+        self.memos.changed();
         Ok(())
     }
 
@@ -74,64 +77,70 @@ impl Tenants for SqliteStore {
         }
         tx.commit()?;
         drop(conn);
+        self.memos.changed();
         self.project(tenant, id)
     }
 
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
-        let conn = self.read();
-        let row = conn
-            .prepare_cached(
-                "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
+        self.memos.projects.get_or_load((tenant, project), || {
+            let conn = self.read();
+            let row = conn
+                .prepare_cached(
+                    "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
                         horizon_days, max_actions
                  FROM projects WHERE id = ?1 AND tenant_id = ?2",
-            )?
-            .query_row(params![project.0, tenant.0], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, u32>(6)?,
-                    row.get::<_, i64>(7)?,
-                ))
-            })
-            .optional()?
-            .ok_or_else(|| not_found(format!("project {project}")))?;
-        let (name, time_zone, default_country, start, end, policy, horizon_days, max_actions) = row;
-        let calling_hours = match (start, end) {
-            (Some(start), Some(end)) => {
-                Some(CallingHours::parse(&start, &end).map_err(|what| Error::Conflict { what })?)
-            }
-            _ => None,
-        };
-        let mut statement = conn.prepare_cached(
+                )?
+                .query_row(params![project.0, tenant.0], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, u32>(6)?,
+                        row.get::<_, i64>(7)?,
+                    ))
+                })
+                .optional()?
+                .ok_or_else(|| not_found(format!("project {project}")))?;
+            let (name, time_zone, default_country, start, end, policy, horizon_days, max_actions) =
+                row;
+            let calling_hours = match (start, end) {
+                (Some(start), Some(end)) => Some(
+                    CallingHours::parse(&start, &end).map_err(|what| Error::Conflict { what })?,
+                ),
+                _ => None,
+            };
+            let mut statement = conn.prepare_cached(
             "SELECT id, name, active, system FROM dispositions WHERE project_id = ?1 ORDER BY id",
         )?;
-        let dispositions = statement
-            .query_map([project.0], |row| {
-                Ok(DispositionDef {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    active: row.get(2)?,
-                    system: row.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(Project {
-            id: project,
-            tenant_id: tenant,
-            settings: ProjectSettings {
-                name,
-                time_zone,
-                default_country,
-                calling_hours,
-                calling_hours_policy: serde_json::from_value(serde_json::Value::String(policy))?,
-                horizon_days,
-                max_actions_per_event: max_actions as usize,
-            },
-            dispositions,
+            let dispositions = statement
+                .query_map([project.0], |row| {
+                    Ok(DispositionDef {
+                        id: row.get(0)?,
+                        name: row.get(1)?,
+                        active: row.get(2)?,
+                        system: row.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Project {
+                id: project,
+                tenant_id: tenant,
+                settings: ProjectSettings {
+                    name,
+                    time_zone,
+                    default_country,
+                    calling_hours,
+                    calling_hours_policy: serde_json::from_value(serde_json::Value::String(
+                        policy,
+                    ))?,
+                    horizon_days,
+                    max_actions_per_event: max_actions as usize,
+                },
+                dispositions,
+            })
         })
     }
 
@@ -157,11 +166,13 @@ impl Tenants for SqliteStore {
              ON CONFLICT (project_id, id) DO UPDATE SET name = excluded.name, active = excluded.active",
             params![project.0, disposition.id, disposition.name, disposition.active],
         )?;
+        self.memos.changed();
         Ok(())
     }
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
-        let (name, webhook_secret, auth, executor) = self
+        self.memos.tenants.get_or_load(tenant, || {
+            let (name, webhook_secret, auth, executor) = self
             .read()
             .prepare_cached(
                 "SELECT name, webhook_secret, webhook_auth, executor FROM tenants WHERE id = ?1",
@@ -176,12 +187,13 @@ impl Tenants for SqliteStore {
             })
             .optional()?
             .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-        Ok(TenantSettings {
-            id: tenant,
-            name,
-            webhook_secret,
-            webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
-            executor: serde_json::from_str(&executor)?,
+            Ok(TenantSettings {
+                id: tenant,
+                name,
+                webhook_secret,
+                webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
+                executor: serde_json::from_str(&executor)?,
+            })
         })
     }
 
@@ -196,6 +208,7 @@ impl Tenants for SqliteStore {
                 serde_json::to_string(&settings.executor)?
             ],
         )?;
+        self.memos.changed();
         if changed == 0 {
             return Err(not_found(format!("tenant {tenant}")));
         }
@@ -203,13 +216,15 @@ impl Tenants for SqliteStore {
     }
 
     fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits> {
-        let json: String = self
-            .read()
-            .prepare_cached("SELECT limits FROM tenants WHERE id = ?1")?
-            .query_row([tenant.0], |row| row.get(0))
-            .optional()?
-            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-        Ok(serde_json::from_str(&json)?)
+        self.memos.limits.get_or_load(tenant, || {
+            let json: String = self
+                .read()
+                .prepare_cached("SELECT limits FROM tenants WHERE id = ?1")?
+                .query_row([tenant.0], |row| row.get(0))
+                .optional()?
+                .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+            Ok(serde_json::from_str(&json)?)
+        })
     }
 
     fn set_tenant_limits(&self, tenant: TenantId, limits: &TenantLimits) -> Result<()> {
@@ -217,6 +232,7 @@ impl Tenants for SqliteStore {
             "UPDATE tenants SET limits = ?2 WHERE id = ?1",
             params![tenant.0, serde_json::to_string(limits)?],
         )?;
+        self.memos.changed();
         if changed == 0 {
             return Err(not_found(format!("tenant {tenant}")));
         }
@@ -240,11 +256,20 @@ impl Tenants for SqliteStore {
     }
 
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {
-        Ok(self
-            .read()
-            .prepare_cached("SELECT tenant_id FROM projects WHERE id = ?1")?
-            .query_row([project.0], |row| row.get(0).map(TenantId))
-            .optional()?)
+        // Only a found owner is remembered: a project id unknown now may
+        // be created later.
+        let owner = self.memos.owners.get_or_load(project, || {
+            self.read()
+                .prepare_cached("SELECT tenant_id FROM projects WHERE id = ?1")?
+                .query_row([project.0], |row| row.get(0).map(TenantId))
+                .optional()?
+                .ok_or_else(|| not_found(format!("project {project}")))
+        });
+        match owner {
+            Ok(owner) => Ok(Some(owner)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {

@@ -106,7 +106,7 @@ impl Output {
         }
         if c.exhausted > 0 {
             problems.push(format!(
-                "the request files ran out ({} repeats sent): generate more",
+                "the request files ran out ({} repeats sent): generate more (http: raise --max-rate)",
                 c.exhausted
             ));
         }

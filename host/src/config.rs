@@ -17,8 +17,8 @@ pub const DEFAULT_DATA_DIR: &str = "./smstrigger-data";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// The largest plugin component accepted: 16 MiB.
 pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 16 << 20;
-/// Pending events beyond which webhooks answer 503 instead of journaling
-/// more than the workers can drain.
+/// Pending events of one tenant beyond which its webhooks answer 503
+/// instead of journaling more than the workers can drain.
 pub const DEFAULT_MAX_PENDING: u64 = 100_000;
 /// How long shutdown waits for in-flight events to drain.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -95,8 +95,9 @@ pub async fn run(
 async fn refresh_depth(state: AppState) {
     loop {
         let store = Arc::clone(&state.store);
-        if let Ok(Ok(depth)) = tokio::task::spawn_blocking(move || store.pending_count()).await {
-            state.journal_depth.store(depth, Ordering::Relaxed);
+        if let Ok(Ok(depth)) = tokio::task::spawn_blocking(move || store.pending_by_tenant()).await
+        {
+            state.journal_depth.set(depth);
         }
         tokio::time::sleep(DEPTH_REFRESH).await;
     }

@@ -21,8 +21,8 @@ mod tenants;
 mod v2;
 mod webhooks;
 
+use crate::model::TenantId;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -46,9 +46,10 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub config: Arc<Config>,
     pub quotas: Arc<quotas::Quotas>,
-    /// Pending events, refreshed in the background; webhooks answer 503
-    /// above `config.max_pending` instead of growing the journal unbounded.
-    pub journal_depth: Arc<AtomicU64>,
+    /// Pending events, refreshed in the background; a tenant's webhooks
+    /// answer 503 above `config.max_pending` of its own instead of growing
+    /// the journal unbounded (one tenant's backlog never refuses another's).
+    pub journal_depth: Arc<JournalDepth>,
     /// The pipeline's metrics, which the API adds its requests to and
     /// `GET /metrics` renders.
     pub metrics: Arc<Metrics>,
@@ -68,12 +69,37 @@ impl AppState {
             pipeline,
             runtime,
             config,
-            journal_depth: Arc::new(AtomicU64::new(0)),
+            journal_depth: Arc::default(),
         }
     }
 
+    /// Pending events in all.
     pub fn journal_depth(&self) -> u64 {
-        self.journal_depth.load(Ordering::Relaxed)
+        self.journal_depth.total()
+    }
+}
+
+/// Pending events, in all and per tenant, as last counted.
+#[derive(Debug, Default)]
+pub struct JournalDepth {
+    counted: std::sync::RwLock<(u64, std::collections::HashMap<TenantId, u64>)>,
+}
+
+impl JournalDepth {
+    /// Replaces the counts with a fresh count per tenant.
+    pub fn set(&self, by_tenant: Vec<(TenantId, u64)>) {
+        let total = by_tenant.iter().map(|(_, n)| n).sum();
+        *self.counted.write().unwrap_or_else(|p| p.into_inner()) =
+            (total, by_tenant.into_iter().collect());
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counted.read().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    pub fn of(&self, tenant: TenantId) -> u64 {
+        let counted = self.counted.read().unwrap_or_else(|p| p.into_inner());
+        counted.1.get(&tenant).copied().unwrap_or(0)
     }
 }
 

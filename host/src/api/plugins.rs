@@ -301,6 +301,23 @@ pub struct DryRun {
     duration_us: u64,
 }
 
+/// The instants a dry run's event may have: years 1 to 9999 (UTC). At the
+/// ends of chrono's range a zone's local reading of the time does not
+/// exist, and judging calling hours there panicked (a 500).
+pub const EVENT_TIME_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+fn check_event_time(timestamp: i64) -> ApiResult<()> {
+    if EVENT_TIME_RANGE.contains(&timestamp) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "event.timestamp {timestamp} is outside years 1 to 9999 ({} to {} Unix seconds)",
+            EVENT_TIME_RANGE.start(),
+            EVENT_TIME_RANGE.end()
+        )))
+    }
+}
+
 /// Runs a version of a plugin on a given event and returns its actions
 /// and the host's verdicts; executes nothing.
 #[utoipa::path(
@@ -315,7 +332,7 @@ pub struct DryRun {
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such plugin or version.", body = ErrorBody),
-        (status = 422, description = "The plugin has no active version, its component no longer loads, or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "The plugin has no active version, its component no longer loads, the event's timestamp is outside years 1 to 9999, or the body has another shape.", body = ErrorBody),
         (status = 429, description = "The tenant has its quota of concurrent dry runs in flight.", body = ErrorBody),
     )
 )]
@@ -325,6 +342,7 @@ pub async fn plugins_dry_run(
     Ids(name): Ids<String>,
     Json(body): Json<DryRunBody>,
 ) -> ApiResult<axum::Json<DryRun>> {
+    check_event_time(body.event.timestamp())?;
     let _slot = state.quotas.dry_run(tenant)?;
     let result = blocking(move || {
         let info = state

@@ -219,12 +219,10 @@ fn authenticate(
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let secret = query.get("secret-key").map(String::as_str);
     check_webhook(&settings, secret, signature, body)?;
-    if state.journal_depth() >= state.config.max_pending {
+    let waiting = state.journal_depth.of(tenant);
+    if waiting >= state.config.max_pending {
         return Err(ApiError::overloaded(
-            format!(
-                "{} events are waiting to be processed",
-                state.journal_depth()
-            ),
+            format!("{waiting} events of this tenant are waiting to be processed"),
             5,
         ));
     }

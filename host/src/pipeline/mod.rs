@@ -44,9 +44,10 @@ use schedule::Schedule;
 /// How the pipeline schedules and batches.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineConfig {
-    /// Threads running plugins; defaults to twice the cores, so a tenant
-    /// whose plugin burns its whole budget on every event holds at most
-    /// `workers - 1` of them and other tenants always find one free.
+    /// Threads running plugins; defaults to twice the cores. One tenant
+    /// holds at most `workers - 1` of them, so other tenants always find
+    /// one free, and a heavy tenant (events over [`schedule::HEAVY`] each,
+    /// like a plugin that burns its whole budget every time) holds one.
     pub workers: usize,
     /// The most events of one tenant claimed and not yet committed: the
     /// bound on how much of one tenant's backlog sits in memory.
@@ -217,7 +218,7 @@ impl Pipeline {
         {
             let mut schedule = self.schedule();
             for (event, _) in &finished {
-                schedule.ran(event);
+                schedule.ran(event, Duration::ZERO);
             }
         }
         let count = finished.len();
@@ -338,8 +339,9 @@ impl Pipeline {
                         .0;
                 }
             };
+            let started = std::time::Instant::now();
             let result = self.process(&event);
-            self.schedule().ran(&event);
+            self.schedule().ran(&event, started.elapsed());
             // A slot of this tenant is free: a waiting worker may take it.
             self.work.notify_one();
             if finished.send((event, result)).is_err() {

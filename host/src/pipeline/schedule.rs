@@ -9,6 +9,7 @@
 //! once per claim.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Duration;
 
 use crate::model::{EventId, TenantId};
 use crate::store::PendingEvent;
@@ -26,7 +27,15 @@ pub(crate) struct Schedule {
     /// Events committed while a claim was reading the journal: the claim's
     /// snapshot may still show them pending.
     committed_during_claim: Option<HashSet<EventId>>,
+    /// Per tenant: how long its recent events held a worker (a moving
+    /// average). A tenant whose events are heavy runs one at a time.
+    cost: HashMap<TenantId, Duration>,
 }
+
+/// Events that hold a worker longer than this on average make their tenant
+/// heavy: it then runs one event at a time, so a plugin that burns its
+/// whole budget on every event takes one core, not all of them.
+pub(crate) const HEAVY: Duration = Duration::from_millis(1);
 
 /// One tenant's part of the schedule.
 #[derive(Debug, Default)]
@@ -131,7 +140,11 @@ impl Schedule {
             .tenants
             .range(start..)
             .chain(self.tenants.range(..start))
-            .find(|(_, q)| !q.ready.is_empty() && q.running < per_tenant_running)
+            .find(|(tenant, q)| {
+                let heavy = self.cost.get(tenant).is_some_and(|c| *c > HEAVY);
+                let cap = if heavy { 1 } else { per_tenant_running };
+                !q.ready.is_empty() && q.running < cap
+            })
             .map(|(tenant, _)| *tenant)?;
         let queue = self.tenants.get_mut(&tenant)?;
         let event = queue.ready.pop_front()?;
@@ -141,11 +154,14 @@ impl Schedule {
         Some(event)
     }
 
-    /// A worker is done with `event`; it now waits to be committed.
-    pub fn ran(&mut self, event: &PendingEvent) {
+    /// A worker is done with `event` after holding it for `took`; it now
+    /// waits to be committed.
+    pub fn ran(&mut self, event: &PendingEvent, took: Duration) {
         if let Some(queue) = self.tenants.get_mut(&event.tenant_id) {
             queue.running = queue.running.saturating_sub(1);
         }
+        let cost = self.cost.entry(event.tenant_id).or_insert(took);
+        *cost = (*cost * 7 + took) / 8;
     }
 
     /// `event` left the pipeline: committed, or (after a failure) given
@@ -252,7 +268,11 @@ mod tests {
     }
 
     fn commit(schedule: &mut Schedule, event: &PendingEvent) {
-        schedule.ran(event);
+        commit_after(schedule, event, Duration::ZERO);
+    }
+
+    fn commit_after(schedule: &mut Schedule, event: &PendingEvent, took: Duration) {
+        schedule.ran(event, took);
         schedule.release(event, true);
     }
 
@@ -335,6 +355,19 @@ mod tests {
     }
 
     #[test]
+    fn a_heavy_tenant_runs_one_event_at_a_time() {
+        let mut schedule = Schedule::default();
+        claim(
+            &mut schedule,
+            (1..=4).map(|i| event(i, 1, &format!("a{i}"))).collect(),
+            100,
+        );
+        let first = schedule.next(3).unwrap();
+        commit_after(&mut schedule, &first, Duration::from_millis(10));
+        assert_eq!(ids(&mut schedule, 3), [2], "one at a time once heavy");
+    }
+
+    #[test]
     fn reads_stop_at_the_per_tenant_bound_and_resume_after_commits() {
         let mut schedule = Schedule::default();
         let pending: Vec<_> = (1..=5).map(|i| event(i, 1, &format!("a{i}"))).collect();
@@ -355,7 +388,7 @@ mod tests {
         claim(&mut schedule, pending.clone(), 100);
         let first = schedule.next(100).unwrap();
         let second = schedule.next(100).unwrap();
-        schedule.ran(&first);
+        schedule.ran(&first, Duration::ZERO);
         schedule.release(&first, false);
         // 2 is still running; 1 and 3 are read again.
         assert_eq!(claim(&mut schedule, pending, 100), 2);

@@ -568,4 +568,6 @@ pub trait Journal {
         limit: usize,
     ) -> Result<Vec<RecordedRun>>;
     fn pending_count(&self) -> Result<u64>;
+    /// Pending events per tenant (tenants with none are left out).
+    fn pending_by_tenant(&self) -> Result<Vec<(TenantId, u64)>>;
 }

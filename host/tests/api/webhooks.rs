@@ -309,3 +309,52 @@ fn an_overloaded_server_answers_503_with_retry_after() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("retry-after"));
 }
+
+#[test]
+fn one_tenants_backlog_never_refuses_another_tenants_webhooks() {
+    let s = setup_with(|config| config.max_pending = 20);
+    // The busy tenant's plugin burns its whole fuel budget on every event,
+    // so a burst of its events stays pending for a while.
+    let busy = s.server.tenant("busy");
+    let busy_project = s.server.project(&busy);
+    let busy_record = s.server.record(&busy, busy_project, PHONE);
+    s.server
+        .install(&busy, "hostile-plugin", components::HOSTILE_PLUGIN);
+    s.server.bind(
+        &busy,
+        busy_project,
+        json!([{ "plugin": "hostile-plugin", "priority": 10, "config": { "attack": "loop" } }]),
+    );
+    let busy_status = |message_id: &str| {
+        send(
+            s.server
+                .post(&format!(
+                    "/v1/webhooks/sms/status?secret-key={}",
+                    busy.webhook_secret
+                ))
+                .json(&json!({
+                    "messageId": message_id,
+                    "projectId": busy_project,
+                    "recordId": busy_record,
+                    "status": "delivered",
+                    "timestamp": "2026-12-01T09:00:00Z",
+                })),
+        )
+        .0
+    };
+    // Once its backlog is counted, the busy tenant is told to wait…
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut i = 0;
+    loop {
+        let status = busy_status(&format!("busy-{i}"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert!(std::time::Instant::now() < deadline, "never refused");
+        i += 1;
+    }
+    // …and the other tenant is not.
+    let (status, body) = s.status(&s.status_body("calm-1"), &s.with_secret(""));
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}

@@ -5,7 +5,7 @@
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::{Datelike, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
@@ -114,7 +114,12 @@ impl NewDisposition {
         let next_calldate = match fields.remove("next_calldate") {
             Some(Value::String(s)) if !s.trim().is_empty() => Some(
                 NaiveDateTime::parse_from_str(s.trim(), V2_DATETIME)
-                    .map_err(|_| invalid("next_calldate", "must be YYYY-MM-DD hh:mm:ss"))?,
+                    .ok()
+                    // chrono reads `%Y` as any number of digits with a
+                    // sign; the field has four (years 1 to 9999), which
+                    // keeps every zone's reading of it in range.
+                    .filter(|at| (1..=9999).contains(&at.year()) && !s.trim().starts_with('+'))
+                    .ok_or_else(|| invalid("next_calldate", "must be YYYY-MM-DD hh:mm:ss"))?,
             ),
             Some(Value::String(_)) | Some(Value::Null) | None => None,
             Some(_) => return Err(invalid("next_calldate", "must be YYYY-MM-DD hh:mm:ss")),

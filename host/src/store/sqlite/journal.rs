@@ -246,6 +246,17 @@ impl Journal for SqliteStore {
             .query_row([], |row| row.get::<_, i64>(0))? as u64)
     }
 
+    fn pending_by_tenant(&self) -> Result<Vec<(TenantId, u64)>> {
+        let conn = self.read();
+        let mut statement = conn.prepare_cached(
+            "SELECT tenant_id, COUNT(*) FROM events WHERE state = 'pending' GROUP BY tenant_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((TenantId(row.get(0)?), row.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn recorded_runs(
         &self,
         tenant: TenantId,

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::api::Api;
 use crate::journal::{Journal, Range};
-use crate::load::{Answer, Bodies, Client, Db, Rng, Sent, Tally};
+use crate::load::{self, Answer, Bodies, Client, Db, Rng, Sent, Tally};
 use crate::report::Report;
 use crate::server::{Server, Spawn, free_port};
 use crate::setup::{self, PLUGIN};
@@ -137,6 +137,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     let mut rng = Rng::new(scale.seed);
     let stop = AtomicBool::new(false);
     let mut ready_ms = Vec::new();
+    let mut killed_us = Vec::new();
     let started = Instant::now();
     let (killing, answers) = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..scale.clients)
@@ -169,6 +170,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
                 std::thread::sleep(Duration::from_secs_f64(delay));
                 // Dropping a `Server` SIGKILLs it (std's `Child::kill`)
                 // and reaps it.
+                killed_us.push(load::unix_us());
                 drop(server.take());
                 let restarted = Server::start(spawn()?)?;
                 ready_ms.push(restarted.ready_after.as_secs_f64() * 1000.0);
@@ -214,6 +216,25 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         report.figure("restart_ready_p50_ms", sorted[sorted.len() / 2], "ms");
         report.figure("restart_ready_max_ms", sorted[sorted.len() - 1], "ms");
     }
+    // What each kill interrupted: events journaled before it and decided
+    // only after the restart.
+    let interrupted = killed_us
+        .iter()
+        .map(|at| db.spanning(tenant.keys.id, *at))
+        .collect::<Result<Vec<u64>>>()?;
+    report.figure(
+        "interrupted_events",
+        interrupted.iter().sum::<u64>() as f64,
+        "events",
+    );
+    report.figure(
+        "kills_that_interrupted_work",
+        interrupted.iter().filter(|n| **n > 0).count() as f64,
+        "kills",
+    );
+    report.note(format!(
+        "events journaled before each kill and decided after its restart: {interrupted:?}"
+    ));
     report.correct(
         "every kill and restart done",
         ready_ms.len() == scale.kills,

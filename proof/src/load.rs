@@ -625,6 +625,17 @@ impl Db {
         Ok((latencies, missing))
     }
 
+    /// `tenant`'s events journaled before `at_us` and decided after it:
+    /// the work a kill at that moment interrupted.
+    pub fn spanning(&self, tenant: u64, at_us: i64) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM events
+             WHERE tenant_id = ?1 AND accepted_us < ?2 AND decided_us > ?2",
+            params![tenant, at_us],
+            |row| row.get(0),
+        )?)
+    }
+
     /// Event `id` as journaled, with its decision and record_event counts.
     pub fn event(&self, id: u64) -> Result<Option<EventRow>> {
         let mut stmt = self.conn.prepare_cached(
@@ -645,6 +656,13 @@ impl Db {
             })
             .optional()?)
     }
+}
+
+/// Now, in Unix µs (the clock of `events.accepted_us`).
+pub fn unix_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// `p`-th percentile of sorted µs samples, in ms (NaN when empty).

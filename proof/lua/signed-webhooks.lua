@@ -20,6 +20,8 @@
 -- "duplicate", other 202s and non-202 answers; done() prints the totals
 -- as one line the harness parses:
 --   proof-counts accepted=N duplicate=N other202=N non202=N exhausted=N loaded=N
+-- and, for each thread that had one, its first non-202 answer:
+--   proof-first-error <status> <start of the body>
 
 local ffi = require("ffi")
 ffi.cdef[[int usleep(unsigned int usec);]]
@@ -114,6 +116,9 @@ function response(status, headers, body)
       end
    else
       non202 = non202 + 1
+      if not first_error then
+         first_error = status .. " " .. (body or ""):sub(1, 300):gsub("[\r\n]", " ")
+      end
    end
 end
 
@@ -128,4 +133,10 @@ function done(summary, latency, requests)
       "proof-counts accepted=%d duplicate=%d other202=%d non202=%d exhausted=%d loaded=%d\n",
       totals.accepted, totals.duplicate, totals.other202, totals.non202,
       totals.exhausted, totals.loaded))
+   for _, thread in ipairs(threads) do
+      local first = thread:get("first_error")
+      if first then
+         io.write("proof-first-error " .. first .. "\n")
+      end
+   end
 end

@@ -69,9 +69,10 @@ pub struct Args {
     #[arg(long)]
     pub records: Option<usize>,
     /// The fastest rate (requests/s, server or floor) the request files
-    /// must cover: each run has duration × this × 1.5 requests.
-    #[arg(long, default_value_t = 60_000.0)]
-    pub max_rate: f64,
+    /// must cover: each run has duration × this × 1.5 requests
+    /// [default: 60000, smoke 20000].
+    #[arg(long)]
+    pub max_rate: Option<f64>,
     /// Keep the work directory (data dirs, logs, request files).
     #[arg(long)]
     pub keep: bool,
@@ -90,10 +91,10 @@ struct Scale {
 
 impl Scale {
     fn of(args: &Args) -> Self {
-        let (duration, connections, tenants, records) = if args.smoke {
-            (2, 8, 50, 500)
+        let (duration, connections, tenants, records, max_rate) = if args.smoke {
+            (2, 8, 50, 500, 20_000.0)
         } else {
-            (20, 64, 1_000, 10_000)
+            (20, 64, 1_000, 10_000, 60_000.0)
         };
         let threads = args.threads.max(1);
         Self {
@@ -103,7 +104,7 @@ impl Scale {
             threads,
             tenants: args.tenants.unwrap_or(tenants),
             records: args.records.unwrap_or(records).max(1),
-            max_rate: args.max_rate,
+            max_rate: args.max_rate.unwrap_or(max_rate),
         }
     }
 

@@ -58,6 +58,8 @@ pub struct Output {
     /// Connect, read, write and timeout errors (0 when wrk prints none).
     pub socket_errors: SocketErrors,
     pub counts: Counts,
+    /// Each thread's first non-202 answer (status and start of the body).
+    pub first_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,8 +92,13 @@ impl Output {
         let mut problems = Vec::new();
         let c = &self.counts;
         if c.non202 > 0 || self.non_2xx > 0 {
+            let first = if self.first_errors.is_empty() {
+                String::new()
+            } else {
+                format!(", first: {}", self.first_errors.join(" | "))
+            };
             problems.push(format!(
-                "{} non-202 answers ({} non-2xx)",
+                "{} non-202 answers ({} non-2xx){first}",
                 c.non202, self.non_2xx
             ));
         }
@@ -206,6 +213,8 @@ pub fn parse(text: &str) -> Result<Output> {
             out.non_2xx = rest.trim().parse().context("the non-2xx count")?;
         } else if let Some(rest) = line.strip_prefix("Requests/sec:") {
             out.requests_per_s = rest.trim().parse().context("requests/sec")?;
+        } else if let Some(rest) = line.strip_prefix("proof-first-error ") {
+            out.first_errors.push(rest.to_string());
         } else if let Some(rest) = line.strip_prefix("proof-counts ") {
             out.counts = parse_counts(rest)?;
             seen_counts = true;
@@ -282,6 +291,7 @@ Running 20s test @ http://127.0.0.1:40123/v1/webhooks/sms/inbound
 Requests/sec:   6089.45
 Transfer/sec:    856.01KB
 proof-counts accepted=121835 duplicate=0 other202=0 non202=13 exhausted=0 loaded=1800000
+proof-first-error 503 {\"error\":{\"code\":\"overloaded\"}}
 ";
 
     #[test]
@@ -308,8 +318,13 @@ proof-counts accepted=121835 duplicate=0 other202=0 non202=13 exhausted=0 loaded
         assert_eq!(out.counts.non202, 13);
         assert_eq!(out.counts.loaded, 1_800_000);
         assert!((out.accepted_per_s() - 121_835.0 / 20.01).abs() < 1e-6);
+        assert_eq!(
+            out.first_errors,
+            vec![r#"503 {"error":{"code":"overloaded"}}"#.to_string()]
+        );
         let problems = out.problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("first: 503"), "{problems:?}");
     }
 
     #[test]

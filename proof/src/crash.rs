@@ -95,7 +95,9 @@ pub fn run(args: Args) -> Result<Report> {
         .tempdir()
         .context("creating the work directory")?;
     let mut report = Report::new("crash", scale.smoke);
+    report.figure("load_average_before", load::load_average(), "runnable");
     let result = run_in(&scale, work.path(), &mut report);
+    report.figure("load_average_after", load::load_average(), "runnable");
     if args.keep {
         let kept = work.keep();
         report.note(format!("work directory kept: {}", kept.display()));

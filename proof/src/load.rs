@@ -658,6 +658,15 @@ impl Db {
     }
 }
 
+/// The machine's 1-minute load average (`/proc/loadavg`; NaN if
+/// unreadable): the harness shares its cores with whatever else runs.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 /// Now, in Unix µs (the clock of `events.accepted_us`).
 pub fn unix_us() -> i64 {
     std::time::SystemTime::now()

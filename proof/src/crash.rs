@@ -52,7 +52,8 @@ pub struct Args {
     /// The seed of the kill delays [default: from the clock; printed].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Keep the work directory.
+    /// Keep the work directory (data dir, log); it is kept anyway when
+    /// the run fails.
     #[arg(long)]
     pub keep: bool,
 }
@@ -98,9 +99,13 @@ pub fn run(args: Args) -> Result<Report> {
     report.figure("load_average_before", load::load_average(), "runnable");
     let result = run_in(&scale, work.path(), &mut report);
     report.figure("load_average_after", load::load_average(), "runnable");
-    if args.keep {
+    load::note_log_problems(&mut report, &work.path().join("server.log"));
+    if args.keep || result.is_err() || !report.passed() {
         let kept = work.keep();
         report.note(format!("work directory kept: {}", kept.display()));
+        if result.is_err() {
+            eprintln!("smstrigger-proof: work directory kept: {}", kept.display());
+        }
     }
     result.map(|()| report)
 }

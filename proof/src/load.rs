@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::api::{INBOUND_PATH, SIGNATURE_HEADER};
 use crate::journal::{Range, db_path};
+use crate::report::Report;
 use crate::requests::{self, Inbound, sign};
 use crate::server::OPERATOR_KEY;
 use crate::stats::percentile;
@@ -665,6 +666,34 @@ pub fn load_average() -> f64 {
         .ok()
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
         .unwrap_or(f64::NAN)
+}
+
+/// The server log's ERROR and WARN lines: how many, and the first
+/// `first` of them (each cut to 400 characters).
+pub fn log_problems(path: &Path, first: usize) -> (usize, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("ERROR") || line.contains(" WARN"))
+        .collect();
+    let shown = lines
+        .iter()
+        .take(first)
+        .map(|line| line.chars().take(400).collect())
+        .collect();
+    (lines.len(), shown)
+}
+
+/// Adds the server log's ERROR and WARN lines to `report` (a count, and
+/// the first few as notes when any check failed).
+pub fn note_log_problems(report: &mut Report, log: &Path) {
+    let (count, first) = log_problems(log, 5);
+    report.figure("server_log_errors_and_warnings", count as f64, "lines");
+    if !report.passed() {
+        for line in first {
+            report.note(format!("server log: {line}"));
+        }
+    }
 }
 
 /// Now, in Unix µs (the clock of `events.accepted_us`).

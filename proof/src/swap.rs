@@ -67,7 +67,8 @@ pub struct Args {
     /// Records (distinct sender phones) [default: 10000, smoke 500].
     #[arg(long)]
     pub records: Option<usize>,
-    /// Keep the work directory (data dir, log, request files).
+    /// Keep the work directory (data dir, log, request files); it is kept
+    /// anyway when the run fails.
     #[arg(long)]
     pub keep: bool,
 }
@@ -124,9 +125,13 @@ pub fn run(args: Args) -> Result<Report> {
     report.figure("load_average_before", load::load_average(), "runnable");
     let result = run_in(&scale, work.path(), &mut report);
     report.figure("load_average_after", load::load_average(), "runnable");
-    if args.keep {
+    load::note_log_problems(&mut report, &work.path().join("server.log"));
+    if args.keep || result.is_err() || !report.passed() {
         let kept = work.keep();
         report.note(format!("work directory kept: {}", kept.display()));
+        if result.is_err() {
+            eprintln!("smstrigger-proof: work directory kept: {}", kept.display());
+        }
     }
     result.map(|()| report)
 }

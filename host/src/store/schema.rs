@@ -164,4 +164,13 @@ ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE events ADD COLUMN accepted_us INTEGER;  -- Unix µs when journaled
 ALTER TABLE events ADD COLUMN decided_us INTEGER;   -- Unix µs when its decision committed
 "#,
+    // The pending index holds pending events only: a decided event leaves
+    // it (one delete) instead of moving within it, and claims and counts
+    // read nothing but what is pending. Nothing looks events up by message
+    // id (dedupe goes through the unique key), so that index goes.
+    r#"
+DROP INDEX events_pending;
+DROP INDEX events_message;
+CREATE INDEX events_pending ON events(tenant_id, id) WHERE state = 'pending';
+"#,
 ];

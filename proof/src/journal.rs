@@ -268,6 +268,30 @@ fn per_second(count: u64, first: Option<i64>, last: Option<i64>) -> f64 {
     }
 }
 
+/// Journals a copy of `range`'s events as pending, while the server is
+/// down (new dedupe keys and message ids, the same inputs): a backlog for
+/// a restarted server to drain with no HTTP load, which is what its
+/// decision capacity is measured on. Returns the copies' range.
+pub fn copy_as_backlog(data_dir: &Path, range: Range) -> Result<Range> {
+    let conn = Connection::open(db_path(data_dir)).context("opening the journal to write")?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let after: u64 = conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |row| {
+        row.get(0)
+    })?;
+    conn.execute(
+        "INSERT INTO events (tenant_id, project_id, dedupe_key, message_id, subject, input,
+                             received_at, state, accepted_us)
+         SELECT tenant_id, project_id, dedupe_key || ':backlog', message_id || ':backlog',
+                subject, input, received_at, 'pending',
+                CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)
+         FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id",
+        params![range.after, range.upto],
+    )
+    .context("copying events as a backlog")?;
+    let upto: u64 = conn.query_row("SELECT max(id) FROM events", [], |row| row.get(0))?;
+    Ok(Range { after, upto })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,28 +347,4 @@ mod tests {
         let all = journal.timings(Range { after: 0, upto: 3 }).unwrap();
         assert_eq!(all.undecided, 1);
     }
-}
-
-/// Journals a copy of `range`'s events as pending, while the server is
-/// down (new dedupe keys and message ids, the same inputs): a backlog for
-/// a restarted server to drain with no HTTP load, which is what its
-/// decision capacity is measured on. Returns the copies' range.
-pub fn copy_as_backlog(data_dir: &Path, range: Range) -> Result<Range> {
-    let conn = Connection::open(db_path(data_dir)).context("opening the journal to write")?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let after: u64 = conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |row| {
-        row.get(0)
-    })?;
-    conn.execute(
-        "INSERT INTO events (tenant_id, project_id, dedupe_key, message_id, subject, input,
-                             received_at, state, accepted_us)
-         SELECT tenant_id, project_id, dedupe_key || ':backlog', message_id || ':backlog',
-                subject, input, received_at, 'pending',
-                CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)
-         FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id",
-        params![range.after, range.upto],
-    )
-    .context("copying events as a backlog")?;
-    let upto: u64 = conn.query_row("SELECT max(id) FROM events", [], |row| row.get(0))?;
-    Ok(Range { after, upto })
 }

@@ -56,6 +56,8 @@ pub struct PipelineConfig {
     pub batch: usize,
     /// The limits every plugin call runs with.
     pub limits: Limits,
+    /// The nice value of the pipeline's threads (see `Config::pipeline_nice`).
+    pub nice: i32,
 }
 
 impl Default for PipelineConfig {
@@ -65,6 +67,7 @@ impl Default for PipelineConfig {
             per_tenant: 256,
             batch: 512,
             limits: Limits::default(),
+            nice: 0,
         }
     }
 }
@@ -245,12 +248,16 @@ impl Pipeline {
     }
 
     fn run(self: Arc<Self>, stop: &Arc<AtomicBool>) {
+        set_nice(self.config.nice);
         let (finished, committing) = mpsc::channel();
         let committer = {
             let pipeline = Arc::clone(&self);
             thread::Builder::new()
                 .name("smstrigger-committer".into())
-                .spawn(move || pipeline.commit_loop(committing))
+                .spawn(move || {
+                    set_nice(pipeline.config.nice);
+                    pipeline.commit_loop(committing)
+                })
                 .expect("spawning the committer")
         };
         let workers: Vec<_> = (0..self.config.workers.max(1))
@@ -259,7 +266,10 @@ impl Pipeline {
                     (Arc::clone(&self), Arc::clone(stop), finished.clone());
                 thread::Builder::new()
                     .name(format!("smstrigger-worker-{i}"))
-                    .spawn(move || pipeline.work(&stop, finished))
+                    .spawn(move || {
+                        set_nice(pipeline.config.nice);
+                        pipeline.work(&stop, finished)
+                    })
                     .expect("spawning a worker")
             })
             .collect();
@@ -469,6 +479,18 @@ impl Pipeline {
     /// The metrics this pipeline counts into.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+}
+
+/// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
+/// `who = 0` names the calling thread). Best effort: a refusal is logged.
+fn set_nice(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    // SAFETY: setpriority only reads its plain integer arguments.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower the pipeline's priority");
     }
 }
 

@@ -105,99 +105,17 @@ impl Journal for SqliteStore {
         Ok(events.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Atomic but not fsynced on its own (`synchronous = NORMAL` for this
+    /// transaction): the next journal commit's fsync makes it durable, and
+    /// a power cut before that loses the decision and its record changes
+    /// together, so the event is simply decided again. Nothing is ever
+    /// executed twice; a webhook's 202 still waits for a full fsync.
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let decided_us = now_us();
-        for event in processed {
-            for decision in &event.decisions {
-                tx.prepare_cached(
-                    "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
-                         error_code, error, fuel_used, duration_us, logs, verdicts, actions,
-                         config, lookups)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )?
-                .execute(params![
-                    event.event_id.0,
-                    decision.plugin,
-                    decision.version,
-                    decision.priority,
-                    decision.outcome,
-                    decision.error_code,
-                    decision.error,
-                    decision.fuel_used as i64,
-                    decision.duration_us as i64,
-                    decision.logs.to_string(),
-                    decision.verdicts.to_string(),
-                    decision.actions.to_string(),
-                    decision.config.to_string(),
-                    decision.lookups.to_string(),
-                ])?;
-            }
-            if let Some(phone) = &event.opted_out {
-                tx.prepare_cached(
-                    "INSERT INTO do_not_contact (tenant_id, phone, source, event_id, created_at)
-                     VALUES (?1, ?2, 'opt-out', ?3, ?4) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![
-                    event.tenant_id.0,
-                    phone,
-                    event.event_id.0,
-                    event.processed_at
-                ])?;
-            }
-            for write in &event.writes {
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE records SET disposition_id = ?3, next_calldate = ?4
-                     WHERE id = ?1 AND tenant_id = ?2",
-                    )?
-                    .execute(params![
-                        write.record_id.0,
-                        event.tenant_id.0,
-                        write.disposition_id,
-                        write.next_calldate
-                    ])?;
-                if changed != 1 {
-                    return Err(not_found(format!("record {}", write.record_id)));
-                }
-                tx.prepare_cached(
-                    "INSERT INTO record_events (record_id, event_id, event_type, user, created_at,
-                         disposition_id, next_calldate, plugin, plugin_version, note)
-                     VALUES (?1, ?2, 'SMS', 'System', ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    write.record_id.0,
-                    event.event_id.0,
-                    event.processed_at,
-                    write.disposition_id,
-                    write.next_calldate,
-                    write.plugin,
-                    write.plugin_version,
-                    write.note,
-                ])?;
-            }
-            let state = if event.decisions.iter().any(|d| d.outcome == "failed") {
-                "failed"
-            } else {
-                "done"
-            };
-            let marked = tx.prepare_cached("UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4, decided_us = ?5
-                 WHERE id = ?1 AND state = 'pending'")?.execute(params![
-                    event.event_id.0,
-                    state,
-                    event.resolved,
-                    event.processed_at,
-                    decided_us
-                ])?;
-            if marked != 1 {
-                return Err(Error::Conflict {
-                    what: format!("event {} is not pending", event.event_id),
-                });
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let committed = commit_processed(&mut conn, processed);
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        committed
     }
 
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView> {
@@ -294,6 +212,106 @@ impl Journal for SqliteStore {
             })
             .collect()
     }
+}
+
+/// The decisions, record changes and done marks of `processed`, in one
+/// transaction.
+fn commit_processed(conn: &mut rusqlite::Connection, processed: &[ProcessedEvent]) -> Result<()> {
+    let tx = conn.transaction()?;
+    let decided_us = now_us();
+    for event in processed {
+        for decision in &event.decisions {
+            tx.prepare_cached(
+                "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
+                     error_code, error, fuel_used, duration_us, logs, verdicts, actions,
+                     config, lookups)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                event.event_id.0,
+                decision.plugin,
+                decision.version,
+                decision.priority,
+                decision.outcome,
+                decision.error_code,
+                decision.error,
+                decision.fuel_used as i64,
+                decision.duration_us as i64,
+                decision.logs.to_string(),
+                decision.verdicts.to_string(),
+                decision.actions.to_string(),
+                decision.config.to_string(),
+                decision.lookups.to_string(),
+            ])?;
+        }
+        if let Some(phone) = &event.opted_out {
+            tx.prepare_cached(
+                "INSERT INTO do_not_contact (tenant_id, phone, source, event_id, created_at)
+                 VALUES (?1, ?2, 'opt-out', ?3, ?4) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                event.tenant_id.0,
+                phone,
+                event.event_id.0,
+                event.processed_at
+            ])?;
+        }
+        for write in &event.writes {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE records SET disposition_id = ?3, next_calldate = ?4
+                 WHERE id = ?1 AND tenant_id = ?2",
+                )?
+                .execute(params![
+                    write.record_id.0,
+                    event.tenant_id.0,
+                    write.disposition_id,
+                    write.next_calldate
+                ])?;
+            if changed != 1 {
+                return Err(not_found(format!("record {}", write.record_id)));
+            }
+            tx.prepare_cached(
+                "INSERT INTO record_events (record_id, event_id, event_type, user, created_at,
+                     disposition_id, next_calldate, plugin, plugin_version, note)
+                 VALUES (?1, ?2, 'SMS', 'System', ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                write.record_id.0,
+                event.event_id.0,
+                event.processed_at,
+                write.disposition_id,
+                write.next_calldate,
+                write.plugin,
+                write.plugin_version,
+                write.note,
+            ])?;
+        }
+        let state = if event.decisions.iter().any(|d| d.outcome == "failed") {
+            "failed"
+        } else {
+            "done"
+        };
+        let marked = tx
+            .prepare_cached(
+                "UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4, decided_us = ?5
+             WHERE id = ?1 AND state = 'pending'",
+            )?
+            .execute(params![
+                event.event_id.0,
+                state,
+                event.resolved,
+                event.processed_at,
+                decided_us
+            ])?;
+        if marked != 1 {
+            return Err(Error::Conflict {
+                what: format!("event {} is not pending", event.event_id),
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 const DECISION_COLUMNS: &str = "plugin, version, priority, outcome, error_code, error, fuel_used,

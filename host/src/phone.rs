@@ -380,9 +380,12 @@ fn national(country: &Country, digits: &str) -> Option<String> {
         .strip_prefix(country.code)
         .is_some_and(|rest| country.fits(rest));
     let as_national = country.fits(digits);
+    // Read as international, the digits may still carry the trunk prefix
+    // after the country code; dropped here as the `+` path drops it, so a
+    // normalized number reads as itself.
     match (as_international, as_national) {
-        (true, false) => Some(digits.to_owned()),
-        (true, true) if !country.trunk.is_empty() => Some(digits.to_owned()),
+        (true, false) => Some(drop_trunk_after_code(digits)),
+        (true, true) if !country.trunk.is_empty() => Some(drop_trunk_after_code(digits)),
         (_, true) => Some(format!("{}{digits}", country.code)),
         (false, false) => None,
     }

@@ -173,8 +173,8 @@ proptest! {
     ) {
         match parse_timestamp(&json!(seconds), &zone) {
             Ok(read) => prop_assert_eq!(read, seconds),
-            // Beyond those years a refusal is right (see the ignored
-            // end-of-time test below).
+            // Beyond those years a refusal is right (see the end-of-time
+            // test below).
             Err(_) => prop_assert!(!(-62_135_596_800..=253_402_300_799).contains(&seconds)),
         }
     }
@@ -190,11 +190,9 @@ proptest! {
     }
 
     /// A normalized number reads as itself, so a stored phone matches the
-    /// spelling it came from and its listed form finds it again. Fails
-    /// today (see `a_normalized_number_reads_as_itself`); ignored until
-    /// host/src/phone.rs is fixed.
+    /// spelling it came from and its listed form finds it again (see
+    /// `a_normalized_number_reads_as_itself`).
     #[test]
-    #[ignore = "reported: to_e164 is not idempotent (\"460000000\" under SE)"]
     fn normalized_numbers_read_as_themselves(raw in phone_text(), country in country()) {
         if let Ok(e164) = to_e164(&raw, &country) {
             prop_assert_eq!(to_e164(&e164, &country), Ok(e164.clone()), "{:?}", raw);
@@ -747,7 +745,6 @@ proptest! {
 /// host/src/phone.rs (`national`: take the international reading through
 /// `drop_trunk_after_code`, as a `+` number is).
 #[test]
-#[ignore = "reported: to_e164 is not idempotent (\"460000000\" under SE)"]
 fn a_normalized_number_reads_as_itself() {
     let once = to_e164("460000000", "SE").unwrap();
     assert_eq!(to_e164(&once, "SE").unwrap(), once);
@@ -896,13 +893,10 @@ fn a_v2_next_calldate_beyond_four_digit_years_is_refused() {
 /// that judges its callback panics in `CallingHours::next_allowed`
 /// (host/src/actions/calling_hours.rs: `local.date_naive()` of a local time
 /// past `NaiveDateTime::MAX`): the worker dies and the customer's later
-/// events stay pending. Found by the hostile runs; the fix belongs in
-/// `parse_timestamp` (host/src/api/webhooks.rs: refuse timestamps outside
-/// years 1 to 9999 with a 422, as the dry run does) and in the calling-hours
-/// check (no panic on any instant). Ignored until then:
-/// `cargo test -p smstrigger-host --test hostile_input -- --ignored`.
+/// events stay pending. Found by the hostile runs; webhooks now refuse
+/// timestamps outside years 1 to 9999 with a 422 (as dry runs do), and the
+/// calling-hours check refuses any such instant instead of panicking.
 #[test]
-#[ignore = "reported: a webhook timestamp at the end of chrono's range kills a pipeline worker"]
 fn a_webhook_at_the_end_of_time_does_not_stop_the_customers_later_events() {
     let api = Api::with_workers();
     api.bind("promise-to-pay", smstrigger_test_components::PROMISE_TO_PAY);

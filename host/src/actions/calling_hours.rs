@@ -69,6 +69,9 @@ pub(crate) fn parse_zone(zone: &str) -> Result<Tz, String> {
 
 /// `at` on the wall clock of `zone`.
 pub(crate) fn local_time(at: Timestamp, zone: Tz) -> Result<DateTime<Tz>, String> {
+    if !crate::model::EVENT_TIME_RANGE.contains(&at) {
+        return Err(format!("timestamp {at} is outside years 1 to 9999"));
+    }
     zone.timestamp_opt(at, 0)
         .single()
         .ok_or_else(|| format!("timestamp {at} is out of range"))

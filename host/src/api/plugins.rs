@@ -301,10 +301,7 @@ pub struct DryRun {
     duration_us: u64,
 }
 
-/// The instants a dry run's event may have: years 1 to 9999 (UTC). At the
-/// ends of chrono's range a zone's local reading of the time does not
-/// exist, and judging calling hours there panicked (a 500).
-pub const EVENT_TIME_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+pub use crate::model::EVENT_TIME_RANGE;
 
 fn check_event_time(timestamp: i64) -> ApiResult<()> {
     if EVENT_TIME_RANGE.contains(&timestamp) {

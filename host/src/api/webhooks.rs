@@ -28,6 +28,7 @@ pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StatusBody {
+    #[schema(min_length = 1)]
     message_id: String,
     project_id: ProjectId,
     record_id: RecordId,
@@ -42,6 +43,8 @@ struct StatusBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct InboundBody {
+    /// Always `in`.
+    #[schema(pattern = "^in$", example = "in")]
     direction: String,
     message: String,
     #[serde(default)]
@@ -211,6 +214,10 @@ fn authenticate(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> ApiResult<(TenantId, String)> {
+    // An id SQLite cannot hold is as unknown as any other.
+    if i64::try_from(project.0).is_err() {
+        return Err(check_webhook_unknown());
+    }
     let Some(tenant) = state.store.project_owner(project)? else {
         return Err(check_webhook_unknown());
     };
@@ -280,6 +287,18 @@ async fn accept(
 /// refused; one it repeats takes the earlier instant).
 pub fn parse_timestamp(value: &serde_json::Value, zone: &str) -> ApiResult<Timestamp> {
     let invalid = |why: String| ApiError::invalid(format!("timestamp: {why}"));
+    let timestamp = read_timestamp(value, zone, invalid)?;
+    if !crate::model::EVENT_TIME_RANGE.contains(&timestamp) {
+        return Err(invalid(format!("{timestamp} is outside years 1 to 9999")));
+    }
+    Ok(timestamp)
+}
+
+fn read_timestamp(
+    value: &serde_json::Value,
+    zone: &str,
+    invalid: impl Fn(String) -> ApiError,
+) -> ApiResult<Timestamp> {
     match value {
         serde_json::Value::Number(n) => n
             .as_i64()

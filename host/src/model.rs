@@ -186,6 +186,12 @@ pub struct Action {
     pub note: Option<String>,
 }
 
+/// The instants an event may have: years 1 to 9999 (UTC). At the ends of
+/// chrono's range a zone's local reading of the time does not exist, and
+/// judging calling hours there panicked; webhooks and dry runs refuse
+/// anything outside with a 422.
+pub const EVENT_TIME_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,9 +218,3 @@ mod tests {
         assert_eq!(json, "\"not_traceable\"");
     }
 }
-
-/// The instants an event may have: years 1 to 9999 (UTC). At the ends of
-/// chrono's range a zone's local reading of the time does not exist, and
-/// judging calling hours there panicked; webhooks and dry runs refuse
-/// anything outside with a 422.
-pub const EVENT_TIME_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;

@@ -99,6 +99,7 @@ pub fn run(args: Args) -> Result<Report> {
     report.figure("load_average_before", load::load_average(), "runnable");
     let result = run_in(&scale, work.path(), &mut report);
     report.figure("load_average_after", load::load_average(), "runnable");
+    load::note_database_size(&mut report, &work.path().join("data"));
     load::note_log_problems(&mut report, &work.path().join("server.log"));
     if args.keep || result.is_err() || !report.passed() {
         let kept = work.keep();

@@ -696,6 +696,20 @@ pub fn note_log_problems(report: &mut Report, log: &Path) {
     }
 }
 
+/// The sizes of the server's database file and its write-ahead log, in
+/// MiB, as figures `database_mib` and `wal_mib` (a WAL that is never
+/// reset grows with every commit and is read whole after a crash).
+pub fn note_database_size(report: &mut Report, data_dir: &Path) {
+    let mib = |path: std::path::PathBuf| {
+        std::fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64 / (1 << 20) as f64)
+    };
+    let db = db_path(data_dir);
+    let mut wal = db.clone().into_os_string();
+    wal.push("-wal");
+    report.figure("database_mib", mib(db), "MiB");
+    report.figure("wal_mib", mib(wal.into()), "MiB");
+}
+
 /// Now, in Unix µs (the clock of `events.accepted_us`).
 pub fn unix_us() -> i64 {
     std::time::SystemTime::now()

@@ -33,10 +33,6 @@ pub struct Config {
     pub operator_key: Option<String>,
     /// Threads running plugins; 0 means two per core (see `PipelineConfig`).
     pub workers: usize,
-    /// The nice value of the pipeline's threads (0–19): above 0, a
-    /// saturated machine acknowledges webhooks before it decides them (the
-    /// journal absorbs the burst and the pipeline catches up after it).
-    pub pipeline_nice: i32,
     pub max_body_bytes: usize,
     pub max_pending: u64,
     pub shutdown_grace_secs: u64,
@@ -51,7 +47,6 @@ impl Default for Config {
             data_dir: DEFAULT_DATA_DIR.into(),
             operator_key: None,
             workers: 0,
-            pipeline_nice: 0,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_pending: DEFAULT_MAX_PENDING,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE.as_secs(),
@@ -147,9 +142,6 @@ impl Config {
         }
         if let Some(v) = get("SMSTRIGGER_OPERATOR_KEY") {
             self.operator_key = Some(v);
-        }
-        if let Some(v) = get("SMSTRIGGER_PIPELINE_NICE") {
-            self.pipeline_nice = parse("SMSTRIGGER_PIPELINE_NICE", &v)?;
         }
         if let Some(v) = get("SMSTRIGGER_WORKERS") {
             self.workers = parse("SMSTRIGGER_WORKERS", &v)?;

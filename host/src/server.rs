@@ -29,7 +29,6 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         limits: config.limits.limits(),
         ..PipelineConfig::default()
     };
-    pipeline_config.nice = config.pipeline_nice;
     if config.workers > 0 {
         pipeline_config.workers = config.workers;
     }

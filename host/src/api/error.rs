@@ -115,6 +115,8 @@ impl From<store::Error> for ApiError {
         match error {
             store::Error::NotFound { what } => Self::not_found(format!("{what} not found")),
             store::Error::Conflict { what } => Self::new(StatusCode::CONFLICT, "conflict", what),
+            // Nothing was journaled; the provider's retry will be.
+            store::Error::Journal(what) => Self::overloaded(what, 1),
             // A value the request carried that SQLite cannot hold (a u64
             // above i64::MAX as an id or a limit): the input's fault.
             store::Error::Sqlite(rusqlite::Error::ToSqlConversionFailure(e)) => {

@@ -119,7 +119,7 @@ fn timestamp_schema() -> utoipa::openapi::schema::Schema {
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
         (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
-        (status = 503, description = "Too many events are pending; see `Retry-After`.", body = ErrorBody),
+        (status = 503, description = "Too many of the tenant's events are pending, or the journal is momentarily unavailable; nothing was journaled; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "The record is not in the tenant's project.", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid (empty messageId, bad timestamp, unknown status).", body = ErrorBody),
     )
@@ -170,7 +170,7 @@ pub async fn webhooks_status(
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
         (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
-        (status = 503, description = "Too many events are pending; see `Retry-After`.", body = ErrorBody),
+        (status = 503, description = "Too many of the tenant's events are pending, or the journal is momentarily unavailable; nothing was journaled; see `Retry-After`.", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid (direction, phone, timestamp).", body = ErrorBody),
     )
 )]

@@ -74,9 +74,7 @@ fn write(store: &dyn Store, waiting: Receiver<(JournalEntry, Reply)>) {
                 tracing::error!(%error, entries = entries.len(), "journaling failed");
                 for reply in replies {
                     reply
-                        .send(Err(store::Error::Io(std::io::Error::other(format!(
-                            "journaling failed: {error}"
-                        )))))
+                        .send(Err(store::Error::Journal(error.to_string())))
                         .ok();
                 }
             }
@@ -85,5 +83,5 @@ fn write(store: &dyn Store, waiting: Receiver<(JournalEntry, Reply)>) {
 }
 
 fn gone() -> store::Error {
-    store::Error::Io(std::io::Error::other("the journal writer has stopped"))
+    store::Error::Journal("the journal writer has stopped".into())
 }

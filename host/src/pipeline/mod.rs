@@ -39,15 +39,25 @@ use crate::model::TenantId;
 use crate::runtime::{Limits, Runtime};
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
 use group_commit::GroupCommit;
-use schedule::Schedule;
+use schedule::{Lane, Schedule};
+
+/// Workers for heavy tenants (see [`schedule::HEAVY`]), beside the
+/// configured ones: at nice [`HEAVY_NICE`] they get only the CPU the rest
+/// of the host leaves, so a tenant burning its budget on every event slows
+/// itself, not its neighbours (measured by `smstrigger-proof neighbour`).
+const HEAVY_WORKERS: usize = 1;
+/// The lowest priority Linux has; lowering one's own priority needs no
+/// privilege.
+const HEAVY_NICE: i32 = 19;
 
 /// How the pipeline schedules and batches.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineConfig {
-    /// Threads running plugins; defaults to twice the cores. One tenant
-    /// holds at most `workers - 1` of them, so other tenants always find
-    /// one free, and a heavy tenant (events over [`schedule::HEAVY`] each,
-    /// like a plugin that burns its whole budget every time) holds one.
+    /// Threads running light tenants' plugins; defaults to twice the
+    /// cores. One tenant holds at most `workers - 1` of them, so other
+    /// tenants always find one free. Heavy tenants (events over
+    /// [`schedule::HEAVY`] each, like a plugin that burns its whole budget
+    /// every time) run on [`HEAVY_WORKERS`] low-priority workers instead.
     pub workers: usize,
     /// The most events of one tenant claimed and not yet committed: the
     /// bound on how much of one tenant's backlog sits in memory.
@@ -56,8 +66,6 @@ pub struct PipelineConfig {
     pub batch: usize,
     /// The limits every plugin call runs with.
     pub limits: Limits,
-    /// The nice value of the pipeline's threads (see `Config::pipeline_nice`).
-    pub nice: i32,
 }
 
 impl Default for PipelineConfig {
@@ -67,7 +75,6 @@ impl Default for PipelineConfig {
             per_tenant: 256,
             batch: 512,
             limits: Limits::default(),
-            nice: 0,
         }
     }
 }
@@ -190,7 +197,7 @@ impl Pipeline {
         self.claim(true)?;
         let taken: Vec<PendingEvent> = {
             let mut schedule = self.schedule();
-            std::iter::from_fn(|| schedule.next(usize::MAX))
+            std::iter::from_fn(|| schedule.next(Lane::Any, usize::MAX))
                 .take(self.config.batch)
                 .collect()
         };
@@ -248,27 +255,28 @@ impl Pipeline {
     }
 
     fn run(self: Arc<Self>, stop: &Arc<AtomicBool>) {
-        set_nice(self.config.nice);
         let (finished, committing) = mpsc::channel();
         let committer = {
             let pipeline = Arc::clone(&self);
             thread::Builder::new()
                 .name("smstrigger-committer".into())
-                .spawn(move || {
-                    set_nice(pipeline.config.nice);
-                    pipeline.commit_loop(committing)
-                })
+                .spawn(move || pipeline.commit_loop(committing))
                 .expect("spawning the committer")
         };
-        let workers: Vec<_> = (0..self.config.workers.max(1))
-            .map(|i| {
+        let lanes = std::iter::repeat_n(Lane::Light, self.config.workers.max(1))
+            .chain(std::iter::repeat_n(Lane::Heavy, HEAVY_WORKERS));
+        let workers: Vec<_> = lanes
+            .enumerate()
+            .map(|(i, lane)| {
                 let (pipeline, stop, finished) =
                     (Arc::clone(&self), Arc::clone(stop), finished.clone());
                 thread::Builder::new()
                     .name(format!("smstrigger-worker-{i}"))
                     .spawn(move || {
-                        set_nice(pipeline.config.nice);
-                        pipeline.work(&stop, finished)
+                        if lane == Lane::Heavy {
+                            set_nice(HEAVY_NICE);
+                        }
+                        pipeline.work(lane, &stop, finished)
                     })
                     .expect("spawning a worker")
             })
@@ -331,7 +339,7 @@ impl Pipeline {
 
     /// A worker: takes the next event the schedule allows, runs it, hands
     /// it to the committer.
-    fn work(&self, stop: &AtomicBool, finished: Sender<Finished>) {
+    fn work(&self, lane: Lane, stop: &AtomicBool, finished: Sender<Finished>) {
         loop {
             let event = {
                 let mut schedule = self.schedule();
@@ -339,7 +347,7 @@ impl Pipeline {
                     if stop.load(Ordering::Acquire) {
                         return;
                     }
-                    if let Some(event) = schedule.next(self.config.per_tenant_running()) {
+                    if let Some(event) = schedule.next(lane, self.config.per_tenant_running()) {
                         break event;
                     }
                     schedule = self
@@ -352,8 +360,9 @@ impl Pipeline {
             let started = std::time::Instant::now();
             let result = self.process(&event);
             self.schedule().ran(&event, started.elapsed());
-            // A slot of this tenant is free: a waiting worker may take it.
-            self.work.notify_one();
+            // A slot of this tenant is free (and the tenant may have changed
+            // lanes): a waiting worker may take it.
+            self.work.notify_all();
             if finished.send((event, result)).is_err() {
                 return;
             }
@@ -485,12 +494,9 @@ impl Pipeline {
 /// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
 /// `who = 0` names the calling thread). Best effort: a refusal is logged.
 fn set_nice(nice: i32) {
-    if nice == 0 {
-        return;
-    }
     // SAFETY: setpriority only reads its plain integer arguments.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower the pipeline's priority");
+        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a heavy-lane worker's priority");
     }
 }
 

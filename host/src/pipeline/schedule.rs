@@ -33,9 +33,21 @@ pub(crate) struct Schedule {
 }
 
 /// Events that hold a worker longer than this on average make their tenant
-/// heavy: it then runs one event at a time, so a plugin that burns its
-/// whole budget on every event takes one core, not all of them.
+/// heavy: it then runs one event at a time, on the heavy lane's workers,
+/// so a plugin that burns its whole budget on every event takes at most
+/// one core and only what the other tenants leave of it.
 pub(crate) const HEAVY: Duration = Duration::from_millis(1);
+
+/// Which workers an event may go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Tenants whose events are light (or not yet measured).
+    Light,
+    /// Heavy tenants, one event each at a time, on low-priority workers.
+    Heavy,
+    /// Any tenant (the step-by-step `process_batch`).
+    Any,
+}
 
 /// One tenant's part of the schedule.
 #[derive(Debug, Default)]
@@ -131,10 +143,10 @@ impl Schedule {
         self.committed_during_claim = None;
     }
 
-    /// The next event for a worker: the oldest runnable event of the next
-    /// tenant (round-robin) with fewer than `per_tenant_running` events held
-    /// by workers.
-    pub fn next(&mut self, per_tenant_running: usize) -> Option<PendingEvent> {
+    /// The next event for a worker of `lane`: the oldest runnable event of
+    /// the next tenant (round-robin) of that lane with fewer than
+    /// `per_tenant_running` events held by workers (one, if heavy).
+    pub fn next(&mut self, lane: Lane, per_tenant_running: usize) -> Option<PendingEvent> {
         let start = self.last_served.map_or(TenantId(0), |t| TenantId(t.0 + 1));
         let tenant = self
             .tenants
@@ -142,8 +154,12 @@ impl Schedule {
             .chain(self.tenants.range(..start))
             .find(|(tenant, q)| {
                 let heavy = self.cost.get(tenant).is_some_and(|c| *c > HEAVY);
-                let cap = if heavy { 1 } else { per_tenant_running };
-                !q.ready.is_empty() && q.running < cap
+                let (served, cap) = match lane {
+                    Lane::Light => (!heavy, per_tenant_running),
+                    Lane::Heavy => (heavy, 1),
+                    Lane::Any => (true, per_tenant_running),
+                };
+                served && !q.ready.is_empty() && q.running < cap
             })
             .map(|(tenant, _)| *tenant)?;
         let queue = self.tenants.get_mut(&tenant)?;
@@ -262,7 +278,7 @@ mod tests {
     }
 
     fn ids(schedule: &mut Schedule, per_tenant_running: usize) -> Vec<u64> {
-        std::iter::from_fn(|| schedule.next(per_tenant_running))
+        std::iter::from_fn(|| schedule.next(Lane::Light, per_tenant_running))
             .map(|e| e.id.0)
             .collect()
     }
@@ -294,7 +310,7 @@ mod tests {
         let mut schedule = Schedule::default();
         let pending = vec![event(1, 1, "s"), event(2, 1, "s"), event(3, 1, "t")];
         assert_eq!(claim(&mut schedule, pending, 100), 2);
-        let first = schedule.next(100).unwrap();
+        let first = schedule.next(Lane::Light, 100).unwrap();
         assert_eq!(first.id, EventId(1));
         assert_eq!(ids(&mut schedule, 100), [3], "2 waits for 1");
         commit(&mut schedule, &first);
@@ -321,7 +337,7 @@ mod tests {
     fn a_claim_never_takes_an_event_committed_while_it_read() {
         let mut schedule = Schedule::default();
         claim(&mut schedule, vec![event(1, 1, "s")], 100);
-        let first = schedule.next(100).unwrap();
+        let first = schedule.next(Lane::Light, 100).unwrap();
         // A failure elsewhere makes the tenant read from the start again;
         // meanwhile the first commits, but the read's snapshot predates it.
         schedule.touch(TenantId(1));
@@ -362,9 +378,17 @@ mod tests {
             (1..=4).map(|i| event(i, 1, &format!("a{i}"))).collect(),
             100,
         );
-        let first = schedule.next(3).unwrap();
+        let first = schedule.next(Lane::Light, 3).unwrap();
         commit_after(&mut schedule, &first, Duration::from_millis(10));
-        assert_eq!(ids(&mut schedule, 3), [2], "one at a time once heavy");
+        assert_eq!(
+            ids(&mut schedule, 3),
+            Vec::<u64>::new(),
+            "not on the light lane"
+        );
+        let heavy: Vec<u64> = std::iter::from_fn(|| schedule.next(Lane::Heavy, 3))
+            .map(|e| e.id.0)
+            .collect();
+        assert_eq!(heavy, [2], "one at a time, on the heavy lane");
     }
 
     #[test]
@@ -375,7 +399,7 @@ mod tests {
         schedule.touch(TenantId(1));
         assert_eq!(schedule.begin_claim(2), [], "no room");
         schedule.end_claim();
-        let first = schedule.next(10).unwrap();
+        let first = schedule.next(Lane::Light, 10).unwrap();
         commit(&mut schedule, &first);
         assert_eq!(claim(&mut schedule, pending, 2), 1);
         assert_eq!(ids(&mut schedule, 10), [2, 3]);
@@ -386,8 +410,8 @@ mod tests {
         let mut schedule = Schedule::default();
         let pending: Vec<_> = (1..=3).map(|i| event(i, 1, &format!("a{i}"))).collect();
         claim(&mut schedule, pending.clone(), 100);
-        let first = schedule.next(100).unwrap();
-        let second = schedule.next(100).unwrap();
+        let first = schedule.next(Lane::Light, 100).unwrap();
+        let second = schedule.next(Lane::Light, 100).unwrap();
         schedule.ran(&first, Duration::ZERO);
         schedule.release(&first, false);
         // 2 is still running; 1 and 3 are read again.

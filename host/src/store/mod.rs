@@ -37,6 +37,9 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("opening the data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// The journal could not take an event (its writer failed or stopped).
+    #[error("journaling failed: {0}")]
+    Journal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

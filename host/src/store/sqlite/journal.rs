@@ -54,7 +54,11 @@ fn journal_one(
 impl Journal for SqliteStore {
     fn journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<Journaled>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        // IMMEDIATE: the write lock is taken at BEGIN (waiting as long as
+        // the busy timeout allows) rather than on the first insert, where
+        // SQLite would refuse an upgrade from reading at once ("database
+        // is locked", seen under the load proofs).
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let accepted_us = now_us();
         let journaled = entries
             .iter()
@@ -217,7 +221,7 @@ impl Journal for SqliteStore {
 /// The decisions, record changes and done marks of `processed`, in one
 /// transaction.
 fn commit_processed(conn: &mut rusqlite::Connection, processed: &[ProcessedEvent]) -> Result<()> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let decided_us = now_us();
     for event in processed {
         for decision in &event.decisions {

@@ -6,8 +6,8 @@
 //! it is held. Reads go to a small pool of reader connections.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -38,15 +38,7 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// Settings read on every event, in memory.
     memos: memo::Memos,
-    /// Tells the checkpointer thread to stop.
-    closed: Arc<AtomicBool>,
 }
-
-/// How often a background thread copies the write-ahead log into the
-/// database. The writer does not checkpoint (`wal_autocheckpoint = 0`): at
-/// thousands of events a second it would, every thousand pages, copy them
-/// and fsync the database while webhooks wait for the writer.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and runs any
@@ -56,9 +48,6 @@ impl SqliteStore {
         let path = data_dir.join(DATABASE_FILE);
         let writer = connect(&path)?;
         migrate(&writer)?;
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let closed = Arc::new(AtomicBool::new(false));
-        checkpoint_in_background(connect(&path)?, Arc::clone(&closed))?;
         let readers = (0..READERS)
             .map(|_| connect(&path).map(Mutex::new))
             .collect::<Result<_>>()?;
@@ -67,7 +56,6 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             memos: memo::Memos::default(),
-            closed,
         })
     }
 
@@ -94,29 +82,6 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.closed.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Checkpoints (PASSIVE: never blocking the writer or readers) every
-/// [`CHECKPOINT_EVERY`] until `closed`.
-fn checkpoint_in_background(conn: Connection, closed: Arc<AtomicBool>) -> Result<()> {
-    std::thread::Builder::new()
-        .name("smstrigger-checkpoint".into())
-        .spawn(move || {
-            while !closed.load(Ordering::Relaxed) {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "checkpointing the write-ahead log failed");
-                }
-            }
-        })?;
-    Ok(())
 }
 
 /// Opens a connection with the store's durability and planner settings.

@@ -256,7 +256,7 @@ async fn accept(
     entry: JournalEntry,
     wait: bool,
 ) -> ApiResult<Response> {
-    let journaled = state.pipeline.journal(tenant, entry).await?;
+    let journaled = state.pipeline.journal(entry).await?;
     let (status, event_id) = match journaled {
         Journaled::Accepted(id) => (AckStatus::Accepted, id),
         Journaled::Duplicate(id) => (AckStatus::Duplicate, id),

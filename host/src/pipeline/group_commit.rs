@@ -13,6 +13,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
+use crate::model::TenantId;
 use crate::store::{self, JournalEntry, Journaled, Store};
 
 /// The most entries in one journal transaction: bounds how long the
@@ -27,11 +28,14 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    /// Starts the writer; after each commit it calls `journaled` once with
+    /// the tenants that got new pending events (so the pipeline is woken
+    /// once per group, not once per webhook).
+    pub fn start(store: Arc<dyn Store>, journaled: impl Fn(&[TenantId]) + Send + 'static) -> Self {
         let (entries, waiting) = mpsc::channel();
         thread::Builder::new()
             .name("smstrigger-journal".into())
-            .spawn(move || write(store.as_ref(), waiting))
+            .spawn(move || write(store.as_ref(), waiting, journaled))
             .expect("spawning the journal writer");
         Self { entries }
     }
@@ -59,13 +63,28 @@ impl Answer {
     }
 }
 
-fn write(store: &dyn Store, waiting: Receiver<(JournalEntry, Reply)>) {
+fn write(
+    store: &dyn Store,
+    waiting: Receiver<(JournalEntry, Reply)>,
+    on_journaled: impl Fn(&[TenantId]),
+) {
     while let Ok(first) = waiting.recv() {
         let mut group = vec![first];
         group.extend(waiting.try_iter().take(MAX_GROUP - 1));
         let (entries, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
         match store.journal_batch(&entries) {
             Ok(journaled) => {
+                let mut tenants: Vec<TenantId> = entries
+                    .iter()
+                    .zip(&journaled)
+                    .filter(|(_, j)| matches!(j, Journaled::Accepted(_)))
+                    .map(|(entry, _)| entry.tenant_id)
+                    .collect();
+                tenants.sort_unstable();
+                tenants.dedup();
+                if !tenants.is_empty() {
+                    on_journaled(&tenants);
+                }
                 for (reply, journaled) in replies.into_iter().zip(journaled) {
                     reply.send(Ok(journaled)).ok();
                 }

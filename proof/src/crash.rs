@@ -91,24 +91,9 @@ impl Scale {
 
 pub fn run(args: Args) -> Result<Report> {
     let scale = Scale::of(&args);
-    let work = tempfile::Builder::new()
-        .prefix("smstrigger-proof-crash-")
-        .tempdir()
-        .context("creating the work directory")?;
-    let mut report = Report::new("crash", scale.smoke);
-    report.figure("load_average_before", load::load_average(), "runnable");
-    let result = run_in(&scale, work.path(), &mut report);
-    report.figure("load_average_after", load::load_average(), "runnable");
-    load::note_database_size(&mut report, &work.path().join("data"));
-    load::note_log_problems(&mut report, &work.path().join("server.log"));
-    if args.keep || result.is_err() || !report.passed() {
-        let kept = work.keep();
-        report.note(format!("work directory kept: {}", kept.display()));
-        if result.is_err() {
-            eprintln!("smstrigger-proof: work directory kept: {}", kept.display());
-        }
-    }
-    result.map(|()| report)
+    load::in_work_dir("crash", scale.smoke, args.keep, |work, report| {
+        run_in(&scale, work, report)
+    })
 }
 
 fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {

@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use serde_json::json;
 
@@ -122,30 +122,9 @@ impl Scale {
 
 pub fn run(args: Args) -> Result<Report> {
     let scale = Scale::of(&args);
-    let work = tempfile::Builder::new()
-        .prefix("smstrigger-proof-http-")
-        .tempdir()
-        .context("creating the work directory")?;
-    let mut report = Report::new("http", scale.smoke);
-    match run_in(&scale, work.path(), &mut report) {
-        Ok(()) => {
-            if args.keep {
-                let kept = work.keep();
-                report.note(format!(
-                    "work directory kept: {} (server.log, data/, floor.log)",
-                    kept.display()
-                ));
-            }
-            Ok(report)
-        }
-        Err(e) => {
-            let kept = work.keep();
-            Err(e.context(format!(
-                "the http scenario failed; its work directory (server.log, data/) is kept in {}",
-                kept.display()
-            )))
-        }
-    }
+    crate::load::in_work_dir("http", scale.smoke, args.keep, |work, report| {
+        run_in(&scale, work, report)
+    })
 }
 
 fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {

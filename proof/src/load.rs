@@ -1,4 +1,4 @@
-//! Helpers shared by the `swap`, `neighbour` and `crash` scenarios: a
+//! Helpers shared by the scenarios: the work directory every scenario runs in; a
 //! blocking client for the calls `api` does not make (staged uploads,
 //! activation, per-tenant limits) and for signed webhooks whose every
 //! answer is kept (status, event id, latency); a component with a custom
@@ -661,6 +661,36 @@ impl Db {
 
 /// The machine's 1-minute load average (`/proc/loadavg`; NaN if
 /// unreadable): the harness shares its cores with whatever else runs.
+/// Runs a scenario in a fresh work directory (data dir, server log), with
+/// the machine's load average before and after, the database's size and
+/// the server log's problems in the report. The directory is kept when
+/// asked, and whenever the scenario failed or broke a promise.
+pub fn in_work_dir(
+    scenario: &'static str,
+    smoke: bool,
+    keep: bool,
+    body: impl FnOnce(&Path, &mut Report) -> Result<()>,
+) -> Result<Report> {
+    let work = tempfile::Builder::new()
+        .prefix(&format!("smstrigger-proof-{scenario}-"))
+        .tempdir()
+        .context("creating the work directory")?;
+    let mut report = Report::new(scenario, smoke);
+    report.figure("load_average_before", load_average(), "runnable");
+    let result = body(work.path(), &mut report);
+    report.figure("load_average_after", load_average(), "runnable");
+    note_database_size(&mut report, &work.path().join("data"));
+    note_log_problems(&mut report, &work.path().join("server.log"));
+    if keep || result.is_err() || !report.passed() {
+        let kept = work.keep();
+        report.note(format!("work directory kept: {}", kept.display()));
+        if result.is_err() {
+            eprintln!("smstrigger-proof: work directory kept: {}", kept.display());
+        }
+    }
+    result.map(|()| report)
+}
+
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()

@@ -156,9 +156,9 @@ impl Pipeline {
         })
     }
 
-    /// Journals `incoming` for `tenant`, durably, and wakes the dispatcher.
-    /// Blocks; async callers [`Self::prepare`] on the blocking pool and
-    /// await [`Self::journal`].
+    /// Journals `incoming` for `tenant`, durably (the dispatcher is woken
+    /// once the group commits). Blocks; async callers call
+    /// [`Self::prepare`] and await [`Self::journal`].
     pub fn accept(&self, tenant: TenantId, incoming: Incoming) -> Result<Journaled, AcceptError> {
         let entry = self.prepare(tenant, incoming)?;
         let journaled = self.journal.submit(entry).and_then(|answer| answer.wait());
@@ -166,7 +166,9 @@ impl Pipeline {
     }
 
     /// Checks `incoming` against the tenant's data (its project, its
-    /// record) and builds its journal entry. Blocking (store reads).
+    /// record) and builds its journal entry. The project comes from the
+    /// store's memo; a receipt's record is a SQLite read, so async callers
+    /// prepare receipts on the blocking pool.
     pub fn prepare(
         &self,
         tenant: TenantId,

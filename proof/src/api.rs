@@ -27,14 +27,21 @@ pub struct TenantKeys {
 /// The API of one server.
 #[derive(Clone)]
 pub struct Api {
-    client: Client,
+    pub(crate) client: Client,
     pub url: String,
 }
 
 impl Api {
     pub fn new(url: &str) -> Result<Self> {
+        Self::with_timeout(url, Duration::from_secs(120))
+    }
+
+    /// A client whose requests time out after `timeout` (connecting after
+    /// one second: a server that is down answers at once on loopback).
+    pub fn with_timeout(url: &str, timeout: Duration) -> Result<Self> {
         let client = Client::builder()
-            .timeout(Duration::from_secs(120))
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(1))
             .build()
             .context("building the HTTP client")?;
         Ok(Self {
@@ -43,7 +50,7 @@ impl Api {
         })
     }
 
-    fn send(&self, what: &str, request: RequestBuilder) -> Result<Value> {
+    pub(crate) fn send(&self, what: &str, request: RequestBuilder) -> Result<Value> {
         let response = request
             .send()
             .with_context(|| format!("{what}: no answer from {}", self.url))?;

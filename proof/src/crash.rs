@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::api::Api;
 use crate::journal::{Journal, Range};
-use crate::load::{self, Answer, Bodies, Client, Db, Rng, Sent, Tally};
+use crate::load::{self, Answer, Bodies, Db, Rng, Sent, Tally};
 use crate::report::Report;
 use crate::server::{Server, Spawn, free_port};
 use crate::setup::{self, PLUGIN};
@@ -137,7 +137,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
             .map(|t| {
                 let (url, stop, tenant) = (&url, &stop, &tenant);
                 scope.spawn(move || -> Result<Vec<Sent>> {
-                    let client = Client::new(url, Duration::from_secs(10))?;
+                    let client = Api::with_timeout(url, Duration::from_secs(10))?;
                     let bodies = Bodies::new(tenant.project, &tenant.phones, format!("crash-{t}"));
                     let mut sent = Vec::new();
                     let mut k = 0;

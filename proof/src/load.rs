@@ -1,7 +1,7 @@
-//! Helpers shared by the scenarios: the work directory every scenario runs in; a
-//! blocking client for the calls `api` does not make (staged uploads,
-//! activation, per-tenant limits) and for signed webhooks whose every
-//! answer is kept (status, event id, latency); a component with a custom
+//! Helpers shared by the scenarios: the work directory every scenario runs
+//! in; the [`Api`] calls the load scenarios add (staged uploads,
+//! activation, per-tenant limits, signed webhooks whose every answer is
+//! kept: status, event id, latency); a component with a custom
 //! section appended; a small seeded random generator; and read-only
 //! queries of the server's database that check, per tenant and range of
 //! events, that each was decided and executed exactly once.
@@ -11,52 +11,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
-use reqwest::blocking::{Client as Http, RequestBuilder};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::{Value, json};
 
-use crate::api::{INBOUND_PATH, SIGNATURE_HEADER};
+use crate::api::{Api, INBOUND_PATH, SIGNATURE_HEADER};
 use crate::journal::{Range, db_path};
 use crate::report::Report;
 use crate::requests::{self, Inbound, sign};
 use crate::server::OPERATOR_KEY;
 use crate::stats::percentile;
 
-/// A blocking client of one server.
-#[derive(Clone)]
-pub struct Client {
-    http: Http,
-    pub url: String,
-}
-
-impl Client {
-    /// A client whose requests time out after `timeout` (connecting after
-    /// one second: a server that is down answers at once on loopback).
-    pub fn new(url: &str, timeout: Duration) -> Result<Self> {
-        let http = Http::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(1))
-            .build()
-            .context("building the HTTP client")?;
-        Ok(Self {
-            http,
-            url: url.trim_end_matches('/').to_string(),
-        })
-    }
-
-    fn call(&self, what: &str, request: RequestBuilder) -> Result<Value> {
-        let response = request
-            .send()
-            .with_context(|| format!("{what}: no answer from {}", self.url))?;
-        let status = response.status();
-        let text = response.text().unwrap_or_default();
-        if !status.is_success() {
-            bail!("{what}: {status} {text}");
-        }
-        serde_json::from_str(&text)
-            .with_context(|| format!("{what}: the answer is not JSON: {text}"))
-    }
-
+/// The calls of the load scenarios that `api` itself does not make.
+impl Api {
     /// Uploads a version of plugin `name` without activating it
     /// (`?activate=false`); returns its version and SHA-256.
     pub fn upload_staged(
@@ -65,9 +31,9 @@ impl Client {
         name: &str,
         component: &[u8],
     ) -> Result<(u64, String)> {
-        let uploaded = self.call(
+        let uploaded = self.send(
             "uploading a plugin version (not activated)",
-            self.http
+            self.client
                 .put(format!("{}/v1/plugins/{name}?activate=false", self.url))
                 .bearer_auth(api_key)
                 .header("content-type", "application/wasm")
@@ -87,9 +53,9 @@ impl Client {
 
     /// `POST /v1/plugins/{name}/activate` with `{"version": version}`.
     pub fn activate(&self, api_key: &str, name: &str, version: u64) -> Result<()> {
-        let activated = self.call(
+        let activated = self.send(
             "activating a plugin version",
-            self.http
+            self.client
                 .post(format!("{}/v1/plugins/{name}/activate", self.url))
                 .bearer_auth(api_key)
                 .json(&json!({ "version": version })),
@@ -102,9 +68,9 @@ impl Client {
 
     /// `GET /v1/plugins/{name}`.
     pub fn plugin(&self, api_key: &str, name: &str) -> Result<Value> {
-        self.call(
+        self.send(
             "reading a plugin",
-            self.http
+            self.client
                 .get(format!("{}/v1/plugins/{name}", self.url))
                 .bearer_auth(api_key),
         )
@@ -112,9 +78,9 @@ impl Client {
 
     /// `PUT /v1/tenants/{id}/limits` with the operator key.
     pub fn set_limits(&self, tenant: u64, limits: &Value) -> Result<Value> {
-        self.call(
+        self.send(
             "setting a tenant's limits",
-            self.http
+            self.client
                 .put(format!("{}/v1/tenants/{tenant}/limits", self.url))
                 .bearer_auth(OPERATOR_KEY)
                 .json(limits),
@@ -126,7 +92,7 @@ impl Client {
         let started = Instant::now();
         let signature = sign(secret, &body);
         let result = self
-            .http
+            .client
             .post(format!("{}{INBOUND_PATH}", self.url))
             .header("content-type", "application/json")
             .header(SIGNATURE_HEADER, signature)
@@ -311,7 +277,7 @@ impl<'a> Bodies<'a> {
 /// its scheduled time (start + k / rate), never catching up with a burst
 /// after a slow answer by more than one request.
 pub fn paced(
-    client: &Client,
+    client: &Api,
     secret: &str,
     bodies: &Bodies<'_>,
     rate: f64,

@@ -34,7 +34,7 @@ use serde_json::json;
 
 use crate::api::{Api, INBOUND_PATH};
 use crate::journal::{Journal, Range};
-use crate::load::{self, Bodies, Client, Db, Tally};
+use crate::load::{self, Bodies, Db, Tally};
 use crate::report::Report;
 use crate::requests::{self, RequestFiles, Target};
 use crate::server::{Server, Spawn, free_port};
@@ -157,7 +157,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         scale.quota,
     )?)?;
     let api = Api::new(&server.url)?;
-    let client = Client::new(&server.url, Duration::from_secs(30))?;
+    let client = Api::with_timeout(&server.url, Duration::from_secs(30))?;
 
     // Set-up: B as in `http`, A with the hostile plugin.
     let b = setup::tenant(

@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::api::{Api, INBOUND_PATH};
 use crate::journal::{Journal, Range};
-use crate::load::{self, Client, Db};
+use crate::load::{self, Db};
 use crate::report::Report;
 use crate::requests::{self, RequestFiles, Target};
 use crate::server::{Server, Spawn, free_port};
@@ -132,7 +132,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         crate::http::EVENTS_PER_SECOND,
     )?)?;
     let api = Api::new(&server.url)?;
-    let client = Client::new(&server.url, Duration::from_secs(60))?;
+    let client = Api::with_timeout(&server.url, Duration::from_secs(60))?;
 
     // 1. Set-up: v1 active and bound, v2 staged.
     let v1_bytes = setup::plugin_component()?;
@@ -430,7 +430,7 @@ impl Swaps {
 /// Once `ready` exists (wrk is about to send), activates `versions[0]`,
 /// `versions[1]`, `versions[0]`, … every `every` until `stop`.
 fn swap_loop(
-    client: &Client,
+    client: &Api,
     api_key: &str,
     versions: [u64; 2],
     every: Duration,

@@ -19,6 +19,19 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("smstrigger.db")
 }
 
+/// A read-only connection to `data_dir`'s database (WAL readers never
+/// block the server's writer).
+pub fn open_read_only(data_dir: &Path) -> Result<Connection> {
+    let path = db_path(data_dir);
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {} read-only", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
 /// A read-only view of the server's journal.
 pub struct Journal {
     conn: Connection,
@@ -80,14 +93,9 @@ impl Journal {
     /// Opens `data_dir`'s database read-only (WAL readers never block the
     /// server's writer).
     pub fn open(data_dir: &Path) -> Result<Self> {
-        let path = db_path(data_dir);
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("opening {} read-only", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: open_read_only(data_dir)?,
+        })
     }
 
     /// The highest event id so far (0 when there are none).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use crate::api::{Api, INBOUND_PATH, SIGNATURE_HEADER};
@@ -430,14 +430,9 @@ pub struct EventRow {
 
 impl Db {
     pub fn open(data_dir: &Path) -> Result<Self> {
-        let path = db_path(data_dir);
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("opening {} read-only", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: crate::journal::open_read_only(data_dir)?,
+        })
     }
 
     /// `tenant`'s events of `range`, checked against `plugin`'s decisions.

@@ -82,11 +82,13 @@ fn write(
                     .collect();
                 tenants.sort_unstable();
                 tenants.dedup();
-                if !tenants.is_empty() {
-                    on_journaled(&tenants);
-                }
+                // Answer first: waking the pipeline takes its schedule's
+                // lock, which a low-priority worker may be holding.
                 for (reply, journaled) in replies.into_iter().zip(journaled) {
                     reply.send(Ok(journaled)).ok();
+                }
+                if !tenants.is_empty() {
+                    on_journaled(&tenants);
                 }
             }
             Err(error) => {

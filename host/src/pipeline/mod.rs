@@ -355,29 +355,41 @@ impl Pipeline {
     /// A worker: takes the next event the schedule allows, runs it, hands
     /// it to the committer.
     fn work(&self, lane: Lane, stop: &AtomicBool, finished: Sender<Finished>) {
+        let cap = self.config.per_tenant_running();
+        let mut next = None;
         loop {
-            let event = {
-                let mut schedule = self.schedule();
-                loop {
-                    if stop.load(Ordering::Acquire) {
-                        return;
+            let event = match next.take() {
+                Some(event) => event,
+                None => {
+                    let mut schedule = self.schedule();
+                    loop {
+                        if stop.load(Ordering::Acquire) {
+                            return;
+                        }
+                        if let Some(event) = schedule.next(lane, cap) {
+                            break event;
+                        }
+                        schedule = self
+                            .work
+                            .wait_timeout(schedule, IDLE_POLL)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0;
                     }
-                    if let Some(event) = schedule.next(lane, self.config.per_tenant_running()) {
-                        break event;
-                    }
-                    schedule = self
-                        .work
-                        .wait_timeout(schedule, IDLE_POLL)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
                 }
             };
             let started = std::time::Instant::now();
             let result = self.process(&event);
-            self.schedule().ran(&event, started.elapsed());
-            // A slot of this tenant is free (and the tenant may have changed
-            // lanes): a waiting worker may take it.
-            self.work.notify_all();
+            {
+                // The slot this event held goes to this worker's next event
+                // when there is one; other workers are woken only when the
+                // tenant changed lanes (their lane may now have work).
+                let mut schedule = self.schedule();
+                let moved = schedule.ran(&event, started.elapsed());
+                next = schedule.next(lane, cap);
+                if moved {
+                    self.work.notify_all();
+                }
+            }
             if finished.send((event, result)).is_err() {
                 return;
             }

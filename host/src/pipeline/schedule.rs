@@ -171,13 +171,17 @@ impl Schedule {
     }
 
     /// A worker is done with `event` after holding it for `took`; it now
-    /// waits to be committed.
-    pub fn ran(&mut self, event: &PendingEvent, took: Duration) {
-        if let Some(queue) = self.tenants.get_mut(&event.tenant_id) {
-            queue.running = queue.running.saturating_sub(1);
-        }
+    /// waits to be committed. True when that moved its tenant to the other
+    /// lane with events ready, which the other lane's workers must hear of.
+    pub fn ran(&mut self, event: &PendingEvent, took: Duration) -> bool {
         let cost = self.cost.entry(event.tenant_id).or_insert(took);
+        let was_heavy = *cost > HEAVY;
         *cost = (*cost * 7 + took) / 8;
+        let moved = was_heavy != (*cost > HEAVY);
+        self.tenants.get_mut(&event.tenant_id).is_some_and(|queue| {
+            queue.running = queue.running.saturating_sub(1);
+            moved && !queue.ready.is_empty()
+        })
     }
 
     /// `event` left the pipeline: committed, or (after a failure) given

@@ -137,6 +137,15 @@ impl SmsEvent {
             SmsEvent::Inbound(sms) => sms.project_id,
         }
     }
+
+    /// The records the event carries: a receipt's record, or the records
+    /// matching an inbound message's sender.
+    pub fn contacts(&self) -> Vec<&ContactRecord> {
+        match self {
+            SmsEvent::Outbound(status) => vec![&status.contact],
+            SmsEvent::Inbound(sms) => sms.matches.iter().collect(),
+        }
+    }
 }
 
 /// The disposition an action asks to set.

@@ -407,6 +407,7 @@ pub async fn plugins_dry_run(
                     body.event.timestamp(),
                     &proposals,
                     None,
+                    &[],
                 )?)
             }
             None => None,

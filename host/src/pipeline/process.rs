@@ -109,6 +109,7 @@ pub(crate) fn process(
         event.timestamp(),
         &proposals,
         opted_out.as_deref(),
+        &event.contacts(),
     )?;
 
     let mut verdicts = verdicts.into_iter();
@@ -208,6 +209,10 @@ fn resolve(
 /// `event_time`: the records they name (within the tenant), the
 /// do-not-contact list (plus a phone opting out right now) and the
 /// project's rules. Shared by processing and dry runs, so both judge alike.
+///
+/// `resolved` are records the host itself read for this event (within the
+/// tenant and project), used as they are instead of being read again; a
+/// dry run's event comes from the caller, so it passes none.
 pub fn judge(
     store: &dyn Store,
     tenant: TenantId,
@@ -215,8 +220,9 @@ pub fn judge(
     event_time: i64,
     proposals: &[Proposal],
     opting_out: Option<&str>,
+    resolved: &[&ContactRecord],
 ) -> Result<Vec<Verdict>, store::Error> {
-    let records = scopes(store, tenant, proposals)?;
+    let records = scopes(store, tenant, proposals, resolved)?;
     let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
     let mut do_not_contact: BTreeSet<String> =
         store.do_not_contact(tenant, &phones)?.into_iter().collect();
@@ -236,10 +242,23 @@ fn scopes(
     store: &dyn Store,
     tenant: TenantId,
     proposals: &[Proposal],
+    resolved: &[&ContactRecord],
 ) -> Result<BTreeMap<RecordId, RecordScope>, store::Error> {
     let mut scopes = BTreeMap::new();
     for id in proposals.iter().map(|p| p.action.record_id) {
         if scopes.contains_key(&id) {
+            continue;
+        }
+        if let Some(contact) = resolved.iter().find(|c| c.id == id) {
+            scopes.insert(
+                id,
+                RecordScope {
+                    id,
+                    project_id: contact.project_id,
+                    phone: contact.phone.clone(),
+                    time_zone: Some(contact.time_zone.clone()),
+                },
+            );
             continue;
         }
         match store.record(tenant, id) {

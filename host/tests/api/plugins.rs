@@ -197,6 +197,43 @@ fn a_dry_run_returns_actions_and_verdicts_and_executes_nothing() {
     );
 }
 
+/// A dry run's event comes from the caller, matches included: a record it
+/// claims is judged by what the store says, so another tenant's record is
+/// out of scope however the event describes it.
+#[test]
+fn a_dry_run_cannot_bring_another_tenants_record_into_scope() {
+    let server = Server::start();
+    let victim = server.tenant("victim");
+    let victim_project = server.project(&victim);
+    let victims_record = server.record(&victim, victim_project, PHONE);
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    server.install(&tenant, "reply", components::REPLY_CALL_TIME);
+    let event = json!({
+        "kind": "inbound", "messageId": "m-1", "projectId": project,
+        "sourcePhoneNumber": PHONE, "message": "call me 2026-12-01 10:00",
+        "timestamp": 1_795_852_800,
+        "matches": [{ "id": victims_record, "projectId": project, "phone": PHONE, "timeZone": "Europe/Budapest" }],
+    });
+    let (status, body) = send(
+        server
+            .post("/v1/plugins/reply/dry-run")
+            .bearer_auth(&tenant.api_key)
+            .json(&json!({ "event": event })),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["actions"][0]["recordId"],
+        json!(victims_record),
+        "{body}"
+    );
+    assert_eq!(body["verdicts"][0]["accepted"], false, "{body}");
+    assert_eq!(
+        body["verdicts"][0]["reason"], "record_out_of_scope",
+        "{body}"
+    );
+}
+
 #[test]
 fn another_tenant_cannot_see_run_swap_or_bind_a_tenants_plugins() {
     let server = Server::start();

@@ -135,3 +135,38 @@ fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event() {
         "the burst is still mostly pending"
     );
 }
+
+/// The pipeline keeps a project's bindings in memory; every change to
+/// what runs (a new active version, a rollback, new bindings) must reach
+/// the very next event.
+#[test]
+fn the_next_event_runs_what_was_activated_rolled_back_or_bound_since() {
+    let f = Fixture::new();
+    f.install(f.tenant, "rule", components::DELIVERED_FOLLOWUP);
+    f.bind(&[("rule", 10, &[])]);
+    let customer = f.record(PHONE);
+    let at = local("2026-12-01 10:00");
+    let mut receipt = 0;
+    let mut versions_ran = || {
+        receipt += 1;
+        let id = accepted(f.status(
+            customer.id,
+            &format!("m-{receipt}"),
+            DeliveryStatus::Delivered,
+            at,
+        ));
+        f.drain();
+        f.event(id)
+            .decisions
+            .iter()
+            .map(|d| (d.plugin.clone(), d.version))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(versions_ran(), [("rule".to_string(), Some(1))]);
+    let second = f.install(f.tenant, "rule", components::NOT_TRACEABLE_CALLBACK);
+    assert_eq!(versions_ran(), [("rule".to_string(), Some(second))]);
+    f.store.rollback_plugin(f.tenant, "rule").unwrap();
+    assert_eq!(versions_ran(), [("rule".to_string(), Some(1))]);
+    f.bind(&[]);
+    assert_eq!(versions_ran(), []);
+}

@@ -115,9 +115,15 @@ impl Journal for SqliteStore {
     /// together, so the event is simply decided again. Nothing is ever
     /// executed twice; a webhook's 202 still waits for a full fsync.
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()> {
+        // The JSON columns are written out before the writer is taken: the
+        // journal shares that connection, so it is held for SQL only.
+        let json = processed
+            .iter()
+            .map(|event| event.decisions.iter().map(DecisionJson::of).collect())
+            .collect::<Vec<Vec<_>>>();
         let mut conn = self.conn();
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let committed = commit_processed(&mut conn, processed);
+        let committed = commit_processed(&mut conn, processed, &json);
         conn.pragma_update(None, "synchronous", "FULL")?;
         committed
     }
@@ -218,13 +224,37 @@ impl Journal for SqliteStore {
     }
 }
 
-/// The decisions, record changes and done marks of `processed`, in one
-/// transaction.
-fn commit_processed(conn: &mut rusqlite::Connection, processed: &[ProcessedEvent]) -> Result<()> {
+/// A decision's JSON columns, as text.
+struct DecisionJson([String; 5]);
+
+impl DecisionJson {
+    fn of(decision: &DecisionRecord) -> Self {
+        Self(
+            [
+                &decision.logs,
+                &decision.verdicts,
+                &decision.actions,
+                &decision.config,
+                &decision.lookups,
+            ]
+            .map(ToString::to_string),
+        )
+    }
+}
+
+/// The decisions, record changes and done marks of `processed` (with each
+/// decision's JSON in `json`, in the same order), in one transaction.
+fn commit_processed(
+    conn: &mut rusqlite::Connection,
+    processed: &[ProcessedEvent],
+    json: &[Vec<DecisionJson>],
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let decided_us = now_us();
-    for event in processed {
-        for decision in &event.decisions {
+    for (event, json) in processed.iter().zip(json) {
+        for (decision, DecisionJson([logs, verdicts, actions, config, lookups])) in
+            event.decisions.iter().zip(json)
+        {
             tx.prepare_cached(
                 "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
                      error_code, error, fuel_used, duration_us, logs, verdicts, actions,
@@ -241,11 +271,11 @@ fn commit_processed(conn: &mut rusqlite::Connection, processed: &[ProcessedEvent
                 decision.error,
                 decision.fuel_used as i64,
                 decision.duration_us as i64,
-                decision.logs.to_string(),
-                decision.verdicts.to_string(),
-                decision.actions.to_string(),
-                decision.config.to_string(),
-                decision.lookups.to_string(),
+                logs,
+                verdicts,
+                actions,
+                config,
+                lookups,
             ])?;
         }
         if let Some(phone) = &event.opted_out {

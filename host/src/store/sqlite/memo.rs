@@ -1,5 +1,6 @@
 //! Settings the hot paths read on every webhook and event (projects,
-//! tenants, limits, opt-out keywords), kept in memory.
+//! tenants, limits, opt-out keywords, a project's active bindings), kept
+//! in memory.
 //!
 //! The store is the only writer of these settings, so it empties the memos
 //! whenever it changes one (rare: an operator or tenant editing settings).
@@ -61,6 +62,8 @@ pub(crate) struct Memos {
     pub tenants: Memo<crate::model::TenantId, crate::store::TenantSettings>,
     pub limits: Memo<crate::model::TenantId, crate::store::TenantLimits>,
     pub keywords: Memo<crate::model::TenantId, Vec<String>>,
+    pub bindings:
+        Memo<(crate::model::TenantId, crate::model::ProjectId), Vec<crate::store::ActiveBinding>>,
 }
 
 impl Memos {
@@ -71,6 +74,7 @@ impl Memos {
         self.tenants.clear();
         self.limits.clear();
         self.keywords.clear();
+        self.bindings.clear();
     }
 }
 

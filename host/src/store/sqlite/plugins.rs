@@ -30,6 +30,8 @@ impl Plugins for SqliteStore {
             params![tenant.0, name],
         )?;
         tx.commit()?;
+        drop(conn);
+        self.memos.changed();
         Ok(version)
     }
 
@@ -48,6 +50,8 @@ impl Plugins for SqliteStore {
              WHERE tenant_id = ?1 AND name = ?2",
             params![tenant.0, name, version],
         )?;
+        drop(conn);
+        self.memos.changed();
         Ok(())
     }
 
@@ -89,45 +93,15 @@ impl Plugins for SqliteStore {
             )?;
         }
         tx.commit()?;
+        drop(conn);
+        self.memos.changed();
         Ok(())
     }
 
     fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>> {
-        let conn = self.read();
-        let mut statement = conn.prepare_cached(
-            "SELECT b.plugin, b.priority, b.config, p.active_version, v.sha256
-             FROM bindings b
-             JOIN projects j ON j.id = b.project_id AND j.tenant_id = ?1
-             JOIN plugins p ON p.tenant_id = ?1 AND p.name = b.plugin
-             LEFT JOIN plugin_versions v
-                 ON v.tenant_id = ?1 AND v.name = b.plugin AND v.version = p.active_version
-             WHERE b.project_id = ?2
-             ORDER BY b.priority DESC, b.plugin",
-        )?;
-        let rows = statement
-            .query_map(params![tenant.0, project.0], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, i32>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Option<u32>>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(plugin, priority, config, version, sha256)| {
-                Ok(ActiveBinding {
-                    binding: Binding {
-                        plugin,
-                        priority,
-                        config: serde_json::from_str(&config)?,
-                    },
-                    version,
-                    sha256,
-                })
-            })
-            .collect()
+        self.memos.bindings.get_or_load((tenant, project), || {
+            load_active_bindings(&self.read(), tenant, project)
+        })
     }
 
     fn active_components(&self) -> Result<Vec<ActiveComponent>> {
@@ -168,6 +142,8 @@ impl Plugins for SqliteStore {
              WHERE tenant_id = ?1 AND name = ?2",
             params![tenant.0, name, previous],
         )?;
+        drop(conn);
+        self.memos.changed();
         Ok(previous)
     }
 
@@ -205,4 +181,47 @@ impl Plugins for SqliteStore {
         }
         Ok(plugins)
     }
+}
+
+/// A project's bindings with each plugin's active version, from the
+/// database (the store memoizes them).
+fn load_active_bindings(
+    conn: &rusqlite::Connection,
+    tenant: TenantId,
+    project: ProjectId,
+) -> Result<Vec<ActiveBinding>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT b.plugin, b.priority, b.config, p.active_version, v.sha256
+             FROM bindings b
+             JOIN projects j ON j.id = b.project_id AND j.tenant_id = ?1
+             JOIN plugins p ON p.tenant_id = ?1 AND p.name = b.plugin
+             LEFT JOIN plugin_versions v
+                 ON v.tenant_id = ?1 AND v.name = b.plugin AND v.version = p.active_version
+             WHERE b.project_id = ?2
+             ORDER BY b.priority DESC, b.plugin",
+    )?;
+    let rows = statement
+        .query_map(params![tenant.0, project.0], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i32>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<u32>>(3)?,
+                row.get::<_, Option<String>>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(plugin, priority, config, version, sha256)| {
+            Ok(ActiveBinding {
+                binding: Binding {
+                    plugin,
+                    priority,
+                    config: serde_json::from_str(&config)?,
+                },
+                version,
+                sha256,
+            })
+        })
+        .collect()
 }

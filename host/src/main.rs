@@ -6,12 +6,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: the pipeline's workers allocate and
-/// free on many threads at once, where glibc spends its time consolidating
-/// arenas (measured by `smstrigger-proof http`, BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()

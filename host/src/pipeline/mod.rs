@@ -385,7 +385,9 @@ impl Pipeline {
                 // tenant changed lanes (their lane may now have work).
                 let mut schedule = self.schedule();
                 let moved = schedule.ran(&event, started.elapsed());
-                next = schedule.next(lane, cap);
+                next = (!stop.load(Ordering::Acquire))
+                    .then(|| schedule.next(lane, cap))
+                    .flatten();
                 if moved {
                     self.work.notify_all();
                 }

@@ -162,6 +162,29 @@ fn plugin_quotas_refuse_oversized_components_and_too_many_plugins() {
     assert_eq!(status, StatusCode::CREATED);
 }
 
+/// Dry-runs the tenant's `reply` plugin on an inbound "call me at `when`"
+/// whose matches claim `record` in `project`.
+fn dry_run_reply(
+    server: &Server,
+    tenant: &TenantKeys,
+    project: u64,
+    record: u64,
+    when: &str,
+) -> (StatusCode, Value) {
+    let event = json!({
+        "kind": "inbound", "messageId": "m-1", "projectId": project,
+        "sourcePhoneNumber": PHONE, "message": format!("call me {when}"),
+        "timestamp": 1_795_852_800,
+        "matches": [{ "id": record, "projectId": project, "phone": PHONE, "timeZone": "Europe/Budapest" }],
+    });
+    send(
+        server
+            .post("/v1/plugins/reply/dry-run")
+            .bearer_auth(&tenant.api_key)
+            .json(&json!({ "event": event })),
+    )
+}
+
 #[test]
 fn a_dry_run_returns_actions_and_verdicts_and_executes_nothing() {
     let server = Server::start();
@@ -169,18 +192,7 @@ fn a_dry_run_returns_actions_and_verdicts_and_executes_nothing() {
     let project = server.project(&tenant);
     let record = server.record(&tenant, project, PHONE);
     server.install(&tenant, "reply", components::REPLY_CALL_TIME);
-    let event = json!({
-        "kind": "inbound", "messageId": "m-1", "projectId": project,
-        "sourcePhoneNumber": PHONE, "message": "call me 2026-12-01 21:00",
-        "timestamp": 1_795_852_800,
-        "matches": [{ "id": record, "projectId": project, "phone": PHONE, "timeZone": "Europe/Budapest" }],
-    });
-    let (status, body) = send(
-        server
-            .post("/v1/plugins/reply/dry-run")
-            .bearer_auth(&tenant.api_key)
-            .json(&json!({ "event": event })),
-    );
+    let (status, body) = dry_run_reply(&server, &tenant, project, record, "2026-12-01 21:00");
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["outcome"], "ok");
     assert_eq!(body["actions"].as_array().unwrap().len(), 1);
@@ -209,17 +221,12 @@ fn a_dry_run_cannot_bring_another_tenants_record_into_scope() {
     let tenant = server.tenant("acme");
     let project = server.project(&tenant);
     server.install(&tenant, "reply", components::REPLY_CALL_TIME);
-    let event = json!({
-        "kind": "inbound", "messageId": "m-1", "projectId": project,
-        "sourcePhoneNumber": PHONE, "message": "call me 2026-12-01 10:00",
-        "timestamp": 1_795_852_800,
-        "matches": [{ "id": victims_record, "projectId": project, "phone": PHONE, "timeZone": "Europe/Budapest" }],
-    });
-    let (status, body) = send(
-        server
-            .post("/v1/plugins/reply/dry-run")
-            .bearer_auth(&tenant.api_key)
-            .json(&json!({ "event": event })),
+    let (status, body) = dry_run_reply(
+        &server,
+        &tenant,
+        project,
+        victims_record,
+        "2026-12-01 10:00",
     );
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(

@@ -1,5 +1,6 @@
 -- wrk script of smstrigger-proof: sends pre-generated, signed inbound
--- webhooks, each exactly once.
+-- webhooks, each once (a load run) or round and round (the neighbour's
+-- flood, which counts the 429s it gets).
 --
 --   wrk ... -s signed-webhooks.lua URL -- DIR DELAY_MS THREADS
 --
@@ -17,9 +18,10 @@
 -- init() therefore writes DIR/ready, and no thread sends before it exists.
 --
 -- response() counts 202 answers that say "accepted", those that say
--- "duplicate", other 202s and non-202 answers; done() prints the totals
--- as one line the harness parses:
---   proof-counts accepted=N duplicate=N other202=N non202=N exhausted=N loaded=N
+-- "duplicate", other 202s, non-202 answers and, among those, 429s (a
+-- tenant's quota: what a flood is expected to get); done() prints the
+-- totals as one line the harness parses:
+--   proof-counts accepted=N duplicate=N other202=N non202=N s429=N exhausted=N loaded=N
 -- and, for each thread that had one, its first non-202 answer:
 --   proof-first-error <status> <start of the body>
 
@@ -36,7 +38,7 @@ function setup(thread)
 end
 
 function init(args)
-   accepted, duplicate, other202, non202, exhausted = 0, 0, 0, 0, 0
+   accepted, duplicate, other202, non202, s429, exhausted = 0, 0, 0, 0, 0, 0
    requests_list = {}
    position = 0
    local dir = args[1]
@@ -116,6 +118,9 @@ function response(status, headers, body)
       end
    else
       non202 = non202 + 1
+      if status == 429 then
+         s429 = s429 + 1
+      end
       if not first_error then
          first_error = status .. " " .. (body or ""):sub(1, 300):gsub("[\r\n]", " ")
       end
@@ -123,16 +128,16 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local totals = { accepted = 0, duplicate = 0, other202 = 0, non202 = 0, exhausted = 0, loaded = 0 }
+   local totals = { accepted = 0, duplicate = 0, other202 = 0, non202 = 0, s429 = 0, exhausted = 0, loaded = 0 }
    for _, thread in ipairs(threads) do
       for name, _ in pairs(totals) do
          totals[name] = totals[name] + (thread:get(name) or 0)
       end
    end
    io.write(string.format(
-      "proof-counts accepted=%d duplicate=%d other202=%d non202=%d exhausted=%d loaded=%d\n",
+      "proof-counts accepted=%d duplicate=%d other202=%d non202=%d s429=%d exhausted=%d loaded=%d\n",
       totals.accepted, totals.duplicate, totals.other202, totals.non202,
-      totals.exhausted, totals.loaded))
+      totals.s429, totals.exhausted, totals.loaded))
    for _, thread in ipairs(threads) do
       local first = thread:get("first_error")
       if first then

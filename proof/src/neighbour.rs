@@ -24,19 +24,17 @@
 //! failed inside the sandbox (with `loop`: out of fuel or past the
 //! deadline); and (full runs) B's p99 with A within 2× of B's p99 alone.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::api::{Api, INBOUND_PATH};
 use crate::journal::{Journal, Range};
 use crate::load::{self, Bodies, Db, Tally};
 use crate::report::Report;
-use crate::requests::{self, RequestFiles, Target};
+use crate::requests::{self, Target};
 use crate::server::{Server, Spawn, free_port};
 use crate::setup::{self, PLUGIN};
 use crate::wrk;
@@ -46,9 +44,6 @@ pub const P99_RATIO_TARGET: f64 = 2.0;
 
 /// The name A installs the hostile plugin under.
 const HOSTILE: &str = "hostile";
-
-/// The flood's wrk script.
-const FLOOD_SCRIPT: &str = include_str!("../lua/flood.lua");
 
 /// The error codes of a plugin stopped for using too much CPU.
 const CPU_CODES: [&str; 2] = ["out_of_fuel", "deadline_exceeded"];
@@ -260,14 +255,15 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         )?;
         let (flood, sent) = std::thread::scope(|scope| -> Result<_> {
             let flood = scope.spawn(|| {
-                flood_run(
-                    &webhook,
-                    &files,
-                    scale.threads,
-                    scale.connections,
-                    flood_secs,
-                    scale.flood_rate,
-                )
+                wrk::Run {
+                    url: webhook.clone(),
+                    threads: scale.threads,
+                    connections: scale.connections,
+                    duration: flood_secs,
+                    files: &files,
+                    rate: scale.flood_rate,
+                }
+                .run()
             });
             let ready = files.dir.join("ready");
             let deadline = Instant::now() + Duration::from_secs(120);
@@ -317,7 +313,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         },
     );
     let upto = journal.last_event_id()?;
-    let flood = Flood::sum(&floods);
+    let flood = sum(&floods);
 
     // B's answers and decisions.
     for (name, sent) in [("alone", &alone), ("with_a", &with)] {
@@ -390,44 +386,36 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         after: flood_start,
         upto,
     };
-    report.figure("a_requests", flood.out.requests as f64, "requests");
-    report.figure("a_requests_per_s", flood.out.requests_per_s, "requests/s");
-    report.figure(
-        "a_202_accepted",
-        flood.out.counts.accepted as f64,
-        "answers",
-    );
-    report.figure(
-        "a_202_duplicate",
-        flood.out.counts.duplicate as f64,
-        "answers",
-    );
-    report.figure("a_429", flood.s429 as f64, "answers");
+    report.figure("a_requests", flood.requests as f64, "requests");
+    report.figure("a_requests_per_s", flood.requests_per_s, "requests/s");
+    report.figure("a_202_accepted", flood.counts.accepted as f64, "answers");
+    report.figure("a_202_duplicate", flood.counts.duplicate as f64, "answers");
+    report.figure("a_429", flood.counts.s429 as f64, "answers");
     report.figure(
         "a_other_non_202",
-        flood.out.counts.non202.saturating_sub(flood.s429) as f64,
+        flood.counts.non202.saturating_sub(flood.counts.s429) as f64,
         "answers",
     );
     report.figure(
         "a_socket_errors",
-        flood.out.socket_errors.total() as f64,
+        flood.socket_errors.total() as f64,
         "errors",
     );
-    report.figure("a_ack_p99_ms_worst_round", flood.out.p99_ms, "ms");
+    report.figure("a_ack_p99_ms_worst_round", flood.p99_ms, "ms");
     report.correct(
         "A got 429s",
-        flood.s429 > 0,
+        flood.counts.s429 > 0,
         format!(
             "{} of {} requests answered 429, {} accepted, {} other non-202",
-            flood.s429,
-            flood.out.requests,
-            flood.out.counts.accepted,
-            flood.out.counts.non202.saturating_sub(flood.s429)
+            flood.counts.s429,
+            flood.requests,
+            flood.counts.accepted,
+            flood.counts.non202.saturating_sub(flood.counts.s429)
         ),
     );
     // A's events are journaled only while it floods.
     let (a_events, _, _) = db.accepted_span(a_keys.id, a_range)?;
-    let a_rate = load::ratio(a_events as f64, flood.out.duration_s);
+    let a_rate = load::ratio(a_events as f64, flood.duration_s);
     report.figure("a_events_journaled", a_events as f64, "events");
     report.figure("a_accepted_per_s", a_rate, "events/s");
     let (fuel, run_us) = db.mean_cost(a_keys.id, a_range)?;
@@ -462,8 +450,8 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     report.note(format!(
         "A's flood: wrk {:.0} requests/s over {:.1} s in all; {} of A's events journaled \
          among events {}..={}",
-        flood.out.requests_per_s,
-        flood.out.duration_s,
+        flood.requests_per_s,
+        flood.duration_s,
         a_events,
         flood_start + 1,
         flood_end
@@ -478,105 +466,27 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// What A's flood got.
-#[derive(Default)]
-struct Flood {
-    out: wrk::Output,
-    s429: u64,
-}
-
-impl Flood {
-    /// The rounds' floods together: counts and durations added, the
-    /// request rate over the total duration, the worst p99.
-    fn sum(floods: &[Flood]) -> Flood {
-        let mut total = Flood::default();
-        for flood in floods {
-            let (out, sum) = (&flood.out, &mut total.out);
-            sum.requests += out.requests;
-            sum.duration_s += out.duration_s;
-            sum.p99_ms = sum.p99_ms.max(out.p99_ms);
-            sum.non_2xx += out.non_2xx;
-            sum.socket_errors.connect += out.socket_errors.connect;
-            sum.socket_errors.read += out.socket_errors.read;
-            sum.socket_errors.write += out.socket_errors.write;
-            sum.socket_errors.timeout += out.socket_errors.timeout;
-            sum.counts.accepted += out.counts.accepted;
-            sum.counts.duplicate += out.counts.duplicate;
-            sum.counts.other202 += out.counts.other202;
-            sum.counts.non202 += out.counts.non202;
-            total.s429 += flood.s429;
-        }
-        if total.out.duration_s > 0.0 {
-            total.out.requests_per_s = total.out.requests as f64 / total.out.duration_s;
-        }
-        total
+/// The rounds' floods together: counts and durations added, the request
+/// rate over the total duration, the worst p99.
+fn sum(floods: &[wrk::Output]) -> wrk::Output {
+    let mut sum = wrk::Output::default();
+    for out in floods {
+        sum.requests += out.requests;
+        sum.duration_s += out.duration_s;
+        sum.p99_ms = sum.p99_ms.max(out.p99_ms);
+        sum.non_2xx += out.non_2xx;
+        sum.socket_errors.connect += out.socket_errors.connect;
+        sum.socket_errors.read += out.socket_errors.read;
+        sum.socket_errors.write += out.socket_errors.write;
+        sum.socket_errors.timeout += out.socket_errors.timeout;
+        sum.counts.accepted += out.counts.accepted;
+        sum.counts.duplicate += out.counts.duplicate;
+        sum.counts.other202 += out.counts.other202;
+        sum.counts.non202 += out.counts.non202;
+        sum.counts.s429 += out.counts.s429;
     }
-}
-
-/// wrk with the flood script over `files`.
-fn flood_run(
-    url: &str,
-    files: &RequestFiles,
-    threads: usize,
-    connections: usize,
-    duration: Duration,
-    rate: Option<f64>,
-) -> Result<Flood> {
-    let script = files.dir.join("flood.lua");
-    std::fs::write(&script, FLOOD_SCRIPT)
-        .with_context(|| format!("writing {}", script.display()))?;
-    let ready = files.dir.join("ready");
-    if ready.exists() {
-        std::fs::remove_file(&ready)?;
+    if sum.duration_s > 0.0 {
+        sum.requests_per_s = sum.requests as f64 / sum.duration_s;
     }
-    let delay_ms = rate.map_or(0.0, |rate| connections as f64 * 1000.0 / rate);
-    let output = Command::new("wrk")
-        .arg(format!("-t{threads}"))
-        .arg(format!("-c{connections}"))
-        .arg(format!("-d{}s", duration.as_secs().max(1)))
-        .args(["--timeout", "10s", "--latency", "-s"])
-        .arg(&script)
-        .arg(url)
-        .arg("--")
-        .arg(&files.dir)
-        .arg(format!("{delay_ms:.4}"))
-        .arg(threads.to_string())
-        .output()
-        .context("running wrk")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        bail!("wrk failed ({}):\n{stdout}\n{stderr}", output.status);
-    }
-    let out = wrk::parse(&stdout).with_context(|| format!("reading wrk's output:\n{stdout}"))?;
-    let counts = flood_counts(&stdout);
-    let s429 = counts
-        .get("s429")
-        .copied()
-        .with_context(|| format!("no `proof-flood` line in wrk's output:\n{stdout}"))?;
-    Ok(Flood { out, s429 })
-}
-
-/// The `proof-flood name=N …` line's counts.
-fn flood_counts(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|line| line.trim().strip_prefix("proof-flood "))
-        .flat_map(|rest| rest.split_whitespace())
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flood_line_is_read() {
-        let counts = flood_counts("proof-counts accepted=1\nproof-flood s429=42\n");
-        assert_eq!(counts.get("s429"), Some(&42));
-        assert!(flood_counts("nothing").is_empty());
-    }
+    sum
 }

@@ -37,7 +37,10 @@ pub struct Counts {
     /// 202 answers saying neither.
     pub other202: u64,
     pub non202: u64,
-    /// Requests sent after a thread's file ran out (repeats).
+    /// Of the non-202 answers, the 429s (a tenant's quota).
+    pub s429: u64,
+    /// Requests sent after a thread's file ran out (repeats; a flood may
+    /// run past its files on purpose).
     pub exhausted: u64,
     /// Requests loaded from the files.
     pub loaded: u64,
@@ -241,6 +244,7 @@ fn parse_counts(text: &str) -> Result<Counts> {
             "duplicate" => counts.duplicate = value,
             "other202" => counts.other202 = value,
             "non202" => counts.non202 = value,
+            "s429" => counts.s429 = value,
             "exhausted" => counts.exhausted = value,
             "loaded" => counts.loaded = value,
             _ => {}
@@ -290,7 +294,7 @@ Running 20s test @ http://127.0.0.1:40123/v1/webhooks/sms/inbound
   Non-2xx or 3xx responses: 13
 Requests/sec:   6089.45
 Transfer/sec:    856.01KB
-proof-counts accepted=121835 duplicate=0 other202=0 non202=13 exhausted=0 loaded=1800000
+proof-counts accepted=121835 duplicate=0 other202=0 non202=13 s429=4 exhausted=0 loaded=1800000
 proof-first-error 503 {\"error\":{\"code\":\"overloaded\"}}
 ";
 
@@ -316,6 +320,7 @@ proof-first-error 503 {\"error\":{\"code\":\"overloaded\"}}
         );
         assert_eq!(out.counts.accepted, 121_835);
         assert_eq!(out.counts.non202, 13);
+        assert_eq!(out.counts.s429, 4);
         assert_eq!(out.counts.loaded, 1_800_000);
         assert!((out.accepted_per_s() - 121_835.0 / 20.01).abs() < 1e-6);
         assert_eq!(

@@ -139,12 +139,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     ));
     let data = work.join("data");
     let log = work.join("server.log");
-    let server = Server::start(Spawn::smstrigger(
-        &data,
-        free_port()?,
-        log.clone(),
-        EVENTS_PER_SECOND,
-    )?)?;
+    let server = Server::smstrigger(&data, log.clone(), EVENTS_PER_SECOND)?;
     let api = Api::new(&server.url)?;
     let component = setup::plugin_component()?;
 
@@ -228,12 +223,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         (backlog.upto - backlog.after) as f64,
         "events",
     );
-    let server = Server::start(Spawn::smstrigger(
-        &data,
-        free_port()?,
-        log.clone(),
-        EVENTS_PER_SECOND,
-    )?)?;
+    let server = Server::smstrigger(&data, log.clone(), EVENTS_PER_SECOND)?;
     let api = Api::new(&server.url)?;
     let webhook = format!("{}{INBOUND_PATH}", server.url);
     let journal = Journal::open(&data)?;
@@ -354,12 +344,7 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         format!("the server exited with {status} after SIGTERM"),
     );
     drop(journal);
-    let server = Server::start(Spawn::smstrigger(
-        &data,
-        free_port()?,
-        log,
-        EVENTS_PER_SECOND,
-    )?)?;
+    let server = Server::smstrigger(&data, log, EVENTS_PER_SECOND)?;
     let ready_ms = server.ready_after.as_secs_f64() * 1000.0;
     report.figure("restart_ready_ms", ready_ms, "ms");
     report.speed(

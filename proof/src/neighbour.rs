@@ -35,7 +35,7 @@ use crate::journal::{Journal, Range};
 use crate::load::{self, Bodies, Db, Tally};
 use crate::report::Report;
 use crate::requests::{self, Target};
-use crate::server::{Server, Spawn, free_port};
+use crate::server::Server;
 use crate::setup::{self, PLUGIN};
 use crate::wrk;
 
@@ -145,12 +145,7 @@ pub fn run(args: Args) -> Result<Report> {
 fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     let data = work.join("data");
     let log = work.join("server.log");
-    let server = Server::start(Spawn::smstrigger(
-        &data,
-        free_port()?,
-        log.clone(),
-        scale.quota,
-    )?)?;
+    let server = Server::smstrigger(&data, log.clone(), scale.quota)?;
     let api = Api::new(&server.url)?;
     let client = Api::with_timeout(&server.url, Duration::from_secs(30))?;
 

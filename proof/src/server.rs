@@ -115,6 +115,17 @@ impl Spawn<'_> {
 }
 
 impl Server {
+    /// `smstrigger serve` over `data_dir` on a free port (see
+    /// [`Spawn::smstrigger`]), started.
+    pub fn smstrigger(data_dir: &Path, log: PathBuf, events_per_second: u32) -> Result<Self> {
+        Self::start(Spawn::smstrigger(
+            data_dir,
+            free_port()?,
+            log,
+            events_per_second,
+        )?)
+    }
+
     /// Spawns the process and waits until `GET /healthz` answers 200.
     pub fn start(spawn: Spawn<'_>) -> Result<Self> {
         let log = OpenOptions::new()

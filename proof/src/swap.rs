@@ -29,7 +29,7 @@ use crate::journal::{Journal, Range};
 use crate::load::{self, Db};
 use crate::report::Report;
 use crate::requests::{self, RequestFiles, Target};
-use crate::server::{Server, Spawn, free_port};
+use crate::server::Server;
 use crate::setup::{self, PLUGIN};
 use crate::wrk;
 
@@ -125,12 +125,7 @@ pub fn run(args: Args) -> Result<Report> {
 fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     let data = work.join("data");
     let log = work.join("server.log");
-    let server = Server::start(Spawn::smstrigger(
-        &data,
-        free_port()?,
-        log.clone(),
-        crate::http::EVENTS_PER_SECOND,
-    )?)?;
+    let server = Server::smstrigger(&data, log.clone(), crate::http::EVENTS_PER_SECOND)?;
     let api = Api::new(&server.url)?;
     let client = Api::with_timeout(&server.url, Duration::from_secs(60))?;
 

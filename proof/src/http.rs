@@ -130,12 +130,13 @@ pub fn run(args: Args) -> Result<Report> {
 fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
     report.note(format!(
         "{} s runs, {} wrk threads, {} connections, {} records, {} tenants; \
-         server quota events_per_second = {EVENTS_PER_SECOND}",
+         server quotas events_per_second = {EVENTS_PER_SECOND}, max_pending = {}",
         scale.duration.as_secs(),
         scale.threads,
         scale.connections,
         scale.records,
-        scale.tenants
+        scale.tenants,
+        crate::server::MAX_PENDING
     ));
     let data = work.join("data");
     let log = work.join("server.log");

@@ -57,6 +57,12 @@ pub struct Server {
 }
 
 /// What to spawn.
+/// The per-tenant backlog quota every proof's server runs with: a burst
+/// beyond what the machine can decide as it arrives is journaled and
+/// decided after (the server's default, 100,000, would answer 503 a few
+/// seconds into the peak run; 20 s at 60,000/s is 1.2 million events).
+pub const MAX_PENDING: u64 = 10_000_000;
+
 pub struct Spawn<'a> {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -67,8 +73,9 @@ pub struct Spawn<'a> {
 }
 
 impl Spawn<'_> {
-    /// `smstrigger serve` on `port` with `data_dir`, the operator key set
-    /// and the per-tenant event quota lifted to `events_per_second`.
+    /// `smstrigger serve` on `port` with `data_dir`, the operator key set,
+    /// the per-tenant event quota lifted to `events_per_second` and the
+    /// per-tenant backlog quota to [`MAX_PENDING`].
     pub fn smstrigger(
         data_dir: &Path,
         port: u16,
@@ -90,6 +97,7 @@ impl Spawn<'_> {
                     "SMSTRIGGER_EVENTS_PER_SECOND",
                     events_per_second.to_string(),
                 ),
+                ("SMSTRIGGER_MAX_PENDING", MAX_PENDING.to_string()),
             ],
             port,
             log,

@@ -8,6 +8,7 @@
 //! fsync, as before; a thousand concurrent ones share a handful.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
@@ -25,6 +26,8 @@ type Reply = oneshot::Sender<Result<Journaled, store::Error>>;
 /// The journal's writer thread; it ends when this handle is dropped.
 pub(crate) struct GroupCommit {
     entries: Sender<(JournalEntry, Reply)>,
+    /// Entries submitted and not yet answered.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl GroupCommit {
@@ -32,19 +35,31 @@ impl GroupCommit {
     /// the tenants that got new pending events (so the pipeline is woken
     /// once per group, not once per webhook).
     pub fn start(store: Arc<dyn Store>, journaled: impl Fn(&[TenantId]) + Send + 'static) -> Self {
-        let (entries, waiting) = mpsc::channel();
+        let (entries, queued) = mpsc::channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::clone(&waiting);
         thread::Builder::new()
             .name("smstrigger-journal".into())
-            .spawn(move || write(store.as_ref(), waiting, journaled))
+            .spawn(move || write(store.as_ref(), queued, &answered, journaled))
             .expect("spawning the journal writer");
-        Self { entries }
+        Self { entries, waiting }
+    }
+
+    /// How many webhooks are waiting for the journal right now: the accept
+    /// path is busy when this is above zero.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Queues `entry` to be journaled with whatever else is waiting; the
     /// answer arrives once it is durable.
     pub fn submit(&self, entry: JournalEntry) -> Result<Answer, store::Error> {
         let (reply, answer) = oneshot::channel();
-        self.entries.send((entry, reply)).map_err(|_| gone())?;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.entries.send((entry, reply)).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(gone());
+        }
         Ok(Answer(answer))
     }
 }
@@ -65,13 +80,15 @@ impl Answer {
 
 fn write(
     store: &dyn Store,
-    waiting: Receiver<(JournalEntry, Reply)>,
+    queued: Receiver<(JournalEntry, Reply)>,
+    waiting: &AtomicUsize,
     on_journaled: impl Fn(&[TenantId]),
 ) {
-    while let Ok(first) = waiting.recv() {
+    while let Ok(first) = queued.recv() {
         let mut group = vec![first];
-        group.extend(waiting.try_iter().take(MAX_GROUP - 1));
+        group.extend(queued.try_iter().take(MAX_GROUP - 1));
         let (entries, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        let answered = entries.len();
         match store.journal_batch(&entries) {
             Ok(journaled) => {
                 let mut tenants: Vec<TenantId> = entries
@@ -84,6 +101,7 @@ fn write(
                 tenants.dedup();
                 // Answer first: waking the pipeline takes its schedule's
                 // lock, which a low-priority worker may be holding.
+                waiting.fetch_sub(answered, Ordering::Relaxed);
                 for (reply, journaled) in replies.into_iter().zip(journaled) {
                     reply.send(Ok(journaled)).ok();
                 }
@@ -93,6 +111,7 @@ fn write(
             }
             Err(error) => {
                 tracing::error!(%error, entries = entries.len(), "journaling failed");
+                waiting.fetch_sub(answered, Ordering::Relaxed);
                 for reply in replies {
                     reply
                         .send(Err(store::Error::Journal(error.to_string())))
@@ -105,4 +124,43 @@ fn write(
 
 fn gone() -> store::Error {
     store::Error::Journal("the journal writer has stopped".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ProjectId;
+    use crate::store::SqliteStore;
+
+    fn entry(i: usize) -> JournalEntry {
+        JournalEntry {
+            tenant_id: TenantId(1),
+            project_id: ProjectId(1),
+            dedupe_key: format!("inbound:m-{i}"),
+            message_id: format!("m-{i}"),
+            subject: format!("+3630{i:07}"),
+            superseded_by: Vec::new(),
+            input: "{}".into(),
+            received_at: 0,
+        }
+    }
+
+    /// Workers yield to webhooks while any wait: a count that never came
+    /// back to zero would slow every backlog for good.
+    #[test]
+    fn an_answered_entry_no_longer_counts_as_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let journal = GroupCommit::start(store, |_| {});
+        assert_eq!(journal.waiting(), 0);
+        let answers: Vec<_> = (0..50).map(|i| journal.submit(entry(i)).unwrap()).collect();
+        assert!(journal.waiting() <= 50, "never more than were submitted");
+        for answer in answers {
+            assert!(matches!(answer.wait().unwrap(), Journaled::Accepted(_)));
+        }
+        assert_eq!(journal.waiting(), 0);
+        let duplicate = journal.submit(entry(0)).unwrap().wait().unwrap();
+        assert!(matches!(duplicate, Journaled::Duplicate(_)));
+        assert_eq!(journal.waiting(), 0);
+    }
 }

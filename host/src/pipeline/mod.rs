@@ -358,16 +358,16 @@ impl Pipeline {
         let cap = self.config.per_tenant_running();
         let mut next = None;
         loop {
-            let event = match next.take() {
-                Some(event) => event,
+            let (event, behind) = match next.take() {
+                Some(next) => next,
                 None => {
                     let mut schedule = self.schedule();
                     loop {
                         if stop.load(Ordering::Acquire) {
                             return;
                         }
-                        if let Some(event) = schedule.next(lane, cap) {
-                            break event;
+                        if let Some(next) = next_for(&mut schedule, lane, cap) {
+                            break next;
                         }
                         schedule = self
                             .work
@@ -377,6 +377,16 @@ impl Pipeline {
                     }
                 }
             };
+            if behind && self.journal.waiting() > 0 {
+                // Accept first: while webhooks wait for the journal, an
+                // event of a tenant the pipeline is not keeping up with
+                // lets them have the CPU. A burst beyond what the machine
+                // can both accept and decide is then acknowledged at the
+                // accept path's speed and decided as the CPU allows, its
+                // backlog bounded by `max_pending`. Tenants that keep up,
+                // and a backlog with no webhooks arriving, never wait.
+                thread::yield_now();
+            }
             let started = std::time::Instant::now();
             let result = self.process(&event);
             {
@@ -386,7 +396,7 @@ impl Pipeline {
                 let mut schedule = self.schedule();
                 let moved = schedule.ran(&event, started.elapsed());
                 next = (!stop.load(Ordering::Acquire))
-                    .then(|| schedule.next(lane, cap))
+                    .then(|| next_for(&mut schedule, lane, cap))
                     .flatten();
                 if moved {
                     self.work.notify_all();
@@ -518,6 +528,14 @@ impl Pipeline {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
+}
+
+/// The next event for a worker of `lane`, and whether its tenant is
+/// behind (see [`Schedule::behind`]).
+fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingEvent, bool)> {
+    let event = schedule.next(lane, cap)?;
+    let behind = schedule.behind(event.tenant_id);
+    Some((event, behind))
 }
 
 /// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with

@@ -170,6 +170,12 @@ impl Schedule {
         Some(event)
     }
 
+    /// Whether `tenant` is behind: more of its events are pending in the
+    /// journal than the schedule holds (its last read stopped at its limit).
+    pub fn behind(&self, tenant: TenantId) -> bool {
+        self.tenants.get(&tenant).is_some_and(|q| q.more)
+    }
+
     /// A worker is done with `event` after holding it for `took`; it now
     /// waits to be committed. True when that moved its tenant to the other
     /// lane with events ready, which the other lane's workers must hear of.
@@ -307,6 +313,32 @@ mod tests {
         claim(&mut schedule, vec![event(7, 2, "b")], 100);
         claim(&mut schedule, vec![event(8, 3, "c")], 100);
         assert_eq!(ids(&mut schedule, 100), [1, 7, 8, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn a_tenant_is_behind_while_its_reads_stop_at_their_limit() {
+        let mut schedule = Schedule::default();
+        let backlog: Vec<_> = (1..=4).map(|i| event(i, 1, &format!("s{i}"))).collect();
+        claim(&mut schedule, backlog.clone(), 2);
+        assert!(schedule.behind(TenantId(1)), "2 read of 4 pending");
+        assert!(!schedule.behind(TenantId(2)), "a tenant with nothing read");
+        for event in [1, 2] {
+            let next = schedule.next(Lane::Light, 100).unwrap();
+            assert_eq!(next.id, EventId(event));
+            commit(&mut schedule, &next);
+        }
+        claim(&mut schedule, backlog[2..].to_vec(), 2);
+        assert!(schedule.behind(TenantId(1)), "the read took its limit");
+        for event in [3, 4] {
+            let next = schedule.next(Lane::Light, 100).unwrap();
+            assert_eq!(next.id, EventId(event));
+            commit(&mut schedule, &next);
+        }
+        claim(&mut schedule, vec![event(5, 1, "s5")], 2);
+        assert!(
+            !schedule.behind(TenantId(1)),
+            "caught up: 1 read, room for 2"
+        );
     }
 
     #[test]

@@ -130,12 +130,12 @@ fn gone() -> store::Error {
 mod tests {
     use super::*;
     use crate::model::ProjectId;
-    use crate::store::SqliteStore;
+    use crate::store::{SqliteStore, Tenants};
 
-    fn entry(i: usize) -> JournalEntry {
+    fn entry(tenant: TenantId, project: ProjectId, i: usize) -> JournalEntry {
         JournalEntry {
-            tenant_id: TenantId(1),
-            project_id: ProjectId(1),
+            tenant_id: tenant,
+            project_id: project,
             dedupe_key: format!("inbound:m-{i}"),
             message_id: format!("m-{i}"),
             subject: format!("+3630{i:07}"),
@@ -146,21 +146,32 @@ mod tests {
     }
 
     /// Workers yield to webhooks while any wait: a count that never came
-    /// back to zero would slow every backlog for good.
+    /// back to zero, after a commit or after a failure, would slow every
+    /// backlog for good.
     #[test]
     fn an_answered_entry_no_longer_counts_as_waiting() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let tenant = store.create_tenant("acme", "secret").unwrap().id;
+        let settings = serde_json::from_value(serde_json::json!(
+            { "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU" }
+        ))
+        .unwrap();
+        let project = store.create_project(tenant, &settings).unwrap().id;
         let journal = GroupCommit::start(store, |_| {});
         assert_eq!(journal.waiting(), 0);
-        let answers: Vec<_> = (0..50).map(|i| journal.submit(entry(i)).unwrap()).collect();
+        let answers: Vec<_> = (0..50)
+            .map(|i| journal.submit(entry(tenant, project, i)).unwrap())
+            .collect();
         assert!(journal.waiting() <= 50, "never more than were submitted");
         for answer in answers {
             assert!(matches!(answer.wait().unwrap(), Journaled::Accepted(_)));
         }
         assert_eq!(journal.waiting(), 0);
-        let duplicate = journal.submit(entry(0)).unwrap().wait().unwrap();
-        assert!(matches!(duplicate, Journaled::Duplicate(_)));
+
+        // A project that does not exist fails the insert: answered too.
+        let failed = journal.submit(entry(tenant, ProjectId(999), 50)).unwrap();
+        assert!(failed.wait().is_err());
         assert_eq!(journal.waiting(), 0);
     }
 }

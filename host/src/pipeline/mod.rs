@@ -10,7 +10,9 @@
 //! every worker), and a committer hands what they finished to the
 //! [`Executor`] in groups, each group one transaction holding every
 //! event's decisions, record changes and done mark. Workers never wait for
-//! a commit, and a commit never waits for a plugin. After a crash, the
+//! a commit, and a commit never waits for a plugin; while webhooks wait for
+//! the journal, workers yield to them before each event of a tenant that
+//! is behind (accept first). After a crash, the
 //! events that were pending are simply claimed again: their earlier,
 //! uncommitted work left no trace.
 

@@ -88,8 +88,10 @@ fn write(
         let mut group = vec![first];
         group.extend(queued.try_iter().take(MAX_GROUP - 1));
         let (entries, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
-        let answered = entries.len();
-        match store.journal_batch(&entries) {
+        let outcome = store.journal_batch(&entries);
+        // Answered either way: no longer waiting.
+        waiting.fetch_sub(entries.len(), Ordering::Relaxed);
+        match outcome {
             Ok(journaled) => {
                 let mut tenants: Vec<TenantId> = entries
                     .iter()
@@ -101,7 +103,6 @@ fn write(
                 tenants.dedup();
                 // Answer first: waking the pipeline takes its schedule's
                 // lock, which a low-priority worker may be holding.
-                waiting.fetch_sub(answered, Ordering::Relaxed);
                 for (reply, journaled) in replies.into_iter().zip(journaled) {
                     reply.send(Ok(journaled)).ok();
                 }
@@ -111,7 +112,6 @@ fn write(
             }
             Err(error) => {
                 tracing::error!(%error, entries = entries.len(), "journaling failed");
-                waiting.fetch_sub(answered, Ordering::Relaxed);
                 for reply in replies {
                     reply
                         .send(Err(store::Error::Journal(error.to_string())))

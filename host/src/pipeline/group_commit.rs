@@ -145,7 +145,7 @@ mod tests {
         }
     }
 
-    /// Workers yield to webhooks while any wait: a count that never came
+    /// Workers defer to webhooks while any wait: a count that never came
     /// back to zero, after a commit or after a failure, would slow every
     /// backlog for good.
     #[test]

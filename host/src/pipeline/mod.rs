@@ -11,8 +11,8 @@
 //! [`Executor`] in groups, each group one transaction holding every
 //! event's decisions, record changes and done mark. Workers never wait for
 //! a commit, and a commit never waits for a plugin; while webhooks wait for
-//! the journal, workers yield to them before each event of a tenant that
-//! is behind (accept first). After a crash, the
+//! the journal, workers defer events of tenants that are behind for a
+//! moment (accept first). After a crash, the
 //! events that were pending are simply claimed again: their earlier,
 //! uncommitted work left no trace.
 
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Incoming};
@@ -58,6 +58,12 @@ const HEAVY_NICE: i32 = 19;
 /// 0 the peak accept rate was 16,000/s, at 10 about 20,000/s, with the
 /// latency to decision at half the peak unchanged (BENCHMARKS.md).
 const PIPELINE_NICE: i32 = 10;
+
+/// The longest a worker defers an event of a tenant that is behind to
+/// webhooks waiting for the journal (see [`defer_to_webhooks`]).
+const DEFER_FOR: Duration = Duration::from_millis(2);
+/// How often a deferring worker looks whether webhooks still wait.
+const DEFER_SLICE: Duration = Duration::from_micros(500);
 
 /// How the pipeline schedules and batches.
 #[derive(Debug, Clone, Copy)]
@@ -379,17 +385,10 @@ impl Pipeline {
                     }
                 }
             };
-            if behind && self.journal.waiting() > 0 {
-                // Accept first: while webhooks wait for the journal, an
-                // event of a tenant the pipeline is not keeping up with
-                // lets them have the CPU. A burst beyond what the machine
-                // can both accept and decide is then acknowledged at the
-                // accept path's speed and decided as the CPU allows, its
-                // backlog bounded by `max_pending`. Tenants that keep up,
-                // and a backlog with no webhooks arriving, never wait.
-                thread::yield_now();
+            if behind {
+                defer_to_webhooks(|| self.journal.waiting());
             }
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let result = self.process(&event);
             {
                 // The slot this event held goes to this worker's next event
@@ -532,6 +531,24 @@ impl Pipeline {
     }
 }
 
+/// Accept first: before an event of a tenant that is behind, a worker
+/// sleeps while webhooks wait for the journal, for at most [`DEFER_FOR`],
+/// looking again every [`DEFER_SLICE`]. A burst beyond what the machine can
+/// both accept and decide is then acknowledged at the accept path's speed
+/// and decided as the CPU allows, its backlog bounded by `max_pending`.
+/// Yielding the CPU instead, as this did first, gave it back only to
+/// threads already runnable: the accept path mostly waits on its fsync,
+/// so the workers ran on. The cap keeps a worker from being parked for
+/// the length of a burst: other tenants' events queued behind it wait at
+/// most that long. Tenants that keep up, and a backlog with no webhooks
+/// arriving, never wait.
+fn defer_to_webhooks(waiting: impl Fn() -> usize) {
+    let deadline = Instant::now() + DEFER_FOR;
+    while waiting() > 0 && Instant::now() < deadline {
+        thread::sleep(DEFER_SLICE);
+    }
+}
+
 /// The next event for a worker of `lane`, and whether its tenant is
 /// behind (see [`Schedule::behind`]).
 fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingEvent, bool)> {
@@ -558,5 +575,42 @@ fn outcome(event: &ProcessedEvent) -> &'static str {
         "plugin_failed"
     } else {
         "ok"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// With no webhook waiting a worker goes straight on: a backlog drains
+    /// at full speed.
+    #[test]
+    fn a_worker_defers_nothing_while_no_webhook_waits() {
+        let looks = Cell::new(0);
+        defer_to_webhooks(|| {
+            looks.set(looks.get() + 1);
+            0
+        });
+        assert_eq!(looks.get(), 1, "one look, no sleep");
+    }
+
+    /// Webhooks that never stop coming park a worker for [`DEFER_FOR`] at
+    /// most, not for the length of the burst.
+    #[test]
+    fn a_worker_defers_at_most_its_limit_while_webhooks_keep_waiting() {
+        let looks = Cell::new(0);
+        let started = Instant::now();
+        defer_to_webhooks(|| {
+            looks.set(looks.get() + 1);
+            1
+        });
+        assert!(started.elapsed() >= DEFER_FOR, "it waited its limit");
+        assert!(
+            looks.get() <= (DEFER_FOR.as_micros() / DEFER_SLICE.as_micros()) as usize + 1,
+            "then it stopped looking: {} looks",
+            looks.get()
+        );
     }
 }

@@ -50,8 +50,7 @@ CREATE TABLE IF NOT EXISTS events (
     accepted_us INTEGER,
     UNIQUE (tenant_id, dedupe_key)
 );
-CREATE INDEX IF NOT EXISTS events_pending ON events(state, tenant_id, id);
-CREATE INDEX IF NOT EXISTS events_message ON events(tenant_id, message_id);
+CREATE INDEX IF NOT EXISTS events_pending ON events(tenant_id, id) WHERE state = 'pending';
 ";
 
 #[derive(Debug, clap::Args)]

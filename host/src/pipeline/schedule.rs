@@ -32,6 +32,12 @@ pub(crate) struct Schedule {
     cost: HashMap<TenantId, Duration>,
 }
 
+/// Held events past which a tenant is behind. A tenant the workers keep up
+/// with holds only what is running and what awaits its commit; claims may
+/// hold more than this (larger commit groups drain a backlog faster), so
+/// it is not the claim's bound.
+pub(crate) const BEHIND: usize = 256;
+
 /// Events that hold a worker longer than this on average make their tenant
 /// heavy: it then runs one event at a time, on the heavy lane's workers,
 /// so a plugin that burns its whole budget on every event takes at most
@@ -170,10 +176,13 @@ impl Schedule {
         Some(event)
     }
 
-    /// Whether `tenant` is behind: more of its events are pending in the
-    /// journal than the schedule holds (its last read stopped at its limit).
+    /// Whether `tenant` is behind: more than [`BEHIND`] of its events are
+    /// held, or more are pending in the journal than the schedule holds
+    /// (its last read stopped at its limit).
     pub fn behind(&self, tenant: TenantId) -> bool {
-        self.tenants.get(&tenant).is_some_and(|q| q.more)
+        self.tenants
+            .get(&tenant)
+            .is_some_and(|q| q.more || q.held > BEHIND)
     }
 
     /// A worker is done with `event` after holding it for `took`; it now
@@ -339,6 +348,22 @@ mod tests {
             !schedule.behind(TenantId(1)),
             "caught up: 1 read, room for 2"
         );
+    }
+
+    /// Claims may hold far more than [`BEHIND`]: holding that many is
+    /// behind even when the journal had nothing more.
+    #[test]
+    fn a_tenant_holding_more_than_its_workers_keep_up_with_is_behind() {
+        let mut schedule = Schedule::default();
+        let held = |n: u64| (1..=n).map(|i| event(i, 1, &format!("s{i}"))).collect();
+        claim(&mut schedule, held(BEHIND as u64), 4 * BEHIND);
+        assert!(!schedule.behind(TenantId(1)), "{BEHIND} held, all read");
+        claim(
+            &mut schedule,
+            vec![event(BEHIND as u64 + 1, 1, "one more")],
+            4 * BEHIND,
+        );
+        assert!(schedule.behind(TenantId(1)), "one more than {BEHIND} held");
     }
 
     #[test]

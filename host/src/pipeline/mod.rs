@@ -61,9 +61,9 @@ const PIPELINE_NICE: i32 = 10;
 
 /// The longest a worker defers an event of a tenant that is behind to
 /// webhooks waiting for the journal (see [`defer_to_webhooks`]).
-const DEFER_FOR: Duration = Duration::from_millis(2);
+const DEFER_FOR: Duration = Duration::from_millis(5);
 /// How often a deferring worker looks whether webhooks still wait.
-const DEFER_SLICE: Duration = Duration::from_micros(500);
+const DEFER_SLICE: Duration = Duration::from_millis(1);
 
 /// How the pipeline schedules and batches.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,8 @@
 //! One writer connection behind a mutex: SQLite has one writer at a time
 //! anyway, and both the journal and the pipeline commit in groups, so the
 //! lock is held for short, plugin-free stretches. Plugins never run while
-//! it is held. Reads go to a small pool of reader connections.
+//! it is held. Reads go to a small pool of reader connections, and a
+//! background thread checkpoints the write-ahead log ([`checkpoint`]).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::schema::MIGRATIONS;
 use super::*;
 
+mod checkpoint;
 mod journal;
 mod memo;
 mod plugins;
@@ -38,6 +40,8 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// Settings read on every event, in memory.
     memos: memo::Memos,
+    /// Copies the write-ahead log into the file, off the writer's path.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteStore {
@@ -47,6 +51,7 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
         let writer = connect(&path)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         migrate(&writer)?;
         let readers = (0..READERS)
             .map(|_| connect(&path).map(Mutex::new))
@@ -56,6 +61,7 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             memos: memo::Memos::default(),
+            _checkpointer: checkpoint::Checkpointer::start(&path, checkpoint::EVERY)?,
         })
     }
 

@@ -51,7 +51,11 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
         let writer = connect(&path)?;
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_BACKSTOP_PAGES,
+        )?;
         migrate(&writer)?;
         let readers = (0..READERS)
             .map(|_| connect(&path).map(Mutex::new))

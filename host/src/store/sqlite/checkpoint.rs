@@ -102,7 +102,20 @@ mod tests {
         }
     }
 
-    /// Dropping the store stops its thread at once, not after a period.
+    /// A passive checkpoint alone never lets the log start over under
+    /// steady writes (a 4.5 GB log once): the writer must keep its own.
+    #[test]
+    fn the_writer_keeps_its_own_checkpoint_as_a_backstop() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let pages: u32 = store
+            .conn()
+            .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(pages, WRITER_BACKSTOP_PAGES);
+    }
+
+    /// Dropping it stops its thread at once, not after a period.
     #[test]
     fn dropping_it_stops_the_thread() {
         let dir = tempfile::tempdir().unwrap();

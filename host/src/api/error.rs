@@ -147,7 +147,21 @@ impl From<AcceptError> for ApiError {
 }
 
 impl From<runtime::Error> for ApiError {
+    /// A plugin that does not load is the request's problem (422); one the
+    /// host could not run now (no instance free, a store outage) is the
+    /// host's, answered 503 with a `Retry-After`.
     fn from(error: runtime::Error) -> Self {
+        if error.is_host_fault() {
+            tracing::warn!(%error, "a plugin could not run for a reason of the host's");
+            return Self {
+                retry_after: Some(1),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    "the host cannot run the plugin right now; retry shortly",
+                )
+            };
+        }
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             error.code(),

@@ -22,8 +22,8 @@ use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::{Proposal, Verdict};
 use crate::model::{Action, ProjectId, SmsEvent};
-use crate::pipeline::judge;
-use crate::runtime::{Call, LogLine, StaticRecords, sha256_hex};
+use crate::pipeline::{StoreLookup, judge};
+use crate::runtime::{Call, LogLine, RecordLookup, StaticRecords, sha256_hex};
 use crate::store::{Binding, PluginInfo};
 
 /// Plugin names: lower-case letters, digits and `-`, 1 to 64 characters.
@@ -330,7 +330,8 @@ fn check_event_time(timestamp: i64) -> ApiResult<()> {
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such plugin or version.", body = ErrorBody),
         (status = 422, description = "The plugin has no active version, its component no longer loads, the event's timestamp is outside years 1 to 9999, or the body has another shape.", body = ErrorBody),
-        (status = 429, description = "The tenant has its quota of concurrent dry runs in flight.", body = ErrorBody),
+        (status = 429, description = "The tenant, or the server, has its quota of dry runs and replays in flight.", body = ErrorBody),
+        (status = 503, description = "The host cannot run the plugin right now (no instance free, a store outage); retry.", body = ErrorBody),
     )
 )]
 pub async fn plugins_dry_run(
@@ -340,7 +341,7 @@ pub async fn plugins_dry_run(
     Json(body): Json<DryRunBody>,
 ) -> ApiResult<axum::Json<DryRun>> {
     check_event_time(body.event.timestamp())?;
-    let _slot = state.quotas.dry_run(tenant)?;
+    let _slot = state.quotas.tool_run(tenant)?;
     let result = blocking(move || {
         let info = state
             .store
@@ -369,26 +370,30 @@ pub async fn plugins_dry_run(
             &sha256,
         )?;
         let project = state.store.project(tenant, body.event.project_id()).ok();
-        let records = match &project {
-            Some(project) => state.store.records(tenant, project.id)?,
-            None => Vec::new(),
+        // Lookups read only the records the plugin asks for, within the
+        // event's project; an event naming no project of the tenant's
+        // finds nothing.
+        let lookup: Arc<dyn RecordLookup> = match &project {
+            Some(project) => Arc::new(StoreLookup::new(&state.store, tenant, project)),
+            None => Arc::new(StaticRecords::default()),
         };
-        let zone = project
-            .as_ref()
-            .map_or("UTC", |p| p.settings.time_zone.as_str());
-        let contacts = records.iter().map(|r| r.to_contact(zone)).collect();
         let outcome = state.runtime.invoke(
             &plugin,
             Call {
                 event: &body.event,
                 config: Arc::new(body.config),
-                lookup: Arc::new(StaticRecords(contacts)),
+                lookup,
                 limits: state
                     .store
                     .tenant_limits(tenant)?
                     .apply(state.config.limits.limits()),
             },
         );
+        if let Err(error) = &outcome.result
+            && error.is_host_fault()
+        {
+            return Err(error.clone().into());
+        }
         let actions = outcome.result.clone().unwrap_or_default();
         let verdicts = match &project {
             Some(project) => {

@@ -1,5 +1,11 @@
 //! Per-tenant rate limits kept in memory: a token bucket of webhook events
-//! per second, and a cap on concurrent dry runs.
+//! per second, and caps on concurrent tool runs (dry runs and replays), per
+//! tenant and in all.
+//!
+//! Tool runs share the engine's instance pool with the live pipeline. The
+//! global cap, [`MAX_TOOL_RUNS`], keeps most of the pool for live events
+//! whatever tenants ask of the API: with it, 260 replays at once no longer
+//! take every instance and fail another tenant's next event.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,12 +16,26 @@ use crate::model::TenantId;
 
 use super::error::ApiError;
 
+/// Tool runs (dry runs and replays) in flight at once across all tenants:
+/// an eighth of the instance pool, so the live pipeline (a few workers per
+/// core) always finds instances free.
+pub const MAX_TOOL_RUNS: usize = crate::runtime::MAX_CONCURRENT_CALLS as usize / 8;
+
+#[derive(Debug)]
 pub struct Quotas {
     config: QuotaConfig,
     buckets: Mutex<HashMap<TenantId, Bucket>>,
-    dry_runs: Mutex<HashMap<TenantId, usize>>,
+    tool_runs: Mutex<ToolRuns>,
 }
 
+/// Tool runs in flight, per tenant and in all.
+#[derive(Debug, Default)]
+struct ToolRuns {
+    total: usize,
+    per_tenant: HashMap<TenantId, usize>,
+}
+
+#[derive(Debug)]
 struct Bucket {
     tokens: f64,
     refilled: Instant,
@@ -26,7 +46,7 @@ impl Quotas {
         Self {
             config,
             buckets: Mutex::default(),
-            dry_runs: Mutex::default(),
+            tool_runs: Mutex::default(),
         }
     }
 
@@ -60,41 +80,58 @@ impl Quotas {
         }
     }
 
-    /// Holds one of `tenant`'s dry-run slots until the guard drops.
-    pub fn dry_run(&self, tenant: TenantId) -> Result<DryRunSlot<'_>, ApiError> {
-        let mut running = self.dry_runs.lock().unwrap_or_else(|p| p.into_inner());
-        let count = running.entry(tenant).or_default();
-        if *count >= self.config.concurrent_dry_runs {
+    /// Holds one of `tenant`'s tool-run slots (a dry run or a replay)
+    /// until the guard drops: 429 when the tenant has its quota in flight,
+    /// or all tenants together have [`MAX_TOOL_RUNS`].
+    pub fn tool_run(&self, tenant: TenantId) -> Result<ToolRunSlot<'_>, ApiError> {
+        let mut runs = self.tool_runs.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = runs.per_tenant.get(&tenant).copied().unwrap_or(0);
+        if mine >= self.config.concurrent_dry_runs {
             return Err(ApiError::too_many(
                 format!(
-                    "tenant {tenant} already has {} dry runs in flight",
+                    "tenant {tenant} already has {} dry runs and replays in flight",
                     self.config.concurrent_dry_runs
                 ),
                 1,
             ));
         }
-        *count += 1;
-        Ok(DryRunSlot {
+        if runs.total >= MAX_TOOL_RUNS {
+            return Err(ApiError::too_many(
+                format!(
+                    "the server has its limit of {MAX_TOOL_RUNS} dry runs and replays in flight"
+                ),
+                1,
+            ));
+        }
+        runs.total += 1;
+        *runs.per_tenant.entry(tenant).or_default() += 1;
+        Ok(ToolRunSlot {
             quotas: self,
             tenant,
         })
     }
 }
 
-pub struct DryRunSlot<'a> {
+/// One tool run in flight; its slot is given back on drop.
+#[derive(Debug)]
+pub struct ToolRunSlot<'a> {
     quotas: &'a Quotas,
     tenant: TenantId,
 }
 
-impl Drop for DryRunSlot<'_> {
+impl Drop for ToolRunSlot<'_> {
     fn drop(&mut self) {
-        let mut running = self
+        let mut runs = self
             .quotas
-            .dry_runs
+            .tool_runs
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = running.get_mut(&self.tenant) {
+        runs.total = runs.total.saturating_sub(1);
+        if let Some(count) = runs.per_tenant.get_mut(&self.tenant) {
             *count = count.saturating_sub(1);
+            if *count == 0 {
+                runs.per_tenant.remove(&self.tenant);
+            }
         }
     }
 }
@@ -119,14 +156,37 @@ mod tests {
     }
 
     #[test]
-    fn dry_run_slots_are_returned_when_dropped() {
+    fn tool_run_slots_are_returned_when_dropped() {
         let quotas = Quotas::new(QuotaConfig {
             concurrent_dry_runs: 1,
             ..QuotaConfig::default()
         });
-        let slot = quotas.dry_run(TenantId(1)).unwrap();
-        assert!(quotas.dry_run(TenantId(1)).is_err());
+        let slot = quotas.tool_run(TenantId(1)).unwrap();
+        assert!(quotas.tool_run(TenantId(1)).is_err());
         drop(slot);
-        assert!(quotas.dry_run(TenantId(1)).is_ok());
+        assert!(quotas.tool_run(TenantId(1)).is_ok());
+    }
+
+    /// Many tenants each within their own quota still cannot take more
+    /// than [`MAX_TOOL_RUNS`] of the instance pool together.
+    #[test]
+    fn tool_runs_of_all_tenants_together_stop_at_the_global_cap() {
+        let quotas = Quotas::new(QuotaConfig::default());
+        let per_tenant = QuotaConfig::default().concurrent_dry_runs;
+        let held: Vec<_> = (0..)
+            .map(TenantId)
+            .flat_map(|tenant| (0..per_tenant).map(move |_| tenant))
+            .map_while(|tenant| quotas.tool_run(tenant).ok())
+            .collect();
+        assert_eq!(held.len(), MAX_TOOL_RUNS);
+        let refused = quotas.tool_run(TenantId(10_000)).unwrap_err();
+        assert_eq!(refused.status.as_u16(), 429);
+        assert!(
+            refused.message.contains("dry runs and replays"),
+            "{}",
+            refused.message
+        );
+        drop(held);
+        assert!(quotas.tool_run(TenantId(10_000)).is_ok());
     }
 }

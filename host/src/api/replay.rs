@@ -40,6 +40,8 @@ pub struct ReplayBody {
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such plugin or version for this tenant.", body = ErrorBody),
         (status = 422, description = "A limit out of range, or a version that no longer loads.", body = ErrorBody),
+        (status = 429, description = "The tenant, or the server, has its quota of dry runs and replays in flight.", body = ErrorBody),
+        (status = 503, description = "The host cannot run the plugin right now (no instance free, a store outage); retry.", body = ErrorBody),
     )
 )]
 pub async fn plugins_replay(
@@ -60,6 +62,7 @@ pub async fn plugins_replay(
             "limit must be 1 to {MAX_REPLAY_EVENTS}"
         )));
     }
+    let _slot = state.quotas.tool_run(tenant)?;
     let report = blocking(move || {
         state
             .pipeline

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Incoming};
 pub use plugins::PluginCache;
-pub use process::{OPT_OUT_DECIDER, judge};
+pub(crate) use process::StoreLookup;
+pub use process::{OPT_OUT_DECIDER, ProcessError, judge};
 pub use replay::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
 
 use crate::actions::Executor;
@@ -41,9 +42,9 @@ use crate::model::TenantId;
 use crate::runtime::{Limits, Runtime};
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
 use group_commit::GroupCommit;
-use schedule::{Lane, Schedule};
+use schedule::{Lane, RETRY_AFTER, Schedule};
 
-/// Workers for heavy tenants (see [`schedule::HEAVY`]), beside the
+/// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`]), beside the
 /// configured ones: at nice [`HEAVY_NICE`] they get only the CPU the rest
 /// of the host leaves, so a tenant burning its budget on every event slows
 /// itself, not its neighbours (measured by `smstrigger-proof neighbour`).
@@ -71,7 +72,7 @@ pub struct PipelineConfig {
     /// Threads running light tenants' plugins; defaults to twice the
     /// cores. One tenant holds at most `workers - 1` of them, so other
     /// tenants always find one free. Heavy tenants (events over
-    /// [`schedule::HEAVY`] each, like a plugin that burns its whole budget
+    /// [`schedule::HEAVY_FUEL`] of fuel each, like a plugin that burns its whole budget
     /// every time) run on [`HEAVY_WORKERS`] low-priority workers instead.
     pub workers: usize,
     /// The most events of one tenant claimed and not yet committed: the
@@ -127,7 +128,7 @@ pub struct Pipeline {
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// An event a worker finished, on its way to the committer.
-type Finished = (PendingEvent, Result<ProcessedEvent, store::Error>);
+type Finished = (PendingEvent, Result<ProcessedEvent, ProcessError>);
 
 impl Pipeline {
     /// A pipeline counting into metrics of its own (see [`Self::metrics`]).
@@ -217,7 +218,7 @@ impl Pipeline {
     /// (and scoped workers); returns how many events it processed (0 when
     /// none were pending). For tests and tools that drive the pipeline step
     /// by step; a running server uses [`Self::start`].
-    pub fn process_batch(&self) -> Result<usize, store::Error> {
+    pub fn process_batch(&self) -> Result<usize, ProcessError> {
         self.claim(true)?;
         let taken: Vec<PendingEvent> = {
             let mut schedule = self.schedule();
@@ -251,17 +252,19 @@ impl Pipeline {
         let finished: Vec<Finished> = finished.into_iter().map(|(_, f)| f).collect();
         {
             let mut schedule = self.schedule();
-            for (event, _) in &finished {
-                schedule.ran(event, Duration::ZERO);
+            for (event, result) in &finished {
+                schedule.ran(event, fuel_burned(result));
             }
         }
         let count = finished.len();
-        self.commit(finished)?;
-        Ok(count)
+        match self.commit(finished)? {
+            Some(undecided) => Err(undecided),
+            None => Ok(count),
+        }
     }
 
     /// Processes batches until nothing is pending.
-    pub fn drain(&self) -> Result<(), store::Error> {
+    pub fn drain(&self) -> Result<(), ProcessError> {
         while self.process_batch()? > 0 {}
         Ok(())
     }
@@ -394,14 +397,13 @@ impl Pipeline {
             if behind {
                 defer_to_webhooks(|| self.journal.waiting());
             }
-            let started = Instant::now();
             let result = self.process(&event);
             {
                 // The slot this event held goes to this worker's next event
                 // when there is one; other workers are woken only when the
                 // tenant changed lanes (their lane may now have work).
                 let mut schedule = self.schedule();
-                let moved = schedule.ran(&event, started.elapsed());
+                let moved = schedule.ran(&event, fuel_burned(&result));
                 next = (!stop.load(Ordering::Acquire))
                     .then(|| next_for(&mut schedule, lane, cap))
                     .flatten();
@@ -428,11 +430,14 @@ impl Pipeline {
         }
     }
 
-    /// Commits the events that processed, gives back the ones that failed
-    /// (they stay pending and are claimed again), and wakes the dispatcher.
-    fn commit(&self, finished: Vec<Finished>) -> Result<(), store::Error> {
+    /// Commits the events that processed, gives back the ones that could
+    /// not be decided (they stay pending, and their tenant is read again
+    /// after [`RETRY_AFTER`]), and wakes the dispatcher. Returns the first
+    /// of those failures; an error is the commit's own.
+    fn commit(&self, finished: Vec<Finished>) -> Result<Option<ProcessError>, store::Error> {
         let mut events = Vec::with_capacity(finished.len());
         let mut processed = Vec::with_capacity(finished.len());
+        let mut undecided = None;
         let mut failure = None;
         for (event, result) in finished {
             match result {
@@ -441,10 +446,12 @@ impl Pipeline {
                     processed.push(done);
                 }
                 Err(error) => {
-                    tracing::error!(%error, event = %event.id, "processing an event failed; it stays pending");
-                    self.metrics.events_processed("error", 1);
-                    self.schedule().release(&event, false);
-                    failure = Some(error);
+                    tracing::warn!(%error, event = %event.id, "an event could not be decided now; it stays pending and is retried");
+                    self.metrics.events_processed("retry", 1);
+                    let mut schedule = self.schedule();
+                    schedule.retry_later(event.tenant_id, RETRY_AFTER);
+                    schedule.release(&event, false);
+                    undecided.get_or_insert(error);
                 }
             }
         }
@@ -474,10 +481,10 @@ impl Pipeline {
         // room to read more.
         self.work.notify_all();
         self.notify();
-        failure.map_or(Ok(()), Err)
+        failure.map_or(Ok(undecided), Err)
     }
 
-    fn process(&self, event: &PendingEvent) -> Result<ProcessedEvent, store::Error> {
+    fn process(&self, event: &PendingEvent) -> Result<ProcessedEvent, ProcessError> {
         process::process(
             &self.store,
             &self.runtime,
@@ -570,6 +577,14 @@ fn set_nice(nice: i32) {
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
         tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a heavy-lane worker's priority");
     }
+}
+
+/// The fuel an event's plugins burned, which says how heavy its tenant is
+/// (an event that could not be decided burned none that counts).
+fn fuel_burned(result: &Result<ProcessedEvent, ProcessError>) -> u64 {
+    result.as_ref().map_or(0, |event| {
+        event.decisions.iter().map(|d| d.fuel_used).sum::<u64>()
+    })
 }
 
 /// The `outcome` label of a committed event: `opted_out` when the message

@@ -13,7 +13,7 @@ use crate::model::{
     ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
 };
 use crate::phone;
-use crate::runtime::{Call, Limits, Outcome, RecordLookup, Runtime};
+use crate::runtime::{self, Call, Limits, LookupFailed, Outcome, RecordLookup, Runtime};
 use crate::store::{
     self, DecisionRecord, PendingEvent, ProcessedEvent, Project, RecordWrite, Store,
 };
@@ -21,7 +21,30 @@ use crate::store::{
 /// The name decisions use for the host's own opt-out rule.
 pub const OPT_OUT_DECIDER: &str = "host:opt-out";
 
+/// Why an event could not be decided now; either way it stays pending and
+/// is tried again, since neither says anything about its plugins.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("plugin {plugin} v{version} could not run for a reason of the host's: {error}")]
+    Host {
+        plugin: String,
+        version: u32,
+        error: runtime::Error,
+    },
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Processes one pending event.
+///
+/// A plugin that fails for its own reasons (a trap, a limit, its error) is
+/// decided as failed; one that could not run for the host's (no instance
+/// free, a lookup or a load that failed, see
+/// [`runtime::Error::is_host_fault`]) fails the whole event with
+/// [`ProcessError::Host`], so it is retried instead of decided on a
+/// partial view.
 pub(crate) fn process(
     store: &Arc<dyn Store>,
     runtime: &Runtime,
@@ -30,7 +53,7 @@ pub(crate) fn process(
     limits: Limits,
     pending: &PendingEvent,
     processed_at: i64,
-) -> Result<ProcessedEvent, store::Error> {
+) -> Result<ProcessedEvent, ProcessError> {
     let tenant = pending.tenant_id;
     let incoming: Incoming = serde_json::from_str(&pending.input)?;
     let project = store.project(tenant, pending.project_id)?;
@@ -49,21 +72,21 @@ pub(crate) fn process(
         _ => None,
     };
 
-    let lookup: Arc<dyn RecordLookup> = Arc::new(StoreLookup {
-        store: Arc::clone(store),
-        tenant,
-        project: project.id,
-        country: project.settings.default_country.clone(),
-        zone: project.settings.time_zone.clone(),
-    });
+    let lookup: Arc<dyn RecordLookup> = Arc::new(StoreLookup::new(store, tenant, &project));
     let mut runs = Vec::new();
     for binding in store.active_bindings(tenant, project.id)? {
         let (Some(version), Some(sha256)) = (binding.version, &binding.sha256) else {
             continue; // bound but never activated
         };
         let name = binding.binding.plugin.clone();
+        let host_fault = |error: runtime::Error| ProcessError::Host {
+            plugin: name.clone(),
+            version,
+            error,
+        };
         let plugin = match plugins.get(store.as_ref(), runtime, tenant, &name, version, sha256) {
             Ok(plugin) => plugin,
+            Err(error) if error.is_host_fault() => return Err(host_fault(error)),
             Err(error) => {
                 metrics.plugin_not_loaded(tenant, &name, version, error.code());
                 runs.push((binding, Outcome::failed(error)));
@@ -87,6 +110,11 @@ pub(crate) fn process(
             outcome.fuel_used,
             outcome.result.as_ref().err().map(|e| e.code()),
         );
+        if let Err(error) = &outcome.result
+            && error.is_host_fault()
+        {
+            return Err(host_fault(error.clone()));
+        }
         runs.push((binding, outcome));
     }
 
@@ -280,8 +308,10 @@ fn scopes(
     Ok(scopes)
 }
 
-/// `find-records` for one event: the event's tenant and project only.
-struct StoreLookup {
+/// `find-records` for one event: the event's tenant and project only,
+/// read from the store as it is now (dry runs use it too, so they read
+/// only the records a plugin asks for, not the whole project).
+pub(crate) struct StoreLookup {
     store: Arc<dyn Store>,
     tenant: TenantId,
     project: ProjectId,
@@ -289,14 +319,27 @@ struct StoreLookup {
     zone: String,
 }
 
+impl StoreLookup {
+    /// Lookups within `tenant`'s `project`, under its default country.
+    pub(crate) fn new(store: &Arc<dyn Store>, tenant: TenantId, project: &Project) -> Self {
+        Self {
+            store: Arc::clone(store),
+            tenant,
+            project: project.id,
+            country: project.settings.default_country.clone(),
+            zone: project.settings.time_zone.clone(),
+        }
+    }
+}
+
 impl RecordLookup for StoreLookup {
-    fn find_records(&self, phone: &str) -> Vec<ContactRecord> {
+    fn find_records(&self, phone: &str) -> Result<Vec<ContactRecord>, LookupFailed> {
         let Ok(e164) = phone::to_e164(phone, &self.country) else {
-            return Vec::new();
+            return Ok(Vec::new()); // no phone number: nobody has it
         };
         self.store
             .records_by_phone(self.tenant, self.project, &e164)
             .map(|records| records.iter().map(|r| r.to_contact(&self.zone)).collect())
-            .unwrap_or_default()
+            .map_err(|e| LookupFailed(e.to_string()))
     }
 }

@@ -107,6 +107,11 @@ pub(super) fn replay(
                 limits,
             },
         );
+        if let Err(error) = &outcome.result
+            && error.is_host_fault()
+        {
+            return Err(error.clone().into()); // says nothing of the candidate
+        }
         let candidate = Decided {
             version: Some(version),
             outcome: if outcome.result.is_ok() {

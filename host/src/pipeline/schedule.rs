@@ -9,7 +9,7 @@
 //! once per claim.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::{EventId, TenantId};
 use crate::store::PendingEvent;
@@ -27,9 +27,13 @@ pub(crate) struct Schedule {
     /// Events committed while a claim was reading the journal: the claim's
     /// snapshot may still show them pending.
     committed_during_claim: Option<HashSet<EventId>>,
-    /// Per tenant: how long its recent events held a worker (a moving
-    /// average). A tenant whose events are heavy runs one at a time.
-    cost: HashMap<TenantId, Duration>,
+    /// Per tenant: the fuel its recent events' plugins burned (a moving
+    /// average). A tenant whose events are heavy runs one event at a time.
+    cost: HashMap<TenantId, u64>,
+    /// Tenants whose last event could not be decided for a reason of the
+    /// host's, and when to read their events again: a retry that would
+    /// fail the same way at once must not spin.
+    retry_at: HashMap<TenantId, Instant>,
 }
 
 /// Held events past which a tenant is behind. A tenant the workers keep up
@@ -38,11 +42,22 @@ pub(crate) struct Schedule {
 /// it is not the claim's bound.
 pub(crate) const BEHIND: usize = 256;
 
-/// Events that hold a worker longer than this on average make their tenant
-/// heavy: it then runs one event at a time, on the heavy lane's workers,
-/// so a plugin that burns its whole budget on every event takes at most
-/// one core and only what the other tenants leave of it.
-pub(crate) const HEAVY: Duration = Duration::from_millis(1);
+/// Events whose plugins burn more fuel than this on average make their
+/// tenant heavy: it then runs one event at a time, on the heavy lane's
+/// workers, so a plugin that burns its whole budget on every event takes
+/// at most one core and only what the other tenants leave of it.
+///
+/// Fuel, not wall time: what a plugin itself consumed is the same in a
+/// debug build and on a busy machine, where a light rule's wall time
+/// passed a 1 ms threshold and put a quiet tenant behind a hostile one.
+/// 25 M units is a tenth of the default budget (about 1 ms of guest code
+/// in a release build); a Rust rule burns tens of thousands, the
+/// JavaScript one about 3 M.
+pub(crate) const HEAVY_FUEL: u64 = 25_000_000;
+
+/// How long a tenant's events wait before they are read again after one
+/// could not be decided for a reason of the host's.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// Which workers an event may go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +108,13 @@ impl Schedule {
     pub fn begin_claim(&mut self, per_tenant: usize) -> Vec<Read> {
         self.committed_during_claim = Some(HashSet::new());
         let mut reads = Vec::new();
+        let now = Instant::now();
+        self.retry_at.retain(|_, at| *at > now);
+        let cooling = &self.retry_at;
         self.unread.retain(|&tenant| {
+            if cooling.contains_key(&tenant) {
+                return true; // read it once its retry is due
+            }
             let queue = self.tenants.get(&tenant);
             let held = queue.map_or(0, |q| q.held);
             if held >= per_tenant {
@@ -159,7 +180,7 @@ impl Schedule {
             .range(start..)
             .chain(self.tenants.range(..start))
             .find(|(tenant, q)| {
-                let heavy = self.cost.get(tenant).is_some_and(|c| *c > HEAVY);
+                let heavy = self.cost.get(tenant).is_some_and(|c| *c > HEAVY_FUEL);
                 let (served, cap) = match lane {
                     Lane::Light => (!heavy, per_tenant_running),
                     Lane::Heavy => (heavy, 1),
@@ -185,14 +206,14 @@ impl Schedule {
             .is_some_and(|q| q.more || q.held > BEHIND)
     }
 
-    /// A worker is done with `event` after holding it for `took`; it now
+    /// A worker is done with `event`, whose plugins burned `fuel`; it now
     /// waits to be committed. True when that moved its tenant to the other
     /// lane with events ready, which the other lane's workers must hear of.
-    pub fn ran(&mut self, event: &PendingEvent, took: Duration) -> bool {
-        let cost = self.cost.entry(event.tenant_id).or_insert(took);
-        let was_heavy = *cost > HEAVY;
-        *cost = (*cost * 7 + took) / 8;
-        let moved = was_heavy != (*cost > HEAVY);
+    pub fn ran(&mut self, event: &PendingEvent, fuel: u64) -> bool {
+        let cost = self.cost.entry(event.tenant_id).or_insert(fuel);
+        let was_heavy = *cost > HEAVY_FUEL;
+        *cost = (*cost / 8).saturating_mul(7).saturating_add(fuel / 8);
+        let moved = was_heavy != (*cost > HEAVY_FUEL);
         self.tenants.get_mut(&event.tenant_id).is_some_and(|queue| {
             queue.running = queue.running.saturating_sub(1);
             moved && !queue.ready.is_empty()
@@ -251,6 +272,13 @@ impl Schedule {
         self.forget_if_idle(tenant);
     }
 
+    /// `tenant`'s events are read again no sooner than `after` from now
+    /// (see [`RETRY_AFTER`]); what it holds is given back with
+    /// [`Self::release`] as usual.
+    pub fn retry_later(&mut self, tenant: TenantId, after: Duration) {
+        self.retry_at.insert(tenant, Instant::now() + after);
+    }
+
     /// Events runnable now.
     pub fn queued(&self) -> usize {
         self.tenants.values().map(|q| q.ready.len()).sum()
@@ -303,11 +331,11 @@ mod tests {
     }
 
     fn commit(schedule: &mut Schedule, event: &PendingEvent) {
-        commit_after(schedule, event, Duration::ZERO);
+        commit_after(schedule, event, 0);
     }
 
-    fn commit_after(schedule: &mut Schedule, event: &PendingEvent, took: Duration) {
-        schedule.ran(event, took);
+    fn commit_after(schedule: &mut Schedule, event: &PendingEvent, fuel: u64) {
+        schedule.ran(event, fuel);
         schedule.release(event, true);
     }
 
@@ -440,7 +468,7 @@ mod tests {
             100,
         );
         let first = schedule.next(Lane::Light, 3).unwrap();
-        commit_after(&mut schedule, &first, Duration::from_millis(10));
+        commit_after(&mut schedule, &first, 250_000_000);
         assert_eq!(
             ids(&mut schedule, 3),
             Vec::<u64>::new(),
@@ -473,11 +501,47 @@ mod tests {
         claim(&mut schedule, pending.clone(), 100);
         let first = schedule.next(Lane::Light, 100).unwrap();
         let second = schedule.next(Lane::Light, 100).unwrap();
-        schedule.ran(&first, Duration::ZERO);
+        schedule.ran(&first, 0);
         schedule.release(&first, false);
         // 2 is still running; 1 and 3 are read again.
         assert_eq!(claim(&mut schedule, pending, 100), 2);
         assert_eq!(ids(&mut schedule, 100), [1, 3]);
         commit(&mut schedule, &second);
+    }
+
+    /// An event the host could not decide (no instance free, a store
+    /// outage) is not retried in a tight loop: its tenant is read again
+    /// only after [`RETRY_AFTER`], and other tenants are read meanwhile.
+    #[test]
+    fn a_tenant_to_retry_is_not_read_again_until_its_retry_is_due() {
+        let mut schedule = Schedule::default();
+        claim(&mut schedule, vec![event(1, 1, "a")], 100);
+        let first = schedule.next(Lane::Light, 100).unwrap();
+        schedule.ran(&first, 0);
+        schedule.retry_later(TenantId(1), Duration::from_millis(50));
+        schedule.release(&first, false);
+        schedule.touch(TenantId(2));
+        let tenants: Vec<_> = schedule.begin_claim(100).iter().map(|r| r.tenant).collect();
+        schedule.end_claim();
+        assert_eq!(tenants, [TenantId(2)], "tenant 1 waits for its retry");
+        std::thread::sleep(Duration::from_millis(60));
+        let tenants: Vec<_> = schedule.begin_claim(100).iter().map(|r| r.tenant).collect();
+        schedule.end_claim();
+        assert!(tenants.contains(&TenantId(1)), "then it is read again");
+    }
+
+    /// Heaviness is what the plugins burned, not wall time: a light rule
+    /// whose events took long (a debug build, a busy machine) stays light.
+    #[test]
+    fn a_tenant_is_heavy_by_the_fuel_it_burns_not_by_wall_time() {
+        let mut schedule = Schedule::default();
+        claim(
+            &mut schedule,
+            (1..=3).map(|i| event(i, 1, &format!("a{i}"))).collect(),
+            100,
+        );
+        let first = schedule.next(Lane::Light, 3).unwrap();
+        commit_after(&mut schedule, &first, 40_000);
+        assert_eq!(ids(&mut schedule, 3), [2, 3], "still on the light lane");
     }
 }

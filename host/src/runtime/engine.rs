@@ -50,11 +50,18 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Builds the engine: component model, fuel, epoch interruption, and the
 /// pooling allocator sized by the consts above.
 pub fn new_engine() -> wasmtime::Result<Engine> {
+    pooled_engine(MAX_CONCURRENT_CALLS)
+}
+
+/// The engine of [`new_engine`] with room for `calls` plugin calls at once;
+/// a call beyond them fails as [`super::Error::Busy`] (the host's fault, so
+/// its event is retried). Tests use a small pool to run out of it.
+pub fn pooled_engine(calls: u32) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(MAX_CONCURRENT_CALLS)
-        .total_core_instances(MAX_CONCURRENT_CALLS * CORE_INSTANCES_PER_COMPONENT)
-        .total_memories(MAX_CONCURRENT_CALLS * MAX_MEMORIES as u32)
-        .total_tables(MAX_CONCURRENT_CALLS * MAX_TABLES as u32)
+    pool.total_component_instances(calls)
+        .total_core_instances(calls * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(calls * MAX_MEMORIES as u32)
+        .total_tables(calls * MAX_TABLES as u32)
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MAX_MEMORIES as u32)
         .max_tables_per_component(MAX_TABLES as u32)

@@ -1,9 +1,10 @@
 //! Why loading or running a plugin failed, named so callers can branch on it.
 
-use wasmtime::Trap;
+use wasmtime::{PoolConcurrencyLimitError, Trap};
 
+use super::LookupFailed;
 use super::engine::MAX_WASM_STACK_BYTES;
-use super::limits::{LimitExceeded, Limits};
+use super::limits::{DeadlinePassed, LimitExceeded, Limits};
 
 /// A plugin that could not be loaded, or a call that produced no actions.
 ///
@@ -37,6 +38,10 @@ pub enum Error {
     Plugin { message: String },
     #[error("the plugin could not be started: {reason}")]
     Instantiate { reason: String },
+    #[error("the host has no instance free to run the plugin: {reason}")]
+    Busy { reason: String },
+    #[error("the host could not answer the plugin's find-records: {reason}")]
+    LookupFailed { reason: String },
     #[error("the compile cache failed: {reason}")]
     Cache { reason: String },
     #[error("the wasm engine could not start: {reason}")]
@@ -61,9 +66,26 @@ impl Error {
             Error::Trap { .. } => "trap",
             Error::Plugin { .. } => "plugin_error",
             Error::Instantiate { .. } => "instantiate_failed",
+            Error::Busy { .. } => "host_busy",
+            Error::LookupFailed { .. } => "lookup_failed",
             Error::Cache { .. } => "cache_failed",
             Error::Engine { .. } => "engine_failed",
         }
+    }
+
+    /// True when the call failed for a reason of the host's, not the
+    /// plugin's: no instance free, a lookup or a load the host could not
+    /// answer, the cache or the engine. Such an outcome says nothing about
+    /// the plugin, so an event that meets one is retried, never decided.
+    pub fn is_host_fault(&self) -> bool {
+        matches!(
+            self,
+            Error::Busy { .. }
+                | Error::LookupFailed { .. }
+                | Error::Instantiate { .. }
+                | Error::Cache { .. }
+                | Error::Engine { .. }
+        )
     }
 
     /// Names what stopped a call, from the error wasmtime raised and what the
@@ -71,6 +93,21 @@ impl Error {
     pub(crate) fn from_call(error: wasmtime::Error, limits: &Limits, stderr: &[u8]) -> Self {
         if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
             return Error::Limit(limit.clone());
+        }
+        if let Some(failed) = error.downcast_ref::<LookupFailed>() {
+            return Error::LookupFailed {
+                reason: failed.0.clone(),
+            };
+        }
+        if error.is::<DeadlinePassed>() {
+            return Error::Deadline {
+                millis: limits.wall_deadline.as_millis() as u64,
+            };
+        }
+        if let Some(busy) = error.downcast_ref::<PoolConcurrencyLimitError>() {
+            return Error::Busy {
+                reason: busy.to_string(),
+            };
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel: limits.fuel },

@@ -21,9 +21,11 @@ use wasmtime::ResourceLimiter;
 /// only as a backstop.
 pub const DEFAULT_FUEL: u64 = 250_000_000;
 
-/// Wall-clock backstop per call, enforced by epoch interruption: catches
-/// time that fuel does not count (slow memory-bound code, a host call that
-/// blocks, a stalled machine) without making normal outcomes depend on it.
+/// Wall-clock backstop per call, enforced by epoch interruption in guest
+/// code and checked on entry to every `host` import: catches time that
+/// fuel does not count (slow memory-bound code, a slow lookup, a stalled
+/// machine) without making normal outcomes depend on it. No import can
+/// block (see `runtime::wasi`), so no host call sleeps past it.
 /// A second, a hundred times the fuel budget: at 100 ms, a saturated
 /// machine (load 9 on 2 cores under the load proofs) descheduled healthy
 /// plugins long enough to trip it.
@@ -107,6 +109,14 @@ pub enum LimitExceeded {
     #[error("lookup limit of {limit} find-records calls per event exceeded")]
     Lookups { limit: usize },
 }
+
+/// The call's wall-clock deadline passed while the host was answering one
+/// of its imports: raised as the import's trap, named `deadline_exceeded`
+/// like the epoch interruption that catches the same in guest code, so
+/// the deadline covers host time too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the wall-clock deadline passed during a host call")]
+pub struct DeadlinePassed;
 
 /// The store's [`ResourceLimiter`]: caps growth at the tenant's limits and
 /// traps with a [`LimitExceeded`] instead of letting `memory.grow` return -1,

@@ -33,10 +33,12 @@ use wasmtime::{Engine, Store};
 pub use cache::CompileCache;
 pub use engine::{
     EPOCH_TICK, MAX_CONCURRENT_CALLS, MAX_WASM_STACK_BYTES, MEMORY_CEILING_BYTES, new_engine,
+    pooled_engine,
 };
 pub use error::Error;
 pub use limits::{LimitExceeded, Limits};
 pub use state::PluginConfig;
+pub use wasi::LINKED as LINKED_WASI;
 
 use bindings::wit_types;
 use limits::{MAX_ERROR_BYTES, StoreLimiter};
@@ -48,18 +50,27 @@ use crate::model::{Action, ContactRecord, SmsEvent};
 ///
 /// Implementations are scoped by the caller to the event's tenant and
 /// project: the runtime passes the phone through and returns what it gets.
+/// An error is the host's outage, not an empty answer: the call traps with
+/// [`Error::LookupFailed`], so no plugin decides on records it could not see.
 pub trait RecordLookup: Send + Sync {
-    fn find_records(&self, phone: &str) -> Vec<ContactRecord>;
+    fn find_records(&self, phone: &str) -> Result<Vec<ContactRecord>, LookupFailed>;
 }
+
+/// The host could not look records up (its store failed); the reason is
+/// for the operator's log and the event's retry, never for the plugin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LookupFailed(pub String);
 
 /// Answers from recorded lookups (a replay); a phone not recorded finds
 /// nothing, as a deterministic plugin asks the same questions again.
 impl RecordLookup for Vec<Lookup> {
-    fn find_records(&self, phone: &str) -> Vec<ContactRecord> {
-        self.iter()
+    fn find_records(&self, phone: &str) -> Result<Vec<ContactRecord>, LookupFailed> {
+        Ok(self
+            .iter()
             .find(|lookup| lookup.phone == phone)
             .map(|lookup| lookup.records.clone())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }
 
@@ -69,14 +80,15 @@ impl RecordLookup for Vec<Lookup> {
 pub struct StaticRecords(pub Vec<ContactRecord>);
 
 impl RecordLookup for StaticRecords {
-    fn find_records(&self, phone: &str) -> Vec<ContactRecord> {
+    fn find_records(&self, phone: &str) -> Result<Vec<ContactRecord>, LookupFailed> {
         let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
         let wanted = digits(phone);
-        self.0
+        Ok(self
+            .0
             .iter()
             .filter(|record| !wanted.is_empty() && digits(&record.phone) == wanted)
             .cloned()
-            .collect()
+            .collect())
     }
 }
 
@@ -190,7 +202,7 @@ impl Runtime {
     /// fuel and epoch interruption, as [`new_engine`] does.
     pub fn with_engine(engine: Engine, cache: Option<CompileCache>) -> Result<Self, Error> {
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        wasi::add_to_linker(&mut linker).map_err(engine_error)?;
         bindings::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
             .map_err(engine_error)?;
         let ticker = engine::EpochTicker::start(&engine);
@@ -264,6 +276,7 @@ impl Runtime {
                 config: call.config,
                 lookup: call.lookup,
                 limits,
+                deadline: started + limits.wall_deadline,
                 logs: Vec::new(),
                 lookups: Vec::new(),
             },

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -23,6 +24,9 @@ pub(crate) struct CallState {
     pub(crate) config: Arc<PluginConfig>,
     pub(crate) lookup: Arc<dyn RecordLookup>,
     pub(crate) limits: Limits,
+    /// When the call's wall-clock limit runs out; every `host` import
+    /// checks it, so the limit covers host time as well as guest time.
+    pub(crate) deadline: Instant,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) lookups: Vec<Lookup>,
 }

@@ -8,6 +8,7 @@
 mod boundaries;
 mod crash;
 mod delivery;
+mod host_faults;
 mod scenarios;
 
 use std::sync::{Arc, OnceLock};
@@ -63,6 +64,15 @@ impl Fixture {
     }
 
     pub fn with_policy(policy: CallingHoursPolicy) -> Self {
+        Self::build(policy, runtime())
+    }
+
+    /// A fixture whose pipeline runs plugins on `runtime`.
+    pub fn with_runtime(runtime: Arc<Runtime>) -> Self {
+        Self::build(CallingHoursPolicy::Shift, runtime)
+    }
+
+    fn build(policy: CallingHoursPolicy, runtime: Arc<Runtime>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let tenant = store.create_tenant("acme", "secret").unwrap().id;
@@ -74,7 +84,7 @@ impl Fixture {
             system: false,
         };
         store.upsert_disposition(tenant, project.id, &paid).unwrap();
-        let pipeline = pipeline_over(&store);
+        let pipeline = pipeline_on(&store, runtime);
         Self {
             _dir: dir,
             store,
@@ -201,9 +211,13 @@ pub fn create_record(
 }
 
 pub fn pipeline_over(store: &Arc<SqliteStore>) -> Arc<Pipeline> {
+    pipeline_on(store, runtime())
+}
+
+pub fn pipeline_on(store: &Arc<SqliteStore>, runtime: Arc<Runtime>) -> Arc<Pipeline> {
     let store: Arc<dyn Store> = store.clone();
     let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
-    Pipeline::new(store, runtime(), executor, PipelineConfig::default())
+    Pipeline::new(store, runtime, executor, PipelineConfig::default())
 }
 
 pub fn install(store: &dyn Store, tenant: TenantId, name: &str, path: &str) -> u32 {

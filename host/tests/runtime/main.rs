@@ -4,7 +4,9 @@
 //! engine, one pool), as the service does.
 
 mod examples;
+mod host_faults;
 mod hostile;
+mod imports;
 mod javascript;
 mod sandbox;
 

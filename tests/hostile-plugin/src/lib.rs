@@ -16,8 +16,12 @@
 //! | `panic` | panics |
 //! | `many-actions`, `actions-17` | returns 1,000,000 actions, or 17 (one over a 16 cap) |
 //! | `huge-string`, `huge-error` | returns a 100 MiB note, or a 100 MiB error |
-//! | `read-file` | reads `/etc/passwd` and lists `/` and `.` |
-//! | `socket` | connects to `127.0.0.1:80` and binds a UDP socket |
+//! | `sleep` | sleeps 3 s (`std::thread::sleep`), then returns no actions |
+//! | `block-forever` | blocks on a monotonic-clock pollable due in 584 years |
+//! | `poll-forever` | `wasi:io/poll.poll` on a pollable due at the end of time |
+//! | `wait-for-clock` | sleeps in 10 ms steps until the monotonic clock has moved 1 s |
+//! | `read-stdin` | a blocking read of stdin, then a block on its pollable |
+//! | `stderr-flood`, `stdout-flood` | blocking writes of 1 KiB until the stream refuses, 100,000 at most |
 //! | `env` | reads environment variables, arguments and the working directory |
 //! | `clock-and-random` | reports the wall clock and a few WASI-seeded hashes |
 //! | `log-flood`, `lookup-flood` | calls `log`, or `find_records`, 1,000,000 times |
@@ -27,11 +31,14 @@
 //!
 //! An unknown attack is an error naming it.
 //!
-//! The probes (`read-file`, `socket`, `env`) follow one convention: when the
-//! sandbox denies everything they return `Err` describing each denial, and
-//! when anything gets through they return `Ok` with one action whose note
-//! holds what leaked. A test that expects `Err` therefore catches any leak,
-//! and its failure message shows what leaked.
+//! It imports only the WASI its attacks reach (files and sockets are not
+//! linked by the host at all, so a component importing them could not even
+//! be loaded; the runtime tests prove that with components of their own).
+//!
+//! The probe (`env`) returns `Err` describing what it saw when the sandbox
+//! gave it nothing, and `Ok` with one action whose note holds what leaked
+//! otherwise, so a test that expects `Err` catches any leak and its failure
+//! message shows what leaked.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -75,8 +82,13 @@ impl Trigger for Hostile {
             "actions-17" => Ok(discards(OVER_CAP_ACTIONS)),
             "huge-string" => noted(subject, huge_string()),
             "huge-error" => Err(huge_string()),
-            "read-file" => read_files(subject),
-            "socket" => open_sockets(subject),
+            "sleep" => sleep(),
+            "block-forever" => waits::block_forever(),
+            "poll-forever" => waits::poll_forever(),
+            "wait-for-clock" => wait_for_clock(),
+            "read-stdin" => waits::read_stdin(),
+            "stderr-flood" => waits::flood_stream(waits::Stream::Stderr),
+            "stdout-flood" => waits::flood_stream(waits::Stream::Stdout),
             "env" => read_environment(subject),
             "clock-and-random" => noted(subject, clock_and_random()),
             "log-flood" => flood_log(),
@@ -185,42 +197,102 @@ fn huge_string() -> String {
     "x".repeat(HUGE_LEN)
 }
 
-/// Tries to read a host file and list two directories.
-fn read_files(subject: u64) -> Result<Vec<Action>, String> {
-    let mut probe = Probe::default();
-    match std::fs::read_to_string("/etc/passwd") {
-        Ok(text) => probe.leaked(format!("read /etc/passwd: {text}")),
-        Err(e) => probe.denied(format!("read /etc/passwd: {e}")),
-    }
-    for dir in ["/", "."] {
-        match std::fs::read_dir(dir) {
-            Ok(entries) => {
-                let names: Vec<String> = entries
-                    .map(|entry| match entry {
-                        Ok(entry) => entry.file_name().to_string_lossy().into_owned(),
-                        Err(e) => format!("<{e}>"),
-                    })
-                    .collect();
-                probe.leaked(format!("read_dir {dir}: [{}]", names.join(", ")));
-            }
-            Err(e) => probe.denied(format!("read_dir {dir}: {e}")),
-        }
-    }
-    probe.report(subject)
+/// Sleeps three seconds of the host's time, if the host lets it.
+fn sleep() -> Result<Vec<Action>, String> {
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    Ok(Vec::new())
 }
 
-/// Tries to open a TCP connection and to bind a UDP socket.
-fn open_sockets(subject: u64) -> Result<Vec<Action>, String> {
-    let mut probe = Probe::default();
-    match std::net::TcpStream::connect("127.0.0.1:80") {
-        Ok(_) => probe.leaked("tcp 127.0.0.1:80: connected".to_string()),
-        Err(e) => probe.denied(format!("tcp 127.0.0.1:80: {e}")),
+/// Sleeps until the monotonic clock has moved a second: forever, when it
+/// stands still, so only fuel or the deadline ends it.
+fn wait_for_clock() -> Result<Vec<Action>, String> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(1) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    match std::net::UdpSocket::bind("0.0.0.0:0") {
-        Ok(socket) => probe.leaked(format!("udp bind: bound {:?}", socket.local_addr())),
-        Err(e) => probe.denied(format!("udp bind: {e}")),
+    Ok(Vec::new())
+}
+
+/// Attacks on the raw WASI imports that could wait: clock pollables,
+/// `poll`, and blocking stream calls. Each returns `Ok` with no actions if
+/// the host lets it through (having waited or not: the caller measures),
+/// or `Err` describing what the host answered instead.
+#[cfg(target_arch = "wasm32")]
+mod waits {
+    use smstrigger_sdk::Action;
+    use wasip2::cli::{stderr, stdin, stdout};
+    use wasip2::clocks::monotonic_clock;
+    use wasip2::io::poll;
+    use wasip2::io::streams::OutputStream;
+
+    pub fn block_forever() -> Result<Vec<Action>, String> {
+        monotonic_clock::subscribe_duration(u64::MAX).block();
+        Err("block returned at once".into())
     }
-    probe.report(subject)
+
+    pub fn poll_forever() -> Result<Vec<Action>, String> {
+        let never = monotonic_clock::subscribe_instant(u64::MAX);
+        let ready = poll::poll(&[&never]);
+        Err(format!("poll returned at once, ready: {ready:?}"))
+    }
+
+    pub fn read_stdin() -> Result<Vec<Action>, String> {
+        let input = stdin::get_stdin();
+        let read = input.blocking_read(1);
+        input.subscribe().block();
+        Err(format!("stdin: {read:?}"))
+    }
+
+    pub enum Stream {
+        Stdout,
+        Stderr,
+    }
+
+    pub fn flood_stream(stream: Stream) -> Result<Vec<Action>, String> {
+        let out: OutputStream = match stream {
+            Stream::Stdout => stdout::get_stdout(),
+            Stream::Stderr => stderr::get_stderr(),
+        };
+        let chunk = [b'x'; 1024];
+        for written in 0..100_000 {
+            if let Err(error) = out.blocking_write_and_flush(&chunk) {
+                return Err(format!("refused after {written} KiB: {error:?}"));
+            }
+            out.subscribe().block();
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// The raw WASI attacks need the WASI imports; natively they are errors.
+#[cfg(not(target_arch = "wasm32"))]
+mod waits {
+    use smstrigger_sdk::Action;
+
+    pub enum Stream {
+        Stdout,
+        Stderr,
+    }
+
+    fn native() -> Result<Vec<Action>, String> {
+        Err("only in a wasm32 build".into())
+    }
+
+    pub fn block_forever() -> Result<Vec<Action>, String> {
+        native()
+    }
+
+    pub fn poll_forever() -> Result<Vec<Action>, String> {
+        native()
+    }
+
+    pub fn read_stdin() -> Result<Vec<Action>, String> {
+        native()
+    }
+
+    pub fn flood_stream(_: Stream) -> Result<Vec<Action>, String> {
+        native()
+    }
 }
 
 /// Reads the environment, the arguments and the working directory.
@@ -291,33 +363,6 @@ fn count_invocations() -> String {
     format!("counter={n}")
 }
 
-/// What a probe attack saw: what the sandbox denied and what got through.
-#[derive(Default)]
-struct Probe {
-    denied: Vec<String>,
-    leaked: Vec<String>,
-}
-
-impl Probe {
-    fn denied(&mut self, what: String) {
-        self.denied.push(what);
-    }
-
-    fn leaked(&mut self, what: String) {
-        self.leaked.push(what);
-    }
-
-    /// `Err` with every denial when nothing leaked; otherwise `Ok` with one
-    /// action whose note holds what leaked, so a test expecting `Err` fails.
-    fn report(self, subject: u64) -> Result<Vec<Action>, String> {
-        if self.leaked.is_empty() {
-            Err(self.denied.join("; "))
-        } else {
-            noted(subject, self.leaked.join("; "))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,24 +404,6 @@ mod tests {
     #[should_panic(expected = "hostile plugin panicked on purpose")]
     fn panic_panics() {
         run(Some("panic"));
-    }
-
-    #[test]
-    fn a_leak_is_reported_as_ok_so_tests_expecting_a_denial_catch_it() {
-        let probe = Probe {
-            denied: vec!["udp bind: denied".into()],
-            leaked: vec!["tcp 127.0.0.1:80: connected".into()],
-        };
-        let actions = probe.report(5).unwrap();
-        assert_eq!(
-            actions[0].note.as_deref(),
-            Some("tcp 127.0.0.1:80: connected")
-        );
-        let denied = Probe {
-            denied: vec!["a: no".into(), "b: no".into()],
-            leaked: vec![],
-        };
-        assert_eq!(denied.report(5).unwrap_err(), "a: no; b: no");
     }
 
     #[test]

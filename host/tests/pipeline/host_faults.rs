@@ -1,0 +1,92 @@
+//! An event that could not be decided for a reason of the host's (no
+//! instance free, a store outage) stays pending and is decided later; it
+//! is never recorded as failed and its actions are never lost.
+
+use std::thread;
+use std::time::Duration;
+
+use smstrigger_host::model::{DeliveryStatus, SmsEvent};
+use smstrigger_host::pipeline::ProcessError;
+use smstrigger_host::runtime::{Call, Limits, StaticRecords, pooled_engine};
+use smstrigger_test_components as components;
+
+use super::*;
+
+#[test]
+fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
+    let runtime = Arc::new(Runtime::with_engine(pooled_engine(1).unwrap(), None).unwrap());
+    let f = Fixture::with_runtime(Arc::clone(&runtime));
+    f.install(
+        f.tenant,
+        "not-traceable",
+        components::NOT_TRACEABLE_CALLBACK,
+    );
+    f.bind(&[("not-traceable", 10, &[])]);
+    let record = f.record("+36301234567");
+
+    // Another caller (a neighbour's replay, say) holds the only instance.
+    let hostile = runtime
+        .load(&std::fs::read(components::HOSTILE_PLUGIN).unwrap())
+        .unwrap();
+    let holder = {
+        let runtime = Arc::clone(&runtime);
+        thread::spawn(move || {
+            let event = SmsEvent::Outbound(smstrigger_host::model::OutboundStatus {
+                message_id: "held".into(),
+                project_id: ProjectId(1),
+                contact: smstrigger_host::model::ContactRecord {
+                    id: RecordId(1),
+                    project_id: ProjectId(1),
+                    phone: "+36301234567".into(),
+                    time_zone: BUDAPEST.into(),
+                    fields: vec![],
+                    last_disposition: None,
+                },
+                status: DeliveryStatus::Delivered,
+                template_id: None,
+                timestamp: 0,
+            });
+            let limits = Limits {
+                fuel: u64::MAX / 2,
+                wall_deadline: Duration::from_millis(800),
+                ..Limits::default()
+            };
+            let config = [("attack".to_string(), "loop".to_string())].into();
+            runtime.invoke(
+                &hostile,
+                Call {
+                    event: &event,
+                    config: Arc::new(config),
+                    lookup: Arc::new(StaticRecords::default()),
+                    limits,
+                },
+            )
+        })
+    };
+    thread::sleep(Duration::from_millis(200));
+
+    let at = local("2026-12-01 10:00");
+    let id = accepted(f.status(record.id, "m-1", DeliveryStatus::NotTraceable, at));
+    match f.pipeline.process_batch() {
+        Err(ProcessError::Host { error, .. }) => assert_eq!(error.code(), "host_busy"),
+        other => panic!("expected the host to be busy, got {other:?}"),
+    }
+    let event = f.event(id);
+    assert_eq!(event.state, "pending", "not decided on the host's failure");
+    assert!(
+        event.decisions.is_empty(),
+        "no failed decision was recorded"
+    );
+
+    holder.join().unwrap();
+    thread::sleep(Duration::from_millis(300)); // the tenant's retry is due
+    f.drain();
+    let event = f.event(id);
+    assert_eq!(event.state, "done");
+    assert_eq!(event.decisions[0].outcome, "ok");
+    assert_eq!(
+        f.events_of(record.id).len(),
+        1,
+        "its callback was set, once"
+    );
+}

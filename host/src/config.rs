@@ -140,7 +140,7 @@ impl Config {
         if let Some(v) = get("SMSTRIGGER_DATA_DIR") {
             self.data_dir = v.into();
         }
-        if let Some(v) = get("SMSTRIGGER_OPERATOR_KEY") {
+        if let Some(v) = env("SMSTRIGGER_OPERATOR_KEY") {
             self.operator_key = Some(v);
         }
         if let Some(v) = get("SMSTRIGGER_WORKERS") {
@@ -163,6 +163,17 @@ impl Config {
         }
         if let Some(v) = get("SMSTRIGGER_EVENTS_PER_SECOND") {
             self.quotas.events_per_second = parse("SMSTRIGGER_EVENTS_PER_SECOND", &v)?;
+        }
+        // An empty key would let `Authorization: Bearer ` act as the
+        // operator; no operator at all is spelled by leaving it unset.
+        if self
+            .operator_key
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            anyhow::bail!(
+                "the operator key (SMSTRIGGER_OPERATOR_KEY or operator_key) is empty; set a secret or leave it unset"
+            );
         }
         if self.limits.memory_mib << 20 > crate::runtime::MEMORY_CEILING_BYTES {
             anyhow::bail!(
@@ -192,6 +203,21 @@ mod tests {
         assert_eq!(config.quotas.events_per_second, 5);
         assert_eq!(config.quotas.max_plugins, Quotas::default().max_plugins);
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    /// An empty operator key would make an empty bearer token the operator.
+    #[test]
+    fn an_empty_operator_key_is_refused_at_start() {
+        for key in ["", "  "] {
+            let mut config = Config::default();
+            let err = config
+                .apply_env(|name| (name == "SMSTRIGGER_OPERATOR_KEY").then(|| key.to_string()))
+                .unwrap_err();
+            assert!(err.to_string().contains("operator key"), "{err}");
+            let mut from_file: Config =
+                toml::from_str(&format!("operator_key = {key:?}\n")).unwrap();
+            assert!(from_file.apply_env(|_| None).is_err(), "file key {key:?}");
+        }
     }
 
     #[test]

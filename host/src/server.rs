@@ -19,8 +19,29 @@ use crate::store::{SqliteStore, Store};
 /// How often the journal depth (for 503s and metrics) is refreshed.
 const DEPTH_REFRESH: Duration = Duration::from_millis(250);
 
-/// Opens the data directory and builds the state every handler shares.
+/// Opens the data directory and builds the state every handler shares,
+/// with every active plugin loaded: ready means ready.
 pub fn state(config: Config) -> anyhow::Result<AppState> {
+    let state = open(config)?;
+    // Ready means ready: every active plugin is loaded before the first
+    // request (from the compile cache, after a restart).
+    let started = Instant::now();
+    let loaded = state
+        .pipeline
+        .plugins()
+        .preload(state.store.as_ref(), &state.runtime)?;
+    tracing::info!(
+        loaded,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "plugins loaded"
+    );
+    Ok(state)
+}
+
+/// The composition root: the store, the runtime, the tenants' executors
+/// and the pipeline, built from `config` the one way every command that
+/// runs events builds them (`serve`, `ingest`). Plugins load on first use.
+pub fn open(config: Config) -> anyhow::Result<AppState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
     let cache = CompileCache::open(config.data_dir.join("compiled"))?;
     let runtime = Arc::new(Runtime::new(Some(cache))?);
@@ -38,15 +59,6 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         executor,
         pipeline_config,
     );
-    // Ready means ready: every active plugin is loaded before the first
-    // request (from the compile cache, after a restart).
-    let started = Instant::now();
-    let loaded = pipeline.plugins().preload(store.as_ref(), &runtime)?;
-    tracing::info!(
-        loaded,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "plugins loaded"
-    );
     Ok(AppState::new(store, pipeline, runtime, Arc::new(config)))
 }
 
@@ -61,9 +73,23 @@ pub async fn run(
     let depth = tokio::spawn(refresh_depth(state.clone()));
 
     tracing::info!(address = %listener.local_addr()?, "smstrigger listening");
+    let died = pipeline_died(Arc::clone(&state.pipeline));
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<bool>();
+    let shutdown = async move {
+        let died = tokio::select! {
+            () = shutdown => false,
+            () = died => true,
+        };
+        stopping.send(died).ok();
+    };
     axum::serve(listener, api::app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await?;
+    if stopped.await.unwrap_or(false) {
+        anyhow::bail!(
+            "the pipeline stopped unexpectedly (see the log); exiting so a supervisor restarts the server"
+        );
+    }
 
     // No new events arrive now; give the ones journaled time to finish.
     let grace = state.config.shutdown_grace();
@@ -90,6 +116,14 @@ pub async fn run(
     depth.abort();
     tracing::info!("smstrigger stopped");
     Ok(())
+}
+
+/// Resolves if the pipeline dies (see [`Pipeline::is_healthy`]): a server
+/// that acknowledges webhooks it will never decide must not stay up.
+async fn pipeline_died(pipeline: Arc<Pipeline>) {
+    while pipeline.is_healthy() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn refresh_depth(state: AppState) {

@@ -22,10 +22,21 @@ use crate::metrics::{self, Metrics};
     get,
     path = "/healthz",
     tag = "operations",
-    responses((status = 200, description = "The server is up.", body = String, content_type = "text/plain", example = "ok"))
+    responses(
+        (status = 200, description = "The server is up and deciding events.", body = String, content_type = "text/plain", example = "ok"),
+        (status = 503, description = "The pipeline has stopped: accepted events would not be decided. The server exits.", body = String, content_type = "text/plain"),
+    )
 )]
-pub async fn healthz() -> &'static str {
-    "ok"
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    if state.pipeline.is_healthy() {
+        "ok".into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the pipeline has stopped",
+        )
+            .into_response()
+    }
 }
 
 /// The service's metrics in the Prometheus text format.

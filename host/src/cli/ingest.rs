@@ -2,7 +2,10 @@
 //! directory and process them, then exit when nothing is pending.
 //!
 //! For batch imports and for driving the pipeline without the HTTP
-//! service. Each input line is `{"tenant": ID, "event": INCOMING}`; each
+//! service. It reads the same configuration as `serve` and builds the same
+//! service (`server::open`): the tenants' executors (a remote tenant's
+//! events go to its remote), limits and workers are the server's. Plugins
+//! load on first use, so input is acknowledged from the first line. Each input line is `{"tenant": ID, "event": INCOMING}`; each
 //! output line says what became of it (`accepted 17`, `duplicate 17`,
 //! `superseded 17`, `refused <reason>`), printed only once the event is on
 //! disk, so a line on stdout is an acknowledgement.
@@ -14,17 +17,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
-use smstrigger_host::actions::EmbeddedExecutor;
 use smstrigger_host::model::TenantId;
-use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
-use smstrigger_host::runtime::{CompileCache, Runtime};
-use smstrigger_host::store::{Journaled, SqliteStore, Store};
+use smstrigger_host::pipeline::Incoming;
+use smstrigger_host::server;
+use smstrigger_host::store::Journaled;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The data directory with the embedded database.
-    #[arg(long, env = "SMSTRIGGER_DATA_DIR", default_value = "./smstrigger-data")]
-    data_dir: PathBuf,
+    /// The data directory (embedded database, compile cache) [default: ./smstrigger-data].
+    #[arg(long, env = "SMSTRIGGER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file, as `serve` reads it.
+    #[arg(long, env = "SMSTRIGGER_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -34,16 +39,9 @@ struct Line {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir)?);
-    let cache = CompileCache::open(args.data_dir.join("compiled"))?;
-    let runtime = Arc::new(Runtime::new(Some(cache))?);
-    let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
-    let pipeline = Pipeline::new(
-        Arc::clone(&store),
-        runtime,
-        executor,
-        PipelineConfig::default(),
-    );
+    let config = super::serve::load_config(args.config.as_deref(), args.data_dir)?;
+    let state = server::open(config)?;
+    let (store, pipeline) = (Arc::clone(&state.store), Arc::clone(&state.pipeline));
     let stop = Arc::new(AtomicBool::new(false));
     let dispatcher = pipeline.start(Arc::clone(&stop));
 

@@ -27,14 +27,25 @@ pub struct Args {
     watch_tenant: Option<u64>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(args.config.as_deref())?;
+/// The configuration from a file (if given), then `SMSTRIGGER_*`
+/// environment variables, then a flag's data directory: the one way every
+/// command that opens a data directory reads its settings.
+pub(crate) fn load_config(
+    file: Option<&std::path::Path>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<Config> {
+    let mut config = Config::load(file)?;
     config.apply_env(|name| std::env::var(name).ok())?;
+    if let Some(data_dir) = data_dir {
+        config.data_dir = data_dir;
+    }
+    Ok(config)
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(args.config.as_deref(), args.data_dir)?;
     if let Some(listen) = args.listen {
         config.listen = listen;
-    }
-    if let Some(data_dir) = args.data_dir {
-        config.data_dir = data_dir;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -23,6 +23,7 @@ mod process;
 mod replay;
 mod schedule;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -122,6 +123,9 @@ pub struct Pipeline {
     work: Condvar,
     /// The dispatcher waits here for new events or finished commits.
     wake: (Mutex<bool>, Condvar),
+    /// Set when a pipeline thread ended while the pipeline was not
+    /// stopping: events would no longer be decided (see [`Self::is_healthy`]).
+    died: AtomicBool,
 }
 
 /// How long an idle dispatcher sleeps before it looks again unprompted.
@@ -168,6 +172,7 @@ impl Pipeline {
             schedule: Mutex::default(),
             work: Condvar::new(),
             wake: (Mutex::new(false), Condvar::new()),
+            died: AtomicBool::new(false),
         })
     }
 
@@ -282,13 +287,15 @@ impl Pipeline {
     }
 
     fn run(self: Arc<Self>, stop: &Arc<AtomicBool>) {
+        let _alive = Alive::new(&self, stop);
         set_nice(PIPELINE_NICE);
         let (finished, committing) = mpsc::channel();
         let committer = {
-            let pipeline = Arc::clone(&self);
+            let (pipeline, stop) = (Arc::clone(&self), Arc::clone(stop));
             thread::Builder::new()
                 .name("smstrigger-committer".into())
                 .spawn(move || {
+                    let _alive = Alive::new(&pipeline, &stop);
                     set_nice(PIPELINE_NICE);
                     pipeline.commit_loop(committing)
                 })
@@ -304,6 +311,7 @@ impl Pipeline {
                 thread::Builder::new()
                     .name(format!("smstrigger-worker-{i}"))
                     .spawn(move || {
+                        let _alive = Alive::new(&pipeline, &stop);
                         set_nice(match lane {
                             Lane::Heavy => HEAVY_NICE,
                             _ => PIPELINE_NICE,
@@ -397,7 +405,8 @@ impl Pipeline {
             if behind {
                 defer_to_webhooks(|| self.journal.waiting());
             }
-            let result = self.process(&event);
+            let result = catch_unwind(AssertUnwindSafe(|| self.process(&event)))
+                .unwrap_or_else(|panic| Err(ProcessError::panicked(panic)));
             {
                 // The slot this event held goes to this worker's next event
                 // when there is one; other workers are woken only when the
@@ -434,7 +443,7 @@ impl Pipeline {
     /// not be decided (they stay pending, and their tenant is read again
     /// after [`RETRY_AFTER`]), and wakes the dispatcher. Returns the first
     /// of those failures; an error is the commit's own.
-    fn commit(&self, finished: Vec<Finished>) -> Result<Option<ProcessError>, store::Error> {
+    fn commit(&self, finished: Vec<Finished>) -> Result<Option<ProcessError>, ProcessError> {
         let mut events = Vec::with_capacity(finished.len());
         let mut processed = Vec::with_capacity(finished.len());
         let mut undecided = None;
@@ -456,7 +465,14 @@ impl Pipeline {
             }
         }
         let committed = processed.is_empty() || {
-            match self.executor.execute(&processed) {
+            // A panic in an executor (a remote call, say) fails this group,
+            // which stays pending, not the committer thread.
+            let executed =
+                match catch_unwind(AssertUnwindSafe(|| self.executor.execute(&processed))) {
+                    Ok(result) => result.map_err(ProcessError::from),
+                    Err(panic) => Err(ProcessError::panicked(panic)),
+                };
+            match executed {
                 Ok(()) => true,
                 Err(error) => {
                     self.metrics
@@ -498,6 +514,15 @@ impl Pipeline {
 
     fn schedule(&self) -> MutexGuard<'_, Schedule> {
         self.schedule.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// False once a pipeline thread (the dispatcher, a worker, the
+    /// committer) has ended without being asked to stop: accepted events
+    /// would wait forever, so `/healthz` fails and the server exits. Panics
+    /// in processing and execution are caught per event and never get
+    /// that far; this is the backstop.
+    pub fn is_healthy(&self) -> bool {
+        !self.died.load(Ordering::Acquire)
     }
 
     /// Wakes the dispatcher (also used on shutdown).
@@ -544,6 +569,31 @@ impl Pipeline {
     }
 }
 
+/// Marks a pipeline thread alive; if it ends (returns or unwinds) while the
+/// pipeline is not stopping, the pipeline is no longer healthy.
+struct Alive<'a> {
+    pipeline: &'a Pipeline,
+    stop: &'a AtomicBool,
+}
+
+impl<'a> Alive<'a> {
+    fn new(pipeline: &'a Pipeline, stop: &'a AtomicBool) -> Self {
+        Self { pipeline, stop }
+    }
+}
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        if !self.stop.load(Ordering::Acquire) {
+            tracing::error!(
+                thread = thread::current().name().unwrap_or("?"),
+                "a pipeline thread ended while the pipeline runs; events are no longer decided"
+            );
+            self.pipeline.died.store(true, Ordering::Release);
+        }
+    }
+}
+
 /// Accept first: before an event of a tenant that is behind, a worker
 /// sleeps while webhooks wait for the journal, for at most [`DEFER_FOR`],
 /// looking again every [`DEFER_SLICE`]. A burst beyond what the machine can
@@ -572,12 +622,18 @@ fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingE
 
 /// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
 /// `who = 0` names the calling thread). Best effort: a refusal is logged.
+#[cfg(target_os = "linux")]
 fn set_nice(nice: i32) {
     // SAFETY: setpriority only reads its plain integer arguments.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a heavy-lane worker's priority");
+        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
     }
 }
+
+/// Elsewhere `who = 0` names the whole process, not the thread, so
+/// priorities are left alone: fairness then rests on the schedule alone.
+#[cfg(not(target_os = "linux"))]
+fn set_nice(_nice: i32) {}
 
 /// The fuel an event's plugins burned, which says how heavy its tenant is
 /// (an event that could not be decided burned none that counts).

@@ -35,6 +35,22 @@ pub enum ProcessError {
     },
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A bug of the host's met on this event (or group): contained so the
+    /// pipeline goes on, and the events are tried again later.
+    #[error("the host panicked: {0}")]
+    Panicked(String),
+}
+
+impl ProcessError {
+    /// The error for a caught panic's payload.
+    pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        ProcessError::Panicked(message)
+    }
 }
 
 /// Processes one pending event.

@@ -90,3 +90,81 @@ fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
         "its callback was set, once"
     );
 }
+
+/// Executes through the embedded store, but panics the first time: a bug
+/// in an executor (a remote call, say) as the committer meets it.
+struct PanicsOnce {
+    inner: EmbeddedExecutor,
+    panicked: std::sync::atomic::AtomicBool,
+}
+
+impl Executor for PanicsOnce {
+    fn execute(
+        &self,
+        processed: &[smstrigger_host::store::ProcessedEvent],
+    ) -> Result<(), smstrigger_host::store::Error> {
+        if !self
+            .panicked
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("a bug in an executor");
+        }
+        self.inner.execute(processed)
+    }
+}
+
+#[test]
+fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
+    let f = Fixture::new();
+    f.install(
+        f.tenant,
+        "not-traceable",
+        components::NOT_TRACEABLE_CALLBACK,
+    );
+    f.bind(&[("not-traceable", 10, &[])]);
+    let record = f.record("+36301234567");
+    let store: Arc<dyn Store> = f.store.clone();
+    let executor = Arc::new(PanicsOnce {
+        inner: EmbeddedExecutor::new(Arc::clone(&store)),
+        panicked: Default::default(),
+    });
+    let pipeline = Pipeline::new(store, runtime(), executor, PipelineConfig::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dispatcher = pipeline.start(Arc::clone(&stop));
+
+    let at = local("2026-12-01 10:00");
+    let journaled = pipeline
+        .accept(
+            f.tenant,
+            smstrigger_host::pipeline::Incoming::Status {
+                message_id: "m-1".into(),
+                project_id: f.project.id,
+                record_id: record.id,
+                status: DeliveryStatus::NotTraceable,
+                template_id: None,
+                timestamp: at,
+            },
+        )
+        .unwrap();
+    let id = accepted(journaled);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while f.event(id).state == "pending" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the event was never decided"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(pipeline.is_healthy(), "the committer survived the panic");
+    assert_eq!(f.event(id).state, "done");
+    assert_eq!(
+        f.events_of(record.id).len(),
+        1,
+        "executed once, after the panic"
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    pipeline.notify();
+    dispatcher.join().unwrap();
+    assert!(pipeline.is_healthy(), "a requested stop is not a death");
+}

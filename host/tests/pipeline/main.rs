@@ -14,8 +14,8 @@ mod scenarios;
 use std::sync::{Arc, OnceLock};
 
 use smstrigger_host::actions::CallingHoursPolicy;
-use smstrigger_host::actions::EmbeddedExecutor;
 use smstrigger_host::actions::calling_hours::CallingHours;
+use smstrigger_host::actions::{EmbeddedExecutor, Executor};
 use smstrigger_host::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
 use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime};

@@ -3,6 +3,7 @@
 
 pub mod calling_hours;
 pub mod executor;
+pub mod outbox;
 pub mod remote;
 pub mod router;
 pub mod validate;

@@ -32,35 +32,27 @@
 //! Each call gets [`RetryPolicy`]: connect timeout 2 s, request timeout
 //! 5 s, 3 attempts with 100 ms then 400 ms between them, retried only on a
 //! 5xx or a transport error (refused, reset, timed out). A 417 is the
-//! remote's considered refusal: never retried, the verdict gets
-//! `"executed": false` and `"remoteError": {errorcode, errormessage,
-//! property}` as the remote sent them, and the event is done. Anything
-//! else (retries exhausted, another 4xx such as bad credentials, an answer
-//! not in the `/v2` envelope) fails the event: the verdict gets
-//! `"executed": false` with `remote_unavailable` or `remote_rejected`, the
-//! event's later actions are not attempted, and a decision by
-//! [`REMOTE_DECIDER`] with outcome `failed` carries the reason. A failed
-//! event is visible at `GET /v1/events/{id}` and not retried by itself:
-//! the pipeline has no delayed retry, so leaving it pending would re-run
-//! its plugins in a tight loop, hold back the record's later events and
-//! fill the journal. An executed action's verdict gets `"executed": true`
-//! and `"remote"`: the remote's event-list entry.
+//! remote's considered refusal: [`Delivery::Refused`], with the remote's
+//! `{errorcode, errormessage, property}`, never retried; so is a record
+//! with no remote twin. Anything else (retries exhausted, another 4xx such
+//! as bad credentials, an answer not in the `/v2` envelope) is
+//! [`Delivery::Failed`], which the outbox retries later.
 //!
-//! # What is committed locally
-//! The decisions (annotated as above), opt-outs and the event's done (or
-//! failed) mark, in the router's one transaction; never the record writes:
-//! the records live remotely.
+//! # Where it runs
+//! Never on the commit path: a remote tenant's writes are queued in the
+//! outbox by the commit that decides their event, and delivered by the
+//! outbox's workers (see [`super::outbox`]), one [`Self::deliver`] per
+//! queued write; the records live remotely, so nothing is written locally.
 
 mod call;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use reqwest::blocking::Client;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::model::{EventId, RecordId, TenantId, Timestamp};
-use crate::store::{DecisionRecord, ProcessedEvent, RecordWrite, Store};
+use crate::store::{OutboxItem, RecordWrite, Store};
 use call::{Outcome, call};
 pub use call::{RemoteError, RemoteTarget, RetryPolicy};
 
@@ -70,12 +62,23 @@ pub const V2_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
 pub const REMOTE_ID_FIELD: &str = "remoteId";
 /// The local record field holding the remote record's project id.
 pub const REMOTE_PROJECT_FIELD: &str = "remoteProjectId";
-/// The name of the decision recording why an event's remote execution failed.
-pub const REMOTE_DECIDER: &str = "host:remote-executor";
 /// The `userid` remote dispositions are set as.
 pub const REMOTE_USER: &str = "System";
 
-/// Carries one remote tenant's events out over HTTP; see the module docs.
+/// What one attempt at a queued write came to; the errors are the
+/// `{errorcode, errormessage, property}` a tenant sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// The remote set the disposition: its event-list entry.
+    Delivered(Value),
+    /// The remote refused for good; not retried.
+    Refused(Value),
+    /// It did not work this time; the outbox retries.
+    Failed(Value),
+}
+
+/// Carries one remote tenant's queued writes out over HTTP; see the
+/// module docs.
 pub struct RemoteExecutor {
     store: Arc<dyn Store>,
     policy: RetryPolicy,
@@ -97,45 +100,14 @@ impl RemoteExecutor {
         }
     }
 
-    /// Carries out `event`'s record writes on `target`, in order; returns
-    /// the event as it is to be committed locally: no writes, verdicts
-    /// marked `executed` (or not, with why), and a failed
-    /// [`REMOTE_DECIDER`] decision when the remote could not be used. Never
-    /// fails itself: every failure ends up in the returned event.
-    pub fn carry_out(&self, target: &RemoteTarget, event: &ProcessedEvent) -> ProcessedEvent {
-        let started = Instant::now();
-        let mut done = event.clone();
-        done.writes.clear();
-        let mut failure: Option<RemoteError> = None;
-        for write in &event.writes {
-            let outcome = match &failure {
-                Some(first) => Outcome::Failed(RemoteError::new(
-                    &first.errorcode,
-                    format!(
-                        "not attempted after an earlier failure: {}",
-                        first.errormessage
-                    ),
-                )),
-                None => self.apply(target, event.tenant_id, event.event_id, write),
-            };
-            if let Outcome::Failed(error) = &outcome {
-                tracing::warn!(event = %event.event_id, record = %write.record_id,
-                    code = %error.errorcode, error = %error.errormessage, "remote action failed");
-                failure.get_or_insert_with(|| error.clone());
-            }
-            annotate(&mut done.decisions, write, outcome);
+    /// One attempt at a queued write on `target`.
+    pub fn deliver(&self, target: &RemoteTarget, item: &OutboxItem) -> Delivery {
+        let error = |e: RemoteError| serde_json::to_value(e).unwrap_or(Value::Null);
+        match self.apply(target, item.tenant_id, item.event_id, &item.write) {
+            Outcome::Executed(entry) => Delivery::Delivered(entry),
+            Outcome::Refused(e) => Delivery::Refused(error(e)),
+            Outcome::Failed(e) => Delivery::Failed(error(e)),
         }
-        if let Some(error) = failure {
-            let mut decision = DecisionRecord::host(
-                REMOTE_DECIDER,
-                "failed",
-                Some((error.errorcode, error.errormessage)),
-            );
-            decision.priority = i32::MIN;
-            decision.duration_us = started.elapsed().as_micros() as u64;
-            done.decisions.push(decision);
-        }
-        done
     }
 
     fn apply(
@@ -245,31 +217,4 @@ fn wall_clock(at: Timestamp, zone: &str) -> Option<String> {
             .format(V2_DATETIME)
             .to_string(),
     )
-}
-
-/// Marks the verdict `write` came from: executed, or not and why.
-fn annotate(decisions: &mut [DecisionRecord], write: &RecordWrite, outcome: Outcome) {
-    let Some(verdict) = decisions
-        .iter_mut()
-        .filter(|d| d.plugin == write.plugin)
-        .filter_map(|d| d.verdicts.as_array_mut())
-        .flatten()
-        .find(|v| {
-            v["accepted"] == true
-                && v["action"]["recordId"] == json!(write.record_id)
-                && v.get("executed").is_none()
-        })
-    else {
-        return;
-    };
-    match outcome {
-        Outcome::Executed(entry) => {
-            verdict["executed"] = json!(true);
-            verdict["remote"] = entry;
-        }
-        Outcome::Refused(error) | Outcome::Failed(error) => {
-            verdict["executed"] = json!(false);
-            verdict["remoteError"] = json!(error);
-        }
-    }
 }

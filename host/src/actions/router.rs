@@ -1,42 +1,48 @@
 //! [`TenantRouter`]: the pipeline's executor, sending each tenant's events
 //! to the back end its `executor` setting names.
 //!
-//! Embedded tenants' events pass through unchanged; remote tenants' events
-//! are first carried out over HTTP by [`RemoteExecutor`] (one thread per
-//! remote tenant, so one slow remote does not hold up another), which
-//! leaves them without record writes. Then the whole batch, both kinds, is
-//! committed by [`EmbeddedExecutor`] in one transaction: decisions,
-//! embedded record changes, opt-outs and done marks. A crash between the
-//! remote calls and that commit leaves the events pending; their re-run
-//! sends the same idempotency keys, so the remote sets nothing twice.
+//! Every event of a batch, of either kind, commits in the embedded store's
+//! one transaction: decisions, opt-outs, done marks, and an embedded
+//! tenant's record changes. A remote tenant's record changes are not made
+//! here, nor sent over HTTP here: they are queued in its [`Outbox`] in the
+//! same transaction (their verdicts say `"executed": "queued"`) and carried
+//! out by the outbox's workers after the commit, so a slow remote never
+//! holds up a commit, and with it every other tenant's decisions.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use serde_json::json;
+
 use super::executor::{EmbeddedExecutor, Executor};
+use super::outbox::{Outbox, OutboxPolicy, QUEUED};
 use super::remote::{RemoteExecutor, RemoteTarget};
-use crate::model::TenantId;
 use crate::store::{self, ProcessedEvent, Store};
 
 /// Routes a batch by tenant to the embedded store or a remote `/v2` API.
 pub struct TenantRouter {
     store: Arc<dyn Store>,
     embedded: EmbeddedExecutor,
-    remote: RemoteExecutor,
+    outbox: Outbox,
 }
 
 impl TenantRouter {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self::with_remote(Arc::clone(&store), RemoteExecutor::new(store))
+        let remote = RemoteExecutor::new(Arc::clone(&store));
+        Self::with_remote(store, remote, OutboxPolicy::default())
     }
 
-    /// A router whose remote tenants go through `remote` (e.g. with another
-    /// retry policy).
-    pub fn with_remote(store: Arc<dyn Store>, remote: RemoteExecutor) -> Self {
+    /// A router whose remote tenants' outbox delivers through `remote`
+    /// and retries by `policy`.
+    pub fn with_remote(
+        store: Arc<dyn Store>,
+        remote: RemoteExecutor,
+        policy: OutboxPolicy,
+    ) -> Self {
         Self {
             embedded: EmbeddedExecutor::new(Arc::clone(&store)),
+            outbox: Outbox::start(Arc::clone(&store), remote, policy),
             store,
-            remote,
         }
     }
 }
@@ -45,43 +51,52 @@ impl Executor for TenantRouter {
     fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error> {
         // The settings are read once per batch: a tenant switching back ends
         // takes effect from its next batch.
-        let mut targets: BTreeMap<TenantId, RemoteTarget> = BTreeMap::new();
-        let mut seen = Vec::new();
+        let mut remote = BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for event in processed {
-            if seen.contains(&event.tenant_id) {
-                continue;
-            }
-            seen.push(event.tenant_id);
-            let settings = self.store.tenant(event.tenant_id)?;
-            if let Some(target) = RemoteTarget::from_settings(&settings.executor) {
-                targets.insert(event.tenant_id, target);
+            if seen.insert(event.tenant_id)
+                && RemoteTarget::from_settings(&self.store.tenant(event.tenant_id)?.executor)
+                    .is_some()
+            {
+                remote.insert(event.tenant_id);
             }
         }
-        if targets.is_empty() {
+        if remote.is_empty() {
             return self.embedded.execute(processed);
         }
-        let mut batch = processed.to_vec();
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = targets
-                .iter()
-                .map(|(tenant, target)| {
-                    let remote = &self.remote;
-                    scope.spawn(move || {
-                        processed
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, event)| event.tenant_id == *tenant)
-                            .map(|(index, event)| (index, remote.carry_out(target, event)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for worker in workers {
-                for (index, event) in worker.join().expect("a remote executor thread panicked") {
-                    batch[index] = event;
-                }
-            }
-        });
-        self.embedded.execute(&batch)
+        let batch: Vec<ProcessedEvent> = processed
+            .iter()
+            .map(|event| match remote.contains(&event.tenant_id) {
+                true => queued(event),
+                false => event.clone(),
+            })
+            .collect();
+        self.embedded.execute(&batch)?;
+        self.outbox.wake();
+        Ok(())
     }
+}
+
+/// `event` with its record writes moved to the outbox and their verdicts
+/// marked queued.
+fn queued(event: &ProcessedEvent) -> ProcessedEvent {
+    let mut event = event.clone();
+    event.outbox = std::mem::take(&mut event.writes);
+    for write in &event.outbox {
+        let verdict = event
+            .decisions
+            .iter_mut()
+            .filter(|d| d.plugin == write.plugin)
+            .filter_map(|d| d.verdicts.as_array_mut())
+            .flatten()
+            .find(|v| {
+                v["accepted"] == true
+                    && v["action"]["recordId"] == json!(write.record_id)
+                    && v.get("executed").is_none()
+            });
+        if let Some(verdict) = verdict {
+            verdict["executed"] = json!(QUEUED);
+        }
+    }
+    event
 }

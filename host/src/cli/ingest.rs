@@ -69,6 +69,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         pipeline.notify();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // Remote tenants' actions go out through their outbox after the
+    // decisions commit: give them the shutdown grace to be delivered.
+    let grace = std::time::Instant::now() + state.config.shutdown_grace();
+    while store.outbox_pending_count()? > 0 && std::time::Instant::now() < grace {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let undelivered = store.outbox_pending_count()?;
+    if undelivered > 0 {
+        tracing::warn!(
+            undelivered,
+            "remote actions still queued; they are delivered at the next start"
+        );
+    }
     stop.store(true, Ordering::Release);
     pipeline.notify();
     dispatcher.join().expect("the dispatcher panicked");

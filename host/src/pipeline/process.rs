@@ -198,6 +198,7 @@ pub(crate) fn process(
         resolved: serde_json::to_string(&event)?,
         decisions,
         writes,
+        outbox: Vec::new(),
         opted_out,
         processed_at,
     })

@@ -420,6 +420,10 @@ pub struct ProcessedEvent {
     pub resolved: String,
     pub decisions: Vec<DecisionRecord>,
     pub writes: Vec<RecordWrite>,
+    /// Record writes a remote tenant's outbox carries out after the commit
+    /// (see [`Outbox`]): queued in the same transaction as the decision,
+    /// so each is delivered exactly once however the host crashes.
+    pub outbox: Vec<RecordWrite>,
     /// The sender's phone when the message was an opt-out.
     pub opted_out: Option<String>,
     pub processed_at: Timestamp,
@@ -438,13 +442,107 @@ pub struct EventView {
     pub input: serde_json::Value,
     pub resolved: Option<serde_json::Value>,
     pub decisions: Vec<DecisionRecord>,
+    /// Its actions queued for a remote contact center, and how far each got.
+    #[serde(default)]
+    pub outbox: Vec<OutboxView>,
+}
+
+/// Where a queued remote action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// The remote set the disposition.
+    Delivered,
+    /// The remote refused it for good (a 417, a record with no remote twin).
+    Refused,
+    /// Every attempt failed within the action's time budget.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Refused => "refused",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Refused, Self::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+/// A queued remote action as a worker delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: u64,
+    pub tenant_id: TenantId,
+    pub event_id: EventId,
+    pub write: RecordWrite,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it was queued (Unix seconds): its time budget counts from here.
+    pub queued_at: Timestamp,
+    /// Not to be attempted before this (Unix seconds).
+    pub next_attempt_at: Timestamp,
+}
+
+/// What became of one attempt, to record on the item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    /// The remote's entry (delivered) or the error (otherwise), as shown.
+    pub result: serde_json::Value,
+    /// The decision's verdicts with this action's outcome marked, replacing
+    /// those of the decision by `write.plugin` of the item's event.
+    pub verdicts: serde_json::Value,
+}
+
+/// A queued remote action as `GET /v1/events/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxView {
+    pub record_id: RecordId,
+    pub plugin: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    #[schema(value_type = Object)]
+    pub result: serde_json::Value,
+}
+
+/// Remote actions queued by commits, per tenant, in order.
+///
+/// Assumes one deliverer per tenant at a time (the outbox's own rule), so
+/// an item is never settled by two workers at once.
+pub trait Outbox {
+    /// Tenants whose oldest pending item is due at `now`.
+    fn outbox_due_tenants(&self, now: Timestamp) -> Result<Vec<TenantId>>;
+    /// Up to `limit` of `tenant`'s pending items, oldest first, due or not:
+    /// items of a tenant are delivered in order, so a later one waits for
+    /// an earlier one's retry.
+    fn outbox_pending(&self, tenant: TenantId, limit: usize) -> Result<Vec<OutboxItem>>;
+    /// Records an attempt's outcome on `item` and its decision's verdicts,
+    /// in one transaction.
+    fn settle(&self, item: &OutboxItem, settlement: &Settlement) -> Result<()>;
+    /// Pending items in all (for metrics and for tools that wait for
+    /// deliveries).
+    fn outbox_pending_count(&self) -> Result<u64>;
 }
 
 /// The store's operations, one trait per owner; a back end implements
 /// them all. Tenant data is always reached through the tenant's id.
-pub trait Store: Tenants + Records + Plugins + Journal + Send + Sync {}
+pub trait Store: Tenants + Records + Plugins + Journal + Outbox + Send + Sync {}
 
-impl<T: Tenants + Records + Plugins + Journal + Send + Sync> Store for T {}
+impl<T: Tenants + Records + Plugins + Journal + Outbox + Send + Sync> Store for T {}
 
 /// Tenants, their keys and settings, projects and dispositions.
 pub trait Tenants {

@@ -173,4 +173,26 @@ DROP INDEX events_pending;
 DROP INDEX events_message;
 CREATE INDEX events_pending ON events(tenant_id, id) WHERE state = 'pending';
 "#,
+    // The remote tenants' outbox: each accepted action of a remote tenant,
+    // queued by the decision's own commit and delivered after it.
+    r#"
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    event_id        INTEGER NOT NULL REFERENCES events(id),
+    record_id       INTEGER NOT NULL,
+    disposition_id  INTEGER NOT NULL,
+    next_calldate   INTEGER,
+    plugin          TEXT NOT NULL,
+    plugin_version  INTEGER,
+    note            TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending',  -- pending, delivered, refused, failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    queued_at       INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    result          TEXT NOT NULL DEFAULT 'null'      -- JSON: the remote's entry or the error
+);
+CREATE INDEX outbox_pending ON outbox(tenant_id, id) WHERE state = 'pending';
+CREATE INDEX outbox_event ON outbox(event_id);
+"#,
 ];

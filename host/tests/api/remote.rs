@@ -2,16 +2,19 @@
 //! loopback: server A runs the plugins for a tenant whose executor is
 //! `remote`, server B holds the records the actions land on. A's local
 //! mirror of a record names B's in its `remoteProjectId`/`remoteId` fields.
+//! A decides the event at once and queues the action in its outbox, which
+//! delivers it to B after the commit.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use smstrigger_host::actions::remote::{RemoteExecutor, RemoteTarget};
+use smstrigger_host::actions::remote::{Delivery, RemoteExecutor, RemoteTarget};
 use smstrigger_host::model::{EventId, RecordId};
 use smstrigger_host::store::{
-    DecisionRecord, NewRecord, ProcessedEvent, RecordWrite, Records, SqliteStore, Tenants,
+    DecisionRecord, NewRecord, OutboxItem, ProcessedEvent, RecordWrite, Records, SqliteStore,
+    Tenants,
 };
 use smstrigger_test_components as components;
 
@@ -115,6 +118,44 @@ impl Pair {
         event
     }
 
+    /// A's event once its outbox has settled every action (delivered,
+    /// refused or given up), or has tried each at least `attempts` times.
+    fn settled(&self, event: &Value, attempts: u64) -> Value {
+        let path = format!("/v1/events/{}", event["id"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, event) = send(self.a.get(&path).bearer_auth(&self.a_tenant.api_key));
+            assert_eq!(status, StatusCode::OK, "{event}");
+            let outbox = event["outbox"].as_array().cloned().unwrap_or_default();
+            let done = !outbox.is_empty()
+                && outbox.iter().all(|item| {
+                    item["state"] != "pending" || item["attempts"].as_u64() >= Some(attempts)
+                });
+            if done {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the outbox never settled: {event}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Points A's tenant at another remote (URL and token).
+    fn set_remote(&self, base_url: &str, token: &str) {
+        let (_, mut settings) = send(self.a.get("/v1/tenant").bearer_auth(&self.a_tenant.api_key));
+        settings["executor"]["baseUrl"] = json!(base_url);
+        settings["executor"]["token"] = json!(token);
+        let (status, body) = send(
+            self.a
+                .put("/v1/tenant")
+                .bearer_auth(&self.a_tenant.api_key)
+                .json(&settings),
+        );
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// B's record in its `/v2` shape.
     fn b_record(&self) -> Value {
         let path = format!("/v2/projects/{}/records/{}", self.b_project, self.b_record);
@@ -155,8 +196,11 @@ fn verdict(event: &Value) -> &Value {
 #[test]
 fn remote_an_action_lands_on_the_remote_record_and_not_the_local_one() {
     let p = pair(json!({}), mirrored);
-    let event = p.not_traceable("m-1");
-    assert_eq!(event["state"], "done", "{event}");
+    let decided = p.not_traceable("m-1");
+    assert_eq!(decided["state"], "done", "{decided}");
+    assert_eq!(verdict(&decided)["executed"], "queued", "{decided}");
+    let event = p.settled(&decided, 1);
+    assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
     let verdict = verdict(&event);
     assert_eq!(verdict["accepted"], true, "{event}");
     assert_eq!(verdict["executed"], true, "{event}");
@@ -186,6 +230,7 @@ fn remote_an_action_lands_on_the_remote_record_and_not_the_local_one() {
         ),
     );
     assert_eq!(status, StatusCode::ACCEPTED);
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(p.b_record()["events"].as_array().unwrap().len(), 1);
 }
 
@@ -193,8 +238,13 @@ fn remote_an_action_lands_on_the_remote_record_and_not_the_local_one() {
 fn remote_a_417_is_recorded_as_not_executed_with_the_remotes_error() {
     // A's project has disposition 41, so A's validation accepts it; B's lacks it.
     let p = pair(json!({ "disposition_id": "41" }), mirrored);
-    let event = p.not_traceable("m-1");
+    let event = p.settled(&p.not_traceable("m-1"), 1);
     assert_eq!(event["state"], "done", "{event}");
+    assert_eq!(event["outbox"][0]["state"], "refused", "{event}");
+    assert_eq!(
+        event["outbox"][0]["attempts"], 1,
+        "a refusal is not retried"
+    );
     let verdict = verdict(&event);
     assert_eq!(verdict["accepted"], true, "{event}");
     assert_eq!(verdict["executed"], false, "{event}");
@@ -217,8 +267,9 @@ fn remote_a_417_is_recorded_as_not_executed_with_the_remotes_error() {
 #[test]
 fn remote_a_mirror_without_a_remote_id_is_not_executed_and_says_why() {
     let p = pair(json!({}), |_, _| json!([["name", "no twin"]]));
-    let event = p.not_traceable("m-1");
+    let event = p.settled(&p.not_traceable("m-1"), 1);
     assert_eq!(event["state"], "done", "{event}");
+    assert_eq!(event["outbox"][0]["state"], "refused", "{event}");
     let verdict = verdict(&event);
     assert_eq!(verdict["executed"], false, "{event}");
     assert_eq!(
@@ -233,63 +284,114 @@ fn remote_a_mirror_without_a_remote_id_is_not_executed_and_says_why() {
 }
 
 #[test]
-fn remote_an_unreachable_remote_is_retried_then_the_event_fails_with_the_reason() {
+fn remote_an_unreachable_remote_is_retried_later_and_delivered_once_it_answers() {
     let mut p = pair(json!({}), mirrored);
-    drop(p.b.take()); // B stops: its port now refuses connections.
-    let started = Instant::now();
-    let event = p.not_traceable("m-1");
-    // Three attempts, 100 ms then 400 ms apart.
-    assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(event["state"], "failed", "{event}");
-    let failure = event["decisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["plugin"] == "host:remote-executor")
-        .unwrap_or_else(|| panic!("{event}"));
-    assert_eq!(failure["outcome"], "failed");
-    assert_eq!(failure["errorCode"], "remote_unavailable", "{event}");
-    assert!(
-        failure["error"].as_str().unwrap().contains("3 attempts"),
-        "{event}"
-    );
-    let verdict = verdict(&event);
-    assert_eq!(verdict["executed"], false, "{event}");
+    let b = p.b.take().unwrap();
+    let (b_url, b_key) = (b.url.clone(), p.b_tenant.api_key.clone());
+    // A remote that is down: its port refuses connections.
+    p.set_remote("http://127.0.0.1:9", &b_key);
+    let decided = p.not_traceable("m-1");
     assert_eq!(
-        verdict["remoteError"]["errorcode"], "remote_unavailable",
-        "{event}"
+        decided["state"], "done",
+        "decided without waiting for the remote"
     );
+    let event = p.settled(&decided, 1);
+    let item = &event["outbox"][0];
+    assert_eq!(item["state"], "pending", "{event}");
+    assert_eq!(item["result"]["errorcode"], "remote_unavailable", "{event}");
+    assert_eq!(verdict(&event)["executed"], "queued", "{event}");
     p.assert_a_record_unchanged();
+
+    // The remote is back: the next attempt delivers it, once.
+    p.b = Some(b);
+    p.set_remote(&b_url, &b_key);
+    let event = loop {
+        let event = p.settled(&decided, 1);
+        if event["outbox"][0]["state"] != "pending" {
+            break event;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
+    assert_eq!(verdict(&event)["executed"], true, "{event}");
+    assert_eq!(p.b_record()["events"].as_array().unwrap().len(), 1);
 }
 
 #[test]
-fn remote_wrong_remote_credentials_fail_the_event_without_retrying() {
+fn remote_wrong_remote_credentials_keep_the_action_queued_until_they_are_fixed() {
     let p = pair(json!({}), mirrored);
-    let (_, mut settings) = send(p.a.get("/v1/tenant").bearer_auth(&p.a_tenant.api_key));
-    settings["executor"]["token"] = json!("not-the-key");
-    let (status, body) = send(
-        p.a.put("/v1/tenant")
-            .bearer_auth(&p.a_tenant.api_key)
-            .json(&settings),
-    );
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let event = p.not_traceable("m-1");
-    assert_eq!(event["state"], "failed", "{event}");
+    let key = p.b_tenant.api_key.clone();
+    p.set_remote(&p.b().url, "not-the-key");
+    let event = p.settled(&p.not_traceable("m-1"), 1);
+    assert_eq!(event["state"], "done", "{event}");
+    assert_eq!(event["outbox"][0]["state"], "pending", "{event}");
     assert_eq!(
-        verdict(&event)["remoteError"]["errorcode"],
-        "remote_rejected",
+        event["outbox"][0]["result"]["errorcode"], "remote_rejected",
         "{event}"
     );
     assert_eq!(p.b_record()["events"], json!([]));
+    p.set_remote(&p.b().url, &key);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.b_record()["events"].as_array().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "never delivered after the fix");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
-/// The idempotency guard, below the HTTP layer: carrying the same processed
-/// event out twice (a re-run after a lost local commit) sets B's
-/// disposition once.
+/// A tenant whose remote accepts connections and never answers holds only
+/// its own outbox: another tenant's events are decided as fast as ever
+/// (before the outbox, that tenant waited a minute for every commit).
+#[test]
+fn remote_a_remote_that_never_answers_does_not_delay_another_tenants_decisions() {
+    let p = pair(json!({}), mirrored);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    p.set_remote(&silent_url, "any");
+    p.not_traceable("m-1"); // its outbox now hangs on the silent remote
+
+    let quiet = p.a.tenant("quiet");
+    let project = p.a.project(&quiet);
+    let (status, body) = send(
+        p.a.post(&format!("/v1/projects/{project}/records"))
+            .bearer_auth(&quiet.api_key)
+            .json(&json!({ "phone": PHONE })),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let record = body["id"].as_u64().unwrap();
+    p.a.install(&quiet, PLUGIN, components::NOT_TRACEABLE_CALLBACK);
+    p.a.bind(
+        &quiet,
+        project,
+        json!([{ "plugin": PLUGIN, "priority": 10 }]),
+    );
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(300)); // while the remote hangs
+        let started = Instant::now();
+        let (status, event) = send(
+            p.a.post(&format!(
+                "/v1/webhooks/sms/status?secret-key={}&wait=true",
+                quiet.webhook_secret
+            ))
+            .json(
+                &json!({ "messageId": format!("q-{i}"), "projectId": project,
+                "recordId": record, "status": "not_traceable",
+                "timestamp": "2026-12-01 10:00:00" }),
+            ),
+        );
+        assert_eq!(status, StatusCode::OK, "{event}");
+        assert_eq!(event["state"], "done", "{event}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the quiet tenant's event took {:?}",
+            started.elapsed()
+        );
+    }
+    drop(silent);
+}
+
+/// The idempotency guard, below the HTTP layer: delivering the same queued
+/// write twice (a re-run after a lost settlement) sets B's disposition
+/// once.
 #[test]
 fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
     let b = Server::start();
@@ -347,6 +449,7 @@ fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
             plugin_version: Some(1),
             note: None,
         }],
+        outbox: vec![],
         opted_out: None,
         processed_at: at,
     };
@@ -355,19 +458,20 @@ fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
         account: b_tenant.id.to_string(),
         token: b_tenant.api_key.clone(),
     };
+    let item = OutboxItem {
+        id: 1,
+        tenant_id: tenant,
+        event_id: event.event_id,
+        write: event.writes[0].clone(),
+        attempts: 0,
+        queued_at: at,
+        next_attempt_at: at,
+    };
     let executor = RemoteExecutor::new(store.clone());
-    let first = executor.carry_out(&target, &event);
-    let again = executor.carry_out(&target, &event);
-    assert!(first.writes.is_empty(), "no local writes");
-    assert_eq!(
-        first.decisions, again.decisions,
-        "the repeat answers the first result"
-    );
-    assert_eq!(
-        first.decisions[0].verdicts[0]["executed"], true,
-        "{:?}",
-        first.decisions
-    );
+    let first = executor.deliver(&target, &item);
+    let again = executor.deliver(&target, &item);
+    assert!(matches!(first, Delivery::Delivered(_)), "{first:?}");
+    assert_eq!(first, again, "the repeat answers the first result");
 
     let path = format!("/v2/projects/{b_project}/records/{b_record}");
     let (_, body) = send(basic(b.get(&path), &b_tenant));

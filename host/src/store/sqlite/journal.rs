@@ -154,6 +154,7 @@ impl Journal for SqliteStore {
         let decisions = statement
             .query_map([event.0], decision_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let outbox = super::outbox::of_event(&conn, event)?;
         Ok(EventView {
             id: event,
             project_id: project,
@@ -164,6 +165,7 @@ impl Journal for SqliteStore {
             input: serde_json::from_str(&input)?,
             resolved: resolved.as_deref().map(serde_json::from_str).transpose()?,
             decisions,
+            outbox,
         })
     }
 
@@ -290,6 +292,7 @@ fn commit_processed(
                 event.processed_at
             ])?;
         }
+        super::outbox::queue(&tx, event)?;
         for write in &event.writes {
             let changed = tx
                 .prepare_cached(

@@ -18,6 +18,7 @@ use super::*;
 mod checkpoint;
 mod journal;
 mod memo;
+mod outbox;
 mod plugins;
 mod records;
 mod tenants;

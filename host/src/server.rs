@@ -22,7 +22,10 @@ const DEPTH_REFRESH: Duration = Duration::from_millis(250);
 /// Opens the data directory and builds the state every handler shares.
 pub fn state(config: Config) -> anyhow::Result<AppState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
-    let cache = CompileCache::open(config.data_dir.join("compiled"))?;
+    let mut cache = CompileCache::open(config.data_dir.join("compiled"))?;
+    if let Some(worker) = config.compile.worker() {
+        cache = cache.with_worker(worker);
+    }
     let runtime = Arc::new(Runtime::new(Some(cache))?);
     let executor = Arc::new(TenantRouter::new(Arc::clone(&store)));
     let mut pipeline_config = PipelineConfig {

@@ -112,6 +112,7 @@ pub async fn plugins_upload(
     if body.is_empty() {
         return Err(ApiError::invalid("the body must be the component's bytes"));
     }
+    let slot = state.uploads.admit(tenant)?;
     let uploaded = blocking(move || {
         let installed = state.store.plugins(tenant)?;
         if !installed.iter().any(|p| p.name == name) && installed.len() >= quotas.max_plugins {
@@ -121,6 +122,7 @@ pub async fn plugins_upload(
             ));
         }
         let plugin = state.runtime.load(&body)?;
+        drop(slot);
         let sha256 = sha256_hex(&body);
         let version = state
             .store

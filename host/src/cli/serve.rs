@@ -36,6 +36,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(data_dir) = args.data_dir {
         config.data_dir = data_dir;
     }
+    // Uploads compile in this executable's `compile-worker`, CPU-limited.
+    if config.compile.worker.is_none() {
+        config.compile.worker = Some(std::env::current_exe()?);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

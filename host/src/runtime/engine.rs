@@ -50,6 +50,19 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Builds the engine: component model, fuel, epoch interruption, and the
 /// pooling allocator sized by the consts above.
 pub fn new_engine() -> wasmtime::Result<Engine> {
+    Engine::new(&config())
+}
+
+/// The engine a compile worker uses: the same configuration, so its
+/// artifacts load into [`new_engine`]'s, but compiling on one thread
+/// (a setting artifacts do not record), so one compile takes one core.
+pub(crate) fn new_compile_engine() -> wasmtime::Result<Engine> {
+    let mut config = config();
+    config.parallel_compilation(false);
+    Engine::new(&config)
+}
+
+fn config() -> Config {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_CONCURRENT_CALLS)
         .total_core_instances(MAX_CONCURRENT_CALLS * CORE_INSTANCES_PER_COMPONENT)
@@ -70,7 +83,7 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .epoch_interruption(true)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config)
+    config
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread,

@@ -20,9 +20,9 @@ pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 16 << 20;
 /// Pending events of one tenant beyond which its webhooks answer 503
 /// instead of journaling more than the workers can drain.
 pub const DEFAULT_MAX_PENDING: u64 = 100_000;
-/// CPU seconds one upload's compile may use (see `runtime::compile`).
-/// The largest shipped plugin (JavaScript, 12 MB) compiles in about
-/// 20 s of CPU on one core (BENCHMARKS.md, "What compiling may cost").
+/// CPU seconds one upload's compile may use (see `runtime::compile`):
+/// room for the largest shipped plugin (JavaScript, 12 MB) about twice
+/// over on one core (BENCHMARKS.md, "What compiling may cost").
 pub const DEFAULT_COMPILE_CPU_SECS: u64 = 60;
 /// Wall-clock seconds one upload's compile may take, waiting for a core
 /// included (the worker runs at a lower priority than the service).

@@ -34,9 +34,9 @@ pub const MAX_FUNCTION_BYTES: usize = 256 << 10;
 
 /// Locals one function declares (parameters not counted). Each is a value
 /// the register allocator may have to keep alive across the function's
-/// loops, which is what makes a compile slow: at the function size bound,
-/// 2,048 locals cost 16 s of CPU, 1,024 about 11 s, 500 about 6 s. The
-/// JavaScript plugin's most is 118; Rust plugins' about 20.
+/// loops, which is what makes a compile slow: at the function size bound
+/// the cost grows with the locals (BENCHMARKS.md, "What compiling may
+/// cost"). The JavaScript plugin's most is 118; Rust plugins' about 20.
 pub const MAX_LOCALS: u64 = 1_024;
 
 /// Bytes of code (function bodies) in all core modules together. The
@@ -355,7 +355,7 @@ mod tests {
         let small = body(0, 10);
         let huge = body(0, MAX_FUNCTION_BYTES);
         let bytes = component(&[
-            core_module(&[small.clone()]),
+            core_module(std::slice::from_ref(&small)),
             core_module(&[small, huge.clone()]),
         ]);
         let err = check(&bytes, |_| true).unwrap_err();

@@ -140,3 +140,22 @@ fn cache_error(path: &Path, error: std::io::Error) -> Error {
         reason: format!("{}: {error}", path.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_removes_the_temporaries_a_crash_left_and_keeps_artifacts() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".tmpAbC123"), b"half an artifact").unwrap();
+        fs::write(dir.path().join("ab12.cwasm"), b"an artifact").unwrap();
+        CompileCache::open(dir.path()).unwrap();
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name())
+            .collect();
+        assert_eq!(left, ["ab12.cwasm"]);
+    }
+}

@@ -204,3 +204,49 @@ pub fn serve_worker(input: impl Read, mut output: impl Write) -> Result<(), Erro
     output.write_all(&artifact).map_err(io)?;
     output.flush().map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_cannot_start_is_a_compile_error_naming_it() {
+        let worker = CompileWorker {
+            program: "/nonexistent/smstrigger".into(),
+            cpu_secs: 1,
+            wall: Duration::from_secs(1),
+        };
+        let err = artifact_in_worker(&worker, b"\0asm").unwrap_err();
+        assert_eq!(err.code(), "compile_failed");
+        assert!(err.to_string().contains("/nonexistent/smstrigger"), "{err}");
+    }
+
+    #[test]
+    fn a_worker_that_fails_reports_its_stderr_as_the_reason() {
+        // A shell script stands in for a worker that refuses the component.
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("worker");
+        std::fs::write(
+            &program,
+            "#!/bin/sh\ncat >/dev/null\necho 'bad magic' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let worker = CompileWorker {
+            program,
+            cpu_secs: 5,
+            wall: Duration::from_secs(30),
+        };
+        let err = artifact_in_worker(&worker, b"not wasm").unwrap_err();
+        assert_eq!(
+            err,
+            Error::Compile {
+                reason: "bad magic".into()
+            }
+        );
+    }
+}

@@ -15,6 +15,8 @@ use smstrigger_test_components as components;
 
 use super::*;
 
+const PHONE: &str = "+36301234567";
+
 /// The real `smstrigger` binary, whose `compile-worker` runs compiles.
 const WORKER: &str = env!("CARGO_BIN_EXE_smstrigger");
 
@@ -181,29 +183,60 @@ fn a_compile_over_its_cpu_limit_is_stopped_and_answered_422_compile_limit() {
 fn a_plugin_compiled_in_the_worker_is_kept_once_and_runs() {
     let server = Server::start_with(with_worker(60));
     let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, PHONE);
     let (status, body) = upload(
         &server,
         &tenant,
-        "followup",
-        std::fs::read(components::DELIVERED_FOLLOWUP).unwrap(),
+        "reply",
+        std::fs::read(components::REPLY_CALL_TIME).unwrap(),
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let compiled = server.data_dir().join("compiled");
     let files: Vec<_> = std::fs::read_dir(&compiled).unwrap().flatten().collect();
     assert_eq!(files.len(), 1, "{files:?}");
+    let event = json!({
+        "kind": "inbound", "messageId": "m-1", "projectId": project,
+        "sourcePhoneNumber": PHONE, "message": "call me 2026-12-01 14:30",
+        "timestamp": 1_795_852_800,
+        "matches": [{ "id": record, "projectId": project, "phone": PHONE, "timeZone": "Europe/Budapest" }],
+    });
     let (status, body) = send(
         server
-            .post("/v1/plugins/followup/dry-run")
+            .post("/v1/plugins/reply/dry-run")
             .bearer_auth(&tenant.api_key)
-            .json(&json!({
-                "version": 1,
-                "event": { "kind": "outbound", "messageId": "m1", "projectId": 1,
-                    "contact": { "id": 1, "projectId": 1, "phone": "+36301234567",
-                                 "timeZone": "Europe/Budapest", "fields": [] },
-                    "status": "delivered", "timestamp": 1764583200 },
-            })),
+            .json(&json!({ "event": event })),
     );
-    assert_ne!(status.as_u16() / 100, 5, "{body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "ok", "{body}");
+    assert_eq!(body["actions"].as_array().unwrap().len(), 1, "{body}");
+}
+
+#[test]
+fn a_compile_over_its_wall_clock_limit_is_killed_and_answered_422_compile_limit() {
+    let server = Server::start_with(|config| {
+        with_worker(600)(config);
+        config.compile.wall_secs = 1;
+    });
+    let tenant = server.tenant("mallory");
+    let started = Instant::now();
+    let (status, body) = upload(&server, &tenant, "bomb", largest_admitted_bomb());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wall-clock limit of 1 s"),
+        "{body}"
+    );
+    // Killed at the limit, not left to finish (a generous bound).
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    nothing_kept(&server, &tenant);
 }
 
 #[test]
@@ -212,7 +245,7 @@ fn while_a_hostile_compile_runs_its_tenant_waits_and_another_tenants_webhooks_ar
     let mallory = server.tenant("mallory");
     let acme = server.tenant("acme");
     let project = server.project(&acme);
-    let record = server.record(&acme, project, "+36301234567");
+    let record = server.record(&acme, project, PHONE);
 
     std::thread::scope(|scope| {
         let hostile = scope.spawn(|| upload(&server, &mallory, "bomb", largest_admitted_bomb()));

@@ -20,6 +20,15 @@ pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 16 << 20;
 /// Pending events of one tenant beyond which its webhooks answer 503
 /// instead of journaling more than the workers can drain.
 pub const DEFAULT_MAX_PENDING: u64 = 100_000;
+/// CPU seconds one upload's compile may use (see `runtime::compile`):
+/// room for the largest shipped plugin (JavaScript, 12 MB) about twice
+/// over on one core (BENCHMARKS.md, "What compiling may cost").
+pub const DEFAULT_COMPILE_CPU_SECS: u64 = 60;
+/// Wall-clock seconds one upload's compile may take, waiting for a core
+/// included (the worker runs at a lower priority than the service).
+pub const DEFAULT_COMPILE_WALL_SECS: u64 = 180;
+/// Uploads one tenant may make per minute; more answer 429.
+pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 10;
 /// How long shutdown waits for in-flight events to drain.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -38,6 +47,7 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     pub limits: LimitsConfig,
     pub quotas: Quotas,
+    pub compile: CompileConfig,
 }
 
 impl Default for Config {
@@ -52,6 +62,7 @@ impl Default for Config {
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE.as_secs(),
             limits: LimitsConfig::default(),
             quotas: Quotas::default(),
+            compile: CompileConfig::default(),
         }
     }
 }
@@ -109,6 +120,62 @@ impl Default for Quotas {
             max_component_bytes: DEFAULT_MAX_COMPONENT_BYTES,
             concurrent_dry_runs: 4,
         }
+    }
+}
+
+/// How uploads are compiled, and how many and how often (see
+/// `runtime::compile` and `api::uploads`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompileConfig {
+    /// CPU seconds one compile may use; over it the upload answers 422
+    /// `compile_limit`.
+    pub cpu_secs: u64,
+    /// Wall-clock seconds one compile may take; over it the worker is
+    /// killed and the upload answers 422 `compile_limit`.
+    pub wall_secs: u64,
+    /// Compiles in flight at once across all tenants (each tenant has one
+    /// at most); 0 means half the cores, at least one. More answer 429.
+    pub concurrent: usize,
+    /// Uploads per tenant in any minute; more answer 429.
+    pub uploads_per_minute: u32,
+    /// The `smstrigger` executable whose hidden `compile-worker` runs each
+    /// compile under the limits above. `smstrigger serve` sets its own;
+    /// unset (tools, tests that do not set it), compiles run in the
+    /// server's process without a CPU limit.
+    #[serde(skip)]
+    pub worker: Option<PathBuf>,
+}
+
+impl Default for CompileConfig {
+    fn default() -> Self {
+        Self {
+            cpu_secs: DEFAULT_COMPILE_CPU_SECS,
+            wall_secs: DEFAULT_COMPILE_WALL_SECS,
+            concurrent: 0,
+            uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
+            worker: None,
+        }
+    }
+}
+
+impl CompileConfig {
+    /// Compiles at once across tenants, with 0 resolved to half the cores.
+    pub fn concurrent(&self) -> usize {
+        if self.concurrent > 0 {
+            return self.concurrent;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        (cores / 2).max(1)
+    }
+
+    /// The worker the compile cache runs compiles in, if one is set.
+    pub fn worker(&self) -> Option<crate::runtime::CompileWorker> {
+        Some(crate::runtime::CompileWorker {
+            program: self.worker.clone()?,
+            cpu_secs: self.cpu_secs,
+            wall: Duration::from_secs(self.wall_secs),
+        })
     }
 }
 

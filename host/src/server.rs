@@ -43,7 +43,10 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 /// runs events builds them (`serve`, `ingest`). Plugins load on first use.
 pub fn open(config: Config) -> anyhow::Result<AppState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
-    let cache = CompileCache::open(config.data_dir.join("compiled"))?;
+    let mut cache = CompileCache::open(config.data_dir.join("compiled"))?;
+    if let Some(worker) = config.compile.worker() {
+        cache = cache.with_worker(worker);
+    }
     let runtime = Arc::new(Runtime::new(Some(cache))?);
     let executor = Arc::new(TenantRouter::new(Arc::clone(&store)));
     let mut pipeline_config = PipelineConfig {

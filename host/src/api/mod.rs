@@ -18,6 +18,7 @@ mod quotas;
 mod records;
 mod replay;
 mod tenants;
+mod uploads;
 mod v2;
 mod webhooks;
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub config: Arc<Config>,
     pub quotas: Arc<quotas::Quotas>,
+    /// Upload rate and compile slots (one per tenant, a global cap).
+    pub uploads: Arc<uploads::Uploads>,
     /// Pending events, refreshed in the background; a tenant's webhooks
     /// answer 503 above `config.max_pending` of its own instead of growing
     /// the journal unbounded (one tenant's backlog never refuses another's).
@@ -64,6 +67,7 @@ impl AppState {
     ) -> Self {
         Self {
             quotas: Arc::new(quotas::Quotas::new(config.quotas.clone())),
+            uploads: Arc::new(uploads::Uploads::new(&config.compile)),
             metrics: Arc::clone(pipeline.metrics()),
             store,
             pipeline,

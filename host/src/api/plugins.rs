@@ -1,8 +1,10 @@
 //! Plugins: upload, list, activate, roll back, dry-run; and bindings.
 //!
-//! An upload is compiled and checked against the world off the async
-//! threads before it is stored; a component that does not compile or does
-//! not implement the world is refused with the reason. Activation and
+//! An upload is admitted (the tenant's upload rate, one compile per tenant,
+//! a global cap: `uploads.rs`), its shape checked before any compile, then
+//! compiled (in the server's CPU-limited worker) and checked against the
+//! world off the async threads before it is stored; a component refused at
+//! any step is answered with the reason and leaves nothing behind. Activation and
 //! rollback move the active pointer in one statement: an event already
 //! being processed finishes on the version it loaded, the next one loads
 //! the new version, and every decision records the version that made it.
@@ -52,9 +54,11 @@ pub struct Uploaded {
     active: bool,
 }
 
-/// Uploads a new version of a plugin: the component's bytes, compiled and
+/// Uploads a new version of a plugin: the component's bytes, checked for
+/// its shape (`runtime::precheck`), compiled under the CPU limit and
 /// checked against the world before it is stored; activated unless
-/// `?activate=false`.
+/// `?activate=false`. Over the upload rate or with a compile of the
+/// tenant's (or the server's cap of them) running: 429.
 #[utoipa::path(
     put,
     path = "/v1/plugins/{name}",
@@ -69,8 +73,8 @@ pub struct Uploaded {
         (status = 201, description = "The version was stored.", body = Uploaded),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 413, description = "The component is over the tenant's size limit.", body = ErrorBody),
-        (status = 422, description = "A bad name, an empty body, or a component that does not compile or does not implement the world.", body = ErrorBody),
-        (status = 429, description = "The tenant has its quota of plugins.", body = ErrorBody),
+        (status = 422, description = "A bad name, an empty body, or a component that does not compile, does not implement the world, breaks a bound on its shape (`function_too_large`, `too_many_locals`, `too_many_functions`, `too_many_modules`, `code_too_large`, `too_many_imports`) or took more than the compile's CPU or wall-clock limit (`compile_limit`).", body = ErrorBody),
+        (status = 429, description = "The tenant has its quota of plugins, is over its upload rate (`upload_rate`), or has a compile running, or the server has its cap of compiles running (`compile_busy`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn plugins_upload(
@@ -112,6 +116,7 @@ pub async fn plugins_upload(
     if body.is_empty() {
         return Err(ApiError::invalid("the body must be the component's bytes"));
     }
+    let slot = state.uploads.admit(tenant)?;
     let uploaded = blocking(move || {
         let installed = state.store.plugins(tenant)?;
         if !installed.iter().any(|p| p.name == name) && installed.len() >= quotas.max_plugins {
@@ -121,6 +126,7 @@ pub async fn plugins_upload(
             ));
         }
         let plugin = state.runtime.load(&body)?;
+        drop(slot);
         let sha256 = sha256_hex(&body);
         let version = state
             .store

@@ -1,5 +1,6 @@
 //! Command-line parsing and the commands; each command in its own module.
 
+mod compile_worker;
 mod demo;
 mod format;
 mod ingest;
@@ -34,6 +35,9 @@ enum Command {
     Serve(serve::Args),
     /// Journal events from JSON lines on stdin and process them.
     Ingest(ingest::Args),
+    /// Internal: compile one component from stdin for the server.
+    #[command(name = "compile-worker", hide = true)]
+    CompileWorker(compile_worker::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +91,7 @@ impl Cli {
             Command::Demo(args) => demo::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Ingest(args) => ingest::run(args),
+            Command::CompileWorker(args) => compile_worker::run(args),
         }
     }
 }

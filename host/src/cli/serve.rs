@@ -47,6 +47,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    // Uploads compile in this executable's `compile-worker`, CPU-limited.
+    if config.compile.worker.is_none() {
+        config.compile.worker = Some(std::env::current_exe()?);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

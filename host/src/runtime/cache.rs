@@ -5,6 +5,16 @@
 //! cache lives in the host's own data directory and is written atomically
 //! (a temporary file renamed into place). An artifact from another wasmtime
 //! version or configuration fails to deserialize and is recompiled.
+//!
+//! A compile writes nothing: the artifact is kept only once the runtime
+//! has checked the component against the world ([`CompileCache::keep`]),
+//! so a refused component leaves no file behind. Temporary files a crashed
+//! process left are removed when the cache opens.
+//!
+//! The cache is where a runtime with a data directory gets its machine
+//! code, so it also says how compiles run: in this process, or in a
+//! limited worker process ([`CompileCache::with_worker`], see
+//! [`super::compile`]).
 
 use std::fs;
 use std::io::Write;
@@ -13,47 +23,76 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::compile::{self, CompileWorker};
 use super::error::Error;
+
+/// The prefix of the temporary files an artifact is written through.
+const TEMPORARY_PREFIX: &str = ".tmp";
 
 /// A directory of `<sha256>.cwasm` files.
 #[derive(Debug, Clone)]
 pub struct CompileCache {
     dir: PathBuf,
+    worker: Option<CompileWorker>,
+}
+
+/// A freshly compiled component and its serialized artifact, not yet on
+/// disk.
+pub(crate) struct Compiled {
+    pub(crate) component: Component,
+    artifact: Vec<u8>,
 }
 
 impl CompileCache {
-    /// Uses `dir`, creating it if needed.
+    /// Uses `dir`, creating it if needed; compiles run in this process
+    /// until [`with_worker`](Self::with_worker).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| cache_error(&dir, e))?;
-        Ok(Self { dir })
+        remove_temporaries(&dir);
+        Ok(Self { dir, worker: None })
     }
 
-    /// The component for `bytes`: loaded from the cache when this host
-    /// compiled it before, compiled (and cached) otherwise.
-    pub(crate) fn component(
-        &self,
-        engine: &Engine,
-        bytes: &[u8],
-        sha256: &str,
-    ) -> Result<Component, Error> {
-        if let Some(component) = self.cached(engine, sha256) {
-            return Ok(component);
-        }
+    /// Compiles in a worker process under `worker`'s CPU and wall-clock
+    /// limits; a compile over either is refused with `compile_limit`.
+    pub fn with_worker(mut self, worker: CompileWorker) -> Self {
+        self.worker = Some(worker);
+        self
+    }
+
+    /// Compiles `bytes` (in the worker when there is one); writes nothing.
+    pub(crate) fn compile(&self, engine: &Engine, bytes: &[u8]) -> Result<Compiled, Error> {
+        let artifact = match &self.worker {
+            Some(worker) => compile::artifact_in_worker(worker, bytes)?,
+            None => compile::artifact_in_process(engine, bytes)?,
+        };
+        // SAFETY: the artifact was serialized just now by this host's own
+        // code, in this process or in its own executable's compile worker;
+        // wasmtime rejects one from another version or configuration.
+        let component =
+            unsafe { Component::deserialize(engine, &artifact) }.map_err(|e| Error::Compile {
+                reason: format!("the compiled artifact does not load: {e:#}"),
+            })?;
+        Ok(Compiled {
+            component,
+            artifact,
+        })
+    }
+
+    /// Writes `compiled` as the artifact of `sha256`, atomically.
+    pub(crate) fn keep(&self, sha256: &str, compiled: &Compiled) -> Result<(), Error> {
         let path = self.path(sha256);
-        let component = compile(engine, bytes)?;
-        let serialized = component.serialize().map_err(|e| Error::Cache {
-            reason: format!("{e:#}"),
-        })?;
-        let mut temporary =
-            tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| cache_error(&self.dir, e))?;
+        let mut temporary = tempfile::Builder::new()
+            .prefix(TEMPORARY_PREFIX)
+            .tempfile_in(&self.dir)
+            .map_err(|e| cache_error(&self.dir, e))?;
         temporary
-            .write_all(&serialized)
+            .write_all(&compiled.artifact)
             .map_err(|e| cache_error(temporary.path(), e))?;
         temporary
             .persist(&path)
             .map_err(|e| cache_error(&path, e.error))?;
-        Ok(component)
+        Ok(())
     }
 
     /// The cached component for `sha256`, if this host compiled it before
@@ -80,15 +119,43 @@ impl CompileCache {
     }
 }
 
-/// Compiles `bytes` (a component, never a precompiled artifact).
-pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
-    Component::new(engine, bytes).map_err(|e| Error::Compile {
-        reason: format!("{e:#}"),
-    })
+/// Removes temporary files a crashed process left in `dir`; best effort.
+fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(TEMPORARY_PREFIX)
+        {
+            fs::remove_file(entry.path()).ok();
+        }
+    }
 }
 
 fn cache_error(path: &Path, error: std::io::Error) -> Error {
     Error::Cache {
         reason: format!("{}: {error}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_removes_the_temporaries_a_crash_left_and_keeps_artifacts() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".tmpAbC123"), b"half an artifact").unwrap();
+        fs::write(dir.path().join("ab12.cwasm"), b"an artifact").unwrap();
+        CompileCache::open(dir.path()).unwrap();
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name())
+            .collect();
+        assert_eq!(left, ["ab12.cwasm"]);
     }
 }

@@ -50,13 +50,27 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Builds the engine: component model, fuel, epoch interruption, and the
 /// pooling allocator sized by the consts above.
 pub fn new_engine() -> wasmtime::Result<Engine> {
-    pooled_engine(MAX_CONCURRENT_CALLS)
+    Engine::new(&config(MAX_CONCURRENT_CALLS))
 }
 
 /// The engine of [`new_engine`] with room for `calls` plugin calls at once;
 /// a call beyond them fails as [`super::Error::Busy`] (the host's fault, so
 /// its event is retried). Tests use a small pool to run out of it.
 pub fn pooled_engine(calls: u32) -> wasmtime::Result<Engine> {
+    Engine::new(&config(calls))
+}
+
+/// The engine a compile worker uses: the same configuration, so its
+/// artifacts load into [`new_engine`]'s, but compiling on one thread
+/// (a setting artifacts do not record), so one compile takes one core.
+pub(crate) fn new_compile_engine() -> wasmtime::Result<Engine> {
+    let mut config = config(MAX_CONCURRENT_CALLS);
+    config.parallel_compilation(false);
+    Engine::new(&config)
+}
+
+/// The engine's configuration with a pool for `calls` calls at once.
+fn config(calls: u32) -> Config {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(calls)
         .total_core_instances(calls * CORE_INSTANCES_PER_COMPONENT)
@@ -77,7 +91,7 @@ pub fn pooled_engine(calls: u32) -> wasmtime::Result<Engine> {
         .epoch_interruption(true)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config)
+    config
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread,

@@ -5,6 +5,7 @@ use wasmtime::{PoolConcurrencyLimitError, Trap};
 use super::LookupFailed;
 use super::engine::MAX_WASM_STACK_BYTES;
 use super::limits::{DeadlinePassed, LimitExceeded, Limits};
+use super::refused::Refused;
 
 /// A plugin that could not be loaded, or a call that produced no actions.
 ///
@@ -16,6 +17,10 @@ pub enum Error {
     Compile { reason: String },
     #[error("the component does not implement world smstrigger:plugin/trigger: {reason}")]
     Contract { reason: String },
+    /// Refused for its shape before compiling, or stopped at a compile
+    /// limit; the message names the limit.
+    #[error(transparent)]
+    Refused(#[from] Refused),
     #[error("the plugin ran out of fuel after {fuel} units (its CPU budget)")]
     OutOfFuel { fuel: u64 },
     #[error("the plugin ran past its wall-clock deadline of {millis} ms")]
@@ -54,6 +59,7 @@ impl Error {
         match self {
             Error::Compile { .. } => "compile_failed",
             Error::Contract { .. } => "contract_mismatch",
+            Error::Refused(refused) => refused.code(),
             Error::OutOfFuel { .. } => "out_of_fuel",
             Error::Deadline { .. } => "deadline_exceeded",
             Error::StackOverflow { .. } => "stack_overflow",

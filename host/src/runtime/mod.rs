@@ -14,11 +14,15 @@
 
 mod bindings;
 mod cache;
+pub mod compile;
 mod convert;
 mod engine;
 mod error;
 mod host;
 pub mod limits;
+mod linked;
+pub mod precheck;
+mod refused;
 mod state;
 mod wasi;
 
@@ -31,12 +35,15 @@ use wasmtime::component::{Component, ComponentExportIndex, HasSelf, InstancePre,
 use wasmtime::{Engine, Store};
 
 pub use cache::CompileCache;
+pub use compile::CompileWorker;
 pub use engine::{
     EPOCH_TICK, MAX_CONCURRENT_CALLS, MAX_WASM_STACK_BYTES, MEMORY_CEILING_BYTES, new_engine,
     pooled_engine,
 };
 pub use error::Error;
 pub use limits::{LimitExceeded, Limits};
+pub use linked::linked_interfaces;
+pub use refused::Refused;
 pub use state::PluginConfig;
 pub use wasi::LINKED as LINKED_WASI;
 
@@ -222,13 +229,23 @@ impl Runtime {
     /// Compiles `bytes` (or loads it from the cache) and checks it against
     /// the world: an import the host does not give, or a missing or
     /// mistyped `on-event` export, is an [`Error::Contract`] naming it.
+    ///
+    /// Before compiling, [`precheck`] reads the component's shape and
+    /// refuses one over a bound ([`Error::Refused`]) without compiling it;
+    /// the artifact is cached only once the component passed every check.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, Error> {
         let sha256 = sha256_hex(bytes);
-        let component = match &self.cache {
-            Some(cache) => cache.component(&self.engine, bytes, &sha256)?,
-            None => cache::compile(&self.engine, bytes)?,
+        if let Some(plugin) = self.load_cached(&sha256) {
+            return plugin;
+        }
+        precheck::check(bytes, linked::links)?;
+        let Some(cache) = &self.cache else {
+            return self.checked(compile::in_process(&self.engine, bytes)?, sha256);
         };
-        self.checked(component, sha256)
+        let compiled = cache.compile(&self.engine, bytes)?;
+        let plugin = self.checked(compiled.component.clone(), sha256)?;
+        cache.keep(plugin.sha256(), &compiled)?;
+        Ok(plugin)
     }
 
     /// The plugin whose component has `sha256`, from the compile cache

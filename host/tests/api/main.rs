@@ -8,6 +8,7 @@ mod data;
 mod ops;
 mod plugins;
 mod remote;
+mod uploads;
 mod v2;
 mod webhooks;
 
@@ -82,6 +83,11 @@ impl Server {
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         }
+    }
+
+    /// The server's data directory (its SQLite file and compile cache).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {

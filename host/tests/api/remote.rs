@@ -198,7 +198,11 @@ fn remote_an_action_lands_on_the_remote_record_and_not_the_local_one() {
     let p = pair(json!({}), mirrored);
     let decided = p.not_traceable("m-1");
     assert_eq!(decided["state"], "done", "{decided}");
-    assert_eq!(verdict(&decided)["executed"], "queued", "{decided}");
+    let executed = &verdict(&decided)["executed"];
+    assert!(
+        *executed == "queued" || *executed == true,
+        "queued at the commit (and perhaps delivered by the time it is read): {decided}"
+    );
     let event = p.settled(&decided, 1);
     assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
     let verdict = verdict(&event);

@@ -129,13 +129,18 @@ fn flooding_stdout_is_discarded_without_waiting() {
     assert_within_twice_the_deadline("stdout-flood", took);
 }
 
-/// A component importing one function `name` of `interface`, with a
-/// signature that takes and returns nothing; whether the host links the
-/// interface decides before the signature is looked at.
+/// A component importing one function `name` of `interface` (taking and
+/// returning nothing) and exporting an `on-event` of the wrong type: the
+/// upload check passes it on to the linker when the interface is one the
+/// host links, and the linker, which resolves imports first, names the
+/// function it lacks.
 fn importing(interface: &str, name: &str) -> Vec<u8> {
     wat::parse_str(format!(
         r#"(component
              (import "{interface}" (instance (export "{name}" (func))))
+             (core module $m (func (export "f") (result i32) i32.const 0))
+             (core instance $i (instantiate $m))
+             (func (export "on-event") (result u32) (canon lift (core func $i "f")))
            )"#
     ))
     .unwrap()

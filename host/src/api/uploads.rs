@@ -1,0 +1,181 @@
+//! Upload admission: how often a tenant may upload, and how many compiles
+//! run at once.
+//!
+//! Compiling is the costly step of an upload (see `runtime::compile` for
+//! its CPU limit), so before one starts the tenant must be under its
+//! upload rate ([`UPLOAD_WINDOW`]), have no other compile running, and
+//! the service must be under its global cap of compiles. Each refusal is
+//! a 429 with `Retry-After` and a code naming it. Counts are in memory,
+//! per process, like the other quotas in [`super::quotas`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+
+use crate::config::CompileConfig;
+use crate::model::TenantId;
+
+use super::error::ApiError;
+
+/// The window the upload rate counts over.
+pub const UPLOAD_WINDOW: Duration = Duration::from_secs(60);
+
+/// When to retry after a refusal for a compile in flight: about as long as
+/// a typical plugin takes to compile.
+const BUSY_RETRY_SECS: u64 = 5;
+
+/// Admits uploads to compile; one per process, shared by every handler.
+pub struct Uploads {
+    per_window: usize,
+    concurrent: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// When each tenant's admitted uploads started, within the window.
+    recent: HashMap<TenantId, VecDeque<Instant>>,
+    /// Tenants with a compile in flight.
+    compiling: HashSet<TenantId>,
+}
+
+impl Uploads {
+    /// Limits from the server's `[compile]` configuration.
+    pub fn new(config: &CompileConfig) -> Self {
+        Self {
+            per_window: config.uploads_per_minute as usize,
+            concurrent: config.concurrent(),
+            state: Mutex::default(),
+        }
+    }
+
+    /// Admits one upload of `tenant` to compile, holding its compile slot
+    /// until the returned guard drops.
+    ///
+    /// Over the rate: 429 `upload_rate`; a compile of the tenant's already
+    /// running, or the global cap reached: 429 `compile_busy`. A refused
+    /// upload does not count toward the rate.
+    pub fn admit(self: &Arc<Self>, tenant: TenantId) -> Result<CompileSlot, ApiError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let recent = state.recent.entry(tenant).or_default();
+        while recent
+            .front()
+            .is_some_and(|started| now.duration_since(*started) >= UPLOAD_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= self.per_window {
+            let oldest = recent.front().copied().unwrap_or(now);
+            let wait = UPLOAD_WINDOW.saturating_sub(now.duration_since(oldest));
+            return Err(refused(
+                "upload_rate",
+                format!(
+                    "tenant {tenant} is over its limit of {} uploads per minute",
+                    self.per_window
+                ),
+                wait.as_secs() + 1,
+            ));
+        }
+        if state.compiling.contains(&tenant) {
+            return Err(refused(
+                "compile_busy",
+                format!("tenant {tenant} already has an upload compiling; one at a time"),
+                BUSY_RETRY_SECS,
+            ));
+        }
+        if state.compiling.len() >= self.concurrent {
+            return Err(refused(
+                "compile_busy",
+                format!(
+                    "{} uploads are compiling, the most the server runs at once",
+                    self.concurrent
+                ),
+                BUSY_RETRY_SECS,
+            ));
+        }
+        state.compiling.insert(tenant);
+        state.recent.entry(tenant).or_default().push_back(now);
+        Ok(CompileSlot {
+            uploads: Arc::clone(self),
+            tenant,
+        })
+    }
+}
+
+fn refused(code: &'static str, message: String, retry_after: u64) -> ApiError {
+    ApiError {
+        retry_after: Some(retry_after),
+        ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+    }
+}
+
+/// A tenant's compile slot; released when dropped, however the compile
+/// ended.
+pub struct CompileSlot {
+    uploads: Arc<Uploads>,
+    tenant: TenantId,
+}
+
+impl Drop for CompileSlot {
+    fn drop(&mut self) {
+        let mut state = self.uploads.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.compiling.remove(&self.tenant);
+        state.recent.retain(|_, started| !started.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uploads(per_minute: u32, concurrent: usize) -> Arc<Uploads> {
+        Arc::new(Uploads::new(&CompileConfig {
+            uploads_per_minute: per_minute,
+            concurrent,
+            ..CompileConfig::default()
+        }))
+    }
+
+    #[test]
+    fn a_tenant_compiles_one_upload_at_a_time_and_others_are_not_held_up() {
+        let uploads = uploads(10, 2);
+        let first = uploads.admit(TenantId(1)).unwrap();
+        let err = uploads.admit(TenantId(1)).err().unwrap();
+        assert_eq!((err.status.as_u16(), err.code), (429, "compile_busy"));
+        assert!(err.retry_after.is_some());
+        let _other = uploads.admit(TenantId(2)).unwrap();
+        drop(first);
+        uploads.admit(TenantId(1)).unwrap();
+    }
+
+    #[test]
+    fn the_global_cap_of_compiles_refuses_a_third_tenant() {
+        let uploads = uploads(10, 2);
+        let _a = uploads.admit(TenantId(1)).unwrap();
+        let _b = uploads.admit(TenantId(2)).unwrap();
+        let err = uploads.admit(TenantId(3)).err().unwrap();
+        assert_eq!((err.status.as_u16(), err.code), (429, "compile_busy"));
+        assert!(err.message.contains('2'), "{}", err.message);
+    }
+
+    #[test]
+    fn uploads_over_the_rate_are_refused_with_when_to_retry() {
+        let uploads = uploads(3, 4);
+        for _ in 0..3 {
+            drop(uploads.admit(TenantId(1)).unwrap());
+        }
+        let err = uploads.admit(TenantId(1)).err().unwrap();
+        assert_eq!((err.status.as_u16(), err.code), (429, "upload_rate"));
+        let retry = err.retry_after.unwrap();
+        assert!((1..=61).contains(&retry), "{retry}");
+        assert!(
+            err.message.contains("3 uploads per minute"),
+            "{}",
+            err.message
+        );
+        drop(uploads.admit(TenantId(2)).unwrap());
+    }
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-use crate::actions::TenantRouter;
+use crate::actions::{RemoteExecutor, TenantRouter};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -24,7 +24,8 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
     let cache = CompileCache::open(config.data_dir.join("compiled"))?;
     let runtime = Arc::new(Runtime::new(Some(cache))?);
-    let executor = Arc::new(TenantRouter::new(Arc::clone(&store)));
+    let remote = RemoteExecutor::from_config(Arc::clone(&store), &config.remote)?;
+    let executor = Arc::new(TenantRouter::with_remote(Arc::clone(&store), remote));
     let mut pipeline_config = PipelineConfig {
         limits: config.limits.limits(),
         ..PipelineConfig::default()

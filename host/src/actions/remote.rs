@@ -1,9 +1,11 @@
 //! The remote back end: carries validated actions out through a
 //! contact-center record API of the `/v2` shape (the one `api::v2` serves),
-//! over HTTP with reqwest's blocking client.
+//! over HTTPS with reqwest's blocking client.
 //! [`TenantRouter`](super::TenantRouter) decides which tenants' events come
-//! here; the `call` submodule makes one HTTP call with its timeouts and
-//! retries.
+//! here; [`policy`] decides which URLs and addresses may be called,
+//! [`client`] owns the one HTTP client (TLS, no redirects, the resolver
+//! that checks addresses at connect time), and the `call` submodule makes
+//! one HTTP call with its timeouts and retries and reads its answer.
 //!
 //! # Which remote record
 //! The pipeline still reads the *local* store: a receipt names a local
@@ -29,22 +31,30 @@
 //! in a DST fold is read by the remote as the earlier instant.
 //!
 //! # Failures
+//! Before each action the tenant's URL is checked against the operator's
+//! [`UrlPolicy`] again (an IP-literal host is never seen by the resolver,
+//! and the rules may have changed since the URL was set); a refused one
+//! fails the event with `remote_refused_address` and nothing is sent.
 //! Each call gets [`RetryPolicy`]: connect timeout 2 s, request timeout
 //! 5 s, 3 attempts with 100 ms then 400 ms between them, retried only on a
 //! 5xx or a transport error (refused, reset, timed out). A 417 is the
 //! remote's considered refusal: never retried, the verdict gets
 //! `"executed": false` and `"remoteError": {errorcode, errormessage,
-//! property}` as the remote sent them, and the event is done. Anything
-//! else (retries exhausted, another 4xx such as bad credentials, an answer
-//! not in the `/v2` envelope) fails the event: the verdict gets
-//! `"executed": false` with `remote_unavailable` or `remote_rejected`, the
+//! property}` (the remote's code and property, cut short; a message of
+//! ours), and the event is done. Anything else (retries exhausted, a
+//! redirect, another 4xx such as bad credentials, an answer not in the
+//! `/v2` envelope, an address refused at connect time) fails the event: the
+//! verdict gets `"executed": false` with `remote_unavailable`,
+//! `remote_rejected` or `remote_refused_address` and a fixed message (see
+//! `call`: nothing of the transport error or of the remote's body), the
 //! event's later actions are not attempted, and a decision by
 //! [`REMOTE_DECIDER`] with outcome `failed` carries the reason. A failed
 //! event is visible at `GET /v1/events/{id}` and not retried by itself:
 //! the pipeline has no delayed retry, so leaving it pending would re-run
 //! its plugins in a tight loop, hold back the record's later events and
 //! fill the journal. An executed action's verdict gets `"executed": true`
-//! and `"remote"`: the remote's event-list entry.
+//! and `"remote"`: the remote's event-list entry, reduced to the `/v2`
+//! entry's own fields ([`ENTRY_FIELDS`]) with scalar values.
 //!
 //! # What is committed locally
 //! The decisions (annotated as above), opt-outs and the event's done (or
@@ -52,17 +62,24 @@
 //! the records live remotely.
 
 mod call;
+pub mod client;
+pub mod policy;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-use reqwest::blocking::Client;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
+use crate::config::RemoteConfig;
 use crate::model::{EventId, RecordId, TenantId, Timestamp};
 use crate::store::{DecisionRecord, ProcessedEvent, RecordWrite, Store};
+pub use call::{
+    MAX_REMOTE_CODE_CHARS, REMOTE_REFUSED_ADDRESS, REMOTE_REJECTED, REMOTE_UNAVAILABLE,
+    RemoteError, RemoteTarget, RetryPolicy,
+};
 use call::{Outcome, call};
-pub use call::{RemoteError, RemoteTarget, RetryPolicy};
+pub use client::{ClientError, RemoteClient};
+pub use policy::{UrlError, UrlPolicy};
 
 /// The `/v2` API's wall-clock format, local to the record.
 pub const V2_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
@@ -74,26 +91,57 @@ pub const REMOTE_PROJECT_FIELD: &str = "remoteProjectId";
 pub const REMOTE_DECIDER: &str = "host:remote-executor";
 /// The `userid` remote dispositions are set as.
 pub const REMOTE_USER: &str = "System";
+/// The fields of the remote's event-list entry an executed verdict keeps
+/// (the `/v2` entry's own); anything else the remote sends is dropped.
+pub const ENTRY_FIELDS: &[&str] = &[
+    "eventid",
+    "recordid",
+    "eventtype",
+    "userid",
+    "created",
+    "dispositionid",
+    "next_calldate",
+    "plugin",
+    "pluginversion",
+    "description",
+];
+/// The longest string value of an entry field kept; longer ones are cut.
+pub const MAX_ENTRY_TEXT_CHARS: usize = 2048;
 
 /// Carries one remote tenant's events out over HTTP; see the module docs.
 pub struct RemoteExecutor {
     store: Arc<dyn Store>,
     policy: RetryPolicy,
-    /// Built on first use, on the dispatcher's thread: reqwest's blocking
-    /// client must not be built inside an async runtime.
-    client: OnceLock<Result<Client, String>>,
+    client: RemoteClient,
 }
 
 impl RemoteExecutor {
+    /// An executor with the strict URL rules (https only, no refused
+    /// range allowed) and the system's certificate roots.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self::with_policy(store, RetryPolicy::default())
+        Self::with_client(
+            store,
+            RemoteClient::new(UrlPolicy::default()),
+            RetryPolicy::default(),
+        )
     }
 
-    pub fn with_policy(store: Arc<dyn Store>, policy: RetryPolicy) -> Self {
+    /// The executor the operator's `[remote]` section describes; fails
+    /// when its CA file cannot be read.
+    pub fn from_config(store: Arc<dyn Store>, config: &RemoteConfig) -> Result<Self, ClientError> {
+        Ok(Self::with_client(
+            store,
+            RemoteClient::from_config(config)?,
+            RetryPolicy::default(),
+        ))
+    }
+
+    /// An executor calling through `client` under `policy`.
+    pub fn with_client(store: Arc<dyn Store>, client: RemoteClient, policy: RetryPolicy) -> Self {
         Self {
             store,
             policy,
-            client: OnceLock::new(),
+            client,
         }
     }
 
@@ -149,9 +197,22 @@ impl RemoteExecutor {
             Ok(ids) => ids,
             Err(outcome) => return outcome,
         };
-        let client = match self.client() {
+        if let Err(error) = self.client.policy().check(&target.base_url) {
+            tracing::warn!(url = %target.base_url, %error, "remote URL refused");
+            return Outcome::Failed(RemoteError::new(
+                REMOTE_REFUSED_ADDRESS,
+                format!("executor.baseUrl {error}"),
+            ));
+        }
+        let client = match self.client.get(&self.policy) {
             Ok(client) => client,
-            Err(error) => return Outcome::Failed(error),
+            Err(error) => {
+                tracing::error!(%error, "no remote HTTP client");
+                return Outcome::Failed(RemoteError::new(
+                    REMOTE_UNAVAILABLE,
+                    "the server has no HTTP client for remote calls",
+                ));
+            }
         };
         let url = format!("{}/v2/projects/{project}/records/{record}", target.base_url);
         let remote = match call(&self.policy, target, || client.get(&url)) {
@@ -187,7 +248,7 @@ impl RemoteExecutor {
                 .header("Idempotency-Key", &key)
                 .json(&body)
         }) {
-            Ok(entry) => Outcome::Executed(entry),
+            Ok(entry) => Outcome::Executed(entry_view(&entry)),
             Err(outcome) => outcome,
         }
     }
@@ -220,19 +281,25 @@ impl RemoteExecutor {
         };
         Ok((field(REMOTE_PROJECT_FIELD)?, field(REMOTE_ID_FIELD)?))
     }
+}
 
-    fn client(&self) -> Result<&Client, RemoteError> {
-        self.client
-            .get_or_init(|| {
-                Client::builder()
-                    .connect_timeout(self.policy.connect_timeout)
-                    .timeout(self.policy.request_timeout)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| RemoteError::new("remote_unavailable", format!("no HTTP client: {e}")))
-    }
+/// The remote's event-list entry as a verdict keeps it: only
+/// [`ENTRY_FIELDS`], only scalars, strings cut at [`MAX_ENTRY_TEXT_CHARS`].
+fn entry_view(entry: &Value) -> Value {
+    let kept: Map<String, Value> = ENTRY_FIELDS
+        .iter()
+        .filter_map(|name| {
+            let value = match entry.get(*name)? {
+                Value::String(text) => {
+                    Value::String(text.chars().take(MAX_ENTRY_TEXT_CHARS).collect())
+                }
+                scalar @ (Value::Number(_) | Value::Bool(_) | Value::Null) => scalar.clone(),
+                Value::Array(_) | Value::Object(_) => return None,
+            };
+            Some((name.to_string(), value))
+        })
+        .collect();
+    Value::Object(kept)
 }
 
 /// `at` on the wall clock of `zone`, as the `/v2` API reads it.

@@ -74,8 +74,8 @@ use crate::config::RemoteConfig;
 use crate::model::{EventId, RecordId, TenantId, Timestamp};
 use crate::store::{DecisionRecord, ProcessedEvent, RecordWrite, Store};
 pub use call::{
-    MAX_REMOTE_CODE_CHARS, REMOTE_REFUSED_ADDRESS, REMOTE_REJECTED, REMOTE_UNAVAILABLE,
-    RemoteError, RemoteTarget, RetryPolicy,
+    MAX_ANSWER_BYTES, MAX_REMOTE_CODE_CHARS, REMOTE_REFUSED_ADDRESS, REMOTE_REJECTED,
+    REMOTE_UNAVAILABLE, RemoteError, RemoteTarget, RetryPolicy,
 };
 use call::{Outcome, call};
 pub use client::{ClientError, RemoteClient};
@@ -224,9 +224,11 @@ impl RemoteExecutor {
             None => None,
             Some(Some(local)) => Some(local),
             Some(None) => {
+                // The zone is the remote's text: it stays in the log.
+                tracing::warn!(zone, "the remote record's time zone is unknown");
                 return Outcome::Refused(RemoteError::new(
                     "invalid_time_zone",
-                    format!("the remote record's zone {zone:?} is unknown"),
+                    "the remote record's time zone is unknown",
                 ));
             }
         };

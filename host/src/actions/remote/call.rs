@@ -11,6 +11,7 @@
 //! [`MAX_REMOTE_CODE_CHARS`] characters of `[A-Za-z0-9_.-]`; its
 //! `errormessage` does not. The details go to the server's log.
 
+use std::io::Read;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -33,6 +34,9 @@ pub const REMOTE_REFUSED_ADDRESS: &str = "remote_refused_address";
 /// The longest `errorcode` or `property` of a 417 passed to the tenant;
 /// longer ones are cut there.
 pub const MAX_REMOTE_CODE_CHARS: usize = 64;
+/// The most of one answer's body that is read (1 MiB); a longer answer
+/// is cut there, is no longer JSON, and counts as not a `/v2` answer.
+pub const MAX_ANSWER_BYTES: u64 = 1 << 20;
 
 /// Timeouts and retries of every remote call.
 #[derive(Debug, Clone, Copy)]
@@ -200,10 +204,11 @@ fn sanitized_code(text: &str) -> String {
 /// else (a failure of the executor, not of the action).
 fn classify(response: Response) -> Result<Value, Outcome> {
     let status = response.status();
-    let body: Value = response
-        .text()
+    let mut bytes = Vec::new();
+    let body: Value = std::io::Read::take(response, MAX_ANSWER_BYTES)
+        .read_to_end(&mut bytes)
         .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|_| serde_json::from_slice(&bytes).ok())
         .unwrap_or(Value::Null);
     let first = &body["errors"][0];
     let text = |key: &str| first[key].as_str().map(String::from);
@@ -337,6 +342,21 @@ mod tests {
         assert!(
             started.elapsed() >= Duration::from_millis(250),
             "waited 50 + 200 ms between tries"
+        );
+    }
+
+    #[test]
+    fn an_answer_is_read_no_further_than_the_cap() {
+        let padding = "x".repeat(MAX_ANSWER_BYTES as usize);
+        let body = format!(r#"{{"errors":[],"pad":"{padding}","response":{{"id":7}}}}"#);
+        let (target, _) = answering("200 OK", Box::leak(body.into_boxed_str()));
+        let client = Client::new();
+        let outcome = call(&fast(), &target, || {
+            client.get(format!("{}/x", target.base_url))
+        });
+        assert!(
+            matches!(outcome, Err(Outcome::Failed(ref e)) if e.errorcode == REMOTE_REJECTED),
+            "{outcome:?}"
         );
     }
 

@@ -326,6 +326,8 @@ mod tests {
             "https://localhost",
             "https://LOCALHOST./",
             "https://api.localhost:9",
+            "https://%6c%6fcalhost",           // percent-encoded
+            "https://\u{ff4c}\u{ff4f}calhost", // full-width letters, mapped by IDNA
         ] {
             assert!(
                 matches!(refused(&policy, url), UrlError::LocalName(_)),

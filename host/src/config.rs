@@ -48,6 +48,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub quotas: Quotas,
     pub compile: CompileConfig,
+    pub remote: RemoteConfig,
 }
 
 impl Default for Config {
@@ -63,6 +64,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             quotas: Quotas::default(),
             compile: CompileConfig::default(),
+            remote: RemoteConfig::default(),
         }
     }
 }
@@ -155,6 +157,35 @@ impl Default for CompileConfig {
             concurrent: 0,
             uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
             worker: None,
+        }
+    }
+}
+
+/// What tenant-given remote URLs (the executor's `baseUrl`) may reach,
+/// and whom the remote client trusts; see `actions::remote::policy`.
+///
+/// The default is the strict one: https only, every loopback, private,
+/// link-local, unique-local and metadata address refused, the system's
+/// certificate roots.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteConfig {
+    /// Accept plain `http://` URLs too (tests, closed networks).
+    pub allow_http: bool,
+    /// Networks (CIDRs, e.g. `"127.0.0.0/8"`) tenants' URLs may reach even
+    /// though they are in a refused range.
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// A PEM file of CA certificates trusted besides the system's roots
+    /// (a contact center's own CA); read at start-up.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RemoteConfig {
+    /// The URL rules this section sets.
+    pub fn url_policy(&self) -> crate::actions::remote::UrlPolicy {
+        crate::actions::remote::UrlPolicy {
+            allow_http: self.allow_http,
+            allow_networks: self.allow_networks.clone(),
         }
     }
 }
@@ -305,6 +336,20 @@ mod tests {
             .apply_env(|name| (name == "SMSTRIGGER_MEMORY_MIB").then(|| "100000".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("ceiling"), "{err}");
+    }
+
+    #[test]
+    fn the_remote_section_reads_networks_and_refuses_a_bad_one() {
+        let config: Config = toml::from_str(
+            "[remote]\nallow_http = true\nallow_networks = [\"127.0.0.0/8\", \"::1/128\"]\n",
+        )
+        .unwrap();
+        assert!(config.remote.allow_http);
+        assert_eq!(config.remote.allow_networks.len(), 2);
+        assert!(!Config::default().remote.allow_http);
+        let err =
+            toml::from_str::<Config>("[remote]\nallow_networks = [\"localhost\"]\n").unwrap_err();
+        assert!(err.to_string().contains("allow_networks"), "{err}");
     }
 
     #[test]

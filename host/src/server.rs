@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-use crate::actions::TenantRouter;
+use crate::actions::outbox::OutboxPolicy;
+use crate::actions::{RemoteExecutor, TenantRouter};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -48,7 +49,12 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
         cache = cache.with_worker(worker);
     }
     let runtime = Arc::new(Runtime::new(Some(cache))?);
-    let executor = Arc::new(TenantRouter::new(Arc::clone(&store)));
+    let remote = RemoteExecutor::from_config(Arc::clone(&store), &config.remote)?;
+    let executor = Arc::new(TenantRouter::with_remote(
+        Arc::clone(&store),
+        remote,
+        OutboxPolicy::default(),
+    ));
     let mut pipeline_config = PipelineConfig {
         limits: config.limits.limits(),
         ..PipelineConfig::default()

@@ -1,9 +1,11 @@
 //! The remote back end: carries validated actions out through a
 //! contact-center record API of the `/v2` shape (the one `api::v2` serves),
-//! over HTTP with reqwest's blocking client.
+//! over HTTPS with reqwest's blocking client.
 //! [`TenantRouter`](super::TenantRouter) decides which tenants' events come
-//! here; the `call` submodule makes one HTTP call with its timeouts and
-//! retries.
+//! here; [`policy`] decides which URLs and addresses may be called,
+//! [`client`] owns the one HTTP client (TLS, no redirects, the resolver
+//! that checks addresses at connect time), and the `call` submodule makes
+//! one HTTP call with its timeouts and retries and reads its answer.
 //!
 //! # Which remote record
 //! The pipeline still reads the *local* store: a receipt names a local
@@ -29,32 +31,50 @@
 //! in a DST fold is read by the remote as the earlier instant.
 //!
 //! # Failures
+//! Before each action the tenant's URL is checked against the operator's
+//! [`UrlPolicy`] again (an IP-literal host is never seen by the resolver,
+//! and the rules may have changed since the URL was set); a refused one
+//! fails the attempt with `remote_refused_address` and nothing is sent.
 //! Each call gets [`RetryPolicy`]: connect timeout 2 s, request timeout
 //! 5 s, 3 attempts with 100 ms then 400 ms between them, retried only on a
 //! 5xx or a transport error (refused, reset, timed out). A 417 is the
 //! remote's considered refusal: [`Delivery::Refused`], with the remote's
-//! `{errorcode, errormessage, property}`, never retried; so is a record
-//! with no remote twin. Anything else (retries exhausted, another 4xx such
-//! as bad credentials, an answer not in the `/v2` envelope) is
-//! [`Delivery::Failed`], which the outbox retries later.
+//! code and property (cut short) and a message of ours, never retried; so
+//! is a record with no remote twin. Anything else (retries exhausted, a
+//! redirect, another 4xx such as bad credentials, an answer not in the
+//! `/v2` envelope, an address refused at connect time) is
+//! [`Delivery::Failed`] with `remote_unavailable`, `remote_rejected` or
+//! `remote_refused_address` and a fixed message (see `call`: nothing of the
+//! transport error or of the remote's body), which the outbox retries
+//! later. A delivered action's verdict gets `"executed": true` and
+//! `"remote"`: the remote's event-list entry, reduced to the `/v2` entry's
+//! own fields ([`ENTRY_FIELDS`]) with scalar values.
 //!
 //! # Where it runs
 //! Never on the commit path: a remote tenant's writes are queued in the
 //! outbox by the commit that decides their event, and delivered by the
-//! outbox's workers (see [`super::outbox`]), one [`Self::deliver`] per
-//! queued write; the records live remotely, so nothing is written locally.
+//! outbox's workers (see [`super::outbox`]), one [`RemoteExecutor::deliver`]
+//! per queued write; the records live remotely, so nothing is written
+//! locally.
 
 mod call;
+pub mod client;
+pub mod policy;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use reqwest::blocking::Client;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use crate::config::RemoteConfig;
 use crate::model::{EventId, RecordId, TenantId, Timestamp};
 use crate::store::{OutboxItem, RecordWrite, Store};
+pub use call::{
+    MAX_ANSWER_BYTES, MAX_REMOTE_CODE_CHARS, REMOTE_REFUSED_ADDRESS, REMOTE_REJECTED,
+    REMOTE_UNAVAILABLE, RemoteError, RemoteTarget, RetryPolicy,
+};
 use call::{Outcome, call};
-pub use call::{RemoteError, RemoteTarget, RetryPolicy};
+pub use client::{ClientError, RemoteClient};
+pub use policy::{UrlError, UrlPolicy};
 
 /// The `/v2` API's wall-clock format, local to the record.
 pub const V2_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
@@ -64,6 +84,22 @@ pub const REMOTE_ID_FIELD: &str = "remoteId";
 pub const REMOTE_PROJECT_FIELD: &str = "remoteProjectId";
 /// The `userid` remote dispositions are set as.
 pub const REMOTE_USER: &str = "System";
+/// The fields of the remote's event-list entry an executed verdict keeps
+/// (the `/v2` entry's own); anything else the remote sends is dropped.
+pub const ENTRY_FIELDS: &[&str] = &[
+    "eventid",
+    "recordid",
+    "eventtype",
+    "userid",
+    "created",
+    "dispositionid",
+    "next_calldate",
+    "plugin",
+    "pluginversion",
+    "description",
+];
+/// The longest string value of an entry field kept; longer ones are cut.
+pub const MAX_ENTRY_TEXT_CHARS: usize = 2048;
 
 /// What one attempt at a queued write came to; the errors are the
 /// `{errorcode, errormessage, property}` a tenant sees.
@@ -82,21 +118,36 @@ pub enum Delivery {
 pub struct RemoteExecutor {
     store: Arc<dyn Store>,
     policy: RetryPolicy,
-    /// Built on first use, on the dispatcher's thread: reqwest's blocking
-    /// client must not be built inside an async runtime.
-    client: OnceLock<Result<Client, String>>,
+    client: RemoteClient,
 }
 
 impl RemoteExecutor {
+    /// An executor with the strict URL rules (https only, no refused
+    /// range allowed) and the system's certificate roots.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self::with_policy(store, RetryPolicy::default())
+        Self::with_client(
+            store,
+            RemoteClient::new(UrlPolicy::default()),
+            RetryPolicy::default(),
+        )
     }
 
-    pub fn with_policy(store: Arc<dyn Store>, policy: RetryPolicy) -> Self {
+    /// The executor the operator's `[remote]` section describes; fails
+    /// when its CA file cannot be read.
+    pub fn from_config(store: Arc<dyn Store>, config: &RemoteConfig) -> Result<Self, ClientError> {
+        Ok(Self::with_client(
+            store,
+            RemoteClient::from_config(config)?,
+            RetryPolicy::default(),
+        ))
+    }
+
+    /// An executor calling through `client` under `policy`.
+    pub fn with_client(store: Arc<dyn Store>, client: RemoteClient, policy: RetryPolicy) -> Self {
         Self {
             store,
             policy,
-            client: OnceLock::new(),
+            client,
         }
     }
 
@@ -121,9 +172,22 @@ impl RemoteExecutor {
             Ok(ids) => ids,
             Err(outcome) => return outcome,
         };
-        let client = match self.client() {
+        if let Err(error) = self.client.policy().check(&target.base_url) {
+            tracing::warn!(url = %target.base_url, %error, "remote URL refused");
+            return Outcome::Failed(RemoteError::new(
+                REMOTE_REFUSED_ADDRESS,
+                format!("executor.baseUrl {error}"),
+            ));
+        }
+        let client = match self.client.get(&self.policy) {
             Ok(client) => client,
-            Err(error) => return Outcome::Failed(error),
+            Err(error) => {
+                tracing::error!(%error, "no remote HTTP client");
+                return Outcome::Failed(RemoteError::new(
+                    REMOTE_UNAVAILABLE,
+                    "the server has no HTTP client for remote calls",
+                ));
+            }
         };
         let url = format!("{}/v2/projects/{project}/records/{record}", target.base_url);
         let remote = match call(&self.policy, target, || client.get(&url)) {
@@ -135,9 +199,11 @@ impl RemoteExecutor {
             None => None,
             Some(Some(local)) => Some(local),
             Some(None) => {
+                // The zone is the remote's text: it stays in the log.
+                tracing::warn!(zone, "the remote record's time zone is unknown");
                 return Outcome::Refused(RemoteError::new(
                     "invalid_time_zone",
-                    format!("the remote record's zone {zone:?} is unknown"),
+                    "the remote record's time zone is unknown",
                 ));
             }
         };
@@ -159,7 +225,7 @@ impl RemoteExecutor {
                 .header("Idempotency-Key", &key)
                 .json(&body)
         }) {
-            Ok(entry) => Outcome::Executed(entry),
+            Ok(entry) => Outcome::Executed(entry_view(&entry)),
             Err(outcome) => outcome,
         }
     }
@@ -192,19 +258,25 @@ impl RemoteExecutor {
         };
         Ok((field(REMOTE_PROJECT_FIELD)?, field(REMOTE_ID_FIELD)?))
     }
+}
 
-    fn client(&self) -> Result<&Client, RemoteError> {
-        self.client
-            .get_or_init(|| {
-                Client::builder()
-                    .connect_timeout(self.policy.connect_timeout)
-                    .timeout(self.policy.request_timeout)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| RemoteError::new("remote_unavailable", format!("no HTTP client: {e}")))
-    }
+/// The remote's event-list entry as a verdict keeps it: only
+/// [`ENTRY_FIELDS`], only scalars, strings cut at [`MAX_ENTRY_TEXT_CHARS`].
+fn entry_view(entry: &Value) -> Value {
+    let kept: Map<String, Value> = ENTRY_FIELDS
+        .iter()
+        .filter_map(|name| {
+            let value = match entry.get(*name)? {
+                Value::String(text) => {
+                    Value::String(text.chars().take(MAX_ENTRY_TEXT_CHARS).collect())
+                }
+                scalar @ (Value::Number(_) | Value::Bool(_) | Value::Null) => scalar.clone(),
+                Value::Array(_) | Value::Object(_) => return None,
+            };
+            Some((name.to_string(), value))
+        })
+        .collect();
+    Value::Object(kept)
 }
 
 /// `at` on the wall clock of `zone`, as the `/v2` API reads it.

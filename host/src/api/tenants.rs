@@ -211,7 +211,7 @@ pub async fn tenant_get(
         (status = 200, description = "The settings as stored.", body = TenantView),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
-        (status = 422, description = "A setting is invalid (executor URL, empty keyword) or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; an empty keyword) or the body has another shape.", body = ErrorBody),
     )
 )]
 pub async fn tenant_update(
@@ -220,9 +220,13 @@ pub async fn tenant_update(
     Json(body): Json<TenantView>,
 ) -> ApiResult<axum::Json<TenantView>> {
     if let ExecutorSettings::Remote { base_url, .. } = &body.executor
-        && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+        && let Err(error) = state.config.remote.url_policy().check(base_url)
     {
-        return Err(ApiError::invalid("executor.baseUrl must be an http(s) URL"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_url",
+            format!("executor.baseUrl {error}"),
+        ));
     }
     if body.opt_out_keywords.iter().any(|k| k.trim().is_empty()) {
         return Err(ApiError::invalid(

@@ -3,14 +3,22 @@
 //! `remote`, server B holds the records the actions land on. A's local
 //! mirror of a record names B's in its `remoteProjectId`/`remoteId` fields.
 //! A decides the event at once and queues the action in its outbox, which
-//! delivers it to B after the commit.
+//! delivers it to B after the commit. A's operator allows plain http and the loopback network
+//! ([`loopback_remote`]); the attacks on those rules are in `ssrf`, TLS in
+//! `tls`.
+
+mod ssrf;
+mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use smstrigger_host::actions::remote::{Delivery, RemoteExecutor, RemoteTarget};
+use smstrigger_host::actions::remote::{
+    Delivery, RemoteClient, RemoteExecutor, RemoteTarget, RetryPolicy,
+};
+use smstrigger_host::config::RemoteConfig;
 use smstrigger_host::model::{EventId, RecordId};
 use smstrigger_host::store::{
     DecisionRecord, NewRecord, OutboxItem, ProcessedEvent, RecordWrite, Records, SqliteStore,
@@ -37,18 +45,39 @@ struct Pair {
     a_record: u64,
 }
 
+/// The operator's `[remote]` section of these tests: plain http and the
+/// loopback network allowed, as a test's remote on 127.0.0.1 needs.
+pub fn loopback_remote() -> RemoteConfig {
+    RemoteConfig {
+        allow_http: true,
+        allow_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        ca_file: None,
+    }
+}
+
 /// Sets up both servers; `config` is the plugin's, `fields` the mirror's.
 fn pair(config: Value, fields: impl FnOnce(u64, u64) -> Value) -> Pair {
+    pair_via(config, fields, loopback_remote(), |b| b.url.clone())
+}
+
+/// [`pair`] with A's `[remote]` section `remote`, and A's executor URL
+/// `base_url(B)`.
+fn pair_via(
+    config: Value,
+    fields: impl FnOnce(u64, u64) -> Value,
+    remote: RemoteConfig,
+    base_url: impl FnOnce(&Server) -> String,
+) -> Pair {
     let b = Server::start();
     let b_tenant = b.tenant("contact-center");
     let b_project = b.project(&b_tenant);
     let b_record = b.record(&b_tenant, b_project, PHONE);
 
-    let a = Server::start();
+    let a = Server::start_with(|c| c.remote = remote);
     let a_tenant = a.tenant("acme");
     let (status, mut settings) = send(a.get("/v1/tenant").bearer_auth(&a_tenant.api_key));
     assert_eq!(status, StatusCode::OK, "{settings}");
-    settings["executor"] = json!({ "kind": "remote", "baseUrl": b.url,
+    settings["executor"] = json!({ "kind": "remote", "baseUrl": base_url(&b),
         "account": b_tenant.id.to_string(), "token": b_tenant.api_key });
     let (status, body) = send(
         a.put("/v1/tenant")
@@ -403,6 +432,62 @@ fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
     let b_project = b.project(&b_tenant);
     let b_record = b.record(&b_tenant, b_project, PHONE);
 
+    let Local {
+        _dir,
+        store,
+        tenant,
+        local,
+        event,
+    } = local_event(b_project, b_record);
+    let target = RemoteTarget {
+        base_url: b.url.clone(),
+        account: b_tenant.id.to_string(),
+        token: b_tenant.api_key.clone(),
+    };
+    let executor = RemoteExecutor::with_client(
+        store.clone(),
+        RemoteClient::new(loopback_remote().url_policy()),
+        RetryPolicy::default(),
+    );
+    let item = queued_item(&event);
+    let first = executor.deliver(&target, &item);
+    let again = executor.deliver(&target, &item);
+    assert!(matches!(first, Delivery::Delivered(_)), "{first:?}");
+    assert_eq!(first, again, "the repeat answers the first result");
+
+    let path = format!("/v2/projects/{b_project}/records/{b_record}");
+    let (_, body) = send(basic(b.get(&path), &b_tenant));
+    let events = body["response"]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{body}");
+    assert_eq!(events[0]["next_calldate"], "2026-12-01 13:00:00", "{body}");
+    assert_eq!(store.record(tenant, local).unwrap().disposition_id, None);
+}
+
+/// A's side without a server: a real store with one local mirror of the
+/// remote record `(b_project, b_record)` and a processed event with one
+/// accepted Shared Callback on it, for driving [`RemoteExecutor`] directly.
+pub struct Local {
+    pub _dir: tempfile::TempDir,
+    pub store: Arc<SqliteStore>,
+    pub tenant: smstrigger_host::model::TenantId,
+    pub local: smstrigger_host::model::RecordId,
+    pub event: ProcessedEvent,
+}
+
+/// `event`'s one write as the outbox queues it.
+pub fn queued_item(event: &ProcessedEvent) -> OutboxItem {
+    OutboxItem {
+        id: 1,
+        tenant_id: event.tenant_id,
+        event_id: event.event_id,
+        write: event.writes[0].clone(),
+        attempts: 0,
+        queued_at: event.processed_at,
+        next_attempt_at: event.processed_at,
+    }
+}
+
+pub fn local_event(b_project: u64, b_record: u64) -> Local {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let tenant = store.create_tenant("acme", "secret").unwrap().id;
@@ -457,30 +542,11 @@ fn remote_a_re_run_of_an_event_sets_the_remote_disposition_once() {
         opted_out: None,
         processed_at: at,
     };
-    let target = RemoteTarget {
-        base_url: b.url.clone(),
-        account: b_tenant.id.to_string(),
-        token: b_tenant.api_key.clone(),
-    };
-    let item = OutboxItem {
-        id: 1,
-        tenant_id: tenant,
-        event_id: event.event_id,
-        write: event.writes[0].clone(),
-        attempts: 0,
-        queued_at: at,
-        next_attempt_at: at,
-    };
-    let executor = RemoteExecutor::new(store.clone());
-    let first = executor.deliver(&target, &item);
-    let again = executor.deliver(&target, &item);
-    assert!(matches!(first, Delivery::Delivered(_)), "{first:?}");
-    assert_eq!(first, again, "the repeat answers the first result");
-
-    let path = format!("/v2/projects/{b_project}/records/{b_record}");
-    let (_, body) = send(basic(b.get(&path), &b_tenant));
-    let events = body["response"]["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1, "{body}");
-    assert_eq!(events[0]["next_calldate"], "2026-12-01 13:00:00", "{body}");
-    assert_eq!(store.record(tenant, local).unwrap().disposition_id, None);
+    Local {
+        _dir: dir,
+        store,
+        tenant,
+        local,
+        event,
+    }
 }

@@ -1,7 +1,17 @@
 //! One call to a `/v2` API under a [`RetryPolicy`]: timeouts, retries with
 //! exponential backoff on a 5xx or a transport error, and the answer read
 //! as the remote's response, its refusal (417) or a failure.
+//!
+//! What a failure tells the tenant is generic on purpose: a fixed code
+//! ([`REMOTE_UNAVAILABLE`], [`REMOTE_REJECTED`], [`REMOTE_REFUSED_ADDRESS`])
+//! and a fixed message, never the transport error's text (it told open
+//! ports from closed ones: a port scanner) nor the remote's body (it handed
+//! the answer of any reachable URL to the tenant). A 417's `errorcode` and
+//! `property` are the documented `/v2` contract and pass, reduced to
+//! [`MAX_REMOTE_CODE_CHARS`] characters of `[A-Za-z0-9_.-]`; its
+//! `errormessage` does not. The details go to the server's log.
 
+use std::io::Read;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -9,7 +19,24 @@ use reqwest::blocking::{RequestBuilder, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::client::AddressRefused;
 use crate::store::ExecutorSettings;
+
+/// The remote could not be reached or did not answer in time (refused,
+/// reset, timed out, a 5xx after every attempt, a TLS failure).
+pub const REMOTE_UNAVAILABLE: &str = "remote_unavailable";
+/// The remote answered, but not with a `/v2` success or refusal (a
+/// redirect, bad credentials, another 4xx, something else entirely).
+pub const REMOTE_REJECTED: &str = "remote_rejected";
+/// The host would not call the address: the URL or every address its
+/// name resolved to is refused by the operator's rules.
+pub const REMOTE_REFUSED_ADDRESS: &str = "remote_refused_address";
+/// The longest `errorcode` or `property` of a 417 passed to the tenant;
+/// longer ones are cut there.
+pub const MAX_REMOTE_CODE_CHARS: usize = 64;
+/// The most of one answer's body that is read (1 MiB); a longer answer
+/// is cut there, is no longer JSON, and counts as not a `/v2` answer.
+pub const MAX_ANSWER_BYTES: u64 = 1 << 20;
 
 /// Timeouts and retries of every remote call.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +115,7 @@ pub(super) enum Outcome {
     Executed(Value),
     /// Not done, for a reason that is the action's: the event is done.
     Refused(RemoteError),
-    /// Not done because the remote could not be used: the event fails.
+    /// Not done because the remote could not be used: the outbox retries.
     Failed(RemoteError),
 }
 
@@ -111,13 +138,21 @@ pub(super) fn call(
                 last = format!("HTTP {}", response.status());
             }
             Ok(response) => return classify(response),
-            Err(error) if error.is_builder() => {
+            Err(error) if is_refused_address(&error) => {
+                tracing::warn!(url = %target.base_url, error = %chain(&error), "remote address refused");
                 return Err(Outcome::Failed(RemoteError::new(
-                    "remote_rejected",
-                    error.to_string(),
+                    REMOTE_REFUSED_ADDRESS,
+                    "the executor's host resolves only to addresses this server may not call",
                 )));
             }
-            Err(error) => last = error.to_string(),
+            Err(error) if error.is_builder() => {
+                tracing::warn!(url = %target.base_url, error = %chain(&error), "remote request not built");
+                return Err(Outcome::Failed(RemoteError::new(
+                    REMOTE_REJECTED,
+                    "the executor URL could not be used for a request",
+                )));
+            }
+            Err(error) => last = chain(&error),
         }
         tracing::debug!(attempt, attempts, error = %last, "remote call failed");
         if attempt < attempts {
@@ -125,23 +160,55 @@ pub(super) fn call(
             backoff *= policy.backoff_factor;
         }
     }
+    tracing::warn!(url = %target.base_url, attempts, error = %last, "remote unavailable");
     Err(Outcome::Failed(RemoteError::new(
-        "remote_unavailable",
-        format!(
-            "{} did not answer after {attempts} attempts: {last}",
-            target.base_url
-        ),
+        REMOTE_UNAVAILABLE,
+        format!("the executor did not answer after {attempts} attempts"),
     )))
+}
+
+/// Whether the client's resolver refused every address of the host.
+fn is_refused_address(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<AddressRefused>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// An error with its causes, for the server's log only.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `text` reduced to what a tenant may see of a remote's code: at most
+/// [`MAX_REMOTE_CODE_CHARS`] characters of `[A-Za-z0-9_.-]`.
+fn sanitized_code(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .take(MAX_REMOTE_CODE_CHARS)
+        .collect()
 }
 
 /// Reads a non-5xx answer: a success envelope, a 417 refusal, or anything
 /// else (a failure of the executor, not of the action).
 fn classify(response: Response) -> Result<Value, Outcome> {
     let status = response.status();
-    let body: Value = response
-        .text()
+    let mut bytes = Vec::new();
+    let body: Value = std::io::Read::take(response, MAX_ANSWER_BYTES)
+        .read_to_end(&mut bytes)
         .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|_| serde_json::from_slice(&bytes).ok())
         .unwrap_or(Value::Null);
     let first = &body["errors"][0];
     let text = |key: &str| first[key].as_str().map(String::from);
@@ -149,17 +216,25 @@ fn classify(response: Response) -> Result<Value, Outcome> {
         return Ok(body["response"].clone());
     }
     if status == StatusCode::EXPECTATION_FAILED {
+        tracing::info!(errors = %body["errors"], "the remote refused an action");
+        let errorcode = text("errorcode")
+            .map(|code| sanitized_code(&code))
+            .filter(|code| !code.is_empty())
+            .unwrap_or_else(|| "refused".into());
         return Err(Outcome::Refused(RemoteError {
-            errorcode: text("errorcode").unwrap_or_else(|| "refused".into()),
-            errormessage: text("errormessage").unwrap_or_else(|| "the remote refused".into()),
-            property: text("property"),
+            errormessage: format!("the remote refused the action ({errorcode})"),
+            errorcode,
+            property: text("property")
+                .map(|p| sanitized_code(&p))
+                .filter(|p| !p.is_empty()),
         }));
     }
+    tracing::warn!(%status, errors = %body["errors"], "the remote's answer is not a /v2 answer");
     Err(Outcome::Failed(RemoteError::new(
-        "remote_rejected",
+        REMOTE_REJECTED,
         format!(
-            "HTTP {status}: {}",
-            text("errormessage").unwrap_or_else(|| "not a /v2 answer".into())
+            "the executor answered HTTP {}, not with a /v2 answer",
+            status.as_u16()
         ),
     )))
 }
@@ -267,6 +342,21 @@ mod tests {
         assert!(
             started.elapsed() >= Duration::from_millis(250),
             "waited 50 + 200 ms between tries"
+        );
+    }
+
+    #[test]
+    fn an_answer_is_read_no_further_than_the_cap() {
+        let padding = "x".repeat(MAX_ANSWER_BYTES as usize);
+        let body = format!(r#"{{"errors":[],"pad":"{padding}","response":{{"id":7}}}}"#);
+        let (target, _) = answering("200 OK", Box::leak(body.into_boxed_str()));
+        let client = Client::new();
+        let outcome = call(&fast(), &target, || {
+            client.get(format!("{}/x", target.base_url))
+        });
+        assert!(
+            matches!(outcome, Err(Outcome::Failed(ref e)) if e.errorcode == REMOTE_REJECTED),
+            "{outcome:?}"
         );
     }
 

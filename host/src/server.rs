@@ -21,7 +21,10 @@ const DEPTH_REFRESH: Duration = Duration::from_millis(250);
 
 /// Opens the data directory and builds the state every handler shares.
 pub fn state(config: Config) -> anyhow::Result<AppState> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_key(
+        &config.data_dir,
+        config.secrets_key.clone(),
+    )?);
     let cache = CompileCache::open(config.data_dir.join("compiled"))?;
     let runtime = Arc::new(Runtime::new(Some(cache))?);
     let executor = Arc::new(TenantRouter::new(Arc::clone(&store)));

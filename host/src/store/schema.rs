@@ -173,4 +173,32 @@ DROP INDEX events_pending;
 DROP INDEX events_message;
 CREATE INDEX events_pending ON events(tenant_id, id) WHERE state = 'pending';
 "#,
+    // Secrets: API keys get an id to list and revoke them by, and when
+    // they were last used; a rotated-out webhook secret stays accepted
+    // until its time; the executor token moves out of the executor JSON
+    // into a sealed column (the store seals existing tokens at open, it
+    // needs the key); `secrets_check` tells a wrong key at open.
+    r#"
+CREATE TABLE api_keys_new (
+    id           INTEGER PRIMARY KEY,
+    key_hash     TEXT NOT NULL UNIQUE,              -- SHA-256 hex of the key; the key itself is never stored
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER                            -- to the minute; NULL: never
+);
+INSERT INTO api_keys_new (key_hash, tenant_id, created_at)
+    SELECT key_hash, tenant_id, created_at FROM api_keys ORDER BY created_at, rowid;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_new RENAME TO api_keys;
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+ALTER TABLE tenants ADD COLUMN previous_webhook_secret TEXT;
+ALTER TABLE tenants ADD COLUMN previous_secret_until INTEGER;   -- Unix seconds
+ALTER TABLE tenants ADD COLUMN executor_token BLOB;             -- sealed (secrets.rs); NULL: none
+
+CREATE TABLE secrets_check (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed  BLOB NOT NULL                           -- a known value sealed under the store's key
+);
+"#,
 ];

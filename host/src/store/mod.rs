@@ -70,7 +70,9 @@ pub enum WebhookAuth {
 }
 
 /// Where a tenant's validated actions are carried out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+///
+/// Its `Debug` leaves the token out, so a logged setting leaks nothing.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum ExecutorSettings {
     /// The embedded store (the default).
@@ -82,6 +84,22 @@ pub enum ExecutorSettings {
         account: String,
         token: String,
     },
+}
+
+impl std::fmt::Debug for ExecutorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("Embedded"),
+            Self::Remote {
+                base_url, account, ..
+            } => f
+                .debug_struct("Remote")
+                .field("base_url", base_url)
+                .field("account", account)
+                .field("token", &"<redacted>")
+                .finish(),
+        }
+    }
 }
 
 /// A tenant's own settings.

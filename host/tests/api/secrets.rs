@@ -452,6 +452,8 @@ fn the_executor_token_is_never_answered_nor_written_in_plain_text() {
     // After a restart the token opens again: the store has it in memory.
     let store = SqliteStore::open(dir.path()).unwrap();
     let settings = store.tenant(smstrigger_host::model::TenantId(1)).unwrap();
+    // Nor does a logged setting show it.
+    assert!(!format!("{settings:?}").contains(&token), "{settings:?}");
     let ExecutorSettings::Remote { token: read, .. } = settings.executor else {
         panic!("{settings:?}");
     };

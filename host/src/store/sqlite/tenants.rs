@@ -368,13 +368,16 @@ impl Tenants for SqliteStore {
         let Some((id, tenant, last_used)) = found else {
             return Ok(None);
         };
-        // A write at most once a minute per key keeps authenticating a read.
+        // A write at most once a minute per key keeps authenticating a read;
+        // it is a note, so failing to write it never fails the request.
         let now = now();
-        if last_used.is_none_or(|at| now - at >= API_KEY_LAST_USED_RESOLUTION_SECS) {
-            self.conn().execute(
+        if last_used.is_none_or(|at| now - at >= API_KEY_LAST_USED_RESOLUTION_SECS)
+            && let Err(error) = self.conn().execute(
                 "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
                 params![id, now],
-            )?;
+            )
+        {
+            tracing::warn!(%tenant, key = id, %error, "noting an API key's use failed");
         }
         Ok(Some(tenant))
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::runtime::Limits;
+use crate::secrets::SecretsKey;
 
 /// Where the server listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -40,6 +41,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Creates tenants and keys; sees no tenant's data. Unset: no operator.
     pub operator_key: Option<String>,
+    /// Seals secrets at rest (executor tokens): 32 bytes as hex or base64.
+    /// Unset: a key generated into the data directory on first start
+    /// (`secrets.key`, mode 0600). Its `Debug` never shows it.
+    pub secrets_key: Option<SecretsKey>,
     /// Threads running plugins; 0 means two per core (see `PipelineConfig`).
     pub workers: usize,
     pub max_body_bytes: usize,
@@ -57,6 +62,7 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
             data_dir: DEFAULT_DATA_DIR.into(),
             operator_key: None,
+            secrets_key: None,
             workers: 0,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_pending: DEFAULT_MAX_PENDING,
@@ -241,6 +247,13 @@ impl Config {
         if let Some(v) = env("SMSTRIGGER_OPERATOR_KEY") {
             self.operator_key = Some(v);
         }
+        if let Some(v) = get("SMSTRIGGER_SECRETS_KEY") {
+            // The message names the variable, never the value.
+            self.secrets_key = Some(
+                v.parse()
+                    .map_err(|e| anyhow::anyhow!("SMSTRIGGER_SECRETS_KEY: {e}"))?,
+            );
+        }
         if let Some(v) = get("SMSTRIGGER_WORKERS") {
             self.workers = parse("SMSTRIGGER_WORKERS", &v)?;
         }
@@ -350,6 +363,26 @@ mod tests {
         let err =
             toml::from_str::<Config>("[remote]\nallow_networks = [\"localhost\"]\n").unwrap_err();
         assert!(err.to_string().contains("allow_networks"), "{err}");
+    }
+
+    #[test]
+    fn a_secrets_key_comes_from_the_file_or_the_environment_and_a_bad_one_is_named() {
+        let hex_key = "0f".repeat(32);
+        let config: Config = toml::from_str(&format!("secrets_key = \"{hex_key}\"")).unwrap();
+        assert_eq!(config.secrets_key, Some(hex_key.parse().unwrap()));
+        assert!(!format!("{config:?}").contains(&hex_key), "Debug hides it");
+        let err = toml::from_str::<Config>("secrets_key = \"short\"").unwrap_err();
+        assert!(err.to_string().contains("32 bytes"), "{err}");
+        let mut config = Config::default();
+        let err = config
+            .apply_env(|name| (name == "SMSTRIGGER_SECRETS_KEY").then(|| "abcd".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SMSTRIGGER_SECRETS_KEY"), "{err}");
+        assert!(!err.to_string().contains("abcd"), "{err}");
+        config
+            .apply_env(|name| (name == "SMSTRIGGER_SECRETS_KEY").then(|| hex_key.clone()))
+            .unwrap();
+        assert!(config.secrets_key.is_some());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   (validation, calling hours) and the executors that carry actions out.
 //! - [`store`]: the embedded SQLite store behind the `Store` trait.
 //! - [`config`]: the server's configuration (TOML, environment, flags).
+//! - [`secrets`]: the operator's key for secrets at rest, and sealing
+//!   (encrypting) and opening values with it.
 //! - [`api`]: the HTTP interface (axum): routes, auth, errors.
 //! - [`server`]: `run`, the service on a listener with graceful shutdown.
 //! - [`watch`]: development only; reinstalls components as their files change.
@@ -32,6 +34,7 @@ pub mod model;
 pub mod phone;
 pub mod pipeline;
 pub mod runtime;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod watch;

@@ -43,7 +43,10 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 /// and the pipeline, built from `config` the one way every command that
 /// runs events builds them (`serve`, `ingest`). Plugins load on first use.
 pub fn open(config: Config) -> anyhow::Result<AppState> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_key(
+        &config.data_dir,
+        config.secrets_key.clone(),
+    )?);
     let mut cache = CompileCache::open(config.data_dir.join("compiled"))?;
     if let Some(worker) = config.compile.worker() {
         cache = cache.with_worker(worker);

@@ -76,28 +76,51 @@ pub async fn tenant_by_key(state: &AppState, key: &str) -> Result<Tenant, ApiErr
 
 /// Checks a webhook's credentials against the tenant's settings: the
 /// secret from `?secret-key=` or the signature header, whichever the
-/// tenant accepts.
+/// tenant accepts. During a rotation's overlap the retiring secret is
+/// accepted as well, in the same constant-time way; after it, only the
+/// current one.
 pub fn check_webhook(
     tenant: &TenantSettings,
     secret_key: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    let url_ok = secret_key
-        .is_some_and(|given| constant_time_eq(given.as_bytes(), tenant.webhook_secret.as_bytes()));
-    let signature_ok =
-        signature.is_some_and(|given| verify_signature(&tenant.webhook_secret, body, given));
-    let accepted = match tenant.webhook_auth {
-        WebhookAuth::Url => url_ok,
-        WebhookAuth::Signature => signature_ok,
-        WebhookAuth::Both => url_ok || signature_ok,
-    };
+    // Reading the clock only when a rotation is under way keeps the hot
+    // path as it was.
+    let retiring = tenant
+        .previous_webhook_secret
+        .as_ref()
+        .filter(|previous| previous.accepted_at(chrono::Utc::now().timestamp()))
+        .map(|previous| previous.secret.as_str());
+    let accepted = std::iter::once(tenant.webhook_secret.as_str())
+        .chain(retiring)
+        .fold(false, |accepted, secret| {
+            accepted | accepts(tenant.webhook_auth, secret, secret_key, signature, body)
+        });
     if accepted {
         Ok(())
     } else {
         Err(ApiError::unauthorized(
             "unknown project or wrong webhook credentials (secret-key or X-Smstrigger-Signature)",
         ))
+    }
+}
+
+/// Whether `secret` admits the credentials under `auth`; no early exit.
+fn accepts(
+    auth: WebhookAuth,
+    secret: &str,
+    secret_key: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> bool {
+    let url_ok =
+        secret_key.is_some_and(|given| constant_time_eq(given.as_bytes(), secret.as_bytes()));
+    let signature_ok = signature.is_some_and(|given| verify_signature(secret, body, given));
+    match auth {
+        WebhookAuth::Url => url_ok,
+        WebhookAuth::Signature => signature_ok,
+        WebhookAuth::Both => url_ok || signature_ok,
     }
 }
 
@@ -147,6 +170,7 @@ mod tests {
             id: TenantId(1),
             name: "t".into(),
             webhook_secret: "s3cret".into(),
+            previous_webhook_secret: None,
             webhook_auth: auth,
             executor: crate::store::ExecutorSettings::Embedded,
         }
@@ -176,6 +200,28 @@ mod tests {
         assert!(check_webhook(&both, Some("s3cret"), None, body).is_ok());
         assert!(check_webhook(&both, None, Some(&signature), body).is_ok());
         assert!(check_webhook(&both, Some("wrong"), None, body).is_err());
+    }
+
+    #[test]
+    fn a_rotated_out_secret_works_until_its_time_and_never_after() {
+        let body = b"{}";
+        let now = chrono::Utc::now().timestamp();
+        let mut t = tenant(WebhookAuth::Both);
+        t.previous_webhook_secret = Some(crate::store::RetiringSecret {
+            secret: "old".into(),
+            until: now + 60,
+        });
+        assert!(check_webhook(&t, Some("old"), None, body).is_ok());
+        assert!(check_webhook(&t, None, Some(&sign("old", body)), body).is_ok());
+        assert!(check_webhook(&t, Some("s3cret"), None, body).is_ok());
+        t.previous_webhook_secret.as_mut().unwrap().until = now;
+        assert!(check_webhook(&t, Some("old"), None, body).is_err());
+        assert!(check_webhook(&t, None, Some(&sign("old", body)), body).is_err());
+        assert!(check_webhook(&t, Some("s3cret"), None, body).is_ok());
+        // The mode still applies to the retiring secret.
+        t.webhook_auth = WebhookAuth::Signature;
+        t.previous_webhook_secret.as_mut().unwrap().until = now + 60;
+        assert!(check_webhook(&t, Some("old"), None, body).is_err());
     }
 
     #[test]

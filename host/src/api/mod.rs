@@ -17,6 +17,7 @@ mod projects;
 mod quotas;
 mod records;
 mod replay;
+mod secrets;
 mod tenants;
 mod uploads;
 mod v2;
@@ -123,7 +124,20 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics_get))
         .route("/openapi.json", get(ops::openapi_get))
         .route("/v1/tenants", post(tenants::tenants_create))
-        .route("/v1/tenants/{id}/keys", post(tenants::tenants_add_key))
+        .route(
+            "/v1/tenants/{id}/keys",
+            post(tenants::tenants_add_key).get(secrets::tenants_keys_list),
+        )
+        .route(
+            "/v1/tenants/{id}/keys/{key}",
+            axum::routing::delete(secrets::tenants_keys_revoke),
+        )
+        .route("/v1/keys", get(secrets::keys_list))
+        .route("/v1/keys/{id}", axum::routing::delete(secrets::keys_revoke))
+        .route(
+            "/v1/tenant/webhook-secret/rotate",
+            post(secrets::webhook_secret_rotate),
+        )
         .route("/v1/tenants/{id}/limits", put(tenants::tenants_set_limits))
         .route(
             "/v1/tenant",

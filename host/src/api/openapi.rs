@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 use super::auth::SIGNATURE_HEADER;
 use super::error::{ErrorBody, ErrorDetail};
 use super::{
-    do_not_contact, events, ops, plugins, projects, records, replay, tenants, v2 as v2_api,
-    webhooks,
+    do_not_contact, events, ops, plugins, projects, records, replay, secrets, tenants,
+    v2 as v2_api, webhooks,
 };
 
 /// The whole API's document; see the module docs for how it stays complete.
@@ -36,6 +36,11 @@ use super::{
         tenants::tenants_set_limits,
         tenants::tenant_get,
         tenants::tenant_update,
+        secrets::keys_list,
+        secrets::keys_revoke,
+        secrets::tenants_keys_list,
+        secrets::tenants_keys_revoke,
+        secrets::webhook_secret_rotate,
         webhooks::webhooks_status,
         webhooks::webhooks_inbound,
         plugins::plugins_list,

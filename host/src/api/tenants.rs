@@ -1,4 +1,7 @@
 //! Tenants and their keys (operator), and a tenant's own settings.
+//!
+//! The executor's token is write-only: a request sets it, no answer shows
+//! it (only that one is set), and the store keeps it sealed at rest.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +29,8 @@ pub struct TenantCreated {
     id: TenantId,
     name: String,
     api_key: String,
+    /// The key's id, to revoke it by (`DELETE /v1/keys/{id}`).
+    key_id: u64,
     webhook_secret: String,
 }
 
@@ -57,13 +62,14 @@ pub async fn tenants_create(
         let secret = new_secret();
         let key = new_secret();
         let tenant = state.store.create_tenant(&name, &secret)?;
-        state
+        let info = state
             .store
             .add_api_key(tenant.id, &sha256_hex(key.as_bytes()))?;
         Ok(TenantCreated {
             id: tenant.id,
             name: tenant.name,
             api_key: key,
+            key_id: info.id,
             webhook_secret: secret,
         })
     })
@@ -77,6 +83,10 @@ pub async fn tenants_create(
 pub struct KeyCreated {
     tenant_id: TenantId,
     api_key: String,
+    /// The key's id, to list and revoke it by.
+    key_id: u64,
+    /// The first hex digits of the key's SHA-256, as key lists show it.
+    fingerprint: String,
 }
 
 /// Adds an API key to a tenant (operator key).
@@ -101,12 +111,14 @@ pub async fn tenants_add_key(
     let created = blocking(move || {
         state.store.tenant(tenant)?;
         let key = new_secret();
-        state
+        let info = state
             .store
             .add_api_key(tenant, &sha256_hex(key.as_bytes()))?;
         Ok(KeyCreated {
             tenant_id: tenant,
             api_key: key,
+            key_id: info.id,
+            fingerprint: info.fingerprint,
         })
     })
     .await?;
@@ -166,8 +178,90 @@ pub struct TenantView {
     id: Option<TenantId>,
     name: String,
     webhook_auth: WebhookAuth,
-    executor: ExecutorSettings,
+    executor: ExecutorView,
     opt_out_keywords: Vec<String>,
+}
+
+/// The executor as the API shows and takes it; the token is write-only.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ExecutorView {
+    /// The embedded store (the default).
+    Embedded,
+    /// A contact-center record API of the `/v2` shape.
+    #[serde(rename_all = "camelCase")]
+    Remote {
+        base_url: String,
+        account: String,
+        /// Write-only: never in an answer. Left out of a request, the
+        /// stored token is kept, but only for the same `baseUrl` and
+        /// `account` (a key holder cannot send the token elsewhere).
+        #[serde(default, skip_serializing)]
+        token: Option<String>,
+        /// In answers: whether a token is stored. Ignored in requests.
+        #[serde(default)]
+        token_set: bool,
+    },
+}
+
+impl ExecutorView {
+    /// What an answer shows of `settings`: everything but the token.
+    fn shown(settings: &ExecutorSettings) -> Self {
+        match settings {
+            ExecutorSettings::Embedded => Self::Embedded,
+            ExecutorSettings::Remote {
+                base_url,
+                account,
+                token,
+            } => Self::Remote {
+                base_url: base_url.clone(),
+                account: account.clone(),
+                token: None,
+                token_set: !token.is_empty(),
+            },
+        }
+    }
+
+    /// The settings a request asks for, given the stored ones: a token
+    /// left out is kept only for the same remote and account.
+    fn resolve(self, stored: &ExecutorSettings) -> ApiResult<ExecutorSettings> {
+        match self {
+            Self::Embedded => Ok(ExecutorSettings::Embedded),
+            Self::Remote {
+                base_url,
+                account,
+                token,
+                ..
+            } => {
+                let token = match (token, stored) {
+                    (Some(token), _) if token.is_empty() => {
+                        return Err(ApiError::invalid("executor.token must not be empty"));
+                    }
+                    (Some(token), _) => token,
+                    (
+                        None,
+                        ExecutorSettings::Remote {
+                            base_url: stored_url,
+                            account: stored_account,
+                            token,
+                        },
+                    ) if *stored_url == base_url && *stored_account == account => token.clone(),
+                    (None, _) => {
+                        return Err(ApiError::invalid(
+                            "executor.token is required when the executor becomes remote or \
+                             its baseUrl or account changes (a stored token is kept only for \
+                             the same remote)",
+                        ));
+                    }
+                };
+                Ok(ExecutorSettings::Remote {
+                    base_url,
+                    account,
+                    token,
+                })
+            }
+        }
+    }
 }
 
 /// The calling tenant's settings.
@@ -191,7 +285,7 @@ pub async fn tenant_get(
             id: Some(tenant),
             name: settings.name,
             webhook_auth: settings.webhook_auth,
-            executor: settings.executor,
+            executor: ExecutorView::shown(&settings.executor),
             opt_out_keywords: state.store.opt_out_keywords(tenant)?,
         })
     })
@@ -211,7 +305,7 @@ pub async fn tenant_get(
         (status = 200, description = "The settings as stored.", body = TenantView),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
-        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; an empty keyword) or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty keyword) or the body has another shape.", body = ErrorBody),
     )
 )]
 pub async fn tenant_update(
@@ -219,7 +313,7 @@ pub async fn tenant_update(
     State(state): State<AppState>,
     Json(body): Json<TenantView>,
 ) -> ApiResult<axum::Json<TenantView>> {
-    if let ExecutorSettings::Remote { base_url, .. } = &body.executor
+    if let ExecutorView::Remote { base_url, .. } = &body.executor
         && let Err(error) = state.config.remote.url_policy().check(base_url)
     {
         return Err(ApiError::new(
@@ -237,7 +331,7 @@ pub async fn tenant_update(
         let mut settings = state.store.tenant(tenant)?;
         settings.name = body.name;
         settings.webhook_auth = body.webhook_auth;
-        settings.executor = body.executor;
+        settings.executor = body.executor.resolve(&settings.executor)?;
         state.store.update_tenant(tenant, &settings)?;
         state
             .store
@@ -246,7 +340,7 @@ pub async fn tenant_update(
             id: Some(tenant),
             name: settings.name,
             webhook_auth: settings.webhook_auth,
-            executor: settings.executor,
+            executor: ExecutorView::shown(&settings.executor),
             opt_out_keywords: state.store.opt_out_keywords(tenant)?,
         })
     })

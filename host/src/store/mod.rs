@@ -40,6 +40,10 @@ pub enum Error {
     /// The journal could not take an event (its writer failed or stopped).
     #[error("journaling failed: {0}")]
     Journal(String),
+    /// A sealed secret does not open: the store was opened with another
+    /// secrets key than the one its secrets were sealed under.
+    #[error("secrets at rest: {0}")]
+    Secrets(#[from] crate::secrets::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -66,7 +70,9 @@ pub enum WebhookAuth {
 }
 
 /// Where a tenant's validated actions are carried out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+///
+/// Its `Debug` leaves the token out, so a logged setting leaks nothing.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum ExecutorSettings {
     /// The embedded store (the default).
@@ -80,7 +86,27 @@ pub enum ExecutorSettings {
     },
 }
 
+impl std::fmt::Debug for ExecutorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("Embedded"),
+            Self::Remote {
+                base_url, account, ..
+            } => f
+                .debug_struct("Remote")
+                .field("base_url", base_url)
+                .field("account", account)
+                .field("token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
 /// A tenant's own settings.
+///
+/// The executor's token is here in plain text, in memory only: the store
+/// keeps it sealed at rest (see [`crate::secrets`]) and the API never
+/// shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSettings {
@@ -88,9 +114,52 @@ pub struct TenantSettings {
     pub name: String,
     #[serde(skip_serializing)]
     pub webhook_secret: String,
+    /// The secret a rotation replaced, still accepted until its time.
+    #[serde(skip_serializing, default)]
+    pub previous_webhook_secret: Option<RetiringSecret>,
     pub webhook_auth: WebhookAuth,
     pub executor: ExecutorSettings,
 }
+
+/// A webhook secret on its way out after a rotation: webhooks signed with
+/// it or carrying it keep working until `until` (Unix seconds), so senders
+/// can switch without losing events; from then on they answer 401.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    pub secret: String,
+    pub until: Timestamp,
+}
+
+impl RetiringSecret {
+    /// Whether the secret is still accepted at `now`.
+    pub fn accepted_at(&self, now: Timestamp) -> bool {
+        now < self.until
+    }
+}
+
+/// One of a tenant's API keys as it can be shown: never the key, which
+/// only its SHA-256 is kept of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInfo {
+    /// What `DELETE /v1/keys/{id}` names it by.
+    pub id: u64,
+    /// The first 12 hex digits of the key's SHA-256: whoever holds the key
+    /// can tell which one it is (`sha256sum`), nobody can use it.
+    pub fingerprint: String,
+    pub created_at: Timestamp,
+    /// When the key last authenticated, to the minute
+    /// ([`API_KEY_LAST_USED_RESOLUTION_SECS`]); none: never.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// How stale `lastUsedAt` may get: a key's use is written at most once
+/// per this many seconds, so authenticating stays a read.
+pub const API_KEY_LAST_USED_RESOLUTION_SECS: i64 = 60;
+
+/// Hex digits of a key's hash shown as its fingerprint: 48 bits, enough to
+/// tell a tenant's keys apart, nothing to guess a key by.
+pub const API_KEY_FINGERPRINT_HEX: usize = 12;
 
 /// A tenant's own plugin limits, set by the operator; unset fields keep
 /// the server's defaults.
@@ -552,9 +621,26 @@ pub trait Tenants {
     /// The tenant's own plugin limits (none: the server's defaults).
     fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits>;
     fn set_tenant_limits(&self, tenant: TenantId, limits: &TenantLimits) -> Result<()>;
+    /// Replaces the webhook secret with `new_secret`; the one it replaces
+    /// is still accepted until `previous_until` (a secret retiring from an
+    /// earlier rotation is dropped at once).
+    fn rotate_webhook_secret(
+        &self,
+        tenant: TenantId,
+        new_secret: &str,
+        previous_until: Timestamp,
+    ) -> Result<()>;
     /// Stores the SHA-256 of a new API key of `tenant`.
-    fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<()>;
-    /// The tenant whose API key hashes to `key_hash`.
+    fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<ApiKeyInfo>;
+    /// The tenant's API keys, oldest first (never the keys themselves).
+    fn api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>>;
+    /// Revokes `tenant`'s key `key`: from the commit on it authenticates
+    /// nothing. `NotFound` when the tenant has no such key (another
+    /// tenant's key included); `Conflict` when it is the tenant's last key
+    /// and `allow_last` is false (a tenant must not lock itself out).
+    fn revoke_api_key(&self, tenant: TenantId, key: u64, allow_last: bool) -> Result<()>;
+    /// The tenant whose API key hashes to `key_hash` (and notes the use,
+    /// at most once per [`API_KEY_LAST_USED_RESOLUTION_SECS`]).
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>>;
     fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>>;
     fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;

@@ -173,6 +173,34 @@ DROP INDEX events_pending;
 DROP INDEX events_message;
 CREATE INDEX events_pending ON events(tenant_id, id) WHERE state = 'pending';
 "#,
+    // Secrets: API keys get an id to list and revoke them by, and when
+    // they were last used; a rotated-out webhook secret stays accepted
+    // until its time; the executor token moves out of the executor JSON
+    // into a sealed column (the store seals existing tokens at open, it
+    // needs the key); `secrets_check` tells a wrong key at open.
+    r#"
+CREATE TABLE api_keys_new (
+    id           INTEGER PRIMARY KEY,
+    key_hash     TEXT NOT NULL UNIQUE,              -- SHA-256 hex of the key; the key itself is never stored
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER                            -- to the minute; NULL: never
+);
+INSERT INTO api_keys_new (key_hash, tenant_id, created_at)
+    SELECT key_hash, tenant_id, created_at FROM api_keys ORDER BY created_at, rowid;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_new RENAME TO api_keys;
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+ALTER TABLE tenants ADD COLUMN previous_webhook_secret TEXT;
+ALTER TABLE tenants ADD COLUMN previous_secret_until INTEGER;   -- Unix seconds
+ALTER TABLE tenants ADD COLUMN executor_token BLOB;             -- sealed (secrets.rs); NULL: none
+
+CREATE TABLE secrets_check (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed  BLOB NOT NULL                           -- a known value sealed under the store's key
+);
+"#,
     // The remote tenants' outbox: each accepted action of a remote tenant,
     // queued by the decision's own commit and delivered after it.
     r#"
@@ -196,3 +224,61 @@ CREATE INDEX outbox_pending ON outbox(tenant_id, id) WHERE state = 'pending';
 CREATE INDEX outbox_event ON outbox(event_id);
 "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, params};
+
+    use super::MIGRATIONS;
+    use crate::model::TenantId;
+    use crate::store::{ExecutorSettings, SqliteStore, Tenants};
+
+    /// A database as the release before secrets (six migrations) left it:
+    /// a tenant with a key and a remote executor whose token is in the JSON.
+    fn before_secrets(dir: &std::path::Path, token: &str) {
+        let conn = Connection::open(dir.join(crate::store::sqlite::DATABASE_FILE)).unwrap();
+        for migration in &MIGRATIONS[..6] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        let executor = serde_json::json!({ "kind": "remote", "baseUrl": "http://127.0.0.1:9",
+                                           "account": "7", "token": token });
+        conn.execute(
+            "INSERT INTO tenants (id, name, webhook_secret, opt_out_keywords, created_at, executor)
+             VALUES (1, 'acme', 's', '[]', 0, ?1)",
+            [executor.to_string()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?1, 1, 5)",
+            params!["ab".repeat(32)],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn keys_and_tokens_from_before_secrets_keep_working_after_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        before_secrets(dir.path(), "plain-old-token");
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.tenant_by_key(&"ab".repeat(32)).unwrap(),
+            Some(TenantId(1))
+        );
+        let keys = store.api_keys(TenantId(1)).unwrap();
+        assert_eq!((keys.len(), keys[0].created_at), (1, 5), "{keys:?}");
+        assert_eq!(keys[0].fingerprint, "ab".repeat(6));
+        let ExecutorSettings::Remote { token, .. } = store.tenant(TenantId(1)).unwrap().executor
+        else {
+            panic!("not remote");
+        };
+        assert_eq!(token, "plain-old-token");
+        let stored: String = store
+            .read()
+            .query_row("SELECT executor FROM tenants WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert!(!stored.contains("plain-old-token"), "{stored}");
+    }
+}

@@ -8,6 +8,7 @@ mod data;
 mod ops;
 mod plugins;
 mod remote;
+mod secrets;
 mod uploads;
 mod v2;
 mod webhooks;

@@ -21,6 +21,7 @@ mod memo;
 mod outbox;
 mod plugins;
 mod records;
+mod sealed;
 mod tenants;
 
 /// The database file's name inside the data directory.
@@ -43,13 +44,28 @@ pub struct SqliteStore {
     memos: memo::Memos,
     /// Copies the write-ahead log into the file, off the writer's path.
     _checkpointer: checkpoint::Checkpointer,
+    /// Seals and opens the secrets kept at rest (executor tokens).
+    secrets: crate::secrets::SecretsKey,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and runs any
-    /// migrations it has not had.
+    /// migrations it has not had; secrets at rest are sealed under the
+    /// key file in `data_dir` (generated if missing, see
+    /// [`crate::secrets::SecretsKey::load_or_create`]).
     pub fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_with_key(data_dir, None)
+    }
+
+    /// Like [`Self::open`], with the operator's secrets key when one is
+    /// configured. A key other than the one the database's secrets were
+    /// sealed under fails here, naming the problem, not at the first use.
+    pub fn open_with_key(data_dir: &Path, key: Option<crate::secrets::SecretsKey>) -> Result<Self> {
         std::fs::create_dir_all(data_dir)?;
+        let secrets = match key {
+            Some(key) => key,
+            None => crate::secrets::SecretsKey::load_or_create(data_dir)?,
+        };
         let path = data_dir.join(DATABASE_FILE);
         let writer = connect(&path)?;
         writer.pragma_update(
@@ -58,6 +74,7 @@ impl SqliteStore {
             checkpoint::WRITER_BACKSTOP_PAGES,
         )?;
         migrate(&writer)?;
+        sealed::seal_at_rest(&writer, &secrets)?;
         let readers = (0..READERS)
             .map(|_| connect(&path).map(Mutex::new))
             .collect::<Result<_>>()?;
@@ -67,6 +84,7 @@ impl SqliteStore {
             next_reader: AtomicUsize::new(0),
             memos: memo::Memos::default(),
             _checkpointer: checkpoint::Checkpointer::start(&path, checkpoint::EVERY)?,
+            secrets,
         })
     }
 

@@ -6,6 +6,11 @@ use super::*;
 use crate::model::{DISCARD_ID, SHARED_CALLBACK_ID};
 use crate::phone::DEFAULT_OPT_OUT_KEYWORDS;
 
+/// The non-secret name of a key: the first hex digits of its hash.
+fn fingerprint(key_hash: &str) -> String {
+    key_hash.chars().take(API_KEY_FINGERPRINT_HEX).collect()
+}
+
 impl Tenants for SqliteStore {
     fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant> {
         let keywords = serde_json::to_string(DEFAULT_OPT_OUT_KEYWORDS)?;
@@ -172,41 +177,88 @@ impl Tenants for SqliteStore {
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
         self.memos.tenants.get_or_load(tenant, || {
-            let (name, webhook_secret, auth, executor) = self
-            .read()
-            .prepare_cached(
-                "SELECT name, webhook_secret, webhook_auth, executor FROM tenants WHERE id = ?1",
-            )?
-            .query_row([tenant.0], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            })
-            .optional()?
-            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+            let (name, webhook_secret, auth, executor, token, previous, until) = self
+                .read()
+                .prepare_cached(
+                    "SELECT name, webhook_secret, webhook_auth, executor, executor_token,
+                        previous_webhook_secret, previous_secret_until
+                     FROM tenants WHERE id = ?1",
+                )?
+                .query_row([tenant.0], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, Option<Vec<u8>>>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                        row.get::<_, Option<Timestamp>>(6)?,
+                    ))
+                })
+                .optional()?
+                .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+            let mut executor: serde_json::Value = serde_json::from_str(&executor)?;
+            if let (Some(sealed), Some(fields)) = (token, executor.as_object_mut()) {
+                let token = self.secrets.open(&sealed::token_context(tenant), &sealed)?;
+                let token = String::from_utf8(token).map_err(|_| Error::Conflict {
+                    what: format!("tenant {tenant}'s executor token is not UTF-8"),
+                })?;
+                fields.insert("token".into(), token.into());
+            }
             Ok(TenantSettings {
                 id: tenant,
                 name,
                 webhook_secret,
+                previous_webhook_secret: previous
+                    .zip(until)
+                    .map(|(secret, until)| RetiringSecret { secret, until }),
                 webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
-                executor: serde_json::from_str(&executor)?,
+                executor: serde_json::from_value(executor)?,
             })
         })
     }
 
     fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()> {
         let auth = serde_json::to_value(settings.webhook_auth)?;
+        // The token never enters the executor JSON: it is sealed apart.
+        let mut executor = serde_json::to_value(&settings.executor)?;
+        let token = executor
+            .as_object_mut()
+            .and_then(|fields| fields.remove("token"))
+            .and_then(|token| token.as_str().map(str::to_owned));
+        let sealed = token.map(|token| {
+            self.secrets
+                .seal(&sealed::token_context(tenant), token.as_bytes())
+        });
         let changed = self.conn().execute(
-            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4 WHERE id = ?1",
+            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4, executor_token = ?5
+             WHERE id = ?1",
             params![
                 tenant.0,
                 settings.name,
                 auth.as_str(),
-                serde_json::to_string(&settings.executor)?
+                serde_json::to_string(&executor)?,
+                sealed,
             ],
+        )?;
+        self.memos.changed();
+        if changed == 0 {
+            return Err(not_found(format!("tenant {tenant}")));
+        }
+        Ok(())
+    }
+
+    fn rotate_webhook_secret(
+        &self,
+        tenant: TenantId,
+        new_secret: &str,
+        previous_until: Timestamp,
+    ) -> Result<()> {
+        let changed = self.conn().execute(
+            "UPDATE tenants SET previous_webhook_secret = webhook_secret,
+                 previous_secret_until = ?3, webhook_secret = ?2
+             WHERE id = ?1",
+            params![tenant.0, new_secret, previous_until],
         )?;
         self.memos.changed();
         if changed == 0 {
@@ -239,20 +291,95 @@ impl Tenants for SqliteStore {
         Ok(())
     }
 
-    fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<()> {
-        self.conn().execute(
+    fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<ApiKeyInfo> {
+        let conn = self.conn();
+        let created_at = now();
+        conn.execute(
             "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?1, ?2, ?3)",
-            params![key_hash, tenant.0, now()],
+            params![key_hash, tenant.0, created_at],
         )?;
+        Ok(ApiKeyInfo {
+            id: conn.last_insert_rowid() as u64,
+            fingerprint: fingerprint(key_hash),
+            created_at,
+            last_used_at: None,
+        })
+    }
+
+    fn api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>> {
+        let conn = self.read();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, key_hash, created_at, last_used_at FROM api_keys
+             WHERE tenant_id = ?1 ORDER BY id",
+        )?;
+        let keys = statement
+            .query_map([tenant.0], |row| {
+                Ok(ApiKeyInfo {
+                    id: row.get(0)?,
+                    fingerprint: fingerprint(&row.get::<_, String>(1)?),
+                    created_at: row.get(2)?,
+                    last_used_at: row.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    fn revoke_api_key(&self, tenant: TenantId, key: u64, allow_last: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let found = tx
+            .prepare_cached("SELECT 1 FROM api_keys WHERE id = ?1 AND tenant_id = ?2")?
+            .query_row(params![key, tenant.0], |_| Ok(()))
+            .optional()?;
+        if found.is_none() {
+            return Err(not_found(format!("API key {key}")));
+        }
+        let count: u64 = tx
+            .prepare_cached("SELECT count(*) FROM api_keys WHERE tenant_id = ?1")?
+            .query_row([tenant.0], |row| row.get(0))?;
+        if count <= 1 && !allow_last {
+            return Err(Error::Conflict {
+                what: format!(
+                    "API key {key} is the tenant's last key: add another before revoking it"
+                ),
+            });
+        }
+        tx.execute(
+            "DELETE FROM api_keys WHERE id = ?1 AND tenant_id = ?2",
+            params![key, tenant.0],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>> {
-        Ok(self
+        let found = self
             .read()
-            .prepare_cached("SELECT tenant_id FROM api_keys WHERE key_hash = ?1")?
-            .query_row([key_hash], |row| row.get(0).map(TenantId))
-            .optional()?)
+            .prepare_cached("SELECT id, tenant_id, last_used_at FROM api_keys WHERE key_hash = ?1")?
+            .query_row([key_hash], |row| {
+                Ok((
+                    row.get::<_, u64>(0)?,
+                    TenantId(row.get(1)?),
+                    row.get::<_, Option<Timestamp>>(2)?,
+                ))
+            })
+            .optional()?;
+        let Some((id, tenant, last_used)) = found else {
+            return Ok(None);
+        };
+        // A write at most once a minute per key keeps authenticating a read;
+        // it is a note, so failing to write it never fails the request.
+        let now = now();
+        if last_used.is_none_or(|at| now - at >= API_KEY_LAST_USED_RESOLUTION_SECS)
+            && let Err(error) = self.conn().execute(
+                "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+        {
+            tracing::warn!(%tenant, key = id, %error, "noting an API key's use failed");
+        }
+        Ok(Some(tenant))
     }
 
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {

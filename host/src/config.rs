@@ -18,6 +18,10 @@ pub const DEFAULT_DATA_DIR: &str = "./smstrigger-data";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// The largest plugin component accepted: 16 MiB.
 pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 16 << 20;
+/// Component bytes one tenant may store in all versions: 256 MiB.
+pub const DEFAULT_MAX_STORED_BYTES: u64 = 256 << 20;
+/// Versions kept per plugin besides the active and previous ones.
+pub const DEFAULT_VERSIONS_KEPT: usize = 5;
 /// Pending events of one tenant beyond which its webhooks answer 503
 /// instead of journaling more than the workers can drain.
 pub const DEFAULT_MAX_PENDING: u64 = 100_000;
@@ -116,6 +120,11 @@ pub struct Quotas {
     pub max_plugins: usize,
     /// Bytes of one uploaded component.
     pub max_component_bytes: usize,
+    /// Bytes of every component version a tenant stores together.
+    pub max_stored_bytes: u64,
+    /// Versions kept per plugin besides the active and the previous one:
+    /// an upload deletes older ones.
+    pub versions_kept: usize,
     /// Dry runs in flight at once per tenant.
     pub concurrent_dry_runs: usize,
 }
@@ -126,6 +135,8 @@ impl Default for Quotas {
             events_per_second: 1_000,
             max_plugins: 32,
             max_component_bytes: DEFAULT_MAX_COMPONENT_BYTES,
+            max_stored_bytes: DEFAULT_MAX_STORED_BYTES,
+            versions_kept: DEFAULT_VERSIONS_KEPT,
             concurrent_dry_runs: 4,
         }
     }

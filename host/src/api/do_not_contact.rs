@@ -13,11 +13,12 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::Json;
+use super::page::Page;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::phone::to_e164;
 
@@ -50,18 +51,28 @@ fn normalize(phone: &str, default_country: Option<&str>) -> ApiResult<String> {
     path = "/v1/do-not-contact",
     tag = "do-not-contact",
     security(("tenant_key" = [])),
+    params(
+        ("limit" = Option<usize>, Query, description = "Phones in the page: 1 to 1,000 (default 100)."),
+        ("after" = Option<String>, Query, description = "The phone the previous page ended with (its `X-Next-After`)."),
+    ),
     responses(
-        (status = 200, description = "Every listed phone.", body = Vec<String>),
+        (status = 200, description = "A page of listed phones, in order; `X-Next-After` names the next page when this one is full.", body = Vec<String>,
+            headers(("X-Next-After" = String, description = "The cursor of the next page."))),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 422, description = "A limit out of range.", body = ErrorBody),
     )
 )]
 pub async fn do_not_contact_list(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
-) -> ApiResult<axum::Json<Vec<String>>> {
-    Ok(axum::Json(
-        blocking(move || Ok(state.store.do_not_contact_list(tenant)?)).await?,
-    ))
+    query: Query<HashMap<String, String>>,
+) -> ApiResult<(HeaderMap, axum::Json<Vec<String>>)> {
+    let page = Page::from_query(query)?;
+    let (after, limit) = (page.after.clone(), page.limit);
+    let phones =
+        blocking(move || Ok(state.store.do_not_contact_list(tenant, &after, limit)?)).await?;
+    let headers = page.headers(phones.len(), phones.last().cloned());
+    Ok((headers, axum::Json(phones)))
 }
 
 /// `POST /v1/do-not-contact`.

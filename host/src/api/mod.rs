@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod openapi;
 mod ops;
+mod page;
 mod plugins;
 mod projects;
 mod quotas;

@@ -89,18 +89,17 @@ pub async fn plugins_upload(
     let Path(name) =
         name.map_err(|e| ApiError::invalid(format!("plugin name: {}", e.body_text())))?;
     check_name(&name)?;
-    let too_large = |size: String, limit: usize| {
+    let too_large = |size: &str, limit: usize| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "component_too_large",
-            format!("the component is {size} bytes; the limit is {limit}"),
+            format!("the component is {size} bytes; the limit is {limit} bytes"),
         )
     };
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => too_large(
-            "more than".into(),
-            state.quotas.config().max_component_bytes,
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            too_large("over", state.quotas.config().max_component_bytes)
+        }
         status => ApiError::new(status, "bad_request", rejection.body_text()),
     })?;
     let activate = query
@@ -109,19 +108,32 @@ pub async fn plugins_upload(
     let quotas = state.quotas.config().clone();
     if body.len() > quotas.max_component_bytes {
         return Err(too_large(
-            body.len().to_string(),
+            &body.len().to_string(),
             quotas.max_component_bytes,
         ));
     }
     if body.is_empty() {
         return Err(ApiError::invalid("the body must be the component's bytes"));
     }
-    let slot = state.uploads.admit(tenant)?;
+    let compiles = !state.runtime.is_compiled(&sha256_hex(&body));
+    let slot = state.uploads.admit(tenant, compiles)?;
     let uploaded = blocking(move || {
         let installed = state.store.plugins(tenant)?;
         if !installed.iter().any(|p| p.name == name) && installed.len() >= quotas.max_plugins {
             return Err(ApiError::too_many(
                 format!("the tenant has its quota of {} plugins", quotas.max_plugins),
+                60,
+            ));
+        }
+        let stored = state.store.stored_component_bytes(tenant)?;
+        if stored + body.len() as u64 > quotas.max_stored_bytes {
+            return Err(ApiError::too_many(
+                format!(
+                    "the tenant stores {stored} bytes of components; with these {} it would pass its quota of {} (versions beyond the newest {} are deleted as new ones arrive)",
+                    body.len(),
+                    quotas.max_stored_bytes,
+                    quotas.versions_kept
+                ),
                 60,
             ));
         }
@@ -134,6 +146,13 @@ pub async fn plugins_upload(
         state.pipeline.plugins().insert(plugin);
         if activate {
             state.store.activate_plugin(tenant, &name, version)?;
+        }
+        for unused in state
+            .store
+            .prune_plugin_versions(tenant, &name, quotas.versions_kept)?
+        {
+            state.pipeline.plugins().forget(&unused);
+            state.runtime.forget(&unused);
         }
         tracing::info!(%tenant, plugin = %name, version, activate, "plugin uploaded");
         Ok(Uploaded {
@@ -447,6 +466,15 @@ pub async fn plugins_dry_run(
     Ok(axum::Json(result))
 }
 
+/// The most plugins one project binds: each runs on every event.
+pub const MAX_BINDINGS: usize = 16;
+
+/// Bytes of keys and values in one binding's config. It is recorded with
+/// every decision its plugin makes (replays need it), so a large one
+/// multiplies: a 900 KB config once grew the database by 8.8 MB in 10
+/// webhooks.
+pub const MAX_BINDING_CONFIG_BYTES: usize = 16 << 10;
+
 /// Replaces which plugins (with config and priority) handle a project's
 /// events.
 #[utoipa::path(
@@ -461,7 +489,7 @@ pub async fn plugins_dry_run(
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such project or plugin.", body = ErrorBody),
-        (status = 422, description = "A plugin is bound twice, or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "A plugin is bound twice, more than 16 are bound, a config holds more than 16 KiB, or the body has another shape.", body = ErrorBody),
     )
 )]
 pub async fn bindings_put(
@@ -470,11 +498,24 @@ pub async fn bindings_put(
     Ids(project): Ids<u64>,
     Json(bindings): Json<Vec<Binding>>,
 ) -> ApiResult<axum::Json<Vec<Binding>>> {
+    if bindings.len() > MAX_BINDINGS {
+        return Err(ApiError::invalid(format!(
+            "a project binds at most {MAX_BINDINGS} plugins; the body has {}",
+            bindings.len()
+        )));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for binding in &bindings {
         if !seen.insert(&binding.plugin) {
             return Err(ApiError::invalid(format!(
                 "plugin {} is bound twice",
+                binding.plugin
+            )));
+        }
+        let size: usize = binding.config.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > MAX_BINDING_CONFIG_BYTES {
+            return Err(ApiError::invalid(format!(
+                "the config of plugin {} holds {size} bytes of keys and values; the limit is {MAX_BINDING_CONFIG_BYTES}",
                 binding.plugin
             )));
         }

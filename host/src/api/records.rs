@@ -8,13 +8,16 @@
 //! the shape records are returned in and plugins receive, so order and
 //! repeated names survive a round trip. Nothing here runs plugins.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::{Json, parse};
+use super::page::Page;
 use super::projects::{Ids, check_zone};
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{ProjectId, RecordId};
@@ -126,21 +129,36 @@ pub async fn records_create(
     path = "/v1/projects/{id}/records",
     tag = "records",
     security(("tenant_key" = [])),
-    params(("id" = u64, Path, description = "The project's id.")),
+    params(
+        ("id" = u64, Path, description = "The project's id."),
+        ("limit" = Option<usize>, Query, description = "Records in the page: 1 to 1,000 (default 100)."),
+        ("after" = Option<u64>, Query, description = "The id the previous page ended with (its `X-Next-After`)."),
+    ),
     responses(
-        (status = 200, description = "Every record of the project.", body = Vec<StoredRecord>),
+        (status = 200, description = "A page of the project's records, by id; `X-Next-After` names the next page when this one is full.", body = Vec<StoredRecord>,
+            headers(("X-Next-After" = String, description = "The cursor of the next page."))),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such project of the tenant's.", body = ErrorBody),
+        (status = 422, description = "A limit or cursor out of range.", body = ErrorBody),
     )
 )]
 pub async fn records_list(
     Tenant(tenant): Tenant,
     State(state): State<AppState>,
     Ids(project): Ids<u64>,
-) -> ApiResult<axum::Json<Vec<StoredRecord>>> {
-    Ok(axum::Json(
-        blocking(move || Ok(state.store.records(tenant, ProjectId(project))?)).await?,
-    ))
+    query: Query<HashMap<String, String>>,
+) -> ApiResult<(HeaderMap, axum::Json<Vec<StoredRecord>>)> {
+    let page = Page::from_query(query)?;
+    let after = RecordId(page.after_id()?);
+    let limit = page.limit;
+    let records = blocking(move || {
+        Ok(state
+            .store
+            .records(tenant, ProjectId(project), after, limit)?)
+    })
+    .await?;
+    let headers = page.headers(records.len(), records.last().map(|r| r.id.0.to_string()));
+    Ok((headers, axum::Json(records)))
 }
 
 /// A record with its event list, oldest first.

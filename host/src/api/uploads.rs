@@ -51,13 +51,20 @@ impl Uploads {
         }
     }
 
-    /// Admits one upload of `tenant` to compile, holding its compile slot
-    /// until the returned guard drops.
+    /// Admits one upload of `tenant`; when it `compiles` (its component is
+    /// not in the compile cache yet), holds its compile slot until the
+    /// returned guard drops. An upload of a component the server has
+    /// compiled before (another tenant's copy of a shipped rule) costs no
+    /// compile, so it takes no slot.
     ///
     /// Over the rate: 429 `upload_rate`; a compile of the tenant's already
     /// running, or the global cap reached: 429 `compile_busy`. A refused
     /// upload does not count toward the rate.
-    pub fn admit(self: &Arc<Self>, tenant: TenantId) -> Result<CompileSlot, ApiError> {
+    pub fn admit(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        compiles: bool,
+    ) -> Result<Option<CompileSlot>, ApiError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let recent = state.recent.entry(tenant).or_default();
@@ -79,6 +86,10 @@ impl Uploads {
                 wait.as_secs() + 1,
             ));
         }
+        if !compiles {
+            recent.push_back(now);
+            return Ok(None);
+        }
         if state.compiling.contains(&tenant) {
             return Err(refused(
                 "compile_busy",
@@ -98,10 +109,10 @@ impl Uploads {
         }
         state.compiling.insert(tenant);
         state.recent.entry(tenant).or_default().push_back(now);
-        Ok(CompileSlot {
+        Ok(Some(CompileSlot {
             uploads: Arc::clone(self),
             tenant,
-        })
+        }))
     }
 }
 
@@ -142,21 +153,33 @@ mod tests {
     #[test]
     fn a_tenant_compiles_one_upload_at_a_time_and_others_are_not_held_up() {
         let uploads = uploads(10, 2);
-        let first = uploads.admit(TenantId(1)).unwrap();
-        let err = uploads.admit(TenantId(1)).err().unwrap();
+        let first = uploads.admit(TenantId(1), true).unwrap();
+        let err = uploads.admit(TenantId(1), true).err().unwrap();
         assert_eq!((err.status.as_u16(), err.code), (429, "compile_busy"));
         assert!(err.retry_after.is_some());
-        let _other = uploads.admit(TenantId(2)).unwrap();
+        let _other = uploads.admit(TenantId(2), true).unwrap();
         drop(first);
-        uploads.admit(TenantId(1)).unwrap();
+        uploads.admit(TenantId(1), true).unwrap();
+    }
+
+    /// The proofs' 1,001 tenants each upload the same shipped rule: only the
+    /// first compiles.
+    #[test]
+    fn an_upload_already_compiled_takes_no_compile_slot_but_counts_toward_the_rate() {
+        let uploads = uploads(2, 1);
+        let _compiling = uploads.admit(TenantId(1), true).unwrap();
+        assert!(uploads.admit(TenantId(2), false).unwrap().is_none());
+        assert!(uploads.admit(TenantId(2), false).unwrap().is_none());
+        let err = uploads.admit(TenantId(2), false).err().unwrap();
+        assert_eq!(err.code, "upload_rate");
     }
 
     #[test]
     fn the_global_cap_of_compiles_refuses_a_third_tenant() {
         let uploads = uploads(10, 2);
-        let _a = uploads.admit(TenantId(1)).unwrap();
-        let _b = uploads.admit(TenantId(2)).unwrap();
-        let err = uploads.admit(TenantId(3)).err().unwrap();
+        let _a = uploads.admit(TenantId(1), true).unwrap();
+        let _b = uploads.admit(TenantId(2), true).unwrap();
+        let err = uploads.admit(TenantId(3), true).err().unwrap();
         assert_eq!((err.status.as_u16(), err.code), (429, "compile_busy"));
         assert!(err.message.contains('2'), "{}", err.message);
     }
@@ -165,9 +188,9 @@ mod tests {
     fn uploads_over_the_rate_are_refused_with_when_to_retry() {
         let uploads = uploads(3, 4);
         for _ in 0..3 {
-            drop(uploads.admit(TenantId(1)).unwrap());
+            drop(uploads.admit(TenantId(1), true).unwrap());
         }
-        let err = uploads.admit(TenantId(1)).err().unwrap();
+        let err = uploads.admit(TenantId(1), true).err().unwrap();
         assert_eq!((err.status.as_u16(), err.code), (429, "upload_rate"));
         let retry = err.retry_after.unwrap();
         assert!((1..=61).contains(&retry), "{retry}");
@@ -176,6 +199,6 @@ mod tests {
             "{}",
             err.message
         );
-        drop(uploads.admit(TenantId(2)).unwrap());
+        drop(uploads.admit(TenantId(2), true).unwrap());
     }
 }

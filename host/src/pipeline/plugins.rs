@@ -83,6 +83,15 @@ impl PluginCache {
         loaded.insert(plugin.sha256().to_string(), plugin);
     }
 
+    /// Drops the loaded plugin with `sha256` (its versions were deleted);
+    /// calls already running keep their copy.
+    pub fn forget(&self, sha256: &str) {
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sha256);
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Plugin>> {
         self.loaded.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -114,6 +114,21 @@ impl CompileCache {
         }
     }
 
+    /// Deletes `sha256`'s artifact, if there is one.
+    pub(crate) fn remove(&self, sha256: &str) {
+        if let Err(error) = fs::remove_file(self.path(sha256))
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(sha256, %error, "could not delete a compiled component");
+        }
+    }
+
+    /// Whether an artifact for `sha256` is on disk (it may still turn out
+    /// stale, and be recompiled, when it is loaded).
+    pub(crate) fn contains(&self, sha256: &str) -> bool {
+        self.path(sha256).exists()
+    }
+
     fn path(&self, sha256: &str) -> PathBuf {
         self.dir.join(format!("{sha256}.cwasm"))
     }

@@ -248,6 +248,22 @@ impl Runtime {
         Ok(plugin)
     }
 
+    /// Deletes the compiled artifact of a component no version uses any
+    /// more; best effort (a leftover file is only disk).
+    pub fn forget(&self, sha256: &str) {
+        if let Some(cache) = &self.cache {
+            cache.remove(sha256);
+        }
+    }
+
+    /// Whether the component with `sha256` is in the compile cache, so
+    /// loading it costs no compile.
+    pub fn is_compiled(&self, sha256: &str) -> bool {
+        self.cache
+            .as_ref()
+            .is_some_and(|cache| cache.contains(sha256))
+    }
+
     /// The plugin whose component has `sha256`, from the compile cache
     /// alone (no bytes to read or hash): `None` when it is not cached.
     pub fn load_cached(&self, sha256: &str) -> Option<Result<Plugin, Error>> {

@@ -664,7 +664,14 @@ pub trait Records {
     /// import is all-or-nothing); every one must be in a project of `tenant`.
     fn create_records(&self, tenant: TenantId, records: &[NewRecord]) -> Result<Vec<StoredRecord>>;
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord>;
-    fn records(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<StoredRecord>>;
+    /// Up to `limit` of the project's records with ids after `after`, by id.
+    fn records(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        after: RecordId,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>>;
     fn records_by_phone(
         &self,
         tenant: TenantId,
@@ -682,7 +689,13 @@ pub trait Records {
     ) -> Result<RecordEvent>;
     fn add_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<()>;
     fn remove_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<bool>;
-    fn do_not_contact_list(&self, tenant: TenantId) -> Result<Vec<String>>;
+    /// Up to `limit` listed phones after `after`, in order.
+    fn do_not_contact_list(
+        &self,
+        tenant: TenantId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>>;
     /// Which of `phones` are on the tenant's do-not-contact list.
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>>;
 }
@@ -696,6 +709,18 @@ pub trait Plugins {
         sha256: &str,
         component: &[u8],
     ) -> Result<u32>;
+    /// Deletes `name`'s versions beyond the newest `keep`, except the active
+    /// and the previous one (a rollback's target); returns the SHA-256s of
+    /// deleted components no version of any tenant still uses, whose
+    /// compiled artifacts may go too.
+    fn prune_plugin_versions(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        keep: usize,
+    ) -> Result<Vec<String>>;
+    /// Bytes of every component version the tenant stores.
+    fn stored_component_bytes(&self, tenant: TenantId) -> Result<u64>;
     fn activate_plugin(&self, tenant: TenantId, name: &str, version: u32) -> Result<()>;
     /// Makes the previously active version active again; returns it.
     fn rollback_plugin(&self, tenant: TenantId, name: &str) -> Result<u32>;

@@ -563,3 +563,124 @@ fn a_tenants_own_limits_apply_to_its_plugins_only() {
     let fine = decide(&roomy);
     assert_eq!(fine["outcome"], "ok", "{fine}");
 }
+
+/// A binding's config is recorded with every decision, so its size is
+/// capped: a 900 KB config once grew the database by 8.8 MB in 10 webhooks.
+#[test]
+fn a_binding_config_over_16_kib_or_too_many_bindings_are_refused_and_nothing_changes() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    server.install(&tenant, "reply", components::REPLY_CALL_TIME);
+    let path = format!("/v1/projects/{project}/bindings");
+    let put = |body: Value| send(server.put(&path).bearer_auth(&tenant.api_key).json(&body));
+    let (status, _) = put(json!([{ "plugin": "reply", "priority": 1, "config": { "k": "v" } }]));
+    assert_eq!(status, StatusCode::OK);
+
+    let big = "x".repeat(16 << 10);
+    let (status, answer) =
+        put(json!([{ "plugin": "reply", "priority": 1, "config": { "k": big } }]));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("16384"),
+        "{answer}"
+    );
+    let many: Vec<Value> = (0..17)
+        .map(|i| json!({ "plugin": format!("p{i}"), "priority": i }))
+        .collect();
+    let (status, answer) = put(Value::Array(many));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+
+    let (status, bound) = send(server.get(&path).bearer_auth(&tenant.api_key));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bound[0]["config"],
+        json!({ "k": "v" }),
+        "unchanged: {bound}"
+    );
+}
+
+/// `bytes` with a custom section appended: the same code, another SHA-256.
+fn variant(bytes: &[u8], n: u8) -> Vec<u8> {
+    let name = b"variant";
+    let mut out = bytes.to_vec();
+    out.push(0); // a custom section
+    out.push((1 + name.len() + 1) as u8); // its size (one byte of LEB128)
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.push(n);
+    out
+}
+
+/// Every version kept its bytes, its compiled file and a cache entry, for
+/// ever: 40 versions went in within a second. Now an upload deletes the
+/// versions beyond the newest five, except the active and the previous.
+#[test]
+fn old_versions_are_pruned_keeping_the_active_one_and_their_compiled_files_go() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let bytes = std::fs::read(components::NOT_TRACEABLE_CALLBACK).unwrap();
+    let upload = |n: u8, activate: bool| {
+        let query = if activate { "" } else { "?activate=false" };
+        let (status, body) = send(
+            server
+                .put(&format!("/v1/plugins/rule{query}"))
+                .bearer_auth(&tenant.api_key)
+                .body(variant(&bytes, n)),
+        );
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["sha256"].as_str().unwrap().to_string()
+    };
+    let mut shas = vec![upload(1, true)];
+    for n in 2..=8 {
+        shas.push(upload(n, false));
+    }
+    let (_, info) = send(server.get("/v1/plugins/rule").bearer_auth(&tenant.api_key));
+    let versions: Vec<u64> = info["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 4, 5, 6, 7, 8], "{info}");
+    assert_eq!(info["activeVersion"], 1);
+    let compiled = server.data_dir().join("compiled");
+    for (index, sha) in shas.iter().enumerate() {
+        let kept = compiled.join(format!("{sha}.cwasm")).exists();
+        assert_eq!(
+            kept,
+            ![1, 2].contains(&index),
+            "v{} compiled file",
+            index + 1
+        );
+    }
+}
+
+#[test]
+fn an_upload_over_the_tenants_stored_bytes_is_refused_and_nothing_is_stored() {
+    let server = Server::start_with(|c| c.quotas.max_stored_bytes = 100_000);
+    let tenant = server.tenant("acme");
+    let bytes = std::fs::read(components::NOT_TRACEABLE_CALLBACK).unwrap();
+    assert!(
+        bytes.len() < 100_000 && 2 * bytes.len() > 100_000,
+        "{}",
+        bytes.len()
+    );
+    server.install(&tenant, "rule", components::NOT_TRACEABLE_CALLBACK);
+    let (status, body) = send(
+        server
+            .put("/v1/plugins/other")
+            .bearer_auth(&tenant.api_key)
+            .body(variant(&bytes, 1)),
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("quota"),
+        "{body}"
+    );
+    let (_, list) = send(server.get("/v1/plugins").bearer_auth(&tenant.api_key));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+}

@@ -35,6 +35,58 @@ impl Plugins for SqliteStore {
         Ok(version)
     }
 
+    fn prune_plugin_versions(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        keep: usize,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let doomed: Vec<(u32, String)> = tx
+            .prepare_cached(
+                "SELECT v.version, v.sha256 FROM plugin_versions v
+                 JOIN plugins p ON p.tenant_id = v.tenant_id AND p.name = v.name
+                 WHERE v.tenant_id = ?1 AND v.name = ?2
+                   AND v.version IS NOT p.active_version AND v.version IS NOT p.previous_version
+                   AND v.version NOT IN (SELECT version FROM plugin_versions
+                                         WHERE tenant_id = ?1 AND name = ?2
+                                         ORDER BY version DESC LIMIT ?3)",
+            )?
+            .query_map(params![tenant.0, name, keep as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut unused = Vec::new();
+        for (version, sha256) in &doomed {
+            tx.prepare_cached(
+                "DELETE FROM plugin_versions WHERE tenant_id = ?1 AND name = ?2 AND version = ?3",
+            )?
+            .execute(params![tenant.0, name, version])?;
+            let used: bool = tx
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM plugin_versions WHERE sha256 = ?1)")?
+                .query_row([sha256], |row| row.get(0))?;
+            if !used && !unused.contains(sha256) {
+                unused.push(sha256.clone());
+            }
+        }
+        tx.commit()?;
+        drop(conn);
+        if !doomed.is_empty() {
+            self.memos.changed();
+        }
+        Ok(unused)
+    }
+
+    fn stored_component_bytes(&self, tenant: TenantId) -> Result<u64> {
+        Ok(self
+            .read()
+            .prepare_cached(
+                "SELECT COALESCE(SUM(length(component)), 0) FROM plugin_versions WHERE tenant_id = ?1",
+            )?
+            .query_row([tenant.0], |row| row.get::<_, i64>(0))? as u64)
+    }
+
     fn activate_plugin(&self, tenant: TenantId, name: &str, version: u32) -> Result<()> {
         let conn = self.conn();
         let exists: Option<u32> = conn

@@ -141,15 +141,25 @@ impl Records for SqliteStore {
         Ok(listed)
     }
 
-    fn records(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<StoredRecord>> {
+    fn records(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        after: RecordId,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>> {
         let conn = self.read();
         owned_project(&conn, tenant, project)?;
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records
-             WHERE tenant_id = ?1 AND project_id = ?2 ORDER BY id"
+             WHERE tenant_id = ?1 AND project_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
         ))?;
+        let after = i64::try_from(after.0).unwrap_or(i64::MAX);
         let rows = statement
-            .query_map(params![tenant.0, project.0], record_from_row)?
+            .query_map(
+                params![tenant.0, project.0, after, limit as i64],
+                record_from_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(with_fields).collect()
     }
@@ -222,13 +232,19 @@ impl Records for SqliteStore {
         )? > 0)
     }
 
-    fn do_not_contact_list(&self, tenant: TenantId) -> Result<Vec<String>> {
+    fn do_not_contact_list(
+        &self,
+        tenant: TenantId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
         let conn = self.read();
         let mut statement = conn.prepare_cached(
-            "SELECT phone FROM do_not_contact WHERE tenant_id = ?1 ORDER BY phone",
+            "SELECT phone FROM do_not_contact WHERE tenant_id = ?1 AND phone > ?2
+             ORDER BY phone LIMIT ?3",
         )?;
         Ok(statement
-            .query_map([tenant.0], |row| row.get(0))?
+            .query_map(params![tenant.0, after, limit as i64], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -225,3 +225,57 @@ fn import_over_the_line_cap_is_refused_with_413_and_stores_nothing() {
     assert_error(answer, StatusCode::PAYLOAD_TOO_LARGE, "import_too_large");
     assert_eq!(records(&server, &tenant, project), json!([]));
 }
+
+/// A list never answers a tenant's whole table at once: pages of 100 by
+/// default, 1,000 at most, each full page naming the next.
+#[test]
+fn records_are_listed_a_page_at_a_time_and_the_pages_hold_every_record_once() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let body: String = (0..250)
+        .map(|i| format!("{{\"phone\": \"+3630{i:07}\"}}\n"))
+        .collect();
+    let import = server.post(&format!("/v1/projects/{project}/records/import"));
+    let (status, answer) = send(as_tenant(import, &tenant).body(body));
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    let path = format!("/v1/projects/{project}/records");
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    let mut pages = 0;
+    loop {
+        let response = as_tenant(server.get(&format!("{path}?after={after}")), &tenant)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let next = response
+            .headers()
+            .get("x-next-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let page: Value = response.json().unwrap();
+        let page = page.as_array().unwrap().clone();
+        assert!(page.len() <= 100, "a default page holds 100");
+        seen.extend(page.iter().map(|r| r["id"].as_u64().unwrap()));
+        pages += 1;
+        match next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (250, 250), "each record once");
+
+    for bad in ["limit=0", "limit=1001", "limit=all", "after=x"] {
+        let (status, answer) = send(as_tenant(server.get(&format!("{path}?{bad}")), &tenant));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {answer}");
+    }
+    let (status, answer) = send(as_tenant(
+        server.get(&format!("{path}?limit=1000")),
+        &tenant,
+    ));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer.as_array().unwrap().len(), 250);
+}

@@ -82,8 +82,9 @@ pub const V2_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
 pub const REMOTE_ID_FIELD: &str = "remoteId";
 /// The local record field holding the remote record's project id.
 pub const REMOTE_PROJECT_FIELD: &str = "remoteProjectId";
-/// The `userid` remote dispositions are set as.
-pub const REMOTE_USER: &str = "System";
+/// The `userid` remote dispositions are set as: not `System`, which an
+/// smstrigger serving `/v2` keeps for its own host's entries.
+pub const REMOTE_USER: &str = "smstrigger";
 /// The fields of the remote's event-list entry an executed verdict keeps
 /// (the `/v2` entry's own); anything else the remote sends is dropped.
 pub const ENTRY_FIELDS: &[&str] = &[

@@ -244,7 +244,7 @@ fn remote_an_action_lands_on_the_remote_record_and_not_the_local_one() {
     assert_eq!(remote["next_calldate"], "2026-12-01 11:00:00", "{remote}");
     let events = remote["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{remote}");
-    assert_eq!(events[0]["userid"], "System");
+    assert_eq!(events[0]["userid"], "smstrigger");
     assert!(
         events[0]["description"].as_str().unwrap().contains(PLUGIN),
         "{remote}"

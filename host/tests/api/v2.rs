@@ -217,6 +217,17 @@ fn v2_refusals_are_417_envelopes_naming_the_field_and_change_nothing() {
             "missing_field",
             Some("userid"),
         ),
+        // The host's own entries are `System`'s; no caller may forge one.
+        (
+            json!({ "dispositionid": 41, "userid": "System" }),
+            "invalid_value",
+            Some("userid"),
+        ),
+        (
+            json!({ "dispositionid": 41, "userid": " system " }),
+            "invalid_value",
+            Some("userid"),
+        ),
         (
             json!({ "dispositionid": 2, "userid": "u" }),
             "next_calldate_required",

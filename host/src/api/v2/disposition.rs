@@ -17,6 +17,9 @@ use crate::model::Timestamp;
 /// The longest `Idempotency-Key`, `userid` and `description` taken.
 const MAX_KEY: usize = 200;
 const MAX_USER: usize = 200;
+
+/// The user of the entries the host writes for plugins' actions.
+const HOST_USER: &str = "System";
 const MAX_DESCRIPTION: usize = 2000;
 
 /// What `POST …/dispositions` asks for, checked field by field.
@@ -104,6 +107,14 @@ impl NewDisposition {
         };
         if userid.is_empty() {
             return Err(missing("userid"));
+        }
+        // The event list's `System` entries are the host's own decisions;
+        // no caller may write one.
+        if userid.eq_ignore_ascii_case(HOST_USER) {
+            return Err(invalid(
+                "userid",
+                "`System` is reserved for the host's own entries",
+            ));
         }
         if userid.chars().count() > MAX_USER {
             return Err(invalid(

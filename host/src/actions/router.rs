@@ -1,6 +1,9 @@
 //! [`TenantRouter`]: the pipeline's executor, sending each tenant's events
 //! to the back end its `executor` setting names.
 //!
+//! First, for every tenant alike, actions whose next call date has passed
+//! are dropped (see [`super::execution_time`]), so neither back end
+//! executes them.
 //! Embedded tenants' events pass through unchanged; remote tenants' events
 //! are first carried out over HTTP by [`RemoteExecutor`] (one thread per
 //! remote tenant, so one slow remote does not hold up another), which
@@ -15,6 +18,7 @@ use std::sync::Arc;
 
 use super::executor::{EmbeddedExecutor, Executor};
 use super::remote::{RemoteExecutor, RemoteTarget};
+use crate::config::Clock;
 use crate::model::TenantId;
 use crate::store::{self, ProcessedEvent, Store};
 
@@ -39,10 +43,18 @@ impl TenantRouter {
             remote,
         }
     }
+
+    /// This router, judging "already past" by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.embedded = EmbeddedExecutor::with_clock(Arc::clone(&self.store), clock);
+        self
+    }
 }
 
 impl Executor for TenantRouter {
     fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error> {
+        let checked = self.embedded.checked(processed);
+        let processed: &[ProcessedEvent] = &checked;
         // The settings are read once per batch: a tenant switching back ends
         // takes effect from its next batch.
         let mut targets: BTreeMap<TenantId, RemoteTarget> = BTreeMap::new();
@@ -58,7 +70,7 @@ impl Executor for TenantRouter {
             }
         }
         if targets.is_empty() {
-            return self.embedded.execute(processed);
+            return self.embedded.commit_checked(processed);
         }
         let mut batch = processed.to_vec();
         std::thread::scope(|scope| {
@@ -82,6 +94,6 @@ impl Executor for TenantRouter {
                 }
             }
         });
-        self.embedded.execute(&batch)
+        self.embedded.commit_checked(&batch)
     }
 }

@@ -149,6 +149,7 @@ mod tests {
             webhook_secret: "s3cret".into(),
             webhook_auth: auth,
             executor: crate::store::ExecutorSettings::Embedded,
+            accept_window: None,
         }
     }
 

@@ -173,4 +173,9 @@ DROP INDEX events_pending;
 DROP INDEX events_message;
 CREATE INDEX events_pending ON events(tenant_id, id) WHERE state = 'pending';
 "#,
+    // A tenant's acceptance window of webhook timestamps, JSON
+    // `{"pastSecs", "futureSecs"}`; NULL keeps the server's defaults.
+    r#"
+ALTER TABLE tenants ADD COLUMN accept_window TEXT;
+"#,
 ];

@@ -358,7 +358,7 @@ fn answers_have_their_documented_fields() {
             ))
             .json(&json!({
                 "messageId": "m-shape", "projectId": project, "recordId": record,
-                "status": "sent", "timestamp": 1_800_000_000,
+                "status": "sent", "timestamp": NOW,
             })),
     );
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");

@@ -172,10 +172,10 @@ impl Tenants for SqliteStore {
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
         self.memos.tenants.get_or_load(tenant, || {
-            let (name, webhook_secret, auth, executor) = self
+            let (name, webhook_secret, auth, executor, window) = self
             .read()
             .prepare_cached(
-                "SELECT name, webhook_secret, webhook_auth, executor FROM tenants WHERE id = ?1",
+                "SELECT name, webhook_secret, webhook_auth, executor, accept_window FROM tenants WHERE id = ?1",
             )?
             .query_row([tenant.0], |row| {
                 Ok((
@@ -183,6 +183,7 @@ impl Tenants for SqliteStore {
                     row.get::<_, String>(1)?,
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?
@@ -193,6 +194,7 @@ impl Tenants for SqliteStore {
                 webhook_secret,
                 webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
                 executor: serde_json::from_str(&executor)?,
+                accept_window: window.as_deref().map(serde_json::from_str).transpose()?,
             })
         })
     }
@@ -200,12 +202,17 @@ impl Tenants for SqliteStore {
     fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()> {
         let auth = serde_json::to_value(settings.webhook_auth)?;
         let changed = self.conn().execute(
-            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4 WHERE id = ?1",
+            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4, accept_window = ?5
+             WHERE id = ?1",
             params![
                 tenant.0,
                 settings.name,
                 auth.as_str(),
-                serde_json::to_string(&settings.executor)?
+                serde_json::to_string(&settings.executor)?,
+                settings
+                    .accept_window
+                    .map(|w| serde_json::to_string(&w))
+                    .transpose()?,
             ],
         )?;
         self.memos.changed();

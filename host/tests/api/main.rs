@@ -9,6 +9,7 @@ mod data;
 mod ops;
 mod plugins;
 mod remote;
+mod timeouts;
 mod v2;
 mod webhooks;
 

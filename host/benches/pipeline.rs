@@ -625,7 +625,12 @@ struct TimedExecutor {
 impl TimedExecutor {
     fn new(store: Arc<SqliteStore>) -> Self {
         Self {
-            inner: EmbeddedExecutor::new(store),
+            // The clock of the events' day, so the callbacks execute
+            // whatever day the benchmark runs.
+            inner: EmbeddedExecutor::with_clock(
+                store,
+                smstrigger_host::config::Clock::pinned(local(SENT_AT)),
+            ),
             batches: AtomicU64::new(0),
             nanos: AtomicU64::new(0),
         }

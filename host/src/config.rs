@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::model::Timestamp;
 use crate::runtime::Limits;
 use crate::secrets::SecretsKey;
 
@@ -36,6 +39,12 @@ pub const DEFAULT_COMPILE_WALL_SECS: u64 = 180;
 pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 10;
 /// How long shutdown waits for in-flight events to drain.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers before the
+/// connection is closed (a slow-loris client holds nothing longer).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may take, body included, before it is answered 408
+/// (a `?wait=true` webhook waits up to 10 s for its decision, within this).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything `smstrigger serve` needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +67,19 @@ pub struct Config {
     pub quotas: Quotas,
     pub compile: CompileConfig,
     pub remote: RemoteConfig,
+    /// The window around the host's clock a webhook's timestamp must fall
+    /// in, and how far tenants may widen it.
+    pub accept_window: AcceptWindowConfig,
+    /// Seconds a client may take to send a request's headers; then the
+    /// connection is closed.
+    pub header_timeout_secs: u64,
+    /// Seconds one request may take, body included; then it is answered 408.
+    pub request_timeout_secs: u64,
+    /// The host's idea of now, for the acceptance window and the last check
+    /// before an action executes: the system clock, unless a test or the
+    /// demo pins it (never from the file or the environment).
+    #[serde(skip)]
+    pub clock: Clock,
 }
 
 impl Default for Config {
@@ -75,6 +97,86 @@ impl Default for Config {
             quotas: Quotas::default(),
             compile: CompileConfig::default(),
             remote: RemoteConfig::default(),
+            accept_window: AcceptWindowConfig::default(),
+            header_timeout_secs: DEFAULT_HEADER_TIMEOUT.as_secs(),
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT.as_secs(),
+            clock: Clock::default(),
+        }
+    }
+}
+
+/// The host's clock: the system's, or one pinned at a time (tests and the
+/// demo, whose events carry fixed dates). Clones share the pinned time, so
+/// whoever pinned it can move it and every holder sees the change.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// A clock that reads `at` until [`Self::set`] moves it.
+    pub fn pinned(at: Timestamp) -> Self {
+        Self(Some(Arc::new(AtomicI64::new(at))))
+    }
+
+    /// Now, in Unix seconds.
+    pub fn now(&self) -> Timestamp {
+        match &self.0 {
+            Some(pinned) => pinned.load(Ordering::Relaxed),
+            None => chrono::Utc::now().timestamp(),
+        }
+    }
+
+    /// Moves a pinned clock to `at`; the system clock ignores it.
+    pub fn set(&self, at: Timestamp) {
+        if let Some(pinned) = &self.0 {
+            pinned.store(at, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Seven days: how old a webhook's event may be by default. Providers
+/// retry for hours, a backlog may take a day; a receipt older than a week
+/// is a replay or a mistake, and a callback it sets would be stale.
+pub const DEFAULT_ACCEPT_PAST_SECS: u64 = 7 * 86_400;
+/// Five minutes: how far ahead of the host's clock a webhook's timestamp
+/// may be by default (the sender's clock may run a little fast).
+pub const DEFAULT_ACCEPT_FUTURE_SECS: u64 = 300;
+/// The widest a tenant may set its window back by default: 30 days.
+pub const DEFAULT_MAX_ACCEPT_PAST_SECS: u64 = 30 * 86_400;
+/// The widest a tenant may set its window ahead by default: one day.
+pub const DEFAULT_MAX_ACCEPT_FUTURE_SECS: u64 = 86_400;
+
+/// The acceptance window of webhook timestamps: the defaults of tenants
+/// that set none, and the operator's bounds on what a tenant may set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcceptWindowConfig {
+    /// Seconds before the host's clock a webhook's timestamp may be.
+    pub past_secs: u64,
+    /// Seconds after the host's clock a webhook's timestamp may be.
+    pub future_secs: u64,
+    /// The largest `pastSecs` a tenant may set (`PUT /v1/tenant`).
+    pub max_past_secs: u64,
+    /// The largest `futureSecs` a tenant may set.
+    pub max_future_secs: u64,
+}
+
+impl AcceptWindowConfig {
+    /// The window of a tenant that set none.
+    pub fn defaults(&self) -> crate::store::AcceptWindow {
+        crate::store::AcceptWindow {
+            past_secs: self.past_secs,
+            future_secs: self.future_secs,
+        }
+    }
+}
+
+impl Default for AcceptWindowConfig {
+    fn default() -> Self {
+        Self {
+            past_secs: DEFAULT_ACCEPT_PAST_SECS,
+            future_secs: DEFAULT_ACCEPT_FUTURE_SECS,
+            max_past_secs: DEFAULT_MAX_ACCEPT_PAST_SECS,
+            max_future_secs: DEFAULT_MAX_ACCEPT_FUTURE_SECS,
         }
     }
 }
@@ -297,6 +399,23 @@ impl Config {
                 "the operator key (SMSTRIGGER_OPERATOR_KEY or operator_key) is empty; set a secret or leave it unset"
             );
         }
+        if let Some(v) = get("SMSTRIGGER_HEADER_TIMEOUT_SECS") {
+            self.header_timeout_secs = parse("SMSTRIGGER_HEADER_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("SMSTRIGGER_REQUEST_TIMEOUT_SECS") {
+            self.request_timeout_secs = parse("SMSTRIGGER_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        let window = &self.accept_window;
+        if window.past_secs > window.max_past_secs || window.future_secs > window.max_future_secs {
+            anyhow::bail!(
+                "accept_window: the default window ({} s back, {} s ahead) is wider than the \
+                 bounds tenants are held to ({} s, {} s)",
+                window.past_secs,
+                window.future_secs,
+                window.max_past_secs,
+                window.max_future_secs
+            );
+        }
         if self.limits.memory_mib << 20 > crate::runtime::MEMORY_CEILING_BYTES {
             anyhow::bail!(
                 "limits.memory_mib {} is over the engine's ceiling of {} MiB",
@@ -309,6 +428,16 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// How long a client may take to send a request's headers.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+
+    /// How long one request may take, body included.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
     }
 }
 
@@ -394,6 +523,32 @@ mod tests {
             .apply_env(|name| (name == "SMSTRIGGER_SECRETS_KEY").then(|| hex_key.clone()))
             .unwrap();
         assert!(config.secrets_key.is_some());
+    }
+
+    #[test]
+    fn a_default_accept_window_wider_than_the_tenants_bounds_is_refused() {
+        let mut config: Config =
+            toml::from_str("[accept_window]\npast_secs = 864000\nmax_past_secs = 86400\n").unwrap();
+        let err = config.apply_env(|_| None).unwrap_err();
+        assert!(err.to_string().contains("accept_window"), "{err}");
+        let mut config: Config = toml::from_str("[accept_window]\nfuture_secs = 60\n").unwrap();
+        config.apply_env(|_| None).unwrap();
+        assert_eq!(config.accept_window.defaults().future_secs, 60);
+        assert_eq!(
+            config.accept_window.defaults().past_secs,
+            DEFAULT_ACCEPT_PAST_SECS
+        );
+    }
+
+    #[test]
+    fn a_pinned_clock_is_shared_by_its_clones_and_the_system_clock_moves() {
+        let pinned = Clock::pinned(1_000);
+        let holder = pinned.clone();
+        pinned.set(2_000);
+        assert_eq!(holder.now(), 2_000);
+        let system = Clock::default();
+        system.set(0);
+        assert!(system.now() > 1_700_000_000);
     }
 
     #[test]

@@ -4,10 +4,15 @@
 //! The pipeline records plugin runs and processed events, the API's
 //! middleware records requests; neither knows how the other is served.
 //! Every label is bounded: tenants and their plugins (bounded by tenants'
-//! quotas), routes as patterns (`/v1/plugins/{name}`, never the raw path),
-//! methods, statuses, runtime error codes and event outcomes. This module
-//! does not serve HTTP and does not read the store.
+//! quotas), plugin versions (the [`VERSIONS_PER_PLUGIN`] highest seen per
+//! plugin, the rest as `other`), routes as patterns (`/v1/plugins/{name}`,
+//! never the raw path), methods, statuses, runtime error codes and event
+//! outcomes. [`Metrics::render`] is the operator's whole view;
+//! [`Metrics::render_tenant`] only the series labelled with one tenant.
+//! This module does not serve HTTP and does not read the store.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus::{
@@ -35,6 +40,17 @@ const HTTP_BUCKETS: &[f64] = &[
     0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// How many versions of one plugin get a `version` label of their own:
+/// the highest seen (the active one, the one it replaced, a canary). A
+/// run of an older version counts under [`OTHER_VERSION`], and when a new
+/// version takes a place, the series of the version it displaces are
+/// removed, so a tenant uploading version after version cannot grow the
+/// metrics without bound.
+pub const VERSIONS_PER_PLUGIN: usize = 3;
+/// The `version` label of runs of versions below the highest
+/// [`VERSIONS_PER_PLUGIN`].
+pub const OTHER_VERSION: &str = "other";
+
 const PLUGIN_LABELS: &[&str] = &["tenant", "plugin", "version"];
 const FAILURE_LABELS: &[&str] = &["tenant", "plugin", "version", "reason"];
 const HTTP_LABELS: &[&str] = &["route", "method", "status"];
@@ -52,6 +68,15 @@ pub struct Metrics {
     http_request_seconds: HistogramVec,
     journal_depth: IntGauge,
     events_processed: IntCounterVec,
+    /// Per (tenant, plugin): the versions with a label of their own, and
+    /// the failure reasons seen (to remove a displaced version's series).
+    versions: Mutex<HashMap<(TenantId, String), Labelled>>,
+}
+
+#[derive(Default)]
+struct Labelled {
+    versions: BTreeSet<u32>,
+    reasons: BTreeSet<String>,
 }
 
 impl Metrics {
@@ -115,6 +140,7 @@ impl Metrics {
                  failed and its events will be claimed again).",
                 &["outcome"],
             ),
+            versions: Mutex::default(),
             registry,
         }
     }
@@ -130,7 +156,8 @@ impl Metrics {
         fuel_used: u64,
         error_code: Option<&str>,
     ) {
-        let (tenant, version) = (tenant.to_string(), version.to_string());
+        let version = self.version_label(tenant, plugin, version, error_code);
+        let tenant = tenant.to_string();
         let labels = [tenant.as_str(), plugin, version.as_str()];
         self.plugin_invocations.with_label_values(&labels).inc();
         self.plugin_run_seconds
@@ -150,13 +177,59 @@ impl Metrics {
     /// component is missing or no longer compiles): a failed invocation
     /// that used no time or fuel worth measuring.
     pub fn plugin_not_loaded(&self, tenant: TenantId, plugin: &str, version: u32, reason: &str) {
-        let (tenant, version) = (tenant.to_string(), version.to_string());
+        let version = self.version_label(tenant, plugin, version, Some(reason));
+        let tenant = tenant.to_string();
         self.plugin_invocations
             .with_label_values(&[tenant.as_str(), plugin, version.as_str()])
             .inc();
         self.plugin_failures
             .with_label_values(&[tenant.as_str(), plugin, version.as_str(), reason])
             .inc();
+    }
+
+    /// The `version` label of a run of `version`: its number while it is
+    /// among the [`VERSIONS_PER_PLUGIN`] highest seen of the plugin, else
+    /// [`OTHER_VERSION`]. A version entering the set displaces the lowest,
+    /// whose series are removed.
+    fn version_label(
+        &self,
+        tenant: TenantId,
+        plugin: &str,
+        version: u32,
+        reason: Option<&str>,
+    ) -> String {
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let labelled = versions.entry((tenant, plugin.to_string())).or_default();
+        if let Some(reason) = reason
+            && !labelled.reasons.contains(reason)
+        {
+            labelled.reasons.insert(reason.to_string());
+        }
+        if labelled.versions.contains(&version) {
+            return version.to_string();
+        }
+        if labelled.versions.len() < VERSIONS_PER_PLUGIN {
+            labelled.versions.insert(version);
+            return version.to_string();
+        }
+        let lowest = *labelled.versions.first().expect("the set is full");
+        if version < lowest {
+            return OTHER_VERSION.to_string();
+        }
+        labelled.versions.remove(&lowest);
+        labelled.versions.insert(version);
+        let (tenant, lowest) = (tenant.to_string(), lowest.to_string());
+        let labels = [tenant.as_str(), plugin, lowest.as_str()];
+        // A series never observed is simply absent: nothing to remove.
+        self.plugin_invocations.remove_label_values(&labels).ok();
+        self.plugin_run_seconds.remove_label_values(&labels).ok();
+        self.plugin_fuel_used.remove_label_values(&labels).ok();
+        for reason in &labelled.reasons {
+            self.plugin_failures
+                .remove_label_values(&[labels[0], plugin, labels[2], reason])
+                .ok();
+        }
+        version.to_string()
     }
 
     /// Counts `count` events that ended with `outcome`.
@@ -183,13 +256,40 @@ impl Metrics {
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
-    /// Every metric in the Prometheus text exposition format.
+    /// Every metric in the Prometheus text exposition format: the
+    /// operator's view.
     pub fn render(&self) -> String {
-        let mut text = String::new();
-        TextEncoder::new()
-            .encode_utf8(&self.registry.gather(), &mut text)
-            .expect("text encoding of valid metrics");
-        text
+        encode(&self.registry.gather())
+    }
+
+    /// Only the series labelled `tenant="{tenant}"`, in the same format:
+    /// a tenant's own plugin runs, failures, run time and fuel. Metrics of
+    /// the whole service (requests, journal depth, events) carry no tenant
+    /// label and are left out, as is every other tenant's series.
+    pub fn render_tenant(&self, tenant: TenantId) -> String {
+        let tenant = tenant.to_string();
+        let families: Vec<_> = self
+            .registry
+            .gather()
+            .into_iter()
+            .filter_map(|mut family| {
+                let mine: Vec<_> = family
+                    .take_metric()
+                    .into_iter()
+                    .filter(|metric| {
+                        metric
+                            .get_label()
+                            .iter()
+                            .any(|label| label.name() == "tenant" && label.value() == tenant)
+                    })
+                    .collect();
+                (!mine.is_empty()).then(|| {
+                    family.set_metric(mine);
+                    family
+                })
+            })
+            .collect();
+        encode(&families)
     }
 }
 
@@ -197,6 +297,14 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn encode(families: &[prometheus::proto::MetricFamily]) -> String {
+    let mut text = String::new();
+    TextEncoder::new()
+        .encode_utf8(families, &mut text)
+        .expect("text encoding of valid metrics");
+    text
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -285,6 +393,47 @@ mod tests {
         assert!(text.contains("smstrigger_journal_depth 5"), "{text}");
         assert!(
             text.contains(r#"smstrigger_events_processed_total{outcome="ok"} 3"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_tenant_sees_only_its_own_series() {
+        let metrics = Metrics::new();
+        metrics.plugin_ran(TenantId(7), "mine", 1, Duration::ZERO, 10, None);
+        metrics.plugin_ran(TenantId(8), "theirs", 1, Duration::ZERO, 10, Some("trap"));
+        metrics.http_request("/healthz", "GET", 200, Duration::ZERO);
+        let text = metrics.render_tenant(TenantId(7));
+        assert!(text.contains(r#"plugin="mine""#), "{text}");
+        for hidden in [
+            "theirs",
+            r#"tenant="8""#,
+            "smstrigger_http",
+            "journal_depth",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        assert!(metrics.render().contains("theirs"));
+    }
+
+    #[test]
+    fn version_labels_stay_bounded_however_many_versions_run() {
+        let metrics = Metrics::new();
+        for version in 1..=50 {
+            metrics.plugin_ran(TenantId(1), "p", version, Duration::ZERO, 1, Some("trap"));
+            metrics.plugin_not_loaded(TenantId(1), "p", version, "not_loaded");
+        }
+        // An old version run again counts under `other`.
+        metrics.plugin_ran(TenantId(1), "p", 2, Duration::ZERO, 1, None);
+        let text = metrics.render();
+        let versions: BTreeSet<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("smstrigger_plugin"))
+            .filter_map(|line| line.split("version=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(
+            versions,
+            BTreeSet::from(["48", "49", "50", "other"]),
             "{text}"
         );
     }

@@ -1,12 +1,28 @@
 //! `run`: the whole service on one listener, until a shutdown future
 //! resolves; then it stops accepting, drains in-flight events for at most
 //! the configured grace period, and returns.
+//!
+//! Connections are served by hyper's HTTP/1 directly (not `axum::serve`,
+//! which has no header-read timeout): a client gets
+//! `config.header_timeout()` to send a request's headers, from the moment
+//! the connection opens or the previous answer went out, or the connection
+//! is closed; so half-sent headers and idle keep-alive connections hold
+//! nothing for long. Each request then has `config.request_timeout()`,
+//! body included, before it is answered 408 (a slowly trickled body is
+//! cut). On shutdown, idle connections close at once and busy ones after
+//! their answer.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::actions::outbox::OutboxPolicy;
@@ -57,6 +73,7 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
         Arc::clone(&store),
         remote,
         OutboxPolicy::default(),
+        config.clock.clone(),
     ));
     let mut pipeline_config = PipelineConfig {
         limits: config.limits.limits(),
@@ -94,9 +111,11 @@ pub async fn run(
         };
         stopping.send(died).ok();
     };
-    axum::serve(listener, api::app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let app = api::app(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state.config.request_timeout(),
+        request_timeout,
+    ));
+    serve(listener, app, state.config.header_timeout(), shutdown).await;
     if stopped.await.unwrap_or(false) {
         anyhow::bail!(
             "the pipeline stopped unexpectedly (see the log); exiting so a supervisor restarts the server"
@@ -135,6 +154,64 @@ pub async fn run(
 async fn pipeline_died(pipeline: Arc<Pipeline>) {
     while pipeline.is_healthy() {
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Accepts connections until `shutdown` resolves and serves each with
+/// hyper's HTTP/1 under `header_timeout`; then waits for open connections
+/// to finish their answers.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, not spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        stream.set_nodelay(true).ok();
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Answers 408 when a request (reading its body included) takes longer
+/// than `limit`; the handler is dropped, so nothing it had not committed
+/// happens.
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => api::ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s (request_timeout_secs), body included",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
     }
 }
 

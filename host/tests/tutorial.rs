@@ -246,9 +246,11 @@ fn the_tutorial_works_as_written() {
     let decided: Value = reqwest::blocking::Client::new()
         .post(&webhook)
         .json(
+            // Now: the server's clock is the system's, and a webhook's time
+            // must be inside the tenant's acceptance window (7 days back).
             &json!({ "direction": "in", "message": "later", "numberId": 1,
                        "projectId": project_id, "sourcePhoneNumber": "+36301234567",
-                       "timestamp": "2026-12-01 10:00:00" }),
+                       "timestamp": chrono::Utc::now().to_rfc3339() }),
         )
         .send()
         .unwrap()
@@ -258,6 +260,11 @@ fn the_tutorial_works_as_written() {
     assert_eq!(
         decided["decisions"][0]["verdicts"][0]["accepted"], true,
         "{decided}"
+    );
+    assert_eq!(
+        decided["decisions"][0]["verdicts"][0].get("executed"),
+        None,
+        "executed, not refused as past: {decided}"
     );
 
     // 7. A second version, not yet active; activate it; roll it back.

@@ -2,6 +2,7 @@
 //! that carry actions out.
 
 pub mod calling_hours;
+pub mod execution_time;
 pub mod executor;
 pub mod outbox;
 pub mod remote;

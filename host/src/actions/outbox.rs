@@ -22,7 +22,10 @@
 //!   item is `failed`, visible at `GET /v1/events/{id}` with the reason, as
 //!   is a remote's considered refusal (a 417: `refused`, not retried);
 //! - **a circuit breaker per tenant**: after a run of failures its items
-//!   wait a while before anyone calls that remote again.
+//!   wait a while before anyone calls that remote again;
+//! - **never a past callback**: an item whose next call date passed while
+//!   it waited is refused with `time_in_past_at_execution`, as the
+//!   embedded store refuses one at commit.
 //!
 //! Each settlement also marks the decision's verdict: `"executed": "queued"`
 //! at commit becomes `true` (with the remote's entry) or `false` (with the
@@ -35,7 +38,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::execution_time::PAST_AT_EXECUTION;
 use super::remote::{Delivery, RemoteExecutor, RemoteTarget};
+use crate::config::Clock;
 use crate::model::TenantId;
 use crate::store::{DeliveryState, OutboxItem, RecordWrite, Settlement, Store};
 
@@ -94,6 +99,9 @@ struct Shared {
     store: Arc<dyn Store>,
     remote: RemoteExecutor,
     policy: OutboxPolicy,
+    /// Whether a callback's time has passed (tests and the demo pin it);
+    /// retries are scheduled on the system clock.
+    clock: Clock,
     /// Tenants with a worker delivering now.
     busy: Mutex<HashSet<TenantId>>,
     /// Per tenant: failures in a row, and until when its breaker is open.
@@ -111,11 +119,17 @@ struct Breaker {
 impl Outbox {
     /// Starts the dispatcher, which hands each tenant with due items to a
     /// worker of its own.
-    pub fn start(store: Arc<dyn Store>, remote: RemoteExecutor, policy: OutboxPolicy) -> Self {
+    pub fn start(
+        store: Arc<dyn Store>,
+        remote: RemoteExecutor,
+        policy: OutboxPolicy,
+        clock: Clock,
+    ) -> Self {
         let shared = Arc::new(Shared {
             store,
             remote,
             policy,
+            clock,
             busy: Mutex::default(),
             breakers: Mutex::default(),
             wake: (Mutex::new(false), Condvar::new()),
@@ -228,7 +242,13 @@ impl Shared {
     /// One attempt at `item`, settled; returns the item's new state.
     fn attempt(&self, item: &OutboxItem) -> crate::store::Result<DeliveryState> {
         let settings = self.store.tenant(item.tenant_id)?;
+        let past = self.clock.now();
         let delivery = match RemoteTarget::from_settings(&settings.executor) {
+            // A callback that passed while the item waited is not set.
+            _ if item.write.next_calldate.is_some_and(|at| at < past) => Delivery::Refused(json!({
+                "errorcode": PAST_AT_EXECUTION,
+                "errormessage": "the next call date passed before the action could be delivered",
+            })),
             Some(target) => self.remote.deliver(&target, item),
             // The tenant went back to the embedded store: nobody to send to.
             None => Delivery::Refused(json!({
@@ -236,6 +256,8 @@ impl Shared {
                 "errormessage": "the tenant's executor is no longer remote",
             })),
         };
+        // Retries are scheduled on the system clock; `self.clock` says only
+        // what "already past" means for a callback.
         let now = chrono::Utc::now().timestamp();
         let attempts = item.attempts + 1;
         let (state, result, executed, next_attempt_at) = match delivery {

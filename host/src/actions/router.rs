@@ -3,11 +3,13 @@
 //!
 //! Every event of a batch, of either kind, commits in the embedded store's
 //! one transaction: decisions, opt-outs, done marks, and an embedded
-//! tenant's record changes. A remote tenant's record changes are not made
-//! here, nor sent over HTTP here: they are queued in its [`Outbox`] in the
-//! same transaction (their verdicts say `"executed": "queued"`) and carried
-//! out by the outbox's workers after the commit, so a slow remote never
-//! holds up a commit, and with it every other tenant's decisions.
+//! tenant's record changes. First, for every tenant alike, actions whose
+//! next call date has passed are dropped (see [`super::execution_time`]).
+//! A remote tenant's record changes are not made here, nor sent over HTTP
+//! here: they are queued in its [`Outbox`] in the same transaction (their
+//! verdicts say `"executed": "queued"`) and carried out by the outbox's
+//! workers after the commit (which checks the time again), so a slow remote
+//! never holds up a commit, and with it every other tenant's decisions.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use serde_json::json;
 use super::executor::{EmbeddedExecutor, Executor};
 use super::outbox::{Outbox, OutboxPolicy, QUEUED};
 use super::remote::{RemoteExecutor, RemoteTarget};
+use crate::config::Clock;
 use crate::store::{self, ProcessedEvent, Store};
 
 /// Routes a batch by tenant to the embedded store or a remote `/v2` API.
@@ -29,19 +32,20 @@ pub struct TenantRouter {
 impl TenantRouter {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let remote = RemoteExecutor::new(Arc::clone(&store));
-        Self::with_remote(store, remote, OutboxPolicy::default())
+        Self::with_remote(store, remote, OutboxPolicy::default(), Clock::default())
     }
 
-    /// A router whose remote tenants' outbox delivers through `remote`
-    /// and retries by `policy`.
+    /// A router whose remote tenants' outbox delivers through `remote` and
+    /// retries by `policy`, both back ends judging "already past" by `clock`.
     pub fn with_remote(
         store: Arc<dyn Store>,
         remote: RemoteExecutor,
         policy: OutboxPolicy,
+        clock: Clock,
     ) -> Self {
         Self {
-            embedded: EmbeddedExecutor::new(Arc::clone(&store)),
-            outbox: Outbox::start(Arc::clone(&store), remote, policy),
+            embedded: EmbeddedExecutor::with_clock(Arc::clone(&store), clock.clone()),
+            outbox: Outbox::start(Arc::clone(&store), remote, policy, clock),
             store,
         }
     }
@@ -49,6 +53,8 @@ impl TenantRouter {
 
 impl Executor for TenantRouter {
     fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error> {
+        let checked = self.embedded.checked(processed);
+        let processed: &[ProcessedEvent] = &checked;
         // The settings are read once per batch: a tenant switching back ends
         // takes effect from its next batch.
         let mut remote = BTreeSet::new();
@@ -62,7 +68,7 @@ impl Executor for TenantRouter {
             }
         }
         if remote.is_empty() {
-            return self.embedded.execute(processed);
+            return self.embedded.commit_checked(processed);
         }
         let batch: Vec<ProcessedEvent> = processed
             .iter()
@@ -71,7 +77,7 @@ impl Executor for TenantRouter {
                 false => event.clone(),
             })
             .collect();
-        self.embedded.execute(&batch)?;
+        self.embedded.commit_checked(&batch)?;
         self.outbox.wake();
         Ok(())
     }

@@ -173,6 +173,7 @@ mod tests {
             previous_webhook_secret: None,
             webhook_auth: auth,
             executor: crate::store::ExecutorSettings::Embedded,
+            accept_window: None,
         }
     }
 

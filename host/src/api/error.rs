@@ -136,6 +136,11 @@ impl From<AcceptError> for ApiError {
             AcceptError::UnknownProject(_) | AcceptError::UnknownRecord(..) => {
                 Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
             }
+            AcceptError::OutsideWindow { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "outside_accept_window",
+                error.to_string(),
+            ),
             AcceptError::InvalidPhone(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_phone",

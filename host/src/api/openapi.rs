@@ -72,7 +72,7 @@ use super::{
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "operations", description = "Health, metrics and this document; no key needed."),
+        (name = "operations", description = "Health and this document (no key); metrics (the operator key, or a tenant's key for its own series)."),
         (name = "tenants", description = "Tenants and keys (operator key), a tenant's own settings."),
         (name = "webhooks", description = "SMS events from the contact-center platform."),
         (name = "plugins", description = "Plugin versions, hot swap, dry runs and bindings."),

@@ -1,20 +1,24 @@
 //! Operations: `GET /healthz`, `GET /metrics`, `GET /openapi.json`, and
 //! the middleware that counts every request into the metrics.
 //!
-//! None of these read tenant data or need a key: what they show is the
-//! service's own state (the metrics label tenants by id only).
+//! `/healthz` and `/openapi.json` need no key and show no tenant.
+//! `/metrics` does: with the operator key it shows everything (every
+//! tenant's plugin names and counts among it); with a tenant's API key only
+//! that tenant's series; without a key it answers 401.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::AppState;
+use super::auth::{Operator, Tenant};
 use super::openapi::ApiDoc;
+use super::{ApiError, AppState, ErrorBody};
 use crate::metrics::{self, Metrics};
 
 /// Whether the process is up and serving.
@@ -39,25 +43,57 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The service's metrics in the Prometheus text format.
+/// Who is asking for `/metrics`: the operator (everything) or a tenant
+/// (its own series).
+pub enum MetricsViewer {
+    Operator,
+    Tenant(crate::model::TenantId),
+}
+
+impl FromRequestParts<AppState> for MetricsViewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if Operator::from_request_parts(parts, state).await.is_ok() {
+            return Ok(Self::Operator);
+        }
+        match Tenant::from_request_parts(parts, state).await {
+            Ok(Tenant(tenant)) => Ok(Self::Tenant(tenant)),
+            Err(_) => Err(ApiError::unauthorized(
+                "/metrics needs the operator key (everything) or a tenant's API key (its own \
+                 series): Authorization: Bearer <key>",
+            )),
+        }
+    }
+}
+
+/// The service's metrics in the Prometheus text format: everything for the
+/// operator key; for a tenant's key only the series labelled with that
+/// tenant (its plugins' runs, failures, run time and fuel).
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
-    responses((
-        status = 200,
-        description = "Every metric (plugin runs, HTTP requests, journal depth, processed events).",
-        body = String,
-        content_type = "text/plain; version=0.0.4"
-    ))
-)]
-pub async fn metrics_get(State(state): State<AppState>) -> Response {
-    state.metrics.set_journal_depth(state.journal_depth());
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        state.metrics.render(),
+    security(("operator_key" = []), ("tenant_key" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The operator: every metric (plugin runs, HTTP requests, journal depth, processed events). A tenant: its own plugin series only.",
+            body = String,
+            content_type = "text/plain; version=0.0.4"
+        ),
+        (status = 401, description = "No key, or a key that is neither the operator's nor a tenant's.", body = ErrorBody),
     )
-        .into_response()
+)]
+pub async fn metrics_get(viewer: MetricsViewer, State(state): State<AppState>) -> Response {
+    let text = match viewer {
+        MetricsViewer::Operator => {
+            state.metrics.set_journal_depth(state.journal_depth());
+            state.metrics.render()
+        }
+        MetricsViewer::Tenant(tenant) => state.metrics.render_tenant(tenant),
+    };
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// This API's OpenAPI 3.1 document, generated from the handlers.

@@ -13,7 +13,7 @@ use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::TenantId;
 use crate::runtime::sha256_hex;
-use crate::store::{ExecutorSettings, TenantLimits, WebhookAuth};
+use crate::store::{AcceptWindow, ExecutorSettings, TenantLimits, WebhookAuth};
 
 /// `POST /v1/tenants`: the new tenant's name.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -180,6 +180,12 @@ pub struct TenantView {
     webhook_auth: WebhookAuth,
     executor: ExecutorView,
     opt_out_keywords: Vec<String>,
+    /// How far from the host's clock a webhook's timestamp may be; left out
+    /// of a `PUT`: the server's defaults (7 days back, 5 minutes ahead
+    /// unless the operator configured others). Each side is capped by the
+    /// operator's bounds (30 days, 1 day by default).
+    #[serde(default)]
+    accept_window: Option<AcceptWindow>,
 }
 
 /// The executor as the API shows and takes it; the token is write-only.
@@ -287,6 +293,7 @@ pub async fn tenant_get(
             webhook_auth: settings.webhook_auth,
             executor: ExecutorView::shown(&settings.executor),
             opt_out_keywords: state.store.opt_out_keywords(tenant)?,
+            accept_window: Some(window_of(&state, settings.accept_window)),
         })
     })
     .await?;
@@ -305,7 +312,7 @@ pub async fn tenant_get(
         (status = 200, description = "The settings as stored.", body = TenantView),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
-        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty keyword) or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty keyword; an acceptance window wider than the operator allows) or the body has another shape.", body = ErrorBody),
     )
 )]
 pub async fn tenant_update(
@@ -327,11 +334,22 @@ pub async fn tenant_update(
             "optOutKeywords must not hold empty keywords",
         ));
     }
+    if let Some(window) = body.accept_window {
+        let bounds = &state.config.accept_window;
+        if window.past_secs > bounds.max_past_secs || window.future_secs > bounds.max_future_secs {
+            return Err(ApiError::invalid(format!(
+                "acceptWindow may reach at most {} s back (pastSecs) and {} s ahead \
+                 (futureSecs), got {} and {}",
+                bounds.max_past_secs, bounds.max_future_secs, window.past_secs, window.future_secs
+            )));
+        }
+    }
     let view = blocking(move || {
         let mut settings = state.store.tenant(tenant)?;
         settings.name = body.name;
         settings.webhook_auth = body.webhook_auth;
         settings.executor = body.executor.resolve(&settings.executor)?;
+        settings.accept_window = body.accept_window;
         state.store.update_tenant(tenant, &settings)?;
         state
             .store
@@ -342,8 +360,14 @@ pub async fn tenant_update(
             webhook_auth: settings.webhook_auth,
             executor: ExecutorView::shown(&settings.executor),
             opt_out_keywords: state.store.opt_out_keywords(tenant)?,
+            accept_window: Some(window_of(&state, settings.accept_window)),
         })
     })
     .await?;
     Ok(axum::Json(view))
+}
+
+/// The window a tenant's webhooks are held to: its own, or the server's.
+fn window_of(state: &AppState, own: Option<AcceptWindow>) -> AcceptWindow {
+    own.unwrap_or_else(|| state.config.accept_window.defaults())
 }

@@ -7,13 +7,18 @@
 //! webhooks, and prints what happened: each webhook's decisions and each
 //! customer's event list. Everything goes through the public HTTP API, as
 //! a contact-center platform would drive it.
+//!
+//! The scenarios happen on 2026-12-01, so the demo server's clock is
+//! pinned and moved to each webhook's time as it is sent: the acceptance
+//! window and the execution-time check see what they would have seen that
+//! day, and the output is the same whatever day the demo runs.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use smstrigger_host::config::Config;
+use smstrigger_host::config::{Clock, Config};
 use smstrigger_host::server;
 
 use super::format::format_time;
@@ -36,9 +41,11 @@ pub struct Args {}
 pub fn run(_: Args) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let operator_key = "demo-operator";
+    let clock = Clock::pinned(scenario_time(START)?);
     let config = Config {
         data_dir: dir.path().to_path_buf(),
         operator_key: Some(operator_key.into()),
+        clock: clock.clone(),
         ..Config::default()
     };
     let (address_tx, address_rx) = std::sync::mpsc::channel();
@@ -65,6 +72,7 @@ pub fn run(_: Args) -> anyhow::Result<ExitCode> {
         secret: String::new(),
         project: 0,
         records: Vec::new(),
+        clock,
     };
     let outcome = demo.run(operator_key);
     stop_tx.send(()).ok();
@@ -83,12 +91,24 @@ struct Demo {
     project: u64,
     /// (name, phone, record id)
     records: Vec<(&'static str, &'static str, u64)>,
+    /// The server's clock, moved forward to each webhook's time.
+    clock: Clock,
+}
+
+/// When the demo's day starts, on the project's wall clock.
+const START: &str = "2026-12-01 09:00:00";
+
+/// A scenario time (`YYYY-MM-DD hh:mm:ss` in [`ZONE`]) as Unix seconds.
+fn scenario_time(at: &str) -> anyhow::Result<i64> {
+    smstrigger_host::api::parse_timestamp(&json!(at), ZONE)
+        .map_err(|e| anyhow::anyhow!("the demo's time {at}: {}", e.message))
 }
 
 impl Demo {
     fn run(mut self, operator_key: &str) -> anyhow::Result<()> {
         println!(
-            "smstrigger demo: a server on {} with a temporary data directory\n",
+            "smstrigger demo: a server on {} with a temporary data directory,\n\
+             its clock following the scenarios (2026-12-01, {ZONE})\n",
             self.url
         );
         let tenant = self.call(
@@ -304,6 +324,10 @@ impl Demo {
             "{}/v1/webhooks/sms/{kind}?secret-key={}&wait=true",
             self.url, self.secret
         );
+        let at = scenario_time(body["timestamp"].as_str().unwrap_or(START))?;
+        if at > self.clock.now() {
+            self.clock.set(at);
+        }
         let event = answer(self.client.post(url).json(&body).send()?)?;
         println!("\n* {what}");
         match event["status"].as_str() {
@@ -346,6 +370,13 @@ impl Demo {
                     });
                 let kind = disposition_kind(&action["disposition"]);
                 let judged = match (verdict["accepted"].as_bool(), verdict["reason"].as_str()) {
+                    _ if verdict["executed"] == false => format!(
+                        "NOT EXECUTED: {}",
+                        verdict["executionError"]["code"]
+                            .as_str()
+                            .or(verdict["remoteError"]["errorcode"].as_str())
+                            .unwrap_or("?")
+                    ),
                     (Some(true), None) => "executed".to_string(),
                     (Some(true), Some(reason)) => format!("executed, {reason}"),
                     (_, reason) => format!("REJECTED: {}", reason.unwrap_or("?")),

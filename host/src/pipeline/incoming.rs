@@ -1,12 +1,13 @@
 //! Events as they arrive, and how they are journaled: dedupe keys, the
-//! subject that orders them, and late receipts.
+//! subject that orders them, late receipts, and the acceptance window an
+//! event's timestamp must fall in.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{DeliveryStatus, ProjectId, RecordId, TenantId, Timestamp};
 use crate::phone;
-use crate::store::{self, JournalEntry, Store};
+use crate::store::{self, AcceptWindow, JournalEntry, Store};
 
 /// An event as the webhooks deliver it, before any record is looked up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,8 +57,57 @@ pub enum AcceptError {
     UnknownRecord(RecordId, ProjectId),
     #[error("invalid sender phone number: {0}")]
     InvalidPhone(#[from] phone::PhoneError),
+    #[error(
+        "timestamp {} is outside the acceptance window: at most {} s ({}) before and {} s \
+         after the host's clock, which reads {}",
+        rfc3339(*.timestamp), .window.past_secs, days(.window.past_secs),
+        .window.future_secs, rfc3339(*.now)
+    )]
+    OutsideWindow {
+        timestamp: Timestamp,
+        now: Timestamp,
+        window: AcceptWindow,
+    },
     #[error(transparent)]
     Store(store::Error),
+}
+
+/// Refuses an event stamped more than `window.past_secs` before `now` or
+/// more than `window.future_secs` after it: a webhook replayed long after
+/// it was captured, a receipt from last year that would set a callback in
+/// the past, or one stamped in the future to outlive later events. Checked
+/// before journaling, so nothing of a refused event is stored. Replays and
+/// dry runs are not webhooks and judge with the event's own time.
+pub fn check_window(
+    timestamp: Timestamp,
+    now: Timestamp,
+    window: AcceptWindow,
+) -> Result<(), AcceptError> {
+    // In i128, where no window or timestamp overflows.
+    let offset = i128::from(timestamp) - i128::from(now);
+    let allowed = -i128::from(window.past_secs)..=i128::from(window.future_secs);
+    if allowed.contains(&offset) {
+        Ok(())
+    } else {
+        Err(AcceptError::OutsideWindow {
+            timestamp,
+            now,
+            window,
+        })
+    }
+}
+
+fn rfc3339(at: Timestamp) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map_or_else(|| format!("{at}"), |t| t.to_rfc3339())
+}
+
+fn days(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
 }
 
 /// Builds the journal entry for `incoming` of `tenant`: checks the project
@@ -140,4 +190,57 @@ pub(crate) fn journal_entry(
 fn made_up_message_id(phone: &str, timestamp: Timestamp, message: &str) -> String {
     let digest = Sha256::digest(format!("{phone}\n{timestamp}\n{message}"));
     format!("in-{}", &hex::encode(digest)[..20])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEEK_AND_FIVE_MINUTES: AcceptWindow = AcceptWindow {
+        past_secs: 7 * 86_400,
+        future_secs: 300,
+    };
+
+    #[test]
+    fn the_window_takes_its_edges_and_refuses_a_second_beyond_them() {
+        let now = 1_796_115_600;
+        let window = WEEK_AND_FIVE_MINUTES;
+        for inside in [now, now - 7 * 86_400, now + 300] {
+            assert!(check_window(inside, now, window).is_ok(), "{inside}");
+        }
+        for outside in [
+            now - 7 * 86_400 - 1,
+            now + 301,
+            now - 400 * 86_400,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert!(check_window(outside, now, window).is_err(), "{outside}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_window_and_the_timestamp() {
+        let now = 1_796_115_600; // 2026-12-01T09:00:00Z
+        let error = check_window(now - 400 * 86_400, now, WEEK_AND_FIVE_MINUTES).unwrap_err();
+        let message = error.to_string();
+        for part in [
+            "2025-10-27T09:00:00+00:00",
+            "604800 s (7 days)",
+            "300 s",
+            "2026-12-01T09:00:00+00:00",
+        ] {
+            assert!(message.contains(part), "{part} in {message}");
+        }
+    }
+
+    #[test]
+    fn a_window_wider_than_time_itself_does_not_overflow() {
+        let huge = AcceptWindow {
+            past_secs: u64::MAX,
+            future_secs: u64::MAX,
+        };
+        assert!(check_window(i64::MIN, 0, huge).is_ok());
+        assert!(check_window(i64::MAX, 0, huge).is_ok());
+    }
 }

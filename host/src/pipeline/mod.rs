@@ -31,7 +31,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
-pub use incoming::{AcceptError, Incoming};
+pub use incoming::{AcceptError, Incoming, check_window};
 pub use plugins::PluginCache;
 pub(crate) use process::StoreLookup;
 pub use process::{OPT_OUT_DECIDER, ProcessError, judge};

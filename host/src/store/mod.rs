@@ -119,6 +119,21 @@ pub struct TenantSettings {
     pub previous_webhook_secret: Option<RetiringSecret>,
     pub webhook_auth: WebhookAuth,
     pub executor: ExecutorSettings,
+    /// How far from the host's clock its webhooks' timestamps may be;
+    /// `None`: the server's defaults.
+    #[serde(default)]
+    pub accept_window: Option<AcceptWindow>,
+}
+
+/// How far from the host's clock a webhook's timestamp may be, in seconds
+/// each way; outside it the webhook is refused and nothing is journaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcceptWindow {
+    /// How old an event may be.
+    pub past_secs: u64,
+    /// How far ahead of the host's clock an event may be stamped.
+    pub future_secs: u64,
 }
 
 /// A webhook secret on its way out after a rotation: webhooks signed with

@@ -223,6 +223,11 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox(tenant_id, id) WHERE state = 'pending';
 CREATE INDEX outbox_event ON outbox(event_id);
 "#,
+    // A tenant's acceptance window of webhook timestamps, JSON
+    // `{"pastSecs", "futureSecs"}`; NULL keeps the server's defaults.
+    r#"
+ALTER TABLE tenants ADD COLUMN accept_window TEXT;
+"#,
 ];
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //!
 //! One test binary, a module per area of the API.
 
+mod accept_window;
 mod cli;
 mod data;
 mod ops;
 mod plugins;
 mod remote;
 mod secrets;
+mod timeouts;
 mod uploads;
 mod v2;
 mod webhooks;
@@ -18,15 +20,23 @@ use std::thread::JoinHandle;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
-use smstrigger_host::config::Config;
+use smstrigger_host::config::{Clock, Config};
 use smstrigger_host::server;
 
 pub const OPERATOR_KEY: &str = "operator-test-key";
+
+/// The servers' clock in these tests: 2026-12-01 09:00 UTC (10:00 in
+/// Budapest), the day the tests' events are stamped, so the acceptance
+/// window and the execution-time check judge them the same whatever day
+/// the tests run. A test may move it through `Server::clock`.
+pub const NOW: i64 = 1_796_115_600;
 
 /// A running server with its own data directory; stopped on drop.
 pub struct Server {
     pub url: String,
     pub client: Client,
+    /// The server's clock, pinned at [`NOW`].
+    pub clock: Clock,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -51,9 +61,11 @@ impl Server {
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             operator_key: Some(OPERATOR_KEY.into()),
+            clock: Clock::pinned(NOW),
             ..Config::default()
         };
         configure(&mut config);
+        let clock = config.clock.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -80,6 +92,7 @@ impl Server {
             // its whole body (413) leaves that connection closed, and a pooled
             // client would send its next request into it.
             client: Client::builder().pool_max_idle_per_host(0).build().unwrap(),
+            clock,
             _dir: dir,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),

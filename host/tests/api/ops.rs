@@ -62,7 +62,11 @@ fn metrics_show_a_plugin_run_and_requests_by_route_pattern() {
     // see first: look again, briefly.
     let mut text = String::new();
     for _ in 0..100 {
-        let response = server.get("/metrics").send().unwrap();
+        let response = server
+            .get("/metrics")
+            .bearer_auth(OPERATOR_KEY)
+            .send()
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let content_type = response.headers()["content-type"].to_str().unwrap();
         assert!(content_type.starts_with("text/plain"), "{content_type}");
@@ -142,6 +146,95 @@ fn metrics_show_a_plugin_run_and_requests_by_route_pattern() {
     );
 }
 
+/// A tenant with a plugin named `plugin` bound to a project, run once.
+fn tenant_with_a_run(server: &Server, name: &str, plugin: &str) -> TenantKeys {
+    let tenant = server.tenant(name);
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, "+36301234567");
+    server.install(&tenant, plugin, components::NOT_TRACEABLE_CALLBACK);
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": plugin, "priority": 10 }]),
+    );
+    let (status, event) = send(
+        server
+            .post(&format!(
+                "/v1/webhooks/sms/status?secret-key={}&wait=true",
+                tenant.webhook_secret
+            ))
+            .json(&json!({
+                "messageId": "m-1", "projectId": project, "recordId": record,
+                "status": "not_traceable", "timestamp": NOW,
+            })),
+    );
+    assert_eq!(status, StatusCode::OK, "{event}");
+    tenant
+}
+
+#[test]
+fn metrics_need_a_key_and_a_tenant_sees_only_its_own_series() {
+    let server = Server::start();
+    let alpha = tenant_with_a_run(&server, "alpha", "alpha-collections-rule");
+    let beta = tenant_with_a_run(&server, "beta", "beta-secret-campaign");
+
+    for key in [None, Some("not-a-key")] {
+        let request = server.get("/metrics");
+        let request = match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
+        let response = request.send().unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{key:?}");
+        let text = response.text().unwrap();
+        assert!(!text.contains("beta-secret-campaign"), "{text}");
+    }
+
+    let text = server
+        .get("/metrics")
+        .bearer_auth(&alpha.api_key)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let alpha_id = alpha.id.to_string();
+    let mine = [
+        ("tenant", alpha_id.as_str()),
+        ("plugin", "alpha-collections-rule"),
+    ];
+    assert_eq!(
+        sample(&text, "smstrigger_plugin_invocations_total", &mine),
+        Some(1.0),
+        "{text}"
+    );
+    for hidden in [
+        "beta-secret-campaign",
+        &format!("tenant=\"{}\"", beta.id),
+        "smstrigger_http_requests_total",
+        "smstrigger_journal_depth",
+    ] {
+        assert!(!text.contains(hidden), "{hidden} shown to alpha: {text}");
+    }
+
+    let all = server
+        .get("/metrics")
+        .bearer_auth(OPERATOR_KEY)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for shown in [
+        "alpha-collections-rule",
+        "beta-secret-campaign",
+        "smstrigger_journal_depth",
+    ] {
+        assert!(
+            all.contains(shown),
+            "{shown} hidden from the operator: {all}"
+        );
+    }
+}
+
 #[test]
 fn a_path_that_matches_no_route_is_labelled_unmatched() {
     let server = Server::start();
@@ -149,7 +242,13 @@ fn a_path_that_matches_no_route_is_labelled_unmatched() {
         let response = server.get(&format!("/no/such/path/{n}")).send().unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
-    let text = server.get("/metrics").send().unwrap().text().unwrap();
+    let text = server
+        .get("/metrics")
+        .bearer_auth(OPERATOR_KEY)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
     assert_eq!(
         sample(&text, "smstrigger_http_requests_total", &unmatched),
@@ -358,7 +457,7 @@ fn answers_have_their_documented_fields() {
             ))
             .json(&json!({
                 "messageId": "m-shape", "projectId": project, "recordId": record,
-                "status": "sent", "timestamp": 1_800_000_000,
+                "status": "sent", "timestamp": NOW,
             })),
     );
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");

@@ -247,7 +247,7 @@ impl Hooks {
             "projectId": self.project,
             "recordId": self.record,
             "status": "delivered",
-            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "timestamp": self.server.clock.now(),
         }))
         .unwrap()
     }

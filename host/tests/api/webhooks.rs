@@ -233,7 +233,7 @@ fn bad_requests_get_a_4xx_with_a_reason_and_journal_nothing() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let inbound = json!({
         "direction": "out", "message": "hi", "numberId": 1, "projectId": s.project,
-        "sourcePhoneNumber": PHONE, "timestamp": 1_800_000_000,
+        "sourcePhoneNumber": PHONE, "timestamp": NOW,
     });
     assert_error(
         send(

@@ -170,3 +170,61 @@ fn the_next_event_runs_what_was_activated_rolled_back_or_bound_since() {
     f.bind(&[]);
     assert_eq!(versions_ran(), []);
 }
+
+#[test]
+fn a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why() {
+    let f = Fixture::new();
+    // The executor's clock, moved by hand: events decided "late", as after
+    // a backlog or an old event inside a wide acceptance window.
+    let clock = Clock::pinned(local("2026-12-01 10:00"));
+    let f = Fixture {
+        pipeline: pipeline_at(&f.store, runtime(), clock.clone()),
+        ..f
+    };
+    f.install(f.tenant, "followup", components::DELIVERED_FOLLOWUP);
+    f.install(f.tenant, "keywords", components::KEYWORD_DISPOSITION);
+    f.bind(&[
+        ("followup", 20, &[]),
+        ("keywords", 10, &[("keywords", "PAID=41")]),
+    ]);
+    let customer = f.record(PHONE);
+    let on_time = accepted(f.status(
+        customer.id,
+        "m-1",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 10:00"),
+    ));
+    f.drain();
+    assert_eq!(f.verdicts(on_time)[0].get("executed"), None);
+    let callback = Some(local("2026-12-03 10:00"));
+    assert_eq!(f.events_of(customer.id)[0].next_calldate, callback);
+
+    clock.set(local("2026-12-04 09:00"));
+    let late = accepted(f.status(
+        customer.id,
+        "m-2",
+        DeliveryStatus::Delivered,
+        local("2026-12-01 11:00"),
+    ));
+    f.drain();
+    assert_eq!(f.event(late).state, "done");
+    let verdict = &f.verdicts(late)[0];
+    assert_eq!(verdict["accepted"], true, "decided as it was: {verdict}");
+    assert_eq!(verdict["executed"], false, "{verdict}");
+    assert_eq!(
+        verdict["executionError"]["code"], "time_in_past_at_execution",
+        "{verdict}"
+    );
+    // The record keeps its later callback.
+    assert_eq!(f.events_of(customer.id).len(), 1);
+    let stored = f.store.record(f.tenant, customer.id).unwrap();
+    assert_eq!(stored.next_calldate, callback);
+
+    // A disposition without a date has nothing to be late for: it executes.
+    let paid = accepted(f.inbound(PHONE, "PAID", local("2026-12-01 11:05")));
+    f.drain();
+    assert_eq!(f.verdicts(paid)[0].get("executed"), None);
+    let entries = f.events_of(customer.id);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[1].disposition_id, 41);
+}

@@ -125,7 +125,7 @@ fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
     let record = f.record("+36301234567");
     let store: Arc<dyn Store> = f.store.clone();
     let executor = Arc::new(PanicsOnce {
-        inner: EmbeddedExecutor::new(Arc::clone(&store)),
+        inner: EmbeddedExecutor::with_clock(Arc::clone(&store), Clock::pinned(EXECUTION_CLOCK)),
         panicked: Default::default(),
     });
     let pipeline = Pipeline::new(store, runtime(), executor, PipelineConfig::default());

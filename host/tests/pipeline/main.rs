@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use smstrigger_host::actions::CallingHoursPolicy;
 use smstrigger_host::actions::calling_hours::CallingHours;
 use smstrigger_host::actions::{EmbeddedExecutor, Executor};
+use smstrigger_host::config::Clock;
 use smstrigger_host::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
 use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime};
@@ -214,9 +215,20 @@ pub fn pipeline_over(store: &Arc<SqliteStore>) -> Arc<Pipeline> {
     pipeline_on(store, runtime())
 }
 
+/// The executors' clock in these tests: 2025-12-01 00:00 UTC, before every
+/// callback the tests' fixed-date events set, so what executes does not
+/// depend on the day the tests run. The tests of the execution-time check
+/// pin their own clock.
+pub const EXECUTION_CLOCK: Timestamp = 1_764_547_200;
+
 pub fn pipeline_on(store: &Arc<SqliteStore>, runtime: Arc<Runtime>) -> Arc<Pipeline> {
+    pipeline_at(store, runtime, Clock::pinned(EXECUTION_CLOCK))
+}
+
+/// A pipeline whose executor reads `clock`.
+pub fn pipeline_at(store: &Arc<SqliteStore>, runtime: Arc<Runtime>, clock: Clock) -> Arc<Pipeline> {
     let store: Arc<dyn Store> = store.clone();
-    let executor = Arc::new(EmbeddedExecutor::new(Arc::clone(&store)));
+    let executor = Arc::new(EmbeddedExecutor::with_clock(Arc::clone(&store), clock));
     Pipeline::new(store, runtime, executor, PipelineConfig::default())
 }
 

@@ -177,11 +177,11 @@ impl Tenants for SqliteStore {
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
         self.memos.tenants.get_or_load(tenant, || {
-            let (name, webhook_secret, auth, executor, token, previous, until) = self
+            let (name, webhook_secret, auth, executor, token, previous, until, window) = self
                 .read()
                 .prepare_cached(
                     "SELECT name, webhook_secret, webhook_auth, executor, executor_token,
-                        previous_webhook_secret, previous_secret_until
+                        previous_webhook_secret, previous_secret_until, accept_window
                      FROM tenants WHERE id = ?1",
                 )?
                 .query_row([tenant.0], |row| {
@@ -193,6 +193,7 @@ impl Tenants for SqliteStore {
                         row.get::<_, Option<Vec<u8>>>(4)?,
                         row.get::<_, Option<String>>(5)?,
                         row.get::<_, Option<Timestamp>>(6)?,
+                        row.get::<_, Option<String>>(7)?,
                     ))
                 })
                 .optional()?
@@ -214,6 +215,7 @@ impl Tenants for SqliteStore {
                     .map(|(secret, until)| RetiringSecret { secret, until }),
                 webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
                 executor: serde_json::from_value(executor)?,
+                accept_window: window.as_deref().map(serde_json::from_str).transpose()?,
             })
         })
     }
@@ -231,7 +233,8 @@ impl Tenants for SqliteStore {
                 .seal(&sealed::token_context(tenant), token.as_bytes())
         });
         let changed = self.conn().execute(
-            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4, executor_token = ?5
+            "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4, executor_token = ?5,
+                 accept_window = ?6
              WHERE id = ?1",
             params![
                 tenant.0,
@@ -239,6 +242,10 @@ impl Tenants for SqliteStore {
                 auth.as_str(),
                 serde_json::to_string(&executor)?,
                 sealed,
+                settings
+                    .accept_window
+                    .map(|w| serde_json::to_string(&w))
+                    .transpose()?,
             ],
         )?;
         self.memos.changed();

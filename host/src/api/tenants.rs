@@ -34,6 +34,25 @@ pub struct TenantCreated {
     webhook_secret: String,
 }
 
+/// The longest tenant name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// Opt-out keywords a tenant may set: each inbound message is compared
+/// with every one of them.
+const MAX_OPT_OUT_KEYWORDS: usize = 100;
+/// The longest opt-out keyword, in characters.
+const MAX_KEYWORD_CHARS: usize = 64;
+
+/// A tenant name is 1 to [`MAX_NAME_CHARS`] characters once trimmed.
+fn check_tenant_name(name: &str) -> ApiResult<()> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(format!(
+            "name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates a tenant (operator key): its id, a first API key and its
 /// webhook secret, shown only in this answer.
 #[utoipa::path(
@@ -55,9 +74,7 @@ pub async fn tenants_create(
     Json(body): Json<NewTenant>,
 ) -> ApiResult<(StatusCode, axum::Json<TenantCreated>)> {
     let name = body.name.trim().to_string();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters"));
-    }
+    check_tenant_name(&name)?;
     let created = blocking(move || {
         let secret = new_secret();
         let key = new_secret();
@@ -312,7 +329,7 @@ pub async fn tenant_get(
         (status = 200, description = "The settings as stored.", body = TenantView),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
-        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty keyword; an acceptance window wider than the operator allows) or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty, too long or 101st keyword; a name of 0 or over 200 characters; an acceptance window wider than the operator allows) or the body has another shape.", body = ErrorBody),
     )
 )]
 pub async fn tenant_update(
@@ -329,10 +346,21 @@ pub async fn tenant_update(
             format!("executor.baseUrl {error}"),
         ));
     }
+    check_tenant_name(body.name.trim())?;
     if body.opt_out_keywords.iter().any(|k| k.trim().is_empty()) {
         return Err(ApiError::invalid(
             "optOutKeywords must not hold empty keywords",
         ));
+    }
+    if body.opt_out_keywords.len() > MAX_OPT_OUT_KEYWORDS
+        || body
+            .opt_out_keywords
+            .iter()
+            .any(|k| k.chars().count() > MAX_KEYWORD_CHARS)
+    {
+        return Err(ApiError::invalid(format!(
+            "optOutKeywords holds at most {MAX_OPT_OUT_KEYWORDS} keywords of at most {MAX_KEYWORD_CHARS} characters"
+        )));
     }
     if let Some(window) = body.accept_window {
         let bounds = &state.config.accept_window;

@@ -358,3 +358,38 @@ fn one_tenants_backlog_never_refuses_another_tenants_webhooks() {
     let (status, body) = s.status(&s.status_body("calm-1"), &s.with_secret(""));
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
+
+/// Tenant settings are bounded like everything a tenant controls: its name,
+/// and the opt-out keywords every inbound message is compared with.
+#[test]
+fn tenant_settings_over_their_bounds_are_refused_and_nothing_changes() {
+    let s = setup();
+    let put = |body: Value| {
+        send(
+            s.server
+                .put("/v1/tenant")
+                .bearer_auth(&s.tenant.api_key)
+                .json(&body),
+        )
+    };
+    let settings = |name: String, keywords: Vec<String>| {
+        json!({ "name": name, "webhookAuth": "url", "executor": { "kind": "embedded" },
+                "optOutKeywords": keywords })
+    };
+    for (name, keywords) in [
+        ("x".repeat(201), vec!["STOP".to_string()]),
+        ("  ".to_string(), vec!["STOP".to_string()]),
+        (
+            "acme".to_string(),
+            (0..101).map(|i| format!("K{i}")).collect(),
+        ),
+        ("acme".to_string(), vec!["K".repeat(65)]),
+    ] {
+        let (status, body) = put(settings(name, keywords));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    let (status, body) = put(settings("x".repeat(200), vec!["STOP".into()]));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, shown) = send(s.server.get("/v1/tenant").bearer_auth(&s.tenant.api_key));
+    assert_eq!(shown["name"], "x".repeat(200));
+}

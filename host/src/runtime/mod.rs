@@ -132,12 +132,20 @@ struct LoadedPlugin {
     pre: InstancePre<CallState>,
     on_event: ComponentExportIndex,
     sha256: String,
+    /// The compiled code's size: what keeping the plugin loaded costs.
+    code_bytes: usize,
 }
 
 impl Plugin {
     /// The hex SHA-256 of the component's bytes: its identity.
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
+    }
+
+    /// Bytes of compiled code the loaded plugin maps: what keeping it
+    /// loaded costs.
+    pub fn code_bytes(&self) -> usize {
+        self.inner.code_bytes
     }
 }
 
@@ -282,11 +290,13 @@ impl Runtime {
             .ok_or_else(|| Error::Contract {
                 reason: "no export named `on-event`".into(),
             })?;
+        let image = component.image_range();
         Ok(Plugin {
             inner: Arc::new(LoadedPlugin {
                 pre,
                 on_event,
                 sha256,
+                code_bytes: (image.end as usize).saturating_sub(image.start as usize),
             }),
         })
     }

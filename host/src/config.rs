@@ -227,7 +227,13 @@ pub struct Quotas {
     /// Versions kept per plugin besides the active and the previous one:
     /// an upload deletes older ones.
     pub versions_kept: usize,
-    /// Dry runs in flight at once per tenant.
+    /// Projects per tenant.
+    pub max_projects: u64,
+    /// Records per tenant, in all its projects.
+    pub max_records: u64,
+    /// Phones on a tenant's do-not-contact list.
+    pub max_do_not_contact: u64,
+    /// Dry runs and replays in flight at once per tenant.
     pub concurrent_dry_runs: usize,
 }
 
@@ -239,6 +245,9 @@ impl Default for Quotas {
             max_component_bytes: DEFAULT_MAX_COMPONENT_BYTES,
             max_stored_bytes: DEFAULT_MAX_STORED_BYTES,
             versions_kept: DEFAULT_VERSIONS_KEPT,
+            max_projects: 1_000,
+            max_records: 1_000_000,
+            max_do_not_contact: 1_000_000,
             concurrent_dry_runs: 4,
         }
     }

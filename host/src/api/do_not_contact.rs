@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Tenant;
 use super::body::Json;
 use super::page::Page;
+use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::phone::to_e164;
 
@@ -121,6 +122,9 @@ pub async fn do_not_contact_add(
             .do_not_contact(tenant, std::slice::from_ref(&phone))?
             .is_empty();
         if !already_listed {
+            let quota = state.quotas.config().max_do_not_contact;
+            let used = state.store.usage(tenant)?.do_not_contact;
+            Quotas::room("do-not-contact entries", used, 1, quota)?;
             state.store.add_do_not_contact(tenant, &phone)?;
             tracing::info!(%tenant, "phone added to the do-not-contact list");
         }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::Json;
+use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::CallingHoursPolicy;
 use crate::actions::calling_hours::CallingHours;
@@ -175,7 +176,12 @@ pub async fn projects_create(
     Json(body): Json<NewProject>,
 ) -> ApiResult<(StatusCode, axum::Json<Project>)> {
     let settings = body.check()?;
-    let project = blocking(move || Ok(state.store.create_project(tenant, &settings)?)).await?;
+    let project = blocking(move || {
+        let quota = state.quotas.config().max_projects;
+        Quotas::room("projects", state.store.usage(tenant)?.projects, 1, quota)?;
+        Ok(state.store.create_project(tenant, &settings)?)
+    })
+    .await?;
     tracing::info!(%tenant, project = %project.id, "project created");
     Ok((StatusCode::CREATED, axum::Json(project)))
 }

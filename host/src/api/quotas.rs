@@ -80,6 +80,18 @@ impl Quotas {
         }
     }
 
+    /// 429 unless `tenant` may add `adding` more of the data `what` counts,
+    /// `used` being what it holds now and `quota` its limit.
+    pub fn room(what: &str, used: u64, adding: u64, quota: u64) -> Result<(), ApiError> {
+        if used.saturating_add(adding) > quota {
+            return Err(ApiError::too_many(
+                format!("the tenant holds {used} {what}; its quota is {quota}"),
+                60,
+            ));
+        }
+        Ok(())
+    }
+
     /// Holds one of `tenant`'s tool-run slots (a dry run or a replay)
     /// until the guard drops: 429 when the tenant has its quota in flight,
     /// or all tenants together have [`MAX_TOOL_RUNS`].

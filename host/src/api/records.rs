@@ -19,6 +19,7 @@ use super::auth::Tenant;
 use super::body::{Json, parse};
 use super::page::Page;
 use super::projects::{Ids, check_zone};
+use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{ProjectId, RecordId};
 use crate::phone::to_e164;
@@ -119,7 +120,12 @@ pub async fn records_create(
 ) -> ApiResult<(StatusCode, axum::Json<StoredRecord>)> {
     let country = default_country(&state, tenant, project).await?;
     let record = body.check(ProjectId(project), &country)?;
-    let created = blocking(move || Ok(state.store.create_record(tenant.0, &record)?)).await?;
+    let created = blocking(move || {
+        let quota = state.quotas.config().max_records;
+        Quotas::room("records", state.store.usage(tenant.0)?.records, 1, quota)?;
+        Ok(state.store.create_record(tenant.0, &record)?)
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -274,7 +280,13 @@ pub async fn records_import(
         )));
     }
     let records = check_lines(&lines, ProjectId(project), &country)?;
-    let created = blocking(move || Ok(state.store.create_records(tenant.0, &records)?)).await?;
+    let created = blocking(move || {
+        let quota = state.quotas.config().max_records;
+        let used = state.store.usage(tenant.0)?.records;
+        Quotas::room("records", used, records.len() as u64, quota)?;
+        Ok(state.store.create_records(tenant.0, &records)?)
+    })
+    .await?;
     let ids: Vec<RecordId> = created.iter().map(|r| r.id).collect();
     tracing::info!(tenant = %tenant.0, project, imported = ids.len(), "records imported");
     let body = Imported {

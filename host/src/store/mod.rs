@@ -673,7 +673,17 @@ pub trait Tenants {
 }
 
 /// Customer records, their event lists, and the do-not-contact list.
+/// How much of each kind of data a tenant holds, for its quotas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub projects: u64,
+    pub records: u64,
+    pub do_not_contact: u64,
+}
+
 pub trait Records {
+    /// What the tenant holds now.
+    fn usage(&self, tenant: TenantId) -> Result<Usage>;
     fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord>;
     /// Creates all of `records` in one transaction, or none of them (an
     /// import is all-or-nothing); every one must be in a project of `tenant`.

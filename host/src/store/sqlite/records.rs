@@ -232,6 +232,20 @@ impl Records for SqliteStore {
         )? > 0)
     }
 
+    fn usage(&self, tenant: TenantId) -> Result<Usage> {
+        let conn = self.read();
+        let count = |sql: &str| -> Result<u64> {
+            Ok(conn
+                .prepare_cached(sql)?
+                .query_row([tenant.0], |row| row.get::<_, i64>(0))? as u64)
+        };
+        Ok(Usage {
+            projects: count("SELECT COUNT(*) FROM projects WHERE tenant_id = ?1")?,
+            records: count("SELECT COUNT(*) FROM records WHERE tenant_id = ?1")?,
+            do_not_contact: count("SELECT COUNT(*) FROM do_not_contact WHERE tenant_id = ?1")?,
+        })
+    }
+
     fn do_not_contact_list(
         &self,
         tenant: TenantId,

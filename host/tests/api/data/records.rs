@@ -279,3 +279,51 @@ fn records_are_listed_a_page_at_a_time_and_the_pages_hold_every_record_once() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer.as_array().unwrap().len(), 250);
 }
+
+/// A tenant's data is bounded by quota: records (one at a time or
+/// imported), projects and do-not-contact entries; over it, 429 and
+/// nothing stored.
+#[test]
+fn records_projects_and_do_not_contact_entries_stop_at_the_tenants_quota() {
+    let server = Server::start_with(|c| {
+        c.quotas.max_records = 3;
+        c.quotas.max_projects = 1;
+        c.quotas.max_do_not_contact = 1;
+    });
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let (status, body) =
+        send(as_tenant(server.post("/v1/projects"), &tenant).json(&project_body()));
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a second project: {body}"
+    );
+
+    let import = format!("/v1/projects/{project}/records/import");
+    let lines = "{\"phone\": \"+36301000001\"}\n{\"phone\": \"+36301000002\"}\n";
+    let (status, _) = send(as_tenant(server.post(&import), &tenant).body(lines));
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = send(as_tenant(server.post(&import), &tenant).body(lines));
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an import past it: {body}"
+    );
+    let create = format!("/v1/projects/{project}/records");
+    let one = |phone: &str| json!({ "phone": phone });
+    let (status, _) = send(as_tenant(server.post(&create), &tenant).json(&one("+36301000003")));
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = send(as_tenant(server.post(&create), &tenant).json(&one("+36301000004")));
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(
+        records(&server, &tenant, project).as_array().unwrap().len(),
+        3
+    );
+
+    let add = |phone: &str| {
+        send(as_tenant(server.post("/v1/do-not-contact"), &tenant).json(&json!({ "phone": phone })))
+    };
+    assert_eq!(add("+36301000001").0, StatusCode::CREATED);
+    assert_eq!(add("+36301000002").0, StatusCode::TOO_MANY_REQUESTS);
+}

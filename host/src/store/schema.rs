@@ -228,6 +228,16 @@ CREATE INDEX outbox_event ON outbox(event_id);
     r#"
 ALTER TABLE tenants ADD COLUMN accept_window TEXT;
 "#,
+    // A binding's config, stored once: decisions name it by the SHA-256 of
+    // its JSON instead of each holding a copy (an empty config stays
+    // inline); `config` keeps older decisions' copies.
+    r#"
+CREATE TABLE binding_configs (
+    sha256 TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE decisions ADD COLUMN config_sha TEXT;
+"#,
 ];
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
             });
             let limits = Limits {
                 fuel: u64::MAX / 2,
-                wall_deadline: Duration::from_millis(800),
+                wall_deadline: Duration::from_secs(2),
                 ..Limits::default()
             };
             let config = [("attack".to_string(), "loop".to_string())].into();
@@ -63,7 +63,7 @@ fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
             )
         })
     };
-    thread::sleep(Duration::from_millis(200));
+    wait_until_the_pool_is_full(&runtime);
 
     let at = local("2026-12-01 10:00");
     let id = accepted(f.status(record.id, "m-1", DeliveryStatus::NotTraceable, at));
@@ -167,4 +167,18 @@ fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
     pipeline.notify();
     dispatcher.join().unwrap();
     assert!(pipeline.is_healthy(), "a requested stop is not a death");
+}
+
+/// Waits until the holder's call has the pool's one instance (a loaded
+/// machine may start its thread late).
+fn wait_until_the_pool_is_full(runtime: &Runtime) {
+    let metrics = runtime.engine().pooling_allocator_metrics().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while metrics.component_instances() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never started"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -149,7 +149,8 @@ impl Journal for SqliteStore {
             .optional()?
             .ok_or_else(|| not_found(format!("event {event}")))?;
         let mut statement = conn.prepare_cached(&format!(
-            "SELECT {DECISION_COLUMNS} FROM decisions WHERE event_id = ?1 ORDER BY id"
+            "SELECT {} FROM decisions WHERE event_id = ?1 ORDER BY id",
+            decision_columns("")
         ))?;
         let decisions = statement
             .query_map([event.0], decision_from_row)?
@@ -194,11 +195,7 @@ impl Journal for SqliteStore {
         limit: usize,
     ) -> Result<Vec<RecordedRun>> {
         let conn = self.read();
-        let columns = DECISION_COLUMNS
-            .split(", ")
-            .map(|c| format!("d.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = decision_columns("d.");
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {columns}, e.id, e.resolved FROM decisions d
              JOIN events e ON e.id = d.event_id
@@ -227,20 +224,26 @@ impl Journal for SqliteStore {
 }
 
 /// A decision's JSON columns, as text.
-struct DecisionJson([String; 5]);
+struct DecisionJson([String; 5], Option<String>);
 
 impl DecisionJson {
+    /// The JSON columns of `decision`, and its config's SHA-256 when the
+    /// config is stored apart (see `binding_configs`).
     fn of(decision: &DecisionRecord) -> Self {
-        Self(
-            [
-                &decision.logs,
-                &decision.verdicts,
-                &decision.actions,
-                &decision.config,
-                &decision.lookups,
-            ]
-            .map(ToString::to_string),
-        )
+        let json = [
+            &decision.logs,
+            &decision.verdicts,
+            &decision.actions,
+            &decision.config,
+            &decision.lookups,
+        ]
+        .map(ToString::to_string);
+        let config = &json[3];
+        let sha = (config != EMPTY_CONFIG).then(|| {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(config.as_bytes()))
+        });
+        Self(json, sha)
     }
 }
 
@@ -254,14 +257,28 @@ fn commit_processed(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let decided_us = now_us();
     for (event, json) in processed.iter().zip(json) {
-        for (decision, DecisionJson([logs, verdicts, actions, config, lookups])) in
+        for (decision, DecisionJson([logs, verdicts, actions, config, lookups], config_sha)) in
             event.decisions.iter().zip(json)
         {
+            // A binding's config is stored once, however many decisions
+            // its plugin makes.
+            if let Some(sha) = config_sha {
+                tx.prepare_cached(
+                    "INSERT INTO binding_configs (sha256, config) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![sha, config])?;
+            }
+            let inline = if config_sha.is_some() {
+                EMPTY_CONFIG
+            } else {
+                config.as_str()
+            };
             tx.prepare_cached(
                 "INSERT INTO decisions (event_id, plugin, version, priority, outcome,
                      error_code, error, fuel_used, duration_us, logs, verdicts, actions,
-                     config, lookups)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     config, lookups, config_sha)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 event.event_id.0,
@@ -276,8 +293,9 @@ fn commit_processed(
                 logs,
                 verdicts,
                 actions,
-                config,
+                inline,
                 lookups,
+                config_sha,
             ])?;
         }
         if let Some(phone) = &event.opted_out {
@@ -351,9 +369,23 @@ fn commit_processed(
     Ok(())
 }
 
-const DECISION_COLUMNS: &str = "plugin, version, priority, outcome, error_code, error, fuel_used,
-    duration_us, logs, verdicts, actions, config, lookups";
+/// The columns [`decision_from_row`] reads, of the decisions table under
+/// `alias` (with its dot, or empty); a config stored once is read back
+/// from `binding_configs`.
+fn decision_columns(alias: &str) -> String {
+    format!(
+        "{alias}plugin, {alias}version, {alias}priority, {alias}outcome, {alias}error_code,
+         {alias}error, {alias}fuel_used, {alias}duration_us, {alias}logs, {alias}verdicts,
+         {alias}actions,
+         COALESCE((SELECT config FROM binding_configs WHERE sha256 = {alias}config_sha),
+                  {alias}config),
+         {alias}lookups"
+    )
+}
 const DECISION_COLUMN_COUNT: usize = 13;
+
+/// The config JSON of a decision with nothing in it: kept inline.
+const EMPTY_CONFIG: &str = "{}";
 
 /// A decision row; its JSON columns parse leniently (a row never fails to
 /// load over its log).

@@ -40,9 +40,15 @@ pub fn drop_past_writes(event: &mut ProcessedEvent, now: Timestamp) -> usize {
     past.len()
 }
 
-/// Marks the accepted verdict `write` came from as not executed.
-fn annotate(decisions: &mut [DecisionRecord], write: &RecordWrite, now: Timestamp) {
-    let Some(verdict) = decisions
+/// The verdict `write` came from: the first accepted one of its plugin on
+/// its record that no executor has marked yet. Executors mark it
+/// (`executed`) as they carry the write out, so a second write of the same
+/// plugin on the same record finds the next one.
+pub(crate) fn unmarked_verdict<'a>(
+    decisions: &'a mut [DecisionRecord],
+    write: &RecordWrite,
+) -> Option<&'a mut serde_json::Value> {
+    decisions
         .iter_mut()
         .filter(|d| d.plugin == write.plugin)
         .filter_map(|d| d.verdicts.as_array_mut())
@@ -52,7 +58,11 @@ fn annotate(decisions: &mut [DecisionRecord], write: &RecordWrite, now: Timestam
                 && v["action"]["recordId"] == json!(write.record_id)
                 && v.get("executed").is_none()
         })
-    else {
+}
+
+/// Marks the accepted verdict `write` came from as not executed.
+fn annotate(decisions: &mut [DecisionRecord], write: &RecordWrite, now: Timestamp) {
+    let Some(verdict) = unmarked_verdict(decisions, write) else {
         return;
     };
     let at = write.next_calldate.unwrap_or_default();

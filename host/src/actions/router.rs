@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::execution_time::unmarked_verdict;
 use super::executor::{EmbeddedExecutor, Executor};
 use super::outbox::{Outbox, OutboxPolicy, QUEUED};
 use super::remote::{RemoteExecutor, RemoteTarget};
@@ -89,18 +90,7 @@ fn queued(event: &ProcessedEvent) -> ProcessedEvent {
     let mut event = event.clone();
     event.outbox = std::mem::take(&mut event.writes);
     for write in &event.outbox {
-        let verdict = event
-            .decisions
-            .iter_mut()
-            .filter(|d| d.plugin == write.plugin)
-            .filter_map(|d| d.verdicts.as_array_mut())
-            .flatten()
-            .find(|v| {
-                v["accepted"] == true
-                    && v["action"]["recordId"] == json!(write.record_id)
-                    && v.get("executed").is_none()
-            });
-        if let Some(verdict) = verdict {
+        if let Some(verdict) = unmarked_verdict(&mut event.decisions, write) {
             verdict["executed"] = json!(QUEUED);
         }
     }

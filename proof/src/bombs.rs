@@ -146,9 +146,10 @@ mod tests {
             locals.bytes.len()
         );
         assert!(large.bytes.len() > 450_000, "{}", large.bytes.len());
+        // The admitted one nearly fills the function size bound.
         let admitted = admitted().bytes.len();
         assert!(
-            (MAX_FUNCTION_BYTES - 4_096..MAX_FUNCTION_BYTES + 1_024).contains(&admitted),
+            (MAX_FUNCTION_BYTES * 9 / 10..MAX_FUNCTION_BYTES).contains(&admitted),
             "{admitted}"
         );
     }

@@ -382,7 +382,7 @@ fn flood(
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let (kind, request) = if (k + thread) % 2 == 0 {
+        let (kind, request) = if (k + thread).is_multiple_of(2) {
             (
                 "dry-run",
                 api.client

@@ -333,7 +333,8 @@ fn send_events(
     let mut sent = Vec::new();
     for k in 0.. {
         let due = started + interval * k as u32;
-        if due >= until {
+        // A slow answer can leave the schedule behind: stop on the clock.
+        if due >= until || Instant::now() >= until {
             break;
         }
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -376,7 +377,8 @@ fn flood(
     let mut counts = BTreeMap::new();
     for k in 0usize.. {
         let due = started + interval * k as u32;
-        if due >= until {
+        // A slow answer can leave the schedule behind: stop on the clock.
+        if due >= until || Instant::now() >= until {
             break;
         }
         if let Some(wait) = due.checked_duration_since(Instant::now()) {

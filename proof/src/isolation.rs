@@ -70,9 +70,9 @@ pub struct Args {
     /// Q's events per second.
     #[arg(long, default_value_t = 20.0)]
     pub q_rate: f64,
-    /// H's events per second over its five projects [default: 50, smoke
-    /// 5: its CPU-heavy events run one at a time at a low priority, which
-    /// a debug build on a busy machine drains slowly].
+    /// H's events per second over its five projects [default: 10, smoke
+    /// 5: its CPU-heavy events run one at a time at a low priority, each
+    /// up to its 1 s deadline, and drain slowly after each round].
     #[arg(long)]
     pub h_rate: Option<f64>,
     /// H's dry runs and replays per second (paced; 0: none, to see what
@@ -110,7 +110,7 @@ impl Scale {
         let (duration, rounds, h_rate, flood_rate, threads, records) = if smoke {
             (3, 1, 5.0, 50.0, 8, 200)
         } else {
-            (30, 3, 50.0, 200.0, 8, 2_000)
+            (30, 3, 10.0, 200.0, 8, 2_000)
         };
         Self {
             smoke,
@@ -121,9 +121,9 @@ impl Scale {
                 event_rate: args.h_rate.unwrap_or(h_rate).max(0.1),
                 flood_threads: args.flood_threads.unwrap_or(threads).max(1),
                 flood_rate: args.flood_rate.unwrap_or(flood_rate).max(0.0),
-                // A replay in a smoke run (a debug build) runs each
-                // CPU-heavy decision to its deadline.
-                replay_limit: if smoke { 10 } else { 50 },
+                // A replay runs each CPU-heavy decision again, up to its
+                // 1 s deadline (`wait-for-clock` always reaches it).
+                replay_limit: 10,
                 bombs: !args.no_bombs,
                 // In smoke runs the admitted bomb's compile, cut at 1 s of
                 // CPU at a low priority, can take many seconds of wall

@@ -17,7 +17,8 @@
 //!
 //! Promises: Q got only 202s (no 429, no error) and every Q event was
 //! decided and executed exactly once; each of H's events ended as its
-//! attack may (sleep: decided at once; wait-for-clock and loop:
+//! attack may (sleep: decided, which a 3 s sleep under a 1 s deadline
+//! could not be; wait-for-clock and loop:
 //! `out_of_fuel` or `deadline_exceeded`; memory: `memory_limit`; the
 //! remote project: decided, its one action pending in the outbox); H's
 //! webhooks got 202 or 429, its dry runs and replays 200 or 429 (some
@@ -383,10 +384,6 @@ fn judge_hostile(
         if let Some(required) = expected.required {
             held &= endings.reached(required);
             required_text = format!(", some {}/{}", required.0, required.1);
-        }
-        if attack == "sleep" {
-            // A sleep that slept 3 s would have met the 1 s deadline.
-            held &= endings.longest_run_us < 1_000_000;
         }
         report.correct(
             &format!(

@@ -7,9 +7,13 @@
 //! `run(Args) -> anyhow::Result<Report>`, and one variant of [`Scenario`].
 
 mod api;
+mod bombs;
+mod contained;
 mod crash;
 mod floor;
+mod hostile;
 mod http;
+mod isolation;
 mod journal;
 mod load;
 mod neighbour;
@@ -54,6 +58,12 @@ enum Scenario {
     /// SIGKILL under load, 20 times, restarting on the same data: every
     /// acknowledged event decided exactly once, no disposition doubled.
     Crash(crash::Args),
+    /// A quiet tenant beside a hostile one that binds sleeping, looping
+    /// and memory-bomb plugins, floods dry runs and replays, uploads
+    /// compile bombs and points its executor at a silent remote: the
+    /// quiet tenant gets no error, each event decided once, p99 within 2x
+    /// of alone; the hostile one gets the named limits; a clean SIGTERM.
+    Isolation(isolation::Args),
 }
 
 impl Scenario {
@@ -64,6 +74,7 @@ impl Scenario {
             Scenario::Swap(args) => swap::run(args),
             Scenario::Neighbour(args) => neighbour::run(args),
             Scenario::Crash(args) => crash::run(args),
+            Scenario::Isolation(args) => isolation::run(args),
         }
     }
 }

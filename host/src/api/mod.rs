@@ -110,6 +110,20 @@ impl JournalDepth {
 }
 
 /// Runs blocking store or runtime work off the async threads.
+/// Runs a dry run or a replay on the pipeline's low-priority tool threads
+/// (see `pipeline::tools`), so tool runs take only the CPU live events leave.
+pub async fn on_tool_thread<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    state
+        .pipeline
+        .tools()
+        .run(work)
+        .await
+        .map_err(|e| ApiError::overloaded(e.to_string(), 1))?
+}
+
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Tenant;
 use super::body::Json;
 use super::projects::Ids;
-use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
+use super::{ApiError, ApiResult, AppState, ErrorBody, blocking, on_tool_thread};
 use crate::actions::{Proposal, Verdict};
 use crate::model::{Action, ProjectId, SmsEvent};
 use crate::pipeline::{StoreLookup, judge};
@@ -367,7 +367,8 @@ pub async fn plugins_dry_run(
 ) -> ApiResult<axum::Json<DryRun>> {
     check_event_time(body.event.timestamp())?;
     let _slot = state.quotas.tool_run(tenant)?;
-    let result = blocking(move || {
+    let tools = state.clone();
+    let result = on_tool_thread(&tools, move || {
         let info = state
             .store
             .plugins(tenant)?

@@ -10,7 +10,7 @@ use super::auth::Tenant;
 use super::body::parse;
 use super::error::ErrorBody;
 use super::projects::Ids;
-use super::{ApiError, ApiResult, AppState, blocking};
+use super::{ApiError, ApiResult, AppState, on_tool_thread};
 use crate::pipeline::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
 
 /// Events replayed when the request does not say.
@@ -63,7 +63,8 @@ pub async fn plugins_replay(
         )));
     }
     let _slot = state.quotas.tool_run(tenant)?;
-    let report = blocking(move || {
+    let tools = state.clone();
+    let report = on_tool_thread(&tools, move || {
         state
             .pipeline
             .replay(tenant, &name, version, limit)

@@ -22,6 +22,7 @@ mod plugins;
 mod process;
 mod replay;
 mod schedule;
+mod tools;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,7 @@ pub use plugins::PluginCache;
 pub(crate) use process::StoreLookup;
 pub use process::{OPT_OUT_DECIDER, ProcessError, judge};
 pub use replay::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
+pub use tools::{TOOL_NICE, ToolPool, ToolPoolStopped};
 
 use crate::actions::Executor;
 use crate::metrics::Metrics;
@@ -126,6 +128,8 @@ pub struct Pipeline {
     /// Set when a pipeline thread ended while the pipeline was not
     /// stopping: events would no longer be decided (see [`Self::is_healthy`]).
     died: AtomicBool,
+    /// Where dry runs and replays run, at the lowest priority.
+    tools: ToolPool,
 }
 
 /// How long an idle dispatcher sleeps before it looks again unprompted.
@@ -173,6 +177,7 @@ impl Pipeline {
             work: Condvar::new(),
             wake: (Mutex::new(false), Condvar::new()),
             died: AtomicBool::new(false),
+            tools: ToolPool::start(),
         })
     }
 
@@ -558,6 +563,11 @@ impl Pipeline {
         replay::replay(self, tenant, name, version, limit)
     }
 
+    /// The threads dry runs and replays run on.
+    pub fn tools(&self) -> &ToolPool {
+        &self.tools
+    }
+
     /// The loaded plugin versions, shared with dry runs and uploads.
     pub fn plugins(&self) -> &PluginCache {
         &self.plugins
@@ -623,7 +633,7 @@ fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingE
 /// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
 /// `who = 0` names the calling thread). Best effort: a refusal is logged.
 #[cfg(target_os = "linux")]
-fn set_nice(nice: i32) {
+pub(crate) fn set_nice(nice: i32) {
     // SAFETY: setpriority only reads its plain integer arguments.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
         tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
@@ -633,7 +643,7 @@ fn set_nice(nice: i32) {
 /// Elsewhere `who = 0` names the whole process, not the thread, so
 /// priorities are left alone: fairness then rests on the schedule alone.
 #[cfg(not(target_os = "linux"))]
-fn set_nice(_nice: i32) {}
+pub(crate) fn set_nice(_nice: i32) {}
 
 /// The fuel an event's plugins burned, which says how heavy its tenant is
 /// (an event that could not be decided burned none that counts).

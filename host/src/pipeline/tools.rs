@@ -6,8 +6,9 @@
 //! plugin's whole budget; on the API's blocking threads, at normal
 //! priority, four of them took the CPU a quiet tenant's live events needed
 //! (its p99 journal → decision rose 22.8× in the `isolation` proof, 1.85×
-//! without them). Here they queue for [`TOOL_THREADS`] threads at nice
-//! [`TOOL_NICE`], like the heavy lane's workers.
+//! without them). Here they queue for one thread per core, in the
+//! `SCHED_IDLE` class at nice [`TOOL_NICE`]: they run on what the live
+//! pipeline leaves of the CPU.
 
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,7 @@ impl ToolPool {
                 .name(format!("smstrigger-tools-{i}"))
                 .spawn(move || {
                     super::set_nice(TOOL_NICE);
+                    idle_class();
                     loop {
                         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match job {
@@ -78,6 +80,24 @@ impl ToolPool {
     }
 }
 
+/// Moves the calling thread to `SCHED_IDLE` (Linux): it runs only when no
+/// other thread wants the CPU, so a tool run never takes a time slice from
+/// a live event. Tool threads hold no lock a live event waits for (the
+/// schedule's is the pipeline's own), so being preempted costs nobody else.
+/// Best effort: a refusal leaves the thread at [`TOOL_NICE`].
+#[cfg(target_os = "linux")]
+fn idle_class() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads `param` for the duration of the call;
+    // pid 0 names the calling thread.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "tool threads stay at nice 19");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn idle_class() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,14 +111,17 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let (nice, name) = runtime
+        let (nice, policy, name) = runtime
             .block_on(pool.run(|| {
-                // SAFETY: getpriority only reads its plain integer arguments.
+                // SAFETY: getpriority and sched_getscheduler only read their
+                // plain integer arguments.
                 let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-                (nice, thread::current().name().map(String::from))
+                let policy = unsafe { libc::sched_getscheduler(0) };
+                (nice, policy, thread::current().name().map(String::from))
             }))
             .unwrap();
         assert_eq!(nice, TOOL_NICE);
+        assert_eq!(policy, libc::SCHED_IDLE);
         assert!(name.unwrap().starts_with("smstrigger-tools-"));
     }
 }

@@ -363,6 +363,61 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// The outbox's state on a real store, with a breaker that opens after
+    /// three failures for `open`.
+    fn shared(dir: &std::path::Path, open: Duration) -> Shared {
+        let store: Arc<dyn Store> = Arc::new(crate::store::SqliteStore::open(dir).unwrap());
+        Shared {
+            remote: RemoteExecutor::new(Arc::clone(&store)),
+            store,
+            policy: OutboxPolicy {
+                breaker_failures: 3,
+                breaker_open: open,
+                ..OutboxPolicy::default()
+            },
+            clock: Clock::default(),
+            busy: Mutex::default(),
+            breakers: Mutex::default(),
+            wake: (Mutex::new(false), Condvar::new()),
+        }
+    }
+
+    /// A remote that keeps failing is left alone for a while, and only its
+    /// own tenant's: another tenant's remote is still called.
+    #[test]
+    fn a_run_of_failures_opens_the_tenants_breaker_until_it_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = shared(dir.path(), Duration::from_millis(100));
+        let (hostile, quiet) = (TenantId(1), TenantId(2));
+        outbox.breaker(hostile, false);
+        outbox.breaker(hostile, false);
+        assert!(outbox.may_call(hostile), "two failures are not a run");
+        outbox.breaker(hostile, false);
+        assert!(!outbox.may_call(hostile), "the third opens it");
+        assert!(outbox.may_call(quiet), "another tenant is not affected");
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(outbox.may_call(hostile), "it closes again in time");
+        outbox.breaker(hostile, false);
+        outbox.breaker(hostile, true);
+        outbox.breaker(hostile, false);
+        outbox.breaker(hostile, false);
+        assert!(outbox.may_call(hostile), "a success starts the count over");
+    }
+
+    /// At most [`MAX_WORKERS`] tenants are delivered to at once, and one
+    /// tenant has one worker at a time.
+    #[test]
+    fn workers_are_one_per_tenant_and_capped_in_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = shared(dir.path(), Duration::from_secs(30));
+        assert!(outbox.claim(TenantId(0)));
+        assert!(!outbox.claim(TenantId(0)), "one worker per tenant");
+        for tenant in 1..MAX_WORKERS as u64 {
+            assert!(outbox.claim(TenantId(tenant)));
+        }
+        assert!(!outbox.claim(TenantId(999)), "the cap is reached");
+    }
+
     #[test]
     fn backoff_doubles_from_the_first_wait_up_to_the_cap() {
         let policy = OutboxPolicy::default();

@@ -22,6 +22,7 @@ mod plugins;
 mod process;
 mod replay;
 mod schedule;
+mod threads;
 mod tools;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -45,12 +46,17 @@ use crate::model::TenantId;
 use crate::runtime::{Limits, Runtime};
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
 use group_commit::GroupCommit;
-use schedule::{Lane, RETRY_AFTER, Schedule};
+use schedule::{Cost, Lane, RETRY_AFTER, Schedule};
+use threads::set_nice;
 
-/// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`]), beside the
-/// configured ones: at nice [`HEAVY_NICE`] they get only the CPU the rest
-/// of the host leaves, so a tenant burning its budget on every event slows
-/// itself, not its neighbours (measured by `smstrigger-proof neighbour`).
+/// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`] and
+/// [`schedule::HEAVY_CPU`]), beside the configured ones: in the idle class
+/// at nice [`HEAVY_NICE`] they get only the CPU the rest of the host
+/// leaves, so a tenant burning its budget on every event slows itself, not
+/// its neighbours (measured by `smstrigger-proof neighbour` and
+/// `isolation`). A heavy worker takes the schedule's lock too; it holds it
+/// for microseconds, and a light worker that finds it held sleeps, which
+/// frees the core the heavy worker needs to let go.
 const HEAVY_WORKERS: usize = 1;
 /// The lowest priority Linux has; lowering one's own priority needs no
 /// privilege.
@@ -75,8 +81,9 @@ pub struct PipelineConfig {
     /// Threads running light tenants' plugins; defaults to twice the
     /// cores. One tenant holds at most `workers - 1` of them, so other
     /// tenants always find one free. Heavy tenants (events over
-    /// [`schedule::HEAVY_FUEL`] of fuel each, like a plugin that burns its whole budget
-    /// every time) run on [`HEAVY_WORKERS`] low-priority workers instead.
+    /// [`schedule::HEAVY_FUEL`] of fuel or [`schedule::HEAVY_CPU`] each,
+    /// like a plugin that burns its whole budget every time) run on
+    /// [`HEAVY_WORKERS`] low-priority workers instead.
     pub workers: usize,
     /// The most events of one tenant claimed and not yet committed: the
     /// bound on how much of one tenant's backlog sits in memory (an event
@@ -240,14 +247,17 @@ impl Pipeline {
             return Ok(0);
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut finished: Vec<(usize, Finished)> = thread::scope(|scope| {
+        let mut finished: Vec<(usize, Finished, Cost)> = thread::scope(|scope| {
             let workers: Vec<_> = (0..self.config.workers.clamp(1, taken.len()))
                 .map(|_| {
                     scope.spawn(|| {
                         let mut done = Vec::new();
                         while let Some(event) = taken.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let cpu = threads::thread_cpu_time();
                             let result = self.process(event);
-                            done.push((event.id.0 as usize, (event.clone(), result)));
+                            let spent =
+                                cost(&result, threads::thread_cpu_time().saturating_sub(cpu));
+                            done.push((event.id.0 as usize, (event.clone(), result), spent));
                         }
                         done
                     })
@@ -258,14 +268,17 @@ impl Pipeline {
                 .flat_map(|worker| worker.join().expect("a pipeline worker panicked"))
                 .collect()
         });
-        finished.sort_by_key(|(id, _)| *id);
-        let finished: Vec<Finished> = finished.into_iter().map(|(_, f)| f).collect();
-        {
+        finished.sort_by_key(|(id, _, _)| *id);
+        let finished: Vec<Finished> = {
             let mut schedule = self.schedule();
-            for (event, result) in &finished {
-                schedule.ran(event, fuel_burned(result));
-            }
-        }
+            finished
+                .into_iter()
+                .map(|(_, (event, result), spent)| {
+                    schedule.ran(&event, spent);
+                    (event, result)
+                })
+                .collect()
+        };
         let count = finished.len();
         match self.commit(finished)? {
             Some(undecided) => Err(undecided),
@@ -317,10 +330,12 @@ impl Pipeline {
                     .name(format!("smstrigger-worker-{i}"))
                     .spawn(move || {
                         let _alive = Alive::new(&pipeline, &stop);
-                        set_nice(match lane {
-                            Lane::Heavy => HEAVY_NICE,
-                            _ => PIPELINE_NICE,
-                        });
+                        if lane == Lane::Heavy {
+                            set_nice(HEAVY_NICE);
+                            threads::idle_class();
+                        } else {
+                            set_nice(PIPELINE_NICE);
+                        }
                         pipeline.work(lane, &stop, finished)
                     })
                     .expect("spawning a worker")
@@ -410,14 +425,16 @@ impl Pipeline {
             if behind {
                 defer_to_webhooks(|| self.journal.waiting());
             }
+            let cpu = threads::thread_cpu_time();
             let result = catch_unwind(AssertUnwindSafe(|| self.process(&event)))
                 .unwrap_or_else(|panic| Err(ProcessError::panicked(panic)));
+            let spent = cost(&result, threads::thread_cpu_time().saturating_sub(cpu));
             {
                 // The slot this event held goes to this worker's next event
                 // when there is one; other workers are woken only when the
                 // tenant changed lanes (their lane may now have work).
                 let mut schedule = self.schedule();
-                let moved = schedule.ran(&event, fuel_burned(&result));
+                let moved = schedule.ran(&event, spent);
                 next = (!stop.load(Ordering::Acquire))
                     .then(|| next_for(&mut schedule, lane, cap))
                     .flatten();
@@ -630,26 +647,13 @@ fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingE
     Some((event, behind))
 }
 
-/// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
-/// `who = 0` names the calling thread). Best effort: a refusal is logged.
-#[cfg(target_os = "linux")]
-pub(crate) fn set_nice(nice: i32) {
-    // SAFETY: setpriority only reads its plain integer arguments.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
-    }
-}
-
-/// Elsewhere `who = 0` names the whole process, not the thread, so
-/// priorities are left alone: fairness then rests on the schedule alone.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn set_nice(_nice: i32) {}
-
-/// The fuel an event's plugins burned, which says how heavy its tenant is
-/// (an event that could not be decided burned none that counts).
-fn fuel_burned(result: &Result<ProcessedEvent, ProcessError>) -> u64 {
-    result.as_ref().map_or(0, |event| {
-        event.decisions.iter().map(|d| d.fuel_used).sum::<u64>()
+/// What an event cost its worker, which says how heavy its tenant is: the
+/// fuel its plugins burned and the CPU time `cpu` its thread spent. An
+/// event that could not be decided cost nothing that counts.
+fn cost(result: &Result<ProcessedEvent, ProcessError>, cpu: Duration) -> Cost {
+    result.as_ref().map_or(Cost::default(), |event| Cost {
+        fuel: event.decisions.iter().map(|d| d.fuel_used).sum(),
+        cpu,
     })
 }
 

@@ -14,6 +14,8 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use super::threads;
+
 /// Threads running tool runs: one per core, so a burst of them queues
 /// instead of multiplying threads.
 fn tool_threads() -> usize {
@@ -45,8 +47,8 @@ impl ToolPool {
             thread::Builder::new()
                 .name(format!("smstrigger-tools-{i}"))
                 .spawn(move || {
-                    super::set_nice(TOOL_NICE);
-                    idle_class();
+                    threads::set_nice(TOOL_NICE);
+                    threads::idle_class();
                     loop {
                         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match job {
@@ -79,24 +81,6 @@ impl ToolPool {
         answered.await.map_err(|_| ToolPoolStopped)
     }
 }
-
-/// Moves the calling thread to `SCHED_IDLE` (Linux): it runs only when no
-/// other thread wants the CPU, so a tool run never takes a time slice from
-/// a live event. Tool threads hold no lock a live event waits for (the
-/// schedule's is the pipeline's own), so being preempted costs nobody else.
-/// Best effort: a refusal leaves the thread at [`TOOL_NICE`].
-#[cfg(target_os = "linux")]
-fn idle_class() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler reads `param` for the duration of the call;
-    // pid 0 names the calling thread.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-        tracing::warn!(error = %std::io::Error::last_os_error(), "tool threads stay at nice 19");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn idle_class() {}
 
 #[cfg(test)]
 mod tests {

@@ -18,11 +18,8 @@
 
 mod group_commit;
 mod incoming;
-mod plugins;
 mod process;
-mod replay;
 mod schedule;
-mod tools;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,16 +30,14 @@ use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Incoming, check_window};
-pub use plugins::PluginCache;
-pub(crate) use process::StoreLookup;
-pub use process::{OPT_OUT_DECIDER, ProcessError, judge};
-pub use replay::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
-pub use tools::{TOOL_NICE, ToolPool, ToolPoolStopped};
+pub use process::{OPT_OUT_DECIDER, ProcessError};
 
 use crate::actions::Executor;
 use crate::metrics::Metrics;
 use crate::model::TenantId;
-use crate::runtime::{Limits, Runtime};
+use crate::priority::set_nice;
+use crate::registry::{Registry, RegistryConfig};
+use crate::runtime::Runtime;
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
 use group_commit::GroupCommit;
 use schedule::{Lane, RETRY_AFTER, Schedule};
@@ -89,8 +84,6 @@ pub struct PipelineConfig {
     pub per_tenant: usize,
     /// The most events per commit (and per [`Pipeline::process_batch`]).
     pub batch: usize,
-    /// The limits every plugin call runs with.
-    pub limits: Limits,
 }
 
 impl Default for PipelineConfig {
@@ -99,7 +92,6 @@ impl Default for PipelineConfig {
             workers: 2 * thread::available_parallelism().map_or(2, |n| n.get()),
             per_tenant: 1024,
             batch: 512,
-            limits: Limits::default(),
         }
     }
 }
@@ -113,9 +105,9 @@ impl PipelineConfig {
 
 pub struct Pipeline {
     store: Arc<dyn Store>,
-    runtime: Arc<Runtime>,
+    /// Loads and runs the bound plugins, under the limits it holds.
+    registry: Arc<Registry>,
     executor: Arc<dyn Executor>,
-    plugins: PluginCache,
     config: PipelineConfig,
     /// Where plugin runs and processed events are counted.
     metrics: Arc<Metrics>,
@@ -128,8 +120,6 @@ pub struct Pipeline {
     /// Set when a pipeline thread ended while the pipeline was not
     /// stopping: events would no longer be decided (see [`Self::is_healthy`]).
     died: AtomicBool,
-    /// Where dry runs and replays run, at the lowest priority.
-    tools: ToolPool,
 }
 
 /// How long an idle dispatcher sleeps before it looks again unprompted.
@@ -139,25 +129,31 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 type Finished = (PendingEvent, Result<ProcessedEvent, ProcessError>);
 
 impl Pipeline {
-    /// A pipeline counting into metrics of its own (see [`Self::metrics`]).
+    /// A pipeline over a registry of its own with the default limits,
+    /// counting into metrics of its own (see [`Self::metrics`]); for tests
+    /// and tools. The server builds one with [`Self::with_registry`].
     pub fn new(
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
     ) -> Arc<Self> {
-        Self::with_metrics(store, runtime, executor, config, Arc::default())
+        let registry = Registry::new(store, runtime, RegistryConfig::default());
+        Self::with_registry(registry, executor, config, Arc::default())
     }
 
-    /// A pipeline counting its plugin runs and processed events into
-    /// `metrics`, which the server also renders at `GET /metrics`.
-    pub fn with_metrics(
-        store: Arc<dyn Store>,
-        runtime: Arc<Runtime>,
+    /// A pipeline journaling into `registry`'s store and running plugins
+    /// through it (so uploads, dry runs and live events share one cache of
+    /// loaded plugins and one set of limits), counting its plugin runs and
+    /// processed events into `metrics`, which the server also renders at
+    /// `GET /metrics`.
+    pub fn with_registry(
+        registry: Arc<Registry>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        let store = Arc::clone(registry.store());
         Arc::new_cyclic(|pipeline: &std::sync::Weak<Self>| Self {
             journal: GroupCommit::start(Arc::clone(&store), {
                 let pipeline = pipeline.clone();
@@ -168,16 +164,14 @@ impl Pipeline {
                 }
             }),
             store,
-            runtime,
+            registry,
             executor,
-            plugins: PluginCache::default(),
             config,
             metrics,
             schedule: Mutex::default(),
             work: Condvar::new(),
             wake: (Mutex::new(false), Condvar::new()),
             died: AtomicBool::new(false),
-            tools: ToolPool::start(),
         })
     }
 
@@ -508,10 +502,8 @@ impl Pipeline {
     fn process(&self, event: &PendingEvent) -> Result<ProcessedEvent, ProcessError> {
         process::process(
             &self.store,
-            &self.runtime,
-            &self.plugins,
+            &self.registry,
             &self.metrics,
-            self.config.limits,
             event,
             chrono::Utc::now().timestamp(),
         )
@@ -551,26 +543,9 @@ impl Pipeline {
         &self.store
     }
 
-    /// Runs `version` of `tenant`'s plugin `name` over its last `limit`
-    /// recorded runs and reports what would differ; executes nothing.
-    pub fn replay(
-        &self,
-        tenant: TenantId,
-        name: &str,
-        version: u32,
-        limit: usize,
-    ) -> Result<ReplayReport, ReplayError> {
-        replay::replay(self, tenant, name, version, limit)
-    }
-
-    /// The threads dry runs and replays run on.
-    pub fn tools(&self) -> &ToolPool {
-        &self.tools
-    }
-
-    /// The loaded plugin versions, shared with dry runs and uploads.
-    pub fn plugins(&self) -> &PluginCache {
-        &self.plugins
+    /// The registry this pipeline runs plugins through.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The metrics this pipeline counts into.
@@ -629,21 +604,6 @@ fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingE
     let behind = schedule.behind(event.tenant_id);
     Some((event, behind))
 }
-
-/// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
-/// `who = 0` names the calling thread). Best effort: a refusal is logged.
-#[cfg(target_os = "linux")]
-pub(crate) fn set_nice(nice: i32) {
-    // SAFETY: setpriority only reads its plain integer arguments.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
-    }
-}
-
-/// Elsewhere `who = 0` names the whole process, not the thread, so
-/// priorities are left alone: fairness then rests on the schedule alone.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn set_nice(_nice: i32) {}
 
 /// The fuel an event's plugins burned, which says how heavy its tenant is
 /// (an event that could not be decided burned none that counts).

@@ -18,12 +18,8 @@
 
 mod group_commit;
 mod incoming;
-mod plugins;
 mod process;
-mod replay;
 mod schedule;
-mod threads;
-mod tools;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,20 +30,17 @@ use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Incoming, check_window};
-pub use plugins::PluginCache;
-pub(crate) use process::StoreLookup;
-pub use process::{OPT_OUT_DECIDER, ProcessError, judge};
-pub use replay::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
-pub use tools::{TOOL_NICE, ToolPool, ToolPoolStopped};
+pub use process::{OPT_OUT_DECIDER, ProcessError};
 
 use crate::actions::Executor;
 use crate::metrics::Metrics;
 use crate::model::TenantId;
-use crate::runtime::{Limits, Runtime};
+use crate::priority::{self, set_nice};
+use crate::registry::{Registry, RegistryConfig};
+use crate::runtime::Runtime;
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
 use group_commit::GroupCommit;
 use schedule::{Cost, Lane, RETRY_AFTER, Schedule};
-use threads::set_nice;
 
 /// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`] and
 /// [`schedule::HEAVY_CPU`]), beside the configured ones: in the idle class
@@ -96,8 +89,6 @@ pub struct PipelineConfig {
     pub per_tenant: usize,
     /// The most events per commit (and per [`Pipeline::process_batch`]).
     pub batch: usize,
-    /// The limits every plugin call runs with.
-    pub limits: Limits,
 }
 
 impl Default for PipelineConfig {
@@ -106,7 +97,6 @@ impl Default for PipelineConfig {
             workers: 2 * thread::available_parallelism().map_or(2, |n| n.get()),
             per_tenant: 1024,
             batch: 512,
-            limits: Limits::default(),
         }
     }
 }
@@ -120,9 +110,9 @@ impl PipelineConfig {
 
 pub struct Pipeline {
     store: Arc<dyn Store>,
-    runtime: Arc<Runtime>,
+    /// Loads and runs the bound plugins, under the limits it holds.
+    registry: Arc<Registry>,
     executor: Arc<dyn Executor>,
-    plugins: PluginCache,
     config: PipelineConfig,
     /// Where plugin runs and processed events are counted.
     metrics: Arc<Metrics>,
@@ -135,8 +125,6 @@ pub struct Pipeline {
     /// Set when a pipeline thread ended while the pipeline was not
     /// stopping: events would no longer be decided (see [`Self::is_healthy`]).
     died: AtomicBool,
-    /// Where dry runs and replays run, at the lowest priority.
-    tools: ToolPool,
 }
 
 /// How long an idle dispatcher sleeps before it looks again unprompted.
@@ -146,25 +134,31 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 type Finished = (PendingEvent, Result<ProcessedEvent, ProcessError>);
 
 impl Pipeline {
-    /// A pipeline counting into metrics of its own (see [`Self::metrics`]).
+    /// A pipeline over a registry of its own with the default limits,
+    /// counting into metrics of its own (see [`Self::metrics`]); for tests
+    /// and tools. The server builds one with [`Self::with_registry`].
     pub fn new(
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
     ) -> Arc<Self> {
-        Self::with_metrics(store, runtime, executor, config, Arc::default())
+        let registry = Registry::new(store, runtime, RegistryConfig::default());
+        Self::with_registry(registry, executor, config, Arc::default())
     }
 
-    /// A pipeline counting its plugin runs and processed events into
-    /// `metrics`, which the server also renders at `GET /metrics`.
-    pub fn with_metrics(
-        store: Arc<dyn Store>,
-        runtime: Arc<Runtime>,
+    /// A pipeline journaling into `registry`'s store and running plugins
+    /// through it (so uploads, dry runs and live events share one cache of
+    /// loaded plugins and one set of limits), counting its plugin runs and
+    /// processed events into `metrics`, which the server also renders at
+    /// `GET /metrics`.
+    pub fn with_registry(
+        registry: Arc<Registry>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        let store = Arc::clone(registry.store());
         Arc::new_cyclic(|pipeline: &std::sync::Weak<Self>| Self {
             journal: GroupCommit::start(Arc::clone(&store), {
                 let pipeline = pipeline.clone();
@@ -175,16 +169,14 @@ impl Pipeline {
                 }
             }),
             store,
-            runtime,
+            registry,
             executor,
-            plugins: PluginCache::default(),
             config,
             metrics,
             schedule: Mutex::default(),
             work: Condvar::new(),
             wake: (Mutex::new(false), Condvar::new()),
             died: AtomicBool::new(false),
-            tools: ToolPool::start(),
         })
     }
 
@@ -253,10 +245,10 @@ impl Pipeline {
                     scope.spawn(|| {
                         let mut done = Vec::new();
                         while let Some(event) = taken.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            let cpu = threads::thread_cpu_time();
+                            let cpu = priority::thread_cpu_time();
                             let result = self.process(event);
                             let spent =
-                                cost(&result, threads::thread_cpu_time().saturating_sub(cpu));
+                                cost(&result, priority::thread_cpu_time().saturating_sub(cpu));
                             done.push((event.id.0 as usize, (event.clone(), result), spent));
                         }
                         done
@@ -332,7 +324,7 @@ impl Pipeline {
                         let _alive = Alive::new(&pipeline, &stop);
                         if lane == Lane::Heavy {
                             set_nice(HEAVY_NICE);
-                            threads::idle_class();
+                            priority::idle_class();
                         } else {
                             set_nice(PIPELINE_NICE);
                         }
@@ -425,10 +417,10 @@ impl Pipeline {
             if behind {
                 defer_to_webhooks(|| self.journal.waiting());
             }
-            let cpu = threads::thread_cpu_time();
+            let cpu = priority::thread_cpu_time();
             let result = catch_unwind(AssertUnwindSafe(|| self.process(&event)))
                 .unwrap_or_else(|panic| Err(ProcessError::panicked(panic)));
-            let spent = cost(&result, threads::thread_cpu_time().saturating_sub(cpu));
+            let spent = cost(&result, priority::thread_cpu_time().saturating_sub(cpu));
             {
                 // The slot this event held goes to this worker's next event
                 // when there is one; other workers are woken only when the
@@ -525,10 +517,8 @@ impl Pipeline {
     fn process(&self, event: &PendingEvent) -> Result<ProcessedEvent, ProcessError> {
         process::process(
             &self.store,
-            &self.runtime,
-            &self.plugins,
+            &self.registry,
             &self.metrics,
-            self.config.limits,
             event,
             chrono::Utc::now().timestamp(),
         )
@@ -568,26 +558,9 @@ impl Pipeline {
         &self.store
     }
 
-    /// Runs `version` of `tenant`'s plugin `name` over its last `limit`
-    /// recorded runs and reports what would differ; executes nothing.
-    pub fn replay(
-        &self,
-        tenant: TenantId,
-        name: &str,
-        version: u32,
-        limit: usize,
-    ) -> Result<ReplayReport, ReplayError> {
-        replay::replay(self, tenant, name, version, limit)
-    }
-
-    /// The threads dry runs and replays run on.
-    pub fn tools(&self) -> &ToolPool {
-        &self.tools
-    }
-
-    /// The loaded plugin versions, shared with dry runs and uploads.
-    pub fn plugins(&self) -> &PluginCache {
-        &self.plugins
+    /// The registry this pipeline runs plugins through.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The metrics this pipeline counts into.

@@ -1,42 +1,45 @@
-//! What the pipeline's threads are to the operating system: their
-//! priorities, and the CPU clock that says what an event cost its worker.
+//! Thread priorities: the nice value of the calling thread and the idle
+//! scheduling class, so background work (pipeline workers, heavy tenants,
+//! tool runs, compiles) yields the CPU to the threads that answer requests;
+//! and the thread CPU clock that says what an event cost its worker.
 //!
-//! Linux only: elsewhere `setpriority(PRIO_PROCESS, 0, …)` names the whole
-//! process rather than the calling thread, and `SCHED_IDLE` does not
-//! exist, so priorities are left alone and fairness rests on the schedule
-//! alone. Every call is best effort: a refusal is logged, never fatal.
+//! Best effort and Linux only: a refusal is logged and the thread runs on
+//! at its old priority; elsewhere both are no-ops, and fairness rests on
+//! the pipeline's schedule alone. Owns no threads.
 
 use std::time::Duration;
 
 /// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
-/// `who = 0` names the calling thread). Lowering one's own priority needs
-/// no privilege.
+/// `who = 0` names the calling thread). Best effort: a refusal is logged.
 #[cfg(target_os = "linux")]
 pub(crate) fn set_nice(nice: i32) {
     // SAFETY: setpriority only reads its plain integer arguments.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
+        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a thread's priority");
     }
 }
 
+/// Elsewhere `who = 0` names the whole process, not the thread, so
+/// priorities are left alone.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn set_nice(_nice: i32) {}
 
-/// Moves the calling thread to the `SCHED_IDLE` class: it runs only on CPU
+/// Moves the calling thread to `SCHED_IDLE` (Linux): it runs only on CPU
 /// no other thread wants, and any other thread that wakes takes its core
 /// at once. A nice value alone is not enough for that: a nice-19 thread
-/// still gets its share of a busy core and a waking thread may wait for
-/// its slice to end (measured by `smstrigger-proof isolation`,
-/// BENCHMARKS.md). The class cannot be left without privilege, so a thread
-/// is put there for good; the nice value it had stays for the case the
-/// class is refused.
+/// still gets its share of a busy core, and a waking thread may wait for
+/// its slice to end. Only for threads that hold locks a live event waits
+/// for briefly or not at all, since a preempted holder stalls its waiters.
+/// The class cannot be left without privilege, so a thread goes there for
+/// good. Best effort: a refusal is logged and the thread keeps its nice
+/// value.
 #[cfg(target_os = "linux")]
 pub(crate) fn idle_class() {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: sched_setscheduler reads `param` for the duration of the call;
     // pid 0 names the calling thread.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-        tracing::warn!(error = %std::io::Error::last_os_error(), "a low-priority thread stays out of the idle class");
+        tracing::warn!(error = %std::io::Error::last_os_error(), "the thread stays out of the idle class");
     }
 }
 

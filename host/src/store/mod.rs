@@ -23,20 +23,36 @@ use crate::actions::calling_hours::CallingHours;
 use crate::actions::{CallingHoursPolicy, ProjectRules};
 use crate::model::{ContactRecord, EventId, ProjectId, RecordId, TenantId, Timestamp};
 
-/// What went wrong in the store; callers branch on `NotFound` and
-/// `Conflict`, the rest is the database's.
+/// What went wrong in the store, in terms any back end can report.
+///
+/// Callers branch on the variant: `NotFound` and `Conflict` are the
+/// caller's (a 404, a 409), `OutOfRange` is the input's (a 422),
+/// `Unavailable` is a transient failure worth a retry (a 503), and
+/// `Backend` is the store's own failure (a 500). No back end's own error
+/// type appears here: each back end maps its errors into these at its
+/// boundary (`store/sqlite` maps `rusqlite`'s), keeping the text as
+/// context.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{what} not found")]
     NotFound { what: String },
+    /// The change contradicts what is stored (a taken name or number, a
+    /// rule such as "a system disposition cannot change").
     #[error("{what}")]
     Conflict { what: String },
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("stored JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("opening the data directory: {0}")]
-    Io(#[from] std::io::Error),
+    /// A value the caller passed that the back end cannot hold (a number
+    /// beyond what it stores): the input's fault, nothing was stored.
+    #[error("{what}")]
+    OutOfRange { what: String },
+    /// The back end cannot serve now (busy, locked, unreachable); the same
+    /// call may succeed later. Nothing was changed.
+    #[error("the store is unavailable for now: {what}")]
+    Unavailable { what: String },
+    /// The back end failed: a query, the disk, stored data that does not
+    /// parse. Whether anything changed is the back end's to say (each
+    /// method's transaction either committed or did not).
+    #[error("the store failed: {what}")]
+    Backend { what: String },
     /// The journal could not take an event (its writer failed or stopped).
     #[error("journaling failed: {0}")]
     Journal(String),

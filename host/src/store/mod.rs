@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 
 pub use sqlite::SqliteStore;
 
-use crate::actions::calling_hours::CallingHours;
-use crate::actions::{CallingHoursPolicy, ProjectRules};
-use crate::model::{ContactRecord, EventId, ProjectId, RecordId, TenantId, Timestamp};
+pub use crate::model::TenantLimits;
+use crate::model::{
+    CallingHours, CallingHoursPolicy, ContactRecord, DEFAULT_HORIZON_DAYS,
+    DEFAULT_MAX_ACTIONS_PER_EVENT, EventId, ProjectId, ProjectRules, RecordId, TenantId, Timestamp,
+};
 
 /// What went wrong in the store, in terms any back end can report.
 ///
@@ -192,35 +194,6 @@ pub const API_KEY_LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// tell a tenant's keys apart, nothing to guess a key by.
 pub const API_KEY_FINGERPRINT_HEX: usize = 12;
 
-/// A tenant's own plugin limits, set by the operator; unset fields keep
-/// the server's defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TenantLimits {
-    #[serde(default)]
-    pub fuel: Option<u64>,
-    #[serde(default)]
-    pub memory_mib: Option<usize>,
-    #[serde(default)]
-    pub wall_deadline_ms: Option<u64>,
-}
-
-impl TenantLimits {
-    /// `defaults` with this tenant's overrides applied.
-    pub fn apply(&self, defaults: crate::runtime::Limits) -> crate::runtime::Limits {
-        crate::runtime::Limits {
-            fuel: self.fuel.unwrap_or(defaults.fuel),
-            memory_bytes: self
-                .memory_mib
-                .map_or(defaults.memory_bytes, |mib| mib << 20),
-            wall_deadline: self
-                .wall_deadline_ms
-                .map_or(defaults.wall_deadline, std::time::Duration::from_millis),
-            ..defaults
-        }
-    }
-}
-
 /// A disposition set by hand through the record API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualDisposition {
@@ -274,11 +247,11 @@ fn default_policy() -> CallingHoursPolicy {
 }
 
 fn default_horizon() -> u32 {
-    crate::actions::DEFAULT_HORIZON_DAYS
+    DEFAULT_HORIZON_DAYS
 }
 
 fn default_max_actions() -> usize {
-    crate::actions::DEFAULT_MAX_ACTIONS_PER_EVENT
+    DEFAULT_MAX_ACTIONS_PER_EVENT
 }
 
 /// A project with its dispositions.

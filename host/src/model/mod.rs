@@ -7,6 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 
+mod rules;
+
+pub use rules::{
+    CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,
+    ProjectRules, TenantLimits,
+};
+
 /// An instant as seconds since the Unix epoch, UTC.
 pub type Timestamp = i64;
 

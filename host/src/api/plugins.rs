@@ -23,7 +23,7 @@ use super::body::Json;
 use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking, on_tool_thread};
 use crate::actions::{Proposal, Verdict};
-use crate::model::{Action, ProjectId, SmsEvent};
+use crate::model::{Action, DecisionOutcome, ProjectId, SmsEvent};
 use crate::pipeline::{StoreLookup, judge};
 use crate::runtime::{Call, LogLine, RecordLookup, StaticRecords, sha256_hex};
 use crate::store::{Binding, PluginInfo};
@@ -316,7 +316,7 @@ pub struct DryRunBody {
 pub struct DryRun {
     plugin: String,
     version: u32,
-    outcome: &'static str,
+    outcome: DecisionOutcome,
     error: Option<serde_json::Value>,
     actions: Vec<Action>,
     /// The host's verdicts, when the event's project is one of the tenant's.
@@ -447,9 +447,9 @@ pub async fn plugins_dry_run(
             plugin: name,
             version,
             outcome: if outcome.result.is_ok() {
-                "ok"
+                DecisionOutcome::Ok
             } else {
-                "failed"
+                DecisionOutcome::Failed
             },
             error: outcome
                 .result

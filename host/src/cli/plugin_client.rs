@@ -18,7 +18,7 @@ use reqwest::blocking::RequestBuilder;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use smstrigger_host::actions::Verdict;
-use smstrigger_host::model::{Action, RecordId, SmsEvent};
+use smstrigger_host::model::{Action, DecisionOutcome, RecordId, SmsEvent};
 use smstrigger_host::runtime::LogLine;
 use smstrigger_host::store::PluginInfo;
 
@@ -130,7 +130,7 @@ struct Activated {
 struct DryRun {
     plugin: String,
     version: u32,
-    outcome: String,
+    outcome: DecisionOutcome,
     #[serde(default)]
     error: Option<ErrorBody>,
     #[serde(default)]
@@ -492,7 +492,7 @@ pub fn dry_run(args: DryRunArgs) -> anyhow::Result<ExitCode> {
     let Reply::Done(run) = client.send::<DryRun>(client.http.post(url).json(&body))? else {
         return Ok(ExitCode::FAILURE);
     };
-    let failed = run.outcome != "ok";
+    let failed = run.outcome != DecisionOutcome::Ok;
     if !client.json {
         print!("{}", dry_run_report(&run, &event));
     }
@@ -518,7 +518,7 @@ fn dry_run_report(run: &DryRun, event: &SmsEvent) -> String {
         run.duration_us as f64 / 1e3
     ));
     out.extend(run.logs.iter().map(log_line));
-    if run.outcome != "ok" {
+    if run.outcome != DecisionOutcome::Ok {
         match &run.error {
             Some(error) => out.push(format!("failed   [{}] {}", error.code, error.message)),
             None => out.push(format!("failed   ({})", run.outcome)),

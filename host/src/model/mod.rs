@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod outcome;
 mod rules;
+
+pub use outcome::{DecisionOutcome, EventState};
 
 pub use rules::{
     CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,

@@ -658,7 +658,11 @@ fn fuel_burned(result: &Result<ProcessedEvent, ProcessError>) -> u64 {
 fn outcome(event: &ProcessedEvent) -> &'static str {
     if event.opted_out.is_some() {
         "opted_out"
-    } else if event.decisions.iter().any(|d| d.outcome == "failed") {
+    } else if event
+        .decisions
+        .iter()
+        .any(|d| d.outcome == crate::model::DecisionOutcome::Failed)
+    {
         "plugin_failed"
     } else {
         "ok"

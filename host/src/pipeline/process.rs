@@ -10,7 +10,8 @@ use super::plugins::PluginCache;
 use crate::actions::{Proposal, RecordScope, Verdict, validate};
 use crate::metrics::Metrics;
 use crate::model::{
-    ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
+    ContactRecord, DecisionOutcome, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent,
+    TenantId,
 };
 use crate::phone;
 use crate::runtime::{self, Call, Limits, LookupFailed, Outcome, RecordLookup, Runtime};
@@ -82,7 +83,11 @@ pub(crate) fn process(
         SmsEvent::Inbound(sms)
             if phone::is_opt_out(&sms.message, &store.opt_out_keywords(tenant)?) =>
         {
-            decisions.push(DecisionRecord::host(OPT_OUT_DECIDER, "opted_out", None));
+            decisions.push(DecisionRecord::host(
+                OPT_OUT_DECIDER,
+                DecisionOutcome::OptedOut,
+                None,
+            ));
             Some(sms.source_phone_number.clone())
         }
         _ => None,
@@ -172,14 +177,18 @@ pub(crate) fn process(
             });
         }
         let (result, error_code, error) = match &outcome.result {
-            Ok(_) => ("ok", None, None),
-            Err(e) => ("failed", Some(e.code().to_string()), Some(e.to_string())),
+            Ok(_) => (DecisionOutcome::Ok, None, None),
+            Err(e) => (
+                DecisionOutcome::Failed,
+                Some(e.code().to_string()),
+                Some(e.to_string()),
+            ),
         };
         decisions.push(DecisionRecord {
             plugin: binding.binding.plugin,
             version: binding.version,
             priority: binding.binding.priority,
-            outcome: result.into(),
+            outcome: result,
             error_code,
             error,
             fuel_used: outcome.fuel_used,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::Pipeline;
-use crate::model::{EventId, SmsEvent, TenantId};
+use crate::model::{DecisionOutcome, EventId, SmsEvent, TenantId};
 use crate::runtime::{self, Call, Lookup};
 use crate::store;
 
@@ -50,7 +50,7 @@ pub struct Difference {
 #[serde(rename_all = "camelCase")]
 pub struct Decided {
     pub version: Option<u32>,
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub error_code: Option<String>,
     pub actions: serde_json::Value,
 }
@@ -115,11 +115,10 @@ pub(super) fn replay(
         let candidate = Decided {
             version: Some(version),
             outcome: if outcome.result.is_ok() {
-                "ok"
+                DecisionOutcome::Ok
             } else {
-                "failed"
-            }
-            .into(),
+                DecisionOutcome::Failed
+            },
             error_code: outcome.result.as_ref().err().map(|e| e.code().to_string()),
             actions: serde_json::to_value(outcome.result.as_deref().unwrap_or_default())?,
         };
@@ -138,7 +137,9 @@ pub(super) fn replay(
             continue;
         }
         report.different += 1;
-        if candidate.outcome == "failed" && recorded.outcome != "failed" {
+        if candidate.outcome == DecisionOutcome::Failed
+            && recorded.outcome != DecisionOutcome::Failed
+        {
             report.failed += 1;
         }
         report.differences.push(Difference {

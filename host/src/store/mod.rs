@@ -22,7 +22,8 @@ pub use sqlite::SqliteStore;
 pub use crate::model::TenantLimits;
 use crate::model::{
     CallingHours, CallingHoursPolicy, ContactRecord, DEFAULT_HORIZON_DAYS,
-    DEFAULT_MAX_ACTIONS_PER_EVENT, EventId, ProjectId, ProjectRules, RecordId, TenantId, Timestamp,
+    DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, ProjectId, ProjectRules,
+    RecordId, TenantId, Timestamp,
 };
 
 /// What went wrong in the store, in terms any back end can report.
@@ -423,8 +424,7 @@ pub struct DecisionRecord {
     pub plugin: String,
     pub version: Option<u32>,
     pub priority: i32,
-    /// `ok`, `failed` or `opted_out`.
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub fuel_used: u64,
@@ -444,13 +444,13 @@ pub struct DecisionRecord {
 
 impl DecisionRecord {
     /// A decision the host made itself (no plugin ran).
-    pub fn host(plugin: &str, outcome: &str, error: Option<(String, String)>) -> Self {
+    pub fn host(plugin: &str, outcome: DecisionOutcome, error: Option<(String, String)>) -> Self {
         let (error_code, error) = error.unzip();
         Self {
             plugin: plugin.into(),
             version: None,
             priority: i32::MAX,
-            outcome: outcome.into(),
+            outcome,
             error_code,
             error,
             fuel_used: 0,
@@ -509,7 +509,7 @@ pub struct EventView {
     pub id: EventId,
     pub project_id: ProjectId,
     pub message_id: String,
-    pub state: String,
+    pub state: EventState,
     pub received_at: Timestamp,
     pub processed_at: Option<Timestamp>,
     pub input: serde_json::Value,

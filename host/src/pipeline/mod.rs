@@ -658,11 +658,7 @@ fn fuel_burned(result: &Result<ProcessedEvent, ProcessError>) -> u64 {
 fn outcome(event: &ProcessedEvent) -> &'static str {
     if event.opted_out.is_some() {
         "opted_out"
-    } else if event
-        .decisions
-        .iter()
-        .any(|d| d.outcome == crate::model::DecisionOutcome::Failed)
-    {
+    } else if event.state() == crate::model::EventState::Failed {
         "plugin_failed"
     } else {
         "ok"

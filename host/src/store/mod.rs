@@ -10,6 +10,7 @@
 //! disk: neither a process crash nor a power cut loses an acknowledged
 //! event or an executed action.
 
+pub mod rules;
 mod schema;
 mod sqlite;
 
@@ -646,14 +647,55 @@ pub trait Tenants {
     /// The tenant whose API key hashes to `key_hash` (and notes the use,
     /// at most once per [`API_KEY_LAST_USED_RESOLUTION_SECS`]).
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>>;
-    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>>;
-    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
-    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project>;
+    /// The tenant's opt-out keywords: its own, or the defaults when it
+    /// never set any ([`rules::opt_out_keywords`]). Not for back ends to
+    /// override.
+    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
+        Ok(rules::opt_out_keywords(
+            self.stored_opt_out_keywords(tenant)?,
+        ))
+    }
+    /// Replaces the tenant's opt-out keywords, kept trimmed and upper case.
+    /// Not for back ends to override.
+    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
+        self.write_opt_out_keywords(tenant, &rules::normalize_keywords(keywords))
+    }
+    /// Back end: the keywords as stored; `None` when the tenant never set
+    /// any.
+    fn stored_opt_out_keywords(&self, tenant: TenantId) -> Result<Option<Vec<String>>>;
+    /// Back end: stores `keywords` as given.
+    fn write_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
+    /// Creates a project with the system dispositions
+    /// ([`rules::system_dispositions`]). Not for back ends to override.
+    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project> {
+        self.insert_project(tenant, settings, &rules::system_dispositions())
+    }
+    /// Back end: stores a project of `tenant` with `dispositions`, in one
+    /// transaction, and returns it.
+    fn insert_project(
+        &self,
+        tenant: TenantId,
+        settings: &ProjectSettings,
+        dispositions: &[DispositionDef],
+    ) -> Result<Project>;
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project>;
     /// The tenant a project belongs to (webhooks name only the project).
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>>;
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>>;
+    /// Adds or changes one of the project's own dispositions; a system
+    /// one is a `Conflict` ([`rules::is_system_disposition`]). Not for back
+    /// ends to override.
     fn upsert_disposition(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        disposition: &DispositionDef,
+    ) -> Result<()> {
+        rules::upsert_disposition(self, tenant, project, disposition)
+    }
+    /// Back end: adds or replaces `disposition` (its `system` flag as
+    /// given) in `tenant`'s project; `NotFound` for another's project.
+    fn write_disposition(
         &self,
         tenant: TenantId,
         project: ProjectId,
@@ -716,13 +758,32 @@ pub trait Records {
 
 /// Plugin versions, the active pointer, and bindings to projects.
 pub trait Plugins {
+    /// Stores a new version of `name` under the next number
+    /// ([`rules::next_version`]) and returns it. Not for back ends to
+    /// override.
     fn add_plugin_version(
         &self,
         tenant: TenantId,
         name: &str,
         sha256: &str,
         component: &[u8],
-    ) -> Result<u32>;
+    ) -> Result<u32> {
+        rules::add_plugin_version(self, tenant, name, sha256, component)
+    }
+    /// Back end: the newest stored version of `name`; `None` before the
+    /// first.
+    fn latest_plugin_version(&self, tenant: TenantId, name: &str) -> Result<Option<u32>>;
+    /// Back end: stores `component` as `version` of `name` (creating the
+    /// plugin on its first version); `Conflict` when that number is taken,
+    /// never an overwrite.
+    fn insert_plugin_version(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        version: u32,
+        sha256: &str,
+        component: &[u8],
+    ) -> Result<()>;
     /// Deletes `name`'s versions beyond the newest `keep`, except the active
     /// and the previous one (a rollback's target); returns the SHA-256s of
     /// deleted components no version of any tenant still uses, whose

@@ -53,6 +53,20 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// A unique key the change would repeat, as a [`Error::Conflict`] naming
+/// `what`; any other error as usual.
+pub(super) fn conflict_on_unique(error: rusqlite::Error, what: impl FnOnce() -> String) -> Error {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            Error::Conflict { what: what() }
+        }
+        _ => error.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

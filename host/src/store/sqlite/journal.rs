@@ -347,15 +347,7 @@ fn commit_processed(
                 write.note,
             ])?;
         }
-        let state = if event
-            .decisions
-            .iter()
-            .any(|d| d.outcome == DecisionOutcome::Failed)
-        {
-            EventState::Failed
-        } else {
-            EventState::Done
-        };
+        let state = event.state(); // store::rules decides
         let marked = tx
             .prepare_cached(
                 "UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4, decided_us = ?5

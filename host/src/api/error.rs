@@ -98,13 +98,14 @@ impl From<store::Error> for ApiError {
             store::Error::Conflict { what } => Self::new(StatusCode::CONFLICT, "conflict", what),
             // Nothing was journaled; the provider's retry will be.
             store::Error::Journal(what) => Self::overloaded(what, 1),
-            // A value the request carried that SQLite cannot hold (a u64
-            // above i64::MAX as an id or a limit): the input's fault.
-            store::Error::Sqlite(rusqlite::Error::ToSqlConversionFailure(e)) => {
-                Self::invalid(format!(
-                    "a number in the request is out of range (at most {}): {e}",
-                    i64::MAX
-                ))
+            // A value the request carried that the store cannot hold (a
+            // u64 above what it stores, as an id or a limit): the input's
+            // fault.
+            store::Error::OutOfRange { what } => Self::invalid(what),
+            // Busy or unreachable for now: worth the same request later.
+            store::Error::Unavailable { what } => {
+                tracing::warn!(%what, "the store is unavailable");
+                Self::overloaded("the store is busy; retry shortly", 1)
             }
             other => Self::internal(other),
         }

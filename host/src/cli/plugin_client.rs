@@ -17,10 +17,10 @@ use anyhow::{Context, anyhow, bail};
 use reqwest::Url;
 use reqwest::blocking::RequestBuilder;
 use serde::de::DeserializeOwned;
-use smstrigger_host::model::{RecordId, SmsEvent};
+use smstrigger_host::model::{DecisionOutcome, RecordId, SmsEvent};
 use smstrigger_host::wire::ErrorBody;
 use smstrigger_host::wire::plugins::{
-    ActivateBody, Activated, DryRun, DryRunBody, PluginInfo, RunOutcome, Uploaded,
+    ActivateBody, Activated, DryRun, DryRunBody, PluginInfo, Uploaded,
 };
 
 use super::format::{describe, log_line, size, verdict_lines, zones};
@@ -445,7 +445,7 @@ pub fn dry_run(args: DryRunArgs) -> anyhow::Result<ExitCode> {
     let Reply::Done(run) = client.send::<DryRun>(client.http.post(url).json(&body))? else {
         return Ok(ExitCode::FAILURE);
     };
-    let failed = run.outcome != RunOutcome::Ok;
+    let failed = run.outcome != DecisionOutcome::Ok;
     if !client.json {
         print!("{}", dry_run_report(&run, &event));
     }
@@ -471,7 +471,7 @@ fn dry_run_report(run: &DryRun, event: &SmsEvent) -> String {
         run.duration_us as f64 / 1e3
     ));
     out.extend(run.logs.iter().map(log_line));
-    if run.outcome != RunOutcome::Ok {
+    if run.outcome != DecisionOutcome::Ok {
         match &run.error {
             Some(error) => out.push(format!("failed   [{}] {}", error.code, error.message)),
             None => out.push("failed   (no reason given)".into()),

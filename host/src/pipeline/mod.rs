@@ -635,7 +635,7 @@ fn cost(result: &Result<ProcessedEvent, ProcessError>, cpu: Duration) -> Cost {
 fn outcome(event: &ProcessedEvent) -> &'static str {
     if event.opted_out.is_some() {
         "opted_out"
-    } else if event.decisions.iter().any(|d| d.outcome == "failed") {
+    } else if event.state() == crate::model::EventState::Failed {
         "plugin_failed"
     } else {
         "ok"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Incoming;
 use crate::actions::{Proposal, judge};
 use crate::metrics::Metrics;
-use crate::model::{InboundSms, OutboundStatus, SmsEvent, TenantId};
+use crate::model::{DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId};
 use crate::phone;
 use crate::registry::{Registry, StoreLookup, VersionRef};
 use crate::runtime::{self, Call, RecordLookup};
@@ -77,7 +77,11 @@ pub(crate) fn process(
         SmsEvent::Inbound(sms)
             if phone::is_opt_out(&sms.message, &store.opt_out_keywords(tenant)?) =>
         {
-            decisions.push(DecisionRecord::host(OPT_OUT_DECIDER, "opted_out", None));
+            decisions.push(DecisionRecord::host(
+                OPT_OUT_DECIDER,
+                DecisionOutcome::OptedOut,
+                None,
+            ));
             Some(sms.source_phone_number.clone())
         }
         _ => None,
@@ -148,14 +152,18 @@ pub(crate) fn process(
             });
         }
         let (result, error_code, error) = match &outcome.result {
-            Ok(_) => ("ok", None, None),
-            Err(e) => ("failed", Some(e.code().to_string()), Some(e.to_string())),
+            Ok(_) => (DecisionOutcome::Ok, None, None),
+            Err(e) => (
+                DecisionOutcome::Failed,
+                Some(e.code().to_string()),
+                Some(e.to_string()),
+            ),
         };
         decisions.push(DecisionRecord {
             plugin: binding.binding.plugin,
             version: binding.version,
             priority: binding.binding.priority,
-            outcome: result.into(),
+            outcome: result,
             error_code,
             error,
             fuel_used: outcome.fuel_used,

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use super::{Error, Registry, StoreLookup, run};
 use crate::actions::{Proposal, judge};
-use crate::model::{EVENT_TIME_RANGE, TenantId};
+use crate::model::{DecisionOutcome, EVENT_TIME_RANGE, TenantId};
 use crate::runtime::{Call, RecordLookup, StaticRecords};
 use crate::wire::ErrorDetail;
-use crate::wire::plugins::{DryRun, DryRunBody, RunOutcome};
+use crate::wire::plugins::{DryRun, DryRunBody};
 
 impl Registry {
     /// Runs `request.version` (the active one when absent) of `tenant`'s
@@ -91,9 +91,9 @@ impl Registry {
             plugin: target.name,
             version: target.version,
             outcome: if outcome.result.is_ok() {
-                RunOutcome::Ok
+                DecisionOutcome::Ok
             } else {
-                RunOutcome::Failed
+                DecisionOutcome::Failed
             },
             error: outcome.result.as_ref().err().map(|e| ErrorDetail {
                 code: e.code().to_string(),

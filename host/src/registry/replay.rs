@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::{Error, Registry, run};
-use crate::model::{SmsEvent, TenantId};
+use crate::model::{DecisionOutcome, SmsEvent, TenantId};
 use crate::runtime::{Call, Lookup};
 use crate::wire::plugins::{Decided, Difference, ReplayReport};
 
@@ -81,11 +81,10 @@ impl Registry {
             let candidate = Decided {
                 version: Some(version),
                 outcome: if outcome.result.is_ok() {
-                    "ok"
+                    DecisionOutcome::Ok
                 } else {
-                    "failed"
-                }
-                .into(),
+                    DecisionOutcome::Failed
+                },
                 error_code: outcome.result.as_ref().err().map(|e| e.code().to_string()),
                 actions: serde_json::to_value(outcome.result.as_deref().unwrap_or_default())?,
             };
@@ -104,7 +103,9 @@ impl Registry {
                 continue;
             }
             report.different += 1;
-            if candidate.outcome == "failed" && recorded.outcome != "failed" {
+            if candidate.outcome == DecisionOutcome::Failed
+                && recorded.outcome != DecisionOutcome::Failed
+            {
                 report.failed += 1;
             }
             report.differences.push(Difference {

@@ -179,3 +179,21 @@ impl ResourceLimiter for StoreLimiter {
         MAX_TABLES
     }
 }
+
+/// A tenant's overrides meet the runtime's limits here, so `model` (where
+/// the value type lives) knows nothing of the runtime.
+impl crate::model::TenantLimits {
+    /// `defaults` with this tenant's overrides applied.
+    pub fn apply(&self, defaults: Limits) -> Limits {
+        Limits {
+            fuel: self.fuel.unwrap_or(defaults.fuel),
+            memory_bytes: self
+                .memory_mib
+                .map_or(defaults.memory_bytes, |mib| mib << 20),
+            wall_deadline: self
+                .wall_deadline_ms
+                .map_or(defaults.wall_deadline, std::time::Duration::from_millis),
+            ..defaults
+        }
+    }
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ErrorDetail;
 use crate::actions::Verdict;
-use crate::model::{Action, EventId, SmsEvent};
+use crate::model::{Action, DecisionOutcome, EventId, SmsEvent};
 use crate::runtime::LogLine;
 
 pub use crate::store::{PluginInfo, PluginVersionInfo};
@@ -52,23 +52,15 @@ pub struct DryRunBody {
     pub config: BTreeMap<String, String>,
 }
 
-/// How a plugin's run ended: `ok`, or `failed` (a trap, a limit, its own
-/// error), which is the plugin's fault and still a 200 for a dry run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunOutcome {
-    Ok,
-    Failed,
-}
-
 /// What a version would do with an event; nothing is executed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     pub plugin: String,
     pub version: u32,
-    #[schema(value_type = String)]
-    pub outcome: RunOutcome,
+    /// `ok`, or `failed` (a trap, a limit, its own error), which is the
+    /// plugin's fault and still a 200 for a dry run.
+    pub outcome: DecisionOutcome,
     #[schema(value_type = Option<serde_json::Value>)]
     pub error: Option<ErrorDetail>,
     pub actions: Vec<Action>,
@@ -119,7 +111,7 @@ pub struct Difference {
 #[serde(rename_all = "camelCase")]
 pub struct Decided {
     pub version: Option<u32>,
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub error_code: Option<String>,
     pub actions: serde_json::Value,
 }

@@ -182,7 +182,7 @@ fn a_killed_pipeline_processes_every_accepted_event_exactly_once() {
             "event {event} wrote {entries} entries (seed {seed})"
         );
         let view = store.event(tenant, *event).unwrap();
-        assert_eq!(view.state, "done");
+        assert_eq!(view.state, smstrigger_host::model::EventState::Done);
         assert_eq!(
             view.decisions.len(),
             1,

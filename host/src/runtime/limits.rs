@@ -61,6 +61,12 @@ pub const DEFAULT_MAX_LOOKUPS: usize = 16;
 /// Bytes of stderr kept per call (a panic message lands there).
 pub const MAX_STDERR_BYTES: usize = 4096;
 
+/// Bytes one `wasi:random` `get-random-bytes` (or
+/// `get-insecure-random-bytes`) call may ask for; a call asking more traps
+/// with a message naming this limit, so a plugin cannot make the host
+/// allocate a list of the size it chooses.
+pub const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
 /// Core instances, memories and tables one plugin instance may create.
 /// A Rust `wasm32-wasip2` component uses about 4, 1 and 2.
 pub const MAX_INSTANCES: usize = 16;

@@ -1,11 +1,12 @@
 //! Why loading or running a plugin failed, named so callers can branch on it.
 
+use wasmtime::component::ResourceTableError;
 use wasmtime::{PoolConcurrencyLimitError, Trap};
 use wasmtime_wasi::I32Exit;
 
 use super::LookupFailed;
 use super::engine::MAX_WASM_STACK_BYTES;
-use super::limits::{DeadlinePassed, LimitExceeded, Limits};
+use super::limits::{DeadlinePassed, LimitExceeded, Limits, MAX_WASI_RESOURCES};
 use super::refused::Refused;
 
 /// A plugin that could not be loaded, or a call that produced no actions.
@@ -68,6 +69,7 @@ impl Error {
             Error::Limit(LimitExceeded::Table { .. }) => "table_limit",
             Error::Limit(LimitExceeded::LogLines { .. }) => "log_limit",
             Error::Limit(LimitExceeded::Lookups { .. }) => "lookup_limit",
+            Error::Limit(LimitExceeded::WasiResources { .. }) => "wasi_resource_limit",
             Error::TooManyActions { .. } => "too_many_actions",
             Error::NoteTooLong { .. } => "note_too_long",
             Error::Trap { .. } => "trap",
@@ -100,6 +102,11 @@ impl Error {
     pub(crate) fn from_call(error: wasmtime::Error, limits: &Limits, stderr: &[u8]) -> Self {
         if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
             return Error::Limit(limit.clone());
+        }
+        if let Some(ResourceTableError::Full) = error.downcast_ref::<ResourceTableError>() {
+            return Error::Limit(LimitExceeded::WasiResources {
+                limit: MAX_WASI_RESOURCES,
+            });
         }
         if let Some(failed) = error.downcast_ref::<LookupFailed>() {
             return Error::LookupFailed {

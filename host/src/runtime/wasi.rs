@@ -17,6 +17,10 @@
 //!   for more than `MAX_RANDOM_BYTES` random bytes traps, naming the limit;
 //! - `exit` (with any status) ends the call as the plugin's failure, a
 //!   trap that names the status;
+//! - a call holds at most `MAX_WASI_RESOURCES` streams and pollables at
+//!   once (see [`table`]); one more traps, naming the limit, so a plugin
+//!   that keeps every pollable it asks for holds no more host memory than
+//!   that;
 //! - nothing can wait: every pollable a plugin can make is ready at once.
 //!   The stock monotonic clock's `subscribe-*` would really sleep (and a
 //!   `pollable.block` on it would hold a worker past every limit, since
@@ -44,7 +48,7 @@ use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiView};
 
-use super::limits::{MAX_RANDOM_BYTES, MAX_STDERR_BYTES};
+use super::limits::{MAX_RANDOM_BYTES, MAX_STDERR_BYTES, MAX_WASI_RESOURCES};
 use crate::model::SmsEvent;
 
 /// Every WASI interface a plugin may import, all at version 0.2 (a
@@ -115,6 +119,14 @@ pub(crate) fn context(event: &SmsEvent) -> (WasiCtx, MemoryOutputPipe) {
         .allow_ip_name_lookup(false)
         .build();
     (ctx, stderr)
+}
+
+/// The resource table of one call: where its WASI streams and pollables
+/// live, at most [`MAX_WASI_RESOURCES`] at once.
+pub(crate) fn table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_WASI_RESOURCES);
+    table
 }
 
 /// A stable 64-bit seed from the event's identity (FNV-1a over the message

@@ -28,8 +28,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use smstrigger_host::model::DeliveryStatus;
-use smstrigger_host::runtime::limits::{MAX_RANDOM_BYTES, MAX_STDERR_BYTES};
-use smstrigger_host::runtime::{Error, LINKED_WASI, Limits};
+use smstrigger_host::runtime::limits::{MAX_RANDOM_BYTES, MAX_STDERR_BYTES, MAX_WASI_RESOURCES};
+use smstrigger_host::runtime::{Error, LINKED_WASI, LimitExceeded, Limits};
 use smstrigger_test_components as components;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
@@ -444,4 +444,38 @@ fn the_report_covers_every_function_of_every_linked_wasi_interface() {
         missing.is_empty() && unknown.is_empty(),
         "imported but not called and reported: {missing:?}; reported but not imported: {unknown:?}"
     );
+}
+
+#[test]
+fn holding_more_wasi_resources_than_the_cap_traps_naming_it() {
+    // A clock pollable takes two entries (the pollable and what it
+    // watches), so the cap holds half as many pollables.
+    let fits = (MAX_WASI_RESOURCES / 2).to_string();
+    let (outcome, _) = run(
+        receipt("m-1"),
+        &[("attack", "hoard-pollables"), ("count", &fits)],
+    );
+    let actions = outcome.result.expect("pollables up to the cap");
+    assert_eq!(
+        actions[0].note.as_deref(),
+        Some(&*format!("{fits} pollables"))
+    );
+
+    for count in [MAX_WASI_RESOURCES / 2 + 1, 1_000_000] {
+        let count = count.to_string();
+        let (outcome, took) = run(
+            receipt("m-1"),
+            &[("attack", "hoard-pollables"), ("count", &count)],
+        );
+        let error = outcome.result.expect_err(&count);
+        assert_eq!(
+            error,
+            Error::Limit(LimitExceeded::WasiResources {
+                limit: MAX_WASI_RESOURCES
+            })
+        );
+        assert_eq!(error.code(), "wasi_resource_limit");
+        assert!(!error.is_host_fault());
+        assert!(took < Limits::default().wall_deadline, "{count}: {took:?}");
+    }
 }

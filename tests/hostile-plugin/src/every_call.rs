@@ -1,6 +1,7 @@
 //! Attacks that call WASI functions directly: `every-wasi-call` calls every
 //! function of every interface the host links, once (or once per stream or
-//! pollable), and the others call the few that end the call or trap.
+//! pollable), and the others call the few that end the call or trap, or
+//! hold more resources than the host allows.
 //!
 //! Each call is reported as one log line, `interface#function(arguments) ->
 //! what it returned`, written before the next call is made, so a call that
@@ -329,6 +330,16 @@ mod calls {
         Err("exit-with-code returned".into())
     }
 
+    /// Subscribes to the monotonic clock up to `count` times, keeping every
+    /// pollable; answers how many it got.
+    pub fn hoard_pollables(count: u64) -> Result<usize, String> {
+        let mut hoard = Vec::new();
+        for _ in 0..count {
+            hoard.push(monotonic_clock::subscribe_duration(0));
+        }
+        Ok(hoard.len())
+    }
+
     /// `get-random-bytes(len)`, or `get-insecure-random-bytes(len)`;
     /// answers how many bytes came back.
     pub fn random_bytes(len: u64, secure: bool) -> Result<usize, String> {
@@ -364,6 +375,10 @@ mod calls {
     pub fn random_bytes(_: u64, _: bool) -> Result<usize, String> {
         native()
     }
+
+    pub fn hoard_pollables(_: u64) -> Result<usize, String> {
+        native()
+    }
 }
 
-pub use calls::{every_wasi_call, exit, exit_with_code, random_bytes};
+pub use calls::{every_wasi_call, exit, exit_with_code, hoard_pollables, random_bytes};

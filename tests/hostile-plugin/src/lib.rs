@@ -28,6 +28,7 @@
 //! | `exit` | `wasi:cli/exit.exit` with config `status` (`ok`, the default, or `err`) |
 //! | `exit-with-code` | `wasi:cli/exit.exit-with-code` with config `code` (0 by default) |
 //! | `random-bytes`, `insecure-random-bytes` | asks `wasi:random` for config `len` bytes; the note says how many came |
+//! | `hoard-pollables` | subscribes to the monotonic clock config `count` times, keeping every pollable |
 //! | `log-flood`, `lookup-flood` | calls `log`, or `find_records`, 1,000,000 times |
 //! | `state` | counts its invocations in a `static` |
 //! | `foreign-record` | discards the record with id `record_id` from config |
@@ -103,6 +104,10 @@ impl Trigger for Hostile {
             "exit-with-code" => every_call::exit_with_code(number("code")?),
             "random-bytes" => noted(subject, random_bytes(true)?),
             "insecure-random-bytes" => noted(subject, random_bytes(false)?),
+            "hoard-pollables" => {
+                let count = every_call::hoard_pollables(number("count")?)?;
+                noted(subject, format!("{count} pollables"))
+            }
             "log-flood" => flood_log(),
             "lookup-flood" => flood_lookups(&event),
             "state" => noted(subject, count_invocations()),

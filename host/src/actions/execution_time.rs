@@ -115,6 +115,7 @@ mod tests {
             outbox: vec![],
             opted_out: None,
             processed_at: 0,
+            plugin_cpu: Default::default(),
         }
     }
 

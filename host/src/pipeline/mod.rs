@@ -245,10 +245,8 @@ impl Pipeline {
                     scope.spawn(|| {
                         let mut done = Vec::new();
                         while let Some(event) = taken.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            let cpu = priority::thread_cpu_time();
                             let result = self.process(event);
-                            let spent =
-                                cost(&result, priority::thread_cpu_time().saturating_sub(cpu));
+                            let spent = cost(&result);
                             done.push((event.id.0 as usize, (event.clone(), result), spent));
                         }
                         done
@@ -417,10 +415,9 @@ impl Pipeline {
             if behind {
                 defer_to_webhooks(|| self.journal.waiting());
             }
-            let cpu = priority::thread_cpu_time();
             let result = catch_unwind(AssertUnwindSafe(|| self.process(&event)))
                 .unwrap_or_else(|panic| Err(ProcessError::panicked(panic)));
-            let spent = cost(&result, priority::thread_cpu_time().saturating_sub(cpu));
+            let spent = cost(&result);
             {
                 // The slot this event held goes to this worker's next event
                 // when there is one; other workers are woken only when the
@@ -620,13 +617,15 @@ fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingE
     Some((event, behind))
 }
 
-/// What an event cost its worker, which says how heavy its tenant is: the
-/// fuel its plugins burned and the CPU time `cpu` its thread spent. An
-/// event that could not be decided cost nothing that counts.
-fn cost(result: &Result<ProcessedEvent, ProcessError>, cpu: Duration) -> Cost {
+/// What an event's plugins cost its worker, which says how heavy its
+/// tenant is: the fuel they burned and the CPU time of their calls. Only
+/// the calls: loading a plugin (a cache miss, a first compile) is the
+/// host's cost, and counting it once made a quiet tenant heavy. An event
+/// that could not be decided cost nothing that counts.
+fn cost(result: &Result<ProcessedEvent, ProcessError>) -> Cost {
     result.as_ref().map_or(Cost::default(), |event| Cost {
         fuel: event.decisions.iter().map(|d| d.fuel_used).sum(),
-        cpu,
+        cpu: event.plugin_cpu,
     })
 }
 

@@ -117,6 +117,7 @@ pub(crate) fn process(
     // Validate every plugin's actions together: priority conflicts and the
     // per-event limit span plugins.
     let mut proposals = Vec::new();
+    let plugin_cpu = runs.iter().map(|(_, outcome)| outcome.cpu).sum();
     for (binding, outcome) in &runs {
         for action in outcome.result.as_deref().unwrap_or_default() {
             proposals.push(Proposal {
@@ -185,6 +186,7 @@ pub(crate) fn process(
         outbox: Vec::new(),
         opted_out,
         processed_at,
+        plugin_cpu,
     })
 }
 

@@ -55,8 +55,9 @@ pub(crate) const BEHIND: usize = 256;
 /// JavaScript one about 3 M.
 pub(crate) const HEAVY_FUEL: u64 = 25_000_000;
 
-/// Events that hold their worker's thread on the CPU longer than this on
-/// average make their tenant heavy too, whatever fuel they burned.
+/// Events whose plugin calls hold their worker's thread on the CPU longer
+/// than this on average make their tenant heavy too, whatever fuel they
+/// burned.
 ///
 /// Fuel counts only guest code: a plugin that spends its time in host
 /// calls (a lookup, a log line, a poll in a loop) burns little of it
@@ -244,7 +245,9 @@ impl Schedule {
     /// to be committed. True when that moved its tenant to the other lane
     /// with events ready, which the other lane's workers must hear of.
     pub fn ran(&mut self, event: &PendingEvent, spent: Cost) -> bool {
-        let cost = self.cost.entry(event.tenant_id).or_insert(spent);
+        // A tenant starts light: one costly event (a cold cache, a
+        // debug build's first call) moves the average an eighth of the way.
+        let cost = self.cost.entry(event.tenant_id).or_default();
         let was_heavy = cost.heavy();
         *cost = cost.then(spent);
         let moved = was_heavy != cost.heavy();

@@ -182,6 +182,9 @@ pub struct Outcome {
     pub lookups: Vec<Lookup>,
     pub fuel_used: u64,
     pub elapsed: Duration,
+    /// The CPU time the calling thread spent in the call, host calls
+    /// included: unlike `elapsed`, not the time it waited for a core.
+    pub cpu: Duration,
 }
 
 impl Outcome {
@@ -193,6 +196,7 @@ impl Outcome {
             lookups: Vec::new(),
             fuel_used: 0,
             elapsed: Duration::ZERO,
+            cpu: Duration::ZERO,
         }
     }
 }
@@ -307,6 +311,7 @@ impl Runtime {
     /// the outcome's `result`, with whatever it logged before it stopped.
     pub fn invoke(&self, plugin: &Plugin, call: Call<'_>) -> Outcome {
         let started = Instant::now();
+        let cpu = crate::priority::thread_cpu_time();
         let limits = call.limits;
         let (wasi, stderr) = wasi::context(call.event);
         let mut store = Store::new(
@@ -343,6 +348,7 @@ impl Runtime {
             lookups: state.lookups,
             fuel_used,
             elapsed: started.elapsed(),
+            cpu: crate::priority::thread_cpu_time().saturating_sub(cpu),
         }
     }
 }

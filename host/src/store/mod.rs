@@ -15,6 +15,7 @@ mod schema;
 mod sqlite;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -501,6 +502,10 @@ pub struct ProcessedEvent {
     /// The sender's phone when the message was an opt-out.
     pub opted_out: Option<String>,
     pub processed_at: Timestamp,
+    /// The CPU time the worker's thread spent in the event's plugin calls
+    /// (host calls included, loading excluded): with the fuel, what says
+    /// how heavy its tenant is. Not stored.
+    pub plugin_cpu: Duration,
 }
 
 /// A journaled event with what became of it.

@@ -169,6 +169,7 @@ mod tests {
             outbox: vec![],
             opted_out: None,
             processed_at: 0,
+            plugin_cpu: Default::default(),
         }
     }
 

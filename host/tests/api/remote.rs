@@ -541,6 +541,7 @@ pub fn local_event(b_project: u64, b_record: u64) -> Local {
         outbox: vec![],
         opted_out: None,
         processed_at: at,
+        plugin_cpu: Default::default(),
     };
     Local {
         _dir: dir,

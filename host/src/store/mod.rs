@@ -1,8 +1,11 @@
-//! The embedded store: tenants, projects, records, plugins, the event
-//! journal and decisions, in one SQLite file under the data directory.
+//! The store: tenants, projects, records, plugins, the event journal and
+//! decisions, in one SQLite file under the data directory.
 //!
-//! Everything goes through the [`Store`] trait so another back end can
-//! follow; [`SqliteStore`] is the one there is. Every method that reads or
+//! Everything goes through the [`Store`] trait. [`SqliteStore`] is the
+//! back end the server runs on; [`PgStore`] (PostgreSQL, for many hosts on
+//! one database) implements [`Tenants`], [`Records`] and [`Plugins`] so
+//! far, not yet the journal or the outbox. One conformance suite of tests
+//! (`store/conformance`) runs against both. Every method that reads or
 //! changes tenant data takes the [`TenantId`] and filters by it in SQL, so a
 //! caller can only reach the tenant it names.
 //!
@@ -10,6 +13,9 @@
 //! disk: neither a process crash nor a power cut loses an acknowledged
 //! event or an executed action.
 
+#[cfg(test)]
+mod conformance;
+mod postgres;
 pub mod rules;
 mod schema;
 mod sqlite;
@@ -19,6 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 pub use crate::model::TenantLimits;

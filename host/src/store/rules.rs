@@ -144,17 +144,11 @@ impl ProcessedEvent {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    //! The rules through real stores are in the conformance suite
+    //! (`store/conformance`), on every back end.
 
     use super::*;
-    use crate::store::{DecisionRecord, ProjectSettings, SqliteStore};
-
-    fn settings() -> ProjectSettings {
-        serde_json::from_value(serde_json::json!({
-            "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU"
-        }))
-        .unwrap()
-    }
+    use crate::store::DecisionRecord;
 
     fn processed(outcomes: &[DecisionOutcome]) -> ProcessedEvent {
         ProcessedEvent {
@@ -200,107 +194,5 @@ mod tests {
             normalize_keywords(&[" stop ".into(), "Halt".into()]),
             ["STOP", "HALT"]
         );
-    }
-
-    /// Through a real store: a new tenant has the defaults, one that sets
-    /// an empty list keeps it.
-    #[test]
-    fn a_new_tenant_has_the_default_keywords_and_an_empty_list_stays_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let tenant = store.create_tenant("t", "s").unwrap().id;
-        assert_eq!(
-            store.opt_out_keywords(tenant).unwrap(),
-            opt_out_keywords(None)
-        );
-        store.set_opt_out_keywords(tenant, &[]).unwrap();
-        assert!(store.opt_out_keywords(tenant).unwrap().is_empty());
-        store
-            .set_opt_out_keywords(tenant, &[" arrête ".into()])
-            .unwrap();
-        assert_eq!(store.opt_out_keywords(tenant).unwrap(), ["ARRÊTE"]);
-    }
-
-    /// A project starts with both system dispositions, which no upsert can
-    /// change; another tenant's project is not found, not a conflict.
-    #[test]
-    fn system_dispositions_come_with_a_project_and_cannot_be_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let tenant = store.create_tenant("t", "s").unwrap().id;
-        let other = store.create_tenant("o", "s").unwrap().id;
-        let project = store.create_project(tenant, &settings()).unwrap();
-        assert_eq!(project.dispositions, system_dispositions());
-        for id in [DISCARD_ID, SHARED_CALLBACK_ID] {
-            let change = DispositionDef {
-                id,
-                name: "mine".into(),
-                active: false,
-                system: false,
-            };
-            let error = store
-                .upsert_disposition(tenant, project.id, &change)
-                .unwrap_err();
-            assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
-            let error = store
-                .upsert_disposition(other, project.id, &change)
-                .unwrap_err();
-            assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
-        }
-        let custom = DispositionDef {
-            id: 7,
-            name: "Promised".into(),
-            active: true,
-            system: true, // a tenant cannot make its own system ones
-        };
-        store
-            .upsert_disposition(tenant, project.id, &custom)
-            .unwrap();
-        let stored = store.project(tenant, project.id).unwrap().dispositions;
-        assert_eq!(stored.len(), 3);
-        assert!(!stored.iter().find(|d| d.id == 7).unwrap().system);
-        assert_eq!(&stored[..2], &system_dispositions()[..]);
-    }
-
-    /// Uploads of one plugin racing from two handles on one file (two
-    /// hosts, as far as the store can tell) get distinct, gapless numbers.
-    #[test]
-    fn racing_uploads_get_distinct_version_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        let second = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        let tenant = first.create_tenant("t", "s").unwrap().id;
-        const EACH: usize = 20;
-        let uploads = [first, second].map(|store| {
-            std::thread::spawn(move || {
-                (0..EACH)
-                    .map(|i| {
-                        store
-                            .add_plugin_version(tenant, "p", &format!("{i:064}"), b"x")
-                            .unwrap()
-                    })
-                    .collect::<Vec<_>>()
-            })
-        });
-        let mut versions: Vec<u32> = uploads
-            .into_iter()
-            .flat_map(|upload| upload.join().unwrap())
-            .collect();
-        versions.sort();
-        assert_eq!(versions, (1..=2 * EACH as u32).collect::<Vec<_>>());
-    }
-
-    /// A number already stored is refused by the back end, not overwritten.
-    #[test]
-    fn a_taken_version_number_is_a_conflict() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let tenant = store.create_tenant("t", "s").unwrap().id;
-        assert_eq!(store.add_plugin_version(tenant, "p", "a", b"x").unwrap(), 1);
-        let error = store
-            .insert_plugin_version(tenant, "p", 1, "b", b"y")
-            .unwrap_err();
-        assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
-        assert_eq!(store.latest_plugin_version(tenant, "p").unwrap(), Some(1));
     }
 }

@@ -70,22 +70,8 @@ pub(super) fn conflict_on_unique(error: rusqlite::Error, what: impl FnOnce() -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Tenants;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{Records, Tenants};
-
-    /// A u64 id SQLite's signed integers cannot hold is the input's fault,
-    /// never a failure of the store.
-    #[test]
-    fn a_number_sqlite_cannot_hold_is_out_of_range() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let tenant = store.create_tenant("t", "s").unwrap().id;
-        let error = store
-            .record(tenant, crate::model::RecordId(i64::MAX as u64 + 1))
-            .unwrap_err();
-        assert!(matches!(error, Error::OutOfRange { .. }), "{error:?}");
-        assert!(error.to_string().contains("out of range"), "{error}");
-    }
 
     /// A database another connection holds the write lock of answers
     /// `Unavailable` (worth a retry), not a failure of the store.

@@ -38,11 +38,14 @@ impl Tenants for SqliteStore {
     }
 
     fn write_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
-        self.conn().execute(
+        let changed = self.conn().execute(
             "UPDATE tenants SET opt_out_keywords = ?2 WHERE id = ?1",
             params![tenant.0, serde_json::to_string(keywords)?],
         )?;
         self.memos.changed();
+        if changed == 0 {
+            return Err(not_found(format!("tenant {tenant}")));
+        }
         Ok(())
     }
 

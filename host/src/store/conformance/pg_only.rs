@@ -1,0 +1,108 @@
+//! What only the PostgreSQL back end has: migrations recorded in
+//! `schema_migrations`, several hosts opening one database at once, the
+//! secrets key checked against the database, and an unreachable server.
+
+use super::*;
+use crate::store::postgres::MIGRATIONS;
+
+fn applied(schema: &Schema) -> Vec<i64> {
+    schema
+        .client()
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// Hosts starting together on a new database each apply nothing twice,
+/// and all of them open it.
+#[test]
+fn migrations_apply_once_when_hosts_open_a_new_database_together() {
+    let Some(schema) = Schema::fresh() else {
+        return;
+    };
+    let key = SecretsKey::generate();
+    let opens: Vec<_> = (0..3)
+        .map(|_| {
+            let (config, key) = (schema.config.clone(), key.clone());
+            std::thread::spawn(move || PgStore::open_config(config, key).map(drop))
+        })
+        .collect();
+    for open in opens {
+        open.join().unwrap().unwrap();
+    }
+    let all: Vec<i64> = (1..=MIGRATIONS.len() as i64).collect();
+    assert_eq!(applied(&schema), all);
+    let store = PgStore::open_config(schema.config.clone(), key).unwrap();
+    assert_eq!(applied(&schema), all, "a reopen applies nothing");
+    store.create_tenant("t", "s").unwrap();
+}
+
+#[test]
+fn a_wrong_secrets_key_fails_at_open() {
+    let Some(schema) = Schema::fresh() else {
+        return;
+    };
+    PgStore::open_config(schema.config.clone(), SecretsKey::generate()).unwrap();
+    let error = PgStore::open_config(schema.config.clone(), SecretsKey::generate())
+        .err()
+        .expect("another key opens nothing");
+    assert!(matches!(error, Error::Secrets(_)), "{error:?}");
+}
+
+/// The executor token is sealed in its own column, bound to its tenant:
+/// neither the executor JSON nor the sealed bytes hold it in plain text.
+#[test]
+fn executor_tokens_are_sealed_at_rest() {
+    let Some(fixture) = postgres() else {
+        return;
+    };
+    let Some(schema) = fixture._place.downcast_ref::<Schema>() else {
+        panic!("a PostgreSQL fixture lives in a schema");
+    };
+    let store = &fixture.store;
+    let tenant = store.create_tenant("t", "s").unwrap().id;
+    let mut settings = store.tenant(tenant).unwrap();
+    settings.executor = ExecutorSettings::Remote {
+        base_url: "https://cc.example/v2".into(),
+        account: "7".into(),
+        token: "plain-token-bytes".into(),
+    };
+    store.update_tenant(tenant, &settings).unwrap();
+    let row = schema
+        .client()
+        .query_one(
+            "SELECT executor::text, executor_token FROM tenants WHERE id = $1",
+            &[&(tenant.0 as i64)],
+        )
+        .unwrap();
+    let (executor, sealed): (String, Vec<u8>) = (row.get(0), row.get(1));
+    assert!(!executor.contains("plain-token"), "{executor}");
+    assert!(!sealed.windows(5).any(|w| w == b"plain"), "sealed");
+    assert_eq!(store.tenant(tenant).unwrap(), settings);
+}
+
+/// A server that does not answer is a transient failure, named, whatever
+/// the test server's state.
+#[test]
+fn an_unreachable_server_is_unavailable() {
+    let error = PgStore::open(
+        "postgres://postgres@127.0.0.1:1/test",
+        SecretsKey::generate(),
+    )
+    .err()
+    .expect("nothing listens on port 1");
+    assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
+}
+
+#[test]
+fn a_database_url_that_does_not_parse_is_named() {
+    let error = PgStore::open("postgres://[::1", SecretsKey::generate())
+        .err()
+        .expect("not a URL");
+    assert!(error.to_string().contains("database URL"), "{error}");
+}

@@ -1,0 +1,231 @@
+//! The store on PostgreSQL, for many stateless hosts sharing one database.
+//!
+//! Owns the connection pool, the migrations at open, the check of the
+//! secrets key, and the back-end methods of [`Tenants`], [`Records`] and
+//! [`Plugins`]. [`Journal`] and [`Outbox`] (claims as leases) are not here
+//! yet, so [`PgStore`] is not a [`Store`] and the server cannot run on it;
+//! nothing above the store depends on this module.
+//!
+//! The client is the synchronous `postgres` crate with an `r2d2` pool
+//! (`r2d2_postgres`). The store traits are synchronous and called from OS
+//! threads (the pipeline's workers) and from axum handlers through
+//! `spawn_blocking`, exactly what a blocking client fits: each call takes a
+//! pooled connection, runs, and gives it back, with no async runtime to
+//! bridge into (which `sqlx` or a `deadpool` facade would need, and whose
+//! `block_on` inside a runtime thread panics). `postgres` is
+//! `tokio-postgres` underneath, so a later move to async keeps the same
+//! protocol code, types and errors. Only `with-serde_json-1` is enabled,
+//! for `JSONB` columns.
+//!
+//! Unlike [`super::SqliteStore`] this store keeps no memos of settings:
+//! another host may change them at any time, and a memo would need an
+//! invalidation channel (LISTEN/NOTIFY) first. Concurrency between hosts
+//! is the database's: read-modify-write sequences lock the row they depend
+//! on (`FOR UPDATE`) or are single statements, and a unique key another
+//! transaction took is a `Conflict` ([`error`]).
+//!
+//! Connections are plain TCP or a Unix socket (no TLS yet): run it on a
+//! network the operator trusts.
+
+use std::time::Duration;
+
+use ::postgres::NoTls;
+use ::postgres::types::ToSql;
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_postgres::r2d2;
+
+use super::*;
+use crate::secrets::SecretsKey;
+
+mod error;
+mod plugins;
+mod records;
+mod schema;
+mod tenants;
+
+#[cfg(test)]
+pub(crate) use schema::MIGRATIONS;
+
+/// Connections the pool keeps at most: the pipeline's workers, its
+/// dispatcher and the HTTP handlers side by side, per host.
+const POOL_SIZE: u32 = 8;
+
+/// How long a call waits for a pooled connection (or a new one) before
+/// the store answers `Unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `secrets_check` holds sealed: opening it proves the key.
+const CHECK_VALUE: &[u8] = b"smstrigger secrets at rest";
+const CHECK_CONTEXT: &str = "secrets check";
+
+type Manager = PostgresConnectionManager<NoTls>;
+type Conn = r2d2::PooledConnection<Manager>;
+
+/// The store on one PostgreSQL database (the schema `search_path` names).
+///
+/// Cheap to share: calls take a pooled connection each, so any number of
+/// threads (and hosts) may call at once.
+pub struct PgStore {
+    pool: r2d2::Pool<Manager>,
+    /// Seals and opens the secrets kept at rest (executor tokens); every
+    /// host on one database must have the same key.
+    secrets: SecretsKey,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/database`), runs
+    /// any migrations the database has not had, and checks `key` against
+    /// the one its secrets were sealed under (recording it on a new
+    /// database). A wrong key fails here, not at the first use.
+    pub fn open(url: &str, key: SecretsKey) -> Result<Self> {
+        let config: ::postgres::Config = url.parse().map_err(|error| Error::Backend {
+            what: format!("the database URL does not parse: {error}"),
+        })?;
+        Self::open_config(config, key)
+    }
+
+    /// Like [`Self::open`], from a parsed configuration (tests set the
+    /// `search_path` through its options).
+    pub fn open_config(config: ::postgres::Config, key: SecretsKey) -> Result<Self> {
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .build(PostgresConnectionManager::new(config, NoTls))?;
+        let store = Self { pool, secrets: key };
+        let mut conn = store.conn()?;
+        migrate(&mut conn)?;
+        check_key(&mut conn, &store.secrets)?;
+        drop(conn);
+        Ok(store)
+    }
+
+    /// A pooled connection; `Unavailable` when none frees up in time.
+    fn conn(&self) -> Result<Conn> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// The advisory lock that serializes migrating one schema: hosts starting
+/// together apply each migration once, the others wait and skip it.
+const MIGRATION_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('smstrigger migrations ' || current_schema()))";
+
+/// Applies the migrations not yet recorded in `schema_migrations`, each in
+/// its own transaction together with its row.
+fn migrate(conn: &mut ::postgres::Client) -> Result<()> {
+    let mut tx = conn.transaction()?;
+    tx.batch_execute(MIGRATION_LOCK)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             applied_at BIGINT NOT NULL
+         )",
+    )?;
+    tx.commit()?;
+    for (index, migration) in schema::MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        let mut tx = conn.transaction()?;
+        tx.batch_execute(MIGRATION_LOCK)?;
+        let applied = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[&version],
+            )?
+            .is_some();
+        if applied {
+            continue;
+        }
+        tx.batch_execute(migration)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[&version, &now()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied a PostgreSQL schema migration");
+    }
+    Ok(())
+}
+
+/// Records `key` on a new database, or fails when it is not the key the
+/// database's secrets were sealed under.
+fn check_key(conn: &mut ::postgres::Client, key: &SecretsKey) -> Result<()> {
+    conn.execute(
+        "INSERT INTO secrets_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        &[&key.seal(CHECK_CONTEXT, CHECK_VALUE)],
+    )?;
+    let sealed: Vec<u8> = conn
+        .query_one("SELECT sealed FROM secrets_check WHERE id = 1", &[])?
+        .try_get(0)?;
+    key.open(CHECK_CONTEXT, &sealed)?;
+    Ok(())
+}
+
+pub(crate) fn now() -> Timestamp {
+    chrono::Utc::now().timestamp()
+}
+
+fn not_found(what: impl Into<String>) -> Error {
+    Error::NotFound { what: what.into() }
+}
+
+/// A caller's unsigned number as the `BIGINT` it is stored as;
+/// `OutOfRange` past `i64::MAX` (nothing is looked up or stored).
+fn big(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::OutOfRange {
+        what: format!(
+            "a number in the request is out of range (at most {}): {value}",
+            i64::MAX
+        ),
+    })
+}
+
+/// A stored `BIGINT` as the unsigned type the store hands out; a negative
+/// or oversized one is stored data the back end cannot explain.
+fn unsigned<T: TryFrom<i64>>(value: i64) -> Result<T> {
+    T::try_from(value).map_err(|_| Error::Backend {
+        what: format!(
+            "stored number {value} is out of range for {}",
+            std::any::type_name::<T>()
+        ),
+    })
+}
+
+/// Column `index` of `row`, a `BIGINT` read as an unsigned type.
+fn get_unsigned<T: TryFrom<i64>>(row: &::postgres::Row, index: usize) -> Result<T> {
+    unsigned(row.try_get::<_, i64>(index)?)
+}
+
+/// Column `index` of `row`, a nullable `BIGINT` read as an unsigned type.
+fn get_opt_unsigned<T: TryFrom<i64>>(row: &::postgres::Row, index: usize) -> Result<Option<T>> {
+    row.try_get::<_, Option<i64>>(index)?
+        .map(unsigned)
+        .transpose()
+}
+
+/// Fails unless `project` belongs to `tenant`; with `lock`, holds the
+/// project's row until the transaction ends (changes to its bindings or
+/// dispositions then run one at a time).
+fn owned_project(
+    conn: &mut impl ::postgres::GenericClient,
+    tenant: TenantId,
+    project: ProjectId,
+    lock: bool,
+) -> Result<()> {
+    let sql = if lock {
+        "SELECT 1 FROM projects WHERE id = $1 AND tenant_id = $2 FOR UPDATE"
+    } else {
+        "SELECT 1 FROM projects WHERE id = $1 AND tenant_id = $2"
+    };
+    let (project_id, tenant_id) = (big(project.0)?, big(tenant.0)?);
+    let params: [&(dyn ToSql + Sync); 2] = [&project_id, &tenant_id];
+    conn.query_opt(sql, &params)?
+        .map(|_| ())
+        .ok_or_else(|| not_found(format!("project {project}")))
+}
+
+/// What an executor token is bound to when sealed: its tenant, so a row
+/// copied to another tenant does not open there.
+fn token_context(tenant: TenantId) -> String {
+    format!("tenant {tenant} executor token")
+}

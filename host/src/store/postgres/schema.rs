@@ -1,0 +1,204 @@
+//! The PostgreSQL schema as numbered migrations, applied in order at open.
+//!
+//! The same concept as SQLite's (`store/schema.rs`): migration `i` brings
+//! the schema from version `i` to `i + 1`, is never edited once released,
+//! only followed by a new one. Where SQLite counts in `PRAGMA
+//! user_version`, PostgreSQL keeps a row per applied migration in
+//! `schema_migrations`, written in the migration's own transaction.
+//!
+//! The first migration is the SQLite schema as its migrations leave it
+//! today, in PostgreSQL's types: `BIGINT` identities, `BYTEA`, `JSONB`,
+//! `BOOLEAN`, times as `BIGINT` Unix seconds (as SQLite keeps them).
+//! Phones and plugin names sort byte-wise (`COLLATE "C"`), as SQLite sorts
+//! them, so cursors over them page the same on both back ends.
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    id                      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                    TEXT NOT NULL,
+    webhook_secret          TEXT NOT NULL,
+    webhook_auth            TEXT NOT NULL DEFAULT 'both',     -- 'url', 'signature' or 'both'
+    opt_out_keywords        JSONB NOT NULL,                   -- array of upper-case keywords; null: never set
+    created_at              BIGINT NOT NULL,
+    executor                JSONB NOT NULL DEFAULT '{"kind":"embedded"}',  -- never holds the token
+    executor_token          BYTEA,                            -- sealed (secrets.rs); NULL: none
+    limits                  JSONB NOT NULL DEFAULT '{}',
+    previous_webhook_secret TEXT,
+    previous_secret_until   BIGINT,                           -- Unix seconds
+    accept_window           JSONB                             -- {"pastSecs", "futureSecs"}; NULL: defaults
+);
+
+CREATE TABLE api_keys (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_hash     TEXT NOT NULL UNIQUE,                        -- SHA-256 hex; the key itself is never stored
+    tenant_id    BIGINT NOT NULL REFERENCES tenants(id),
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT                                       -- to the minute; NULL: never
+);
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+CREATE TABLE secrets_check (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed  BYTEA NOT NULL                                    -- a known value sealed under the store's key
+);
+
+CREATE TABLE projects (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id       BIGINT NOT NULL REFERENCES tenants(id),
+    name            TEXT NOT NULL,
+    time_zone       TEXT NOT NULL,
+    default_country TEXT NOT NULL,
+    hours_start     TEXT,                                     -- 'HH:MM', NULL: any time
+    hours_end       TEXT,
+    hours_policy    TEXT NOT NULL DEFAULT 'shift',            -- 'shift' or 'reject'
+    horizon_days    BIGINT NOT NULL DEFAULT 90,
+    max_actions     BIGINT NOT NULL DEFAULT 16
+);
+CREATE INDEX projects_tenant ON projects(tenant_id);
+
+CREATE TABLE dispositions (
+    project_id  BIGINT NOT NULL REFERENCES projects(id),
+    id          BIGINT NOT NULL,
+    name        TEXT NOT NULL,
+    active      BOOLEAN NOT NULL,
+    system      BOOLEAN NOT NULL DEFAULT false,
+    PRIMARY KEY (project_id, id)
+);
+
+CREATE TABLE records (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id       BIGINT NOT NULL REFERENCES tenants(id),
+    project_id      BIGINT NOT NULL REFERENCES projects(id),
+    phone           TEXT COLLATE "C" NOT NULL,                -- E.164
+    time_zone       TEXT,                                     -- NULL: the project's
+    fields          JSONB NOT NULL DEFAULT '[]',              -- [[name, value], ...]
+    disposition_id  BIGINT,
+    next_calldate   BIGINT
+);
+CREATE INDEX records_phone ON records(tenant_id, project_id, phone);
+CREATE INDEX records_project ON records(tenant_id, project_id, id);
+
+CREATE TABLE events (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id    BIGINT NOT NULL REFERENCES tenants(id),
+    project_id   BIGINT NOT NULL REFERENCES projects(id),
+    dedupe_key   TEXT NOT NULL,                               -- kind, message id, status
+    message_id   TEXT NOT NULL,
+    subject      TEXT NOT NULL,                               -- the record or phone it concerns
+    input        JSONB NOT NULL,                              -- the journaled input
+    received_at  BIGINT NOT NULL,
+    state        TEXT NOT NULL,                               -- 'pending', 'done', 'failed', 'superseded'
+    resolved     JSONB,                                       -- the event as plugins saw it
+    processed_at BIGINT,
+    accepted_us  BIGINT,                                      -- Unix µs when journaled
+    decided_us   BIGINT,                                      -- Unix µs when its decision committed
+    UNIQUE (tenant_id, dedupe_key)
+);
+CREATE INDEX events_pending ON events(tenant_id, id) WHERE state = 'pending';
+
+CREATE TABLE record_events (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    record_id       BIGINT NOT NULL REFERENCES records(id),
+    event_id        BIGINT REFERENCES events(id),
+    event_type      TEXT NOT NULL,                            -- 'SMS', 'API'
+    user_name       TEXT NOT NULL,                            -- 'System' for plugin actions
+    created_at      BIGINT NOT NULL,                          -- when the disposition was set
+    disposition_id  BIGINT NOT NULL,
+    next_calldate   BIGINT,
+    plugin          TEXT,
+    plugin_version  BIGINT,
+    note            TEXT
+);
+CREATE INDEX record_events_record ON record_events(record_id);
+CREATE UNIQUE INDEX record_events_once ON record_events(event_id, record_id, plugin)
+    WHERE event_id IS NOT NULL;
+
+CREATE TABLE manual_dispositions (
+    tenant_id       BIGINT NOT NULL REFERENCES tenants(id),
+    idempotency_key TEXT NOT NULL,
+    record_event_id BIGINT NOT NULL REFERENCES record_events(id),
+    PRIMARY KEY (tenant_id, idempotency_key)
+);
+
+CREATE TABLE do_not_contact (
+    tenant_id   BIGINT NOT NULL REFERENCES tenants(id),
+    phone       TEXT COLLATE "C" NOT NULL,                    -- E.164
+    source      TEXT NOT NULL,                                -- 'opt-out' or 'api'
+    event_id    BIGINT,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, phone)
+);
+
+CREATE TABLE plugin_versions (
+    tenant_id   BIGINT NOT NULL REFERENCES tenants(id),
+    name        TEXT COLLATE "C" NOT NULL,
+    version     BIGINT NOT NULL,
+    sha256      TEXT NOT NULL,
+    component   BYTEA NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, name, version)
+);
+CREATE INDEX plugin_versions_sha256 ON plugin_versions(sha256);
+
+CREATE TABLE plugins (
+    tenant_id        BIGINT NOT NULL REFERENCES tenants(id),
+    name             TEXT COLLATE "C" NOT NULL,
+    active_version   BIGINT,
+    previous_version BIGINT,
+    PRIMARY KEY (tenant_id, name)
+);
+
+CREATE TABLE bindings (
+    project_id  BIGINT NOT NULL REFERENCES projects(id),
+    plugin      TEXT COLLATE "C" NOT NULL,
+    priority    INTEGER NOT NULL,
+    config      JSONB NOT NULL DEFAULT '{}',                  -- object of strings
+    PRIMARY KEY (project_id, plugin)
+);
+
+CREATE TABLE binding_configs (
+    sha256 TEXT PRIMARY KEY,
+    config JSONB NOT NULL
+);
+
+CREATE TABLE decisions (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id    BIGINT NOT NULL REFERENCES events(id),
+    plugin      TEXT NOT NULL,
+    version     BIGINT,
+    priority    INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,                                -- 'ok', 'failed', 'opted_out'
+    error_code  TEXT,
+    error       TEXT,
+    fuel_used   BIGINT NOT NULL,
+    duration_us BIGINT NOT NULL,
+    logs        JSONB NOT NULL,
+    verdicts    JSONB NOT NULL,                               -- each action, its verdict, whether it executed
+    actions     JSONB NOT NULL DEFAULT '[]',
+    config      JSONB NOT NULL DEFAULT '{}',
+    config_sha  TEXT,                                         -- binding_configs.sha256; NULL: `config` inline
+    lookups     JSONB NOT NULL DEFAULT '[]'
+);
+CREATE INDEX decisions_event ON decisions(event_id);
+CREATE INDEX decisions_plugin ON decisions(plugin, event_id);
+
+CREATE TABLE outbox (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id       BIGINT NOT NULL REFERENCES tenants(id),
+    event_id        BIGINT NOT NULL REFERENCES events(id),
+    record_id       BIGINT NOT NULL,
+    disposition_id  BIGINT NOT NULL,
+    next_calldate   BIGINT,
+    plugin          TEXT NOT NULL,
+    plugin_version  BIGINT,
+    note            TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending',          -- pending, delivered, refused, failed
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    queued_at       BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    result          JSONB NOT NULL DEFAULT 'null'             -- the remote's entry or the error
+);
+CREATE INDEX outbox_pending ON outbox(tenant_id, id) WHERE state = 'pending';
+CREATE INDEX outbox_event ON outbox(event_id);
+"#];

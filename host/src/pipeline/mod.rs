@@ -35,7 +35,7 @@ pub use process::{OPT_OUT_DECIDER, ProcessError};
 use crate::actions::Executor;
 use crate::metrics::Metrics;
 use crate::model::TenantId;
-use crate::priority::{self, set_nice};
+use crate::priority::set_nice;
 use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::Runtime;
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
@@ -43,13 +43,17 @@ use group_commit::GroupCommit;
 use schedule::{Cost, Lane, RETRY_AFTER, Schedule};
 
 /// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`] and
-/// [`schedule::HEAVY_CPU`]), beside the configured ones: in the idle class
-/// at nice [`HEAVY_NICE`] they get only the CPU the rest of the host
-/// leaves, so a tenant burning its budget on every event slows itself, not
-/// its neighbours (measured by `smstrigger-proof neighbour` and
-/// `isolation`). A heavy worker takes the schedule's lock too; it holds it
-/// for microseconds, and a light worker that finds it held sleeps, which
-/// frees the core the heavy worker needs to let go.
+/// [`schedule::HEAVY_CPU`]), beside the configured ones: at nice
+/// [`HEAVY_NICE`] they get only the CPU the rest of the host leaves, so a
+/// tenant burning its budget on every event slows itself, not its
+/// neighbours (measured by `smstrigger-proof neighbour`).
+///
+/// Not the idle class, as the tool threads are: a heavy worker takes the
+/// locks live events take (the schedule, the plugin cache, the store's
+/// connections), and an idle-class holder preempted while the API's
+/// threads keep the cores busy stalls every light worker behind it (tried:
+/// the quiet tenant's p99 in the neighbour proof rose to seconds,
+/// BENCHMARKS.md).
 const HEAVY_WORKERS: usize = 1;
 /// The lowest priority Linux has; lowering one's own priority needs no
 /// privilege.
@@ -320,12 +324,10 @@ impl Pipeline {
                     .name(format!("smstrigger-worker-{i}"))
                     .spawn(move || {
                         let _alive = Alive::new(&pipeline, &stop);
-                        if lane == Lane::Heavy {
-                            set_nice(HEAVY_NICE);
-                            priority::idle_class();
-                        } else {
-                            set_nice(PIPELINE_NICE);
-                        }
+                        set_nice(match lane {
+                            Lane::Heavy => HEAVY_NICE,
+                            _ => PIPELINE_NICE,
+                        });
                         pipeline.work(lane, &stop, finished)
                     })
                     .expect("spawning a worker")

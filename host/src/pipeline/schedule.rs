@@ -316,9 +316,27 @@ impl Schedule {
         self.retry_at.insert(tenant, Instant::now() + after);
     }
 
-    /// Events runnable now.
+    /// Events the workers can start now: every ready event of a light
+    /// tenant, at most one of a heavy tenant (it runs one at a time).
+    ///
+    /// The dispatcher reads more of the journal only while this is low, so
+    /// a heavy tenant's backlog must not count in full: it stays ready for
+    /// as long as the one heavy worker takes to drain it, and counted in
+    /// full it kept every other tenant's new events unread (a quiet
+    /// tenant's events waited seconds in the debug build's neighbour
+    /// proof).
     pub fn queued(&self) -> usize {
-        self.tenants.values().map(|q| q.ready.len()).sum()
+        self.tenants
+            .iter()
+            .map(|(tenant, q)| {
+                let heavy = self.cost.get(tenant).is_some_and(|c| c.heavy());
+                if heavy {
+                    q.ready.len().min(1)
+                } else {
+                    q.ready.len()
+                }
+            })
+            .sum()
     }
 
     /// Drops a tenant holding nothing, so idle tenants cost no memory; its
@@ -619,5 +637,24 @@ mod tests {
         commit_costing(&mut schedule, &second, in_host_calls);
         assert_eq!(ids(&mut schedule, 3), Vec::<u64>::new(), "now heavy");
         assert_eq!(schedule.next(Lane::Heavy, 3).unwrap().id.0, 3);
+    }
+
+    /// A heavy tenant's backlog is not work the light workers can start:
+    /// it counts as one event, so the dispatcher goes on reading the
+    /// other tenants' new events.
+    #[test]
+    fn a_heavy_tenants_backlog_counts_as_one_queued_event() {
+        let mut schedule = Schedule::default();
+        claim(
+            &mut schedule,
+            (1..=50).map(|i| event(i, 1, &format!("a{i}"))).collect(),
+            100,
+        );
+        assert_eq!(schedule.queued(), 50, "light: all of it is work");
+        let first = schedule.next(Lane::Light, 3).unwrap();
+        commit_after(&mut schedule, &first, 250_000_000);
+        assert_eq!(schedule.queued(), 1, "heavy: one at a time");
+        claim(&mut schedule, vec![event(100, 2, "b")], 100);
+        assert_eq!(schedule.queued(), 2);
     }
 }

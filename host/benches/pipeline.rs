@@ -666,6 +666,7 @@ fn settings() -> ProjectSettings {
         calling_hours_policy: CallingHoursPolicy::Shift,
         horizon_days: 90,
         max_actions_per_event: 16,
+        past_callback_policy: Default::default(),
     }
 }
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use sqlite::SqliteStore;
 
 use crate::actions::calling_hours::CallingHours;
-use crate::actions::{CallingHoursPolicy, ProjectRules};
+use crate::actions::{CallingHoursPolicy, PastCallbackPolicy, ProjectRules};
 use crate::model::{ContactRecord, EventId, ProjectId, RecordId, TenantId, Timestamp};
 
 /// What went wrong in the store; callers branch on `NotFound` and
@@ -251,6 +251,9 @@ pub struct ProjectSettings {
     pub horizon_days: u32,
     #[serde(default = "default_max_actions")]
     pub max_actions_per_event: usize,
+    /// What happens to a callback already past when it executes.
+    #[serde(default)]
+    pub past_callback_policy: PastCallbackPolicy,
 }
 
 fn default_policy() -> CallingHoursPolicy {
@@ -286,6 +289,7 @@ impl Project {
             policy: self.settings.calling_hours_policy,
             horizon_days: self.settings.horizon_days,
             max_actions_per_event: self.settings.max_actions_per_event,
+            past_callback: self.settings.past_callback_policy,
             dispositions: self.dispositions.iter().map(|d| d.id).collect(),
         }
     }

@@ -9,6 +9,7 @@ mod boundaries;
 mod crash;
 mod delivery;
 mod host_faults;
+mod past_callbacks;
 mod scenarios;
 
 use std::sync::{Arc, OnceLock};
@@ -65,19 +66,24 @@ impl Fixture {
     }
 
     pub fn with_policy(policy: CallingHoursPolicy) -> Self {
-        Self::build(policy, runtime())
+        Self::build(settings(policy), runtime())
+    }
+
+    /// A fixture whose project has `settings`.
+    pub fn with_settings(settings: ProjectSettings) -> Self {
+        Self::build(settings, runtime())
     }
 
     /// A fixture whose pipeline runs plugins on `runtime`.
     pub fn with_runtime(runtime: Arc<Runtime>) -> Self {
-        Self::build(CallingHoursPolicy::Shift, runtime)
+        Self::build(settings(CallingHoursPolicy::Shift), runtime)
     }
 
-    fn build(policy: CallingHoursPolicy, runtime: Arc<Runtime>) -> Self {
+    fn build(settings: ProjectSettings, runtime: Arc<Runtime>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let tenant = store.create_tenant("acme", "secret").unwrap().id;
-        let project = store.create_project(tenant, &settings(policy)).unwrap();
+        let project = store.create_project(tenant, &settings).unwrap();
         let paid = DispositionDef {
             id: 41,
             name: "Promised to pay".into(),
@@ -190,6 +196,7 @@ pub fn settings(policy: CallingHoursPolicy) -> ProjectSettings {
         calling_hours_policy: policy,
         horizon_days: 90,
         max_actions_per_event: 16,
+        past_callback_policy: Default::default(),
     }
 }
 

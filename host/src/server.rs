@@ -29,7 +29,7 @@ use crate::actions::outbox::OutboxPolicy;
 use crate::actions::{RemoteExecutor, TenantRouter};
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::pipeline::{Acceptance, Pipeline, PipelineConfig};
 use crate::runtime::{CompileCache, Runtime};
 use crate::store::{SqliteStore, Store};
 
@@ -77,6 +77,10 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
     ));
     let mut pipeline_config = PipelineConfig {
         limits: config.limits.limits(),
+        acceptance: Acceptance::Window {
+            default: config.accept_window.defaults(),
+            clock: config.clock.clone(),
+        },
         ..PipelineConfig::default()
     };
     if config.workers > 0 {

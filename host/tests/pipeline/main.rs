@@ -9,6 +9,7 @@ mod boundaries;
 mod crash;
 mod delivery;
 mod host_faults;
+mod ingest;
 mod past_callbacks;
 mod scenarios;
 
@@ -19,7 +20,7 @@ use smstrigger_host::actions::calling_hours::CallingHours;
 use smstrigger_host::actions::{EmbeddedExecutor, Executor};
 use smstrigger_host::config::Clock;
 use smstrigger_host::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
-use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
+use smstrigger_host::pipeline::{Acceptance, Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime};
 use smstrigger_host::store::{
     Binding, DispositionDef, EventView, Journaled, NewRecord, Project, ProjectSettings,
@@ -236,7 +237,17 @@ pub fn pipeline_on(store: &Arc<SqliteStore>, runtime: Arc<Runtime>) -> Arc<Pipel
 pub fn pipeline_at(store: &Arc<SqliteStore>, runtime: Arc<Runtime>, clock: Clock) -> Arc<Pipeline> {
     let store: Arc<dyn Store> = store.clone();
     let executor = Arc::new(EmbeddedExecutor::with_clock(Arc::clone(&store), clock));
-    Pipeline::new(store, runtime, executor, PipelineConfig::default())
+    Pipeline::new(store, runtime, executor, fixed_dates())
+}
+
+/// The pipeline's configuration in these tests: their events carry fixed
+/// dates, so no acceptance window (the window is tested with the webhooks
+/// and `smstrigger ingest`, which use the server's).
+pub fn fixed_dates() -> PipelineConfig {
+    PipelineConfig {
+        acceptance: Acceptance::Any,
+        ..PipelineConfig::default()
+    }
 }
 
 pub fn install(store: &dyn Store, tenant: TenantId, name: &str, path: &str) -> u32 {

@@ -11,9 +11,9 @@
 //! The bounds admit every shipped plugin with a wide margin: the
 //! JavaScript plugin (a SpiderMonkey build, 12 MB) is by far the largest,
 //! and its figures are in BENCHMARKS.md ("What compiling may cost"). They
-//! do not make a compile cheap, only finite; the compile's CPU limit (see
-//! [`super::compile`]) is what holds the worst admitted component to a
-//! bounded cost.
+//! do not make a compile cheap, only finite; the compile's CPU and memory
+//! limits (see [`super::compile`]) are what hold the worst admitted
+//! component to a bounded cost.
 
 use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload, TypeBounds};
 

@@ -1,5 +1,5 @@
 //! Uploads that try to cost the server: compile bombs refused before any
-//! compile, a compile over its CPU limit stopped in its worker, one
+//! compile, a compile over its CPU or memory limit stopped in its worker, one
 //! compile per tenant, the upload rate, and another tenant's webhooks
 //! answered while a hostile compile runs. Nothing of a refused upload is
 //! kept: no version, no compiled file.
@@ -45,12 +45,35 @@ pub fn locals_bomb(locals: usize, rounds: usize) -> Vec<u8> {
     }
     // i32.load (i32.const 0); br_if 0; end (loop); end (function)
     body.extend([0x41, 0x00, 0x28, 0x02, 0x00, 0x0d, 0x00, 0x0b, 0x0b]);
-    let mut code = vec![1];
-    code.extend(leb(body.len()));
-    code.extend(body);
+    component_of(&[body])
+}
+
+/// A component whose one core module has `functions` functions, each a
+/// run of `call 0` making `code_bytes` of code in all: cheap to compile
+/// per byte, but each call is machine code and a relocation, so the
+/// compile's memory grows with the code (BENCHMARKS.md has what it costs).
+pub fn calls_bomb(code_bytes: usize, functions: usize) -> Vec<u8> {
+    let calls = code_bytes / functions / 2;
+    let mut body = vec![0]; // no locals
+    body.extend([0x10, 0x00].repeat(calls)); // call 0
+    body.push(0x0b);
+    component_of(&vec![body; functions])
+}
+
+/// A component of one core module whose `() -> ()` functions have the
+/// given bodies (locals declarations included), with one page of memory
+/// and function 0 exported as `on-event` with the wrong type.
+fn component_of(bodies: &[Vec<u8>]) -> Vec<u8> {
+    let mut code = leb(bodies.len());
+    let mut functions = leb(bodies.len());
+    for body in bodies {
+        code.extend(leb(body.len()));
+        code.extend(body);
+        functions.push(0); // of type 0
+    }
     let mut module = b"\0asm\x01\x00\x00\x00".to_vec();
     module.extend(section(1, &[1, 0x60, 0, 0])); // type 0: () -> ()
-    module.extend(section(3, &[1, 0])); // one function of type 0
+    module.extend(section(3, &functions));
     module.extend(section(5, &[1, 0, 1])); // one page of memory
     module.extend(section(7, &[1, 1, b'f', 0, 0])); // export "f" = func 0
     module.extend(section(10, &code));
@@ -174,6 +197,33 @@ fn a_compile_over_its_cpu_limit_is_stopped_and_answered_422_compile_limit() {
             .as_str()
             .unwrap()
             .contains("CPU limit of 1 s"),
+        "{body}"
+    );
+    nothing_kept(&server, &tenant);
+}
+
+/// A compile that needs more memory than its worker may use is stopped
+/// (an allocation fails) and answered 422 naming the limit, never a 5xx.
+/// The limit here is tiny so that a real plugin's compile runs out of it;
+/// the default one compiles every shipped plugin (see
+/// `a_plugin_compiled_in_the_worker_is_kept_once_and_runs` and
+/// BENCHMARKS.md).
+#[test]
+fn a_compile_over_its_memory_limit_is_stopped_and_answered_422_compile_limit() {
+    let server = Server::start_with(|config| {
+        with_worker(60)(config);
+        config.compile.memory_mib = 8;
+    });
+    let tenant = server.tenant("mallory");
+    let plugin = std::fs::read(components::REPLY_CALL_TIME).unwrap();
+    let (status, body) = upload(&server, &tenant, "hungry", plugin);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("memory limit of 8 MiB"),
         "{body}"
     );
     nothing_kept(&server, &tenant);
@@ -325,9 +375,11 @@ fn uploads_over_the_rate_answer_429_with_retry_after() {
 }
 
 /// The figures in BENCHMARKS.md ("What compiling may cost"): the CPU time
-/// of the worst function the bounds admit (and of the same shape with
-/// twice the locals, which the bounds refuse), and of the shipped plugins,
-/// each compiled by the real worker on one thread as the server runs it.
+/// and peak resident memory of the worst function the bounds admit (and
+/// of the same shape with twice the locals, which the bounds refuse), of
+/// a component of calls that needs much memory for its CPU, and of the
+/// shipped plugins, each compiled by the real worker on one thread as the
+/// server runs it (without its limits).
 #[test]
 #[ignore = "a measurement: cargo test -p smstrigger-host --test api uploads::compile_cost -- --ignored --nocapture"]
 fn compile_cost() {
@@ -341,6 +393,10 @@ fn compile_cost() {
             locals_bomb(2048, (MAX_FUNCTION_BYTES - 64) / round)
         }),
         (
+            "8 MiB of calls in 20,000 functions",
+            calls_bomb(8 << 20, 20_000),
+        ),
+        (
             "keyword-disposition (JavaScript)",
             std::fs::read(components::KEYWORD_DISPOSITION_JS).unwrap(),
         ),
@@ -352,6 +408,8 @@ fn compile_cost() {
     for (name, bytes) in cases {
         let before = children_cpu();
         let started = Instant::now();
+        // Reaped by `wait_with_peak` (wait4), which also reads its rusage.
+        #[allow(clippy::zombie_processes)]
         let mut child = std::process::Command::new(WORKER)
             .arg("compile-worker")
             .stdin(std::process::Stdio::piped())
@@ -360,13 +418,28 @@ fn compile_cost() {
             .unwrap();
         use std::io::Write;
         child.stdin.take().unwrap().write_all(&bytes).unwrap();
-        let status = child.wait().unwrap();
+        let (status, peak_kib) = wait_with_peak(&child);
         println!(
-            "{name}: {} bytes, CPU {:.1} s, wall {:.1} s, {status}",
+            "{name}: {} bytes, CPU {:.1} s, wall {:.1} s, peak RSS {} MiB, {status}",
             bytes.len(),
             children_cpu() - before,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            peak_kib >> 10
         );
+    }
+}
+
+/// Waits for `child`; its exit status and peak resident set, in KiB.
+fn wait_with_peak(child: &std::process::Child) -> (std::process::ExitStatus, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: wait4 writes only the status and the struct it is given, for
+    // a child of ours that nothing else waits for.
+    unsafe {
+        let mut status = 0;
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        let pid = libc::wait4(child.id() as i32, &mut status, 0, &mut usage);
+        assert_eq!(pid, child.id() as i32, "wait4");
+        (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
     }
 }
 

@@ -423,32 +423,23 @@ mod tests {
         assert_eq!((to, code), (next_morning, SHIFTED_AT_EXECUTION));
 
         let reject = rules(PastCallbackPolicy::Now, CallingHoursPolicy::Reject);
-        let judged = judge(night - HOUR, night, Some(&reject));
-        assert!(
-            matches!(
-                judged,
-                AtExecution::Refused {
-                    code: OUTSIDE_CALLING_HOURS_AT_EXECUTION,
-                    ..
-                }
-            ),
-            "{judged:?}"
-        );
         let unknown_zone = RecordRules {
             zone: "Mars/Olympus".into(),
             ..shift
         };
-        let judged = judge(MORNING - HOUR, MORNING, Some(&unknown_zone));
-        assert!(
-            matches!(
-                judged,
-                AtExecution::Refused {
-                    code: OUTSIDE_CALLING_HOURS_AT_EXECUTION,
-                    ..
-                }
-            ),
-            "{judged:?}"
-        );
+        for (rules, now) in [(reject, night), (unknown_zone, MORNING)] {
+            let judged = judge(now - HOUR, now, Some(&rules));
+            assert!(
+                matches!(
+                    judged,
+                    AtExecution::Refused {
+                        code: OUTSIDE_CALLING_HOURS_AT_EXECUTION,
+                        ..
+                    }
+                ),
+                "{judged:?}"
+            );
+        }
     }
 
     #[test]

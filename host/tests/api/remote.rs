@@ -361,6 +361,31 @@ fn remote_an_unreachable_remote_is_retried_later_and_delivered_once_it_answers()
     assert_eq!(p.b_record()["events"].as_array().unwrap().len(), 1);
 }
 
+impl Pair {
+    /// Asserts A's `event` delivered its callback moved from 11:00 (the
+    /// plugin's) to `next`, for the reason `code`.
+    #[track_caller]
+    fn assert_delivered_moved(&self, event: &Value, code: &str, next: i64) {
+        assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
+        let verdict = verdict(event);
+        assert_eq!(verdict["executed"], true, "{event}");
+        let moved = &verdict["executionMove"];
+        assert_eq!(moved["code"], code, "{event}");
+        assert_eq!(moved["movedFrom"], budapest_ten_plus(1), "{event}");
+        assert_eq!(moved["nextCalldate"], next, "{event}");
+        assert_eq!(moved["executedAt"], self.a.clock.now(), "{event}");
+    }
+
+    /// Asserts B's record got one entry, a callback at `local` (its wall
+    /// clock).
+    #[track_caller]
+    fn assert_b_called_back(&self, local: &str) {
+        let events = self.b_record()["events"].clone();
+        assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+        assert_eq!(events[0]["next_calldate"], local, "{events}");
+    }
+}
+
 /// [`pair`] whose A project moves a callback already past when it
 /// executes to now (`pastCallbackPolicy` `now`).
 fn pair_now() -> Pair {
@@ -412,19 +437,8 @@ fn remote_under_now_a_callback_past_at_the_commit_is_delivered_for_now() {
     let now = budapest_ten_plus(5);
     p.a.clock.set(now);
     let event = p.settled(&p.not_traceable("m-1"), 1);
-    assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
-    let verdict = verdict(&event);
-    assert_eq!(verdict["executed"], true, "{event}");
-    let moved = &verdict["executionMove"];
-    assert_eq!(moved["code"], "moved_to_now_at_execution", "{event}");
-    assert_eq!(moved["movedFrom"], budapest_ten_plus(1), "{event}");
-    assert_eq!(moved["nextCalldate"], now, "{event}");
-    let events = p.b_record()["events"].clone();
-    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
-    assert_eq!(
-        events[0]["next_calldate"], "2026-12-01 15:00:00",
-        "{events}"
-    );
+    p.assert_delivered_moved(&event, "moved_to_now_at_execution", now);
+    p.assert_b_called_back("2026-12-01 15:00:00");
 }
 
 /// A write that passes while it waits in the outbox is judged again when
@@ -434,22 +448,13 @@ fn remote_under_now_a_callback_past_at_the_commit_is_delivered_for_now() {
 fn remote_under_now_a_callback_that_passed_while_queued_is_delivered_shifted() {
     let mut p = pair_now();
     let event = queued_then_late(&mut p, budapest_ten_plus(11) + 1800);
-    assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
-    let verdict = verdict(&event);
-    assert_eq!(verdict["executed"], true, "{event}");
-    let moved = &verdict["executionMove"];
-    assert_eq!(
-        moved["code"], "shifted_to_calling_hours_at_execution",
-        "{event}"
+    let next_morning = budapest_ten_plus(22);
+    p.assert_delivered_moved(
+        &event,
+        "shifted_to_calling_hours_at_execution",
+        next_morning,
     );
-    assert_eq!(moved["movedFrom"], budapest_ten_plus(1), "{event}");
-    assert_eq!(moved["nextCalldate"], budapest_ten_plus(22), "{event}");
-    let events = p.b_record()["events"].clone();
-    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
-    assert_eq!(
-        events[0]["next_calldate"], "2026-12-02 08:00:00",
-        "{events}"
-    );
+    p.assert_b_called_back("2026-12-02 08:00:00");
 }
 
 /// Under the default policy a write that passed while queued is not

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use smstrigger_host::config::Config;
 use smstrigger_host::runtime::precheck::{MAX_FUNCTION_BYTES, MAX_LOCALS};
 use smstrigger_test_components as components;
+use smstrigger_test_components::bombs::{admitted_locals_bomb, calls_bomb, locals_bomb};
 
 use super::*;
 
@@ -20,108 +21,10 @@ const PHONE: &str = "+36301234567";
 /// The real `smstrigger` binary, whose `compile-worker` runs compiles.
 const WORKER: &str = env!("CARGO_BIN_EXE_smstrigger");
 
-/// A component whose one core function declares `locals` `i64` locals and
-/// loops over `rounds` rounds of multiplying each by another, so every
-/// local is live across the loop: the register allocator's worst case
-/// (the 452 KB bomb took 51 s of CPU; BENCHMARKS.md has what this
-/// shape costs at the bounds). It exports `on-event` with the wrong type,
-/// which only a finished compile would find.
-pub fn locals_bomb(locals: usize, rounds: usize) -> Vec<u8> {
-    let mut body = vec![1];
-    body.extend(leb(locals));
-    body.push(0x7e); // i64
-    body.extend([0x03, 0x40]); // loop
-    for round in 0..rounds {
-        for i in 0..locals {
-            let j = (i * 7 + round + 1) % locals;
-            body.push(0x20); // local.get i
-            body.extend(leb(i));
-            body.push(0x20); // local.get j
-            body.extend(leb(j));
-            body.push(0x7e); // i64.mul
-            body.push(0x21); // local.set i
-            body.extend(leb(i));
-        }
-    }
-    // i32.load (i32.const 0); br_if 0; end (loop); end (function)
-    body.extend([0x41, 0x00, 0x28, 0x02, 0x00, 0x0d, 0x00, 0x0b, 0x0b]);
-    component_of(&[body])
-}
-
-/// A component whose one core module has `functions` functions, each a
-/// run of `call 0` making `code_bytes` of code in all: cheap to compile
-/// per byte, but each call is machine code and a relocation, so the
-/// compile's memory grows with the code (BENCHMARKS.md has what it costs).
-pub fn calls_bomb(code_bytes: usize, functions: usize) -> Vec<u8> {
-    let calls = code_bytes / functions / 2;
-    let mut body = vec![0]; // no locals
-    body.extend([0x10, 0x00].repeat(calls)); // call 0
-    body.push(0x0b);
-    component_of(&vec![body; functions])
-}
-
-/// A component of one core module whose `() -> ()` functions have the
-/// given bodies (locals declarations included), with one page of memory
-/// and function 0 exported as `on-event` with the wrong type.
-fn component_of(bodies: &[Vec<u8>]) -> Vec<u8> {
-    let mut code = leb(bodies.len());
-    let mut functions = leb(bodies.len());
-    for body in bodies {
-        code.extend(leb(body.len()));
-        code.extend(body);
-        functions.push(0); // of type 0
-    }
-    let mut module = b"\0asm\x01\x00\x00\x00".to_vec();
-    module.extend(section(1, &[1, 0x60, 0, 0])); // type 0: () -> ()
-    module.extend(section(3, &functions));
-    module.extend(section(5, &[1, 0, 1])); // one page of memory
-    module.extend(section(7, &[1, 1, b'f', 0, 0])); // export "f" = func 0
-    module.extend(section(10, &code));
-    let mut component = b"\0asm\x0d\x00\x01\x00".to_vec();
-    component.extend(section(1, &module));
-    // core instance 0 = instantiate module 0
-    component.extend(section(2, &[1, 0x00, 0x00, 0x00]));
-    // alias core func 0 = export "f" of core instance 0
-    component.extend(section(6, &[1, 0x00, 0x00, 0x01, 0x00, 1, b'f']));
-    // type 0 = func() -> ()
-    component.extend(section(7, &[1, 0x40, 0x00, 0x01, 0x00]));
-    // func 0 = canon lift (core func 0), type 0
-    component.extend(section(8, &[1, 0x00, 0x00, 0x00, 0x00, 0x00]));
-    // export "on-event" = func 0
-    let mut export = vec![1, 0x00, 8];
-    export.extend(b"on-event");
-    export.extend([0x01, 0x00, 0x00]);
-    component.extend(section(11, &export));
-    component
-}
-
 /// The costliest function the bounds admit: the most locals, in as many
 /// rounds as fit in the function size bound.
 fn largest_admitted_bomb() -> Vec<u8> {
-    let locals = MAX_LOCALS as usize;
-    let round = locals_bomb(locals, 2).len() - locals_bomb(locals, 1).len();
-    let rounds = (MAX_FUNCTION_BYTES - 64) / round;
-    locals_bomb(locals, rounds)
-}
-
-fn section(id: u8, contents: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![id];
-    bytes.extend(leb(contents.len()));
-    bytes.extend(contents);
-    bytes
-}
-
-fn leb(mut value: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    admitted_locals_bomb(MAX_LOCALS as usize, MAX_FUNCTION_BYTES)
 }
 
 fn upload(server: &Server, tenant: &TenantKeys, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
@@ -141,6 +44,16 @@ fn with_worker(cpu_secs: u64) -> impl FnOnce(&mut Config) {
         config.compile.cpu_secs = cpu_secs;
         config.compile.wall_secs = 120;
     }
+}
+
+/// Asserts an upload was refused with 422 `compile_limit`, its message
+/// naming the limit (`limit`).
+#[track_caller]
+fn assert_compile_limit(status: StatusCode, body: &Value, limit: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(limit), "{limit}: {body}");
 }
 
 /// Asserts the tenant has no plugin and the compile cache no file.
@@ -190,15 +103,7 @@ fn a_compile_over_its_cpu_limit_is_stopped_and_answered_422_compile_limit() {
     let server = Server::start_with(with_worker(1));
     let tenant = server.tenant("mallory");
     let (status, body) = upload(&server, &tenant, "bomb", largest_admitted_bomb());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("CPU limit of 1 s"),
-        "{body}"
-    );
+    assert_compile_limit(status, &body, "CPU limit of 1 s");
     nothing_kept(&server, &tenant);
 }
 
@@ -217,15 +122,7 @@ fn a_compile_over_its_memory_limit_is_stopped_and_answered_422_compile_limit() {
     let tenant = server.tenant("mallory");
     let plugin = std::fs::read(components::REPLY_CALL_TIME).unwrap();
     let (status, body) = upload(&server, &tenant, "hungry", plugin);
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("memory limit of 8 MiB"),
-        "{body}"
-    );
+    assert_compile_limit(status, &body, "memory limit of 8 MiB");
     nothing_kept(&server, &tenant);
 }
 
@@ -271,15 +168,7 @@ fn a_compile_over_its_wall_clock_limit_is_killed_and_answered_422_compile_limit(
     let tenant = server.tenant("mallory");
     let started = Instant::now();
     let (status, body) = upload(&server, &tenant, "bomb", largest_admitted_bomb());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("wall-clock limit of 1 s"),
-        "{body}"
-    );
+    assert_compile_limit(status, &body, "wall-clock limit of 1 s");
     // Killed at the limit, not left to finish (a generous bound).
     assert!(
         started.elapsed() < Duration::from_secs(30),

@@ -73,6 +73,19 @@ fn delivered(f: &Fixture, record: RecordId, message_id: &str) -> serde_json::Val
     verdict
 }
 
+/// Asserts `verdict` executed with its callback moved from [`CALLBACK`] to
+/// `next` by the executor at `now`, for the reason `code`.
+#[track_caller]
+fn assert_moved(verdict: &serde_json::Value, code: &str, next: &str, now: &str) {
+    assert_eq!(verdict["executed"], true, "{verdict}");
+    assert!(verdict.get("executionError").is_none(), "{verdict}");
+    let moved = &verdict["executionMove"];
+    assert_eq!(moved["code"], code, "{verdict}");
+    assert_eq!(moved["movedFrom"], local(CALLBACK), "{verdict}");
+    assert_eq!(moved["nextCalldate"], local(next), "{verdict}");
+    assert_eq!(moved["executedAt"], local(now), "{verdict}");
+}
+
 #[track_caller]
 fn assert_nothing_set(f: &Fixture, record: RecordId) {
     assert_eq!(f.events_of(record), []);
@@ -122,13 +135,7 @@ fn under_now_a_past_callback_executes_at_the_executors_now() {
     let (f, customer, _) = late(CallingHoursPolicy::Shift, PastCallbackPolicy::Now, now);
     followup(&f);
     let verdict = delivered(&f, customer.id, "m-1");
-    assert_eq!(verdict["executed"], true, "{verdict}");
-    let moved = &verdict["executionMove"];
-    assert_eq!(moved["code"], MOVED_TO_NOW_AT_EXECUTION, "{verdict}");
-    assert_eq!(moved["movedFrom"], local(CALLBACK), "{verdict}");
-    assert_eq!(moved["nextCalldate"], local(now), "{verdict}");
-    assert_eq!(moved["executedAt"], local(now), "{verdict}");
-    assert!(verdict.get("executionError").is_none(), "{verdict}");
+    assert_moved(&verdict, MOVED_TO_NOW_AT_EXECUTION, now, now);
     assert_set_for(&f, customer.id, now);
 }
 
@@ -141,16 +148,8 @@ fn under_now_a_now_outside_calling_hours_shifts_to_the_next_slot() {
     );
     followup(&f);
     let verdict = delivered(&f, customer.id, "m-1");
-    assert_eq!(verdict["executed"], true, "{verdict}");
-    let moved = &verdict["executionMove"];
-    assert_eq!(moved["code"], SHIFTED_AT_EXECUTION, "{verdict}");
-    assert_eq!(moved["movedFrom"], local(CALLBACK), "{verdict}");
-    assert_eq!(
-        moved["nextCalldate"],
-        local("2026-12-05 08:00"),
-        "{verdict}"
-    );
-    assert_eq!(moved["executedAt"], local("2026-12-04 21:30"), "{verdict}");
+    let (next, now) = ("2026-12-05 08:00", "2026-12-04 21:30");
+    assert_moved(&verdict, SHIFTED_AT_EXECUTION, next, now);
     assert_set_for(&f, customer.id, "2026-12-05 08:00");
 }
 

@@ -596,9 +596,17 @@ impl Setup {
         let mut plugin_us = 0;
         for &(tenant, id) in accepted {
             let event = self.store.event(tenant, id).unwrap();
-            assert_eq!(event.state, "done", "event {id}: {event:?}");
+            assert_eq!(
+                event.state,
+                smstrigger_host::model::EventState::Done,
+                "event {id}: {event:?}"
+            );
             assert_eq!(event.decisions.len(), 1, "event {id}: {event:?}");
-            assert_eq!(event.decisions[0].outcome, "ok", "event {id}: {event:?}");
+            assert_eq!(
+                event.decisions[0].outcome,
+                smstrigger_host::model::DecisionOutcome::Ok,
+                "event {id}: {event:?}"
+            );
             plugin_us += event.decisions[0].duration_us;
         }
         let call_at = local(CALL_AT);

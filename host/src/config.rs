@@ -260,7 +260,7 @@ impl Default for Quotas {
 }
 
 /// How uploads are compiled, and how many and how often (see
-/// `runtime::compile` and `api::uploads`).
+/// `runtime::compile` and `registry::uploads`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompileConfig {

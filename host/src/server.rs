@@ -30,6 +30,7 @@ use crate::actions::{RemoteExecutor, TenantRouter};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::pipeline::{Acceptance, Pipeline, PipelineConfig};
+use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::{CompileCache, Runtime};
 use crate::store::{SqliteStore, Store};
 
@@ -43,10 +44,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     // Ready means ready: every active plugin is loaded before the first
     // request (from the compile cache, after a restart).
     let started = Instant::now();
-    let loaded = state
-        .pipeline
-        .plugins()
-        .preload(state.store.as_ref(), &state.runtime)?;
+    let loaded = state.registry.preload()?;
     tracing::info!(
         loaded,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -55,9 +53,10 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     Ok(state)
 }
 
-/// The composition root: the store, the runtime, the tenants' executors
-/// and the pipeline, built from `config` the one way every command that
-/// runs events builds them (`serve`, `ingest`). Plugins load on first use.
+/// The composition root: the store, the runtime, the registry, the
+/// tenants' executors and the pipeline, built from `config` the one way
+/// every command that runs events builds them (`serve`, `ingest`, `demo`).
+/// Plugins load on first use.
 pub fn open(config: Config) -> anyhow::Result<AppState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_key(
         &config.data_dir,
@@ -75,8 +74,16 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
         OutboxPolicy::default(),
         config.clock.clone(),
     ));
+    let registry = Registry::new(
+        store,
+        runtime,
+        RegistryConfig {
+            limits: config.limits.limits(),
+            quotas: config.quotas.clone(),
+            compile: config.compile.clone(),
+        },
+    );
     let mut pipeline_config = PipelineConfig {
-        limits: config.limits.limits(),
         acceptance: Acceptance::Window {
             default: config.accept_window.defaults(),
             clock: config.clock.clone(),
@@ -86,13 +93,8 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
     if config.workers > 0 {
         pipeline_config.workers = config.workers;
     }
-    let pipeline = Pipeline::new(
-        Arc::clone(&store),
-        Arc::clone(&runtime),
-        executor,
-        pipeline_config,
-    );
-    Ok(AppState::new(store, pipeline, runtime, Arc::new(config)))
+    let pipeline = Pipeline::with_registry(registry, executor, pipeline_config, Arc::default());
+    Ok(AppState::new(pipeline, Arc::new(config)))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains.

@@ -3,30 +3,34 @@
 //!
 //! Polls the directory (no platform file-watching API to depend on); a
 //! `NAME.wasm` (underscores read as `-`) becomes plugin `NAME` of the given
-//! tenant. A component that does not load is logged and skipped; the
-//! active version stays.
+//! tenant, installed through `Registry::install` like an upload, with the
+//! same checks and quotas. A component refused for good (it does not
+//! load, a bad name, a quota) is logged and skipped until its file changes;
+//! the active version stays. One refused for now (the upload rate, a
+//! compile running) is tried again at the next poll.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::AppState;
 use crate::model::TenantId;
+use crate::registry::{Error, PluginName, Registry};
 use crate::runtime::sha256_hex;
 
 /// How often the directory is looked at.
 pub const POLL: Duration = Duration::from_millis(500);
 
 /// Watches `dir` until the task is dropped.
-pub async fn watch(state: AppState, dir: PathBuf, tenant: TenantId) {
+pub async fn watch(registry: Arc<Registry>, dir: PathBuf, tenant: TenantId) {
     tracing::info!(dir = %dir.display(), %tenant, "watching for plugin components");
     let mut seen: HashMap<PathBuf, String> = HashMap::new();
     loop {
-        let state = state.clone();
+        let registry = Arc::clone(&registry);
         let dir = dir.clone();
         let previous = seen.clone();
         let scanned =
-            tokio::task::spawn_blocking(move || scan(&state, &dir, tenant, &previous)).await;
+            tokio::task::spawn_blocking(move || scan(&registry, &dir, tenant, &previous)).await;
         if let Ok(changed) = scanned {
             seen.extend(changed);
         }
@@ -35,9 +39,9 @@ pub async fn watch(state: AppState, dir: PathBuf, tenant: TenantId) {
 }
 
 /// Installs every component whose bytes changed since `seen`; returns
-/// their new hashes.
+/// the new hashes of those installed or refused for good.
 fn scan(
-    state: &AppState,
+    registry: &Registry,
     dir: &Path,
     tenant: TenantId,
     seen: &HashMap<PathBuf, String>,
@@ -61,29 +65,24 @@ fn scan(
             .file_stem()
             .map(|stem| stem.to_string_lossy().replace('_', "-"))
             .unwrap_or_default();
-        match install(state, tenant, &name, &bytes, &sha256) {
-            Ok(version) => {
-                tracing::info!(plugin = %name, version, "installed and activated from the watched directory")
+        let installed = PluginName::new(name.clone())
+            .and_then(|name| registry.install(tenant, &name, &bytes, true));
+        match installed {
+            Ok(uploaded) => {
+                tracing::info!(plugin = %name, version = uploaded.version, "installed and activated from the watched directory")
+            }
+            Err(
+                error @ Error::Refused {
+                    code: "upload_rate" | "compile_busy",
+                    ..
+                },
+            ) => {
+                tracing::info!(plugin = %name, %error, "not installed yet; trying again");
+                continue;
             }
             Err(error) => tracing::warn!(plugin = %name, %error, "not installed"),
         }
         changed.insert(path, sha256);
     }
     changed
-}
-
-fn install(
-    state: &AppState,
-    tenant: TenantId,
-    name: &str,
-    bytes: &[u8],
-    sha256: &str,
-) -> anyhow::Result<u32> {
-    let plugin = state.runtime.load(bytes)?;
-    let version = state
-        .store
-        .add_plugin_version(tenant, name, sha256, bytes)?;
-    state.pipeline.plugins().insert(plugin);
-    state.store.activate_plugin(tenant, name, version)?;
-    Ok(version)
 }

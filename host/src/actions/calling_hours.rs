@@ -1,14 +1,15 @@
-//! A project's calling window and the arithmetic that moves a callback into it.
+//! The arithmetic that moves a callback into a project's calling window
+//! ([`CallingHours`], a value type of `model`).
 //!
 //! Owns local-time reasoning only: turning an instant into a record's wall
 //! clock, and finding the next instant the project may call. It knows
 //! nothing of records, plugins or policies; `validate` decides what to do
 //! with the answer.
 
-use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
+pub use crate::model::CallingHours;
 use crate::model::Timestamp;
 
 /// How many local days `next_allowed` looks ahead before it gives up.
@@ -16,50 +17,6 @@ use crate::model::Timestamp;
 /// One day is always enough unless the window's start falls in a DST gap
 /// that also swallows its end; then the next day is tried.
 const MAX_DAYS_AHEAD: u32 = 3;
-
-/// A project's calling window, local to each record: "08:00"–"20:00".
-///
-/// The window is `[start, end)`: a call at `start` is allowed, one at `end`
-/// is not. `start < end` always holds for a window built by [`parse`] or
-/// deserialized, so a window never spans midnight. Serialized as
-/// `{"start": "HH:MM", "end": "HH:MM"}`; seconds are not kept.
-///
-/// [`parse`]: CallingHours::parse
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(try_from = "CallingHoursRepr", into = "CallingHoursRepr")]
-pub struct CallingHours {
-    /// The first local time a call may be placed.
-    #[schema(value_type = String, pattern = "^[0-2][0-9]:[0-5][0-9]$", example = "08:00")]
-    pub start: NaiveTime,
-    /// The first local time a call may no longer be placed.
-    #[schema(value_type = String, pattern = "^[0-2][0-9]:[0-5][0-9]$", example = "20:00")]
-    pub end: NaiveTime,
-}
-
-/// The JSON shape of [`CallingHours`]: two `"HH:MM"` strings.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CallingHoursRepr {
-    start: String,
-    end: String,
-}
-
-impl TryFrom<CallingHoursRepr> for CallingHours {
-    type Error = String;
-
-    fn try_from(repr: CallingHoursRepr) -> Result<Self, String> {
-        CallingHours::parse(&repr.start, &repr.end)
-    }
-}
-
-impl From<CallingHours> for CallingHoursRepr {
-    fn from(hours: CallingHours) -> Self {
-        CallingHoursRepr {
-            start: hours.start.format("%H:%M").to_string(),
-            end: hours.end.format("%H:%M").to_string(),
-        }
-    }
-}
 
 /// Parses an IANA zone name, with an error a person can act on.
 pub(crate) fn parse_zone(zone: &str) -> Result<Tz, String> {
@@ -78,31 +35,6 @@ pub(crate) fn local_time(at: Timestamp, zone: Tz) -> Result<DateTime<Tz>, String
 }
 
 impl CallingHours {
-    /// Parses a window from two `"HH:MM"` local times.
-    ///
-    /// Fails when either is not a 24-hour `HH:MM` time, or when `start` is not
-    /// before `end` (a window spanning midnight, or an empty one).
-    pub fn parse(start: &str, end: &str) -> Result<Self, String> {
-        let time = |s: &str| {
-            NaiveTime::parse_from_str(s, "%H:%M")
-                .map_err(|_| format!("calling hours: {s:?} is not a time as HH:MM"))
-        };
-        let (start, end) = (time(start)?, time(end)?);
-        if start >= end {
-            return Err(format!(
-                "calling hours: start {} must be before end {}",
-                start.format("%H:%M"),
-                end.format("%H:%M")
-            ));
-        }
-        Ok(CallingHours { start, end })
-    }
-
-    /// Whether a local wall-clock time is inside the window.
-    pub fn contains(&self, time: NaiveTime) -> bool {
-        self.start <= time && time < self.end
-    }
-
     /// The first instant at or after `at` within the window in `zone`, and whether it moved.
     ///
     /// Before `start` moves to `start` the same local day; at or after `end`
@@ -193,34 +125,6 @@ mod tests {
 
     fn utc(local: &str) -> Timestamp {
         at("UTC", local)
-    }
-
-    #[test]
-    fn parse_accepts_hh_mm_and_rejects_other_shapes() {
-        let hours = window("08:00", "20:00");
-        assert_eq!(hours.start, NaiveTime::from_hms_opt(8, 0, 0).unwrap());
-        assert_eq!(hours.end, NaiveTime::from_hms_opt(20, 0, 0).unwrap());
-        for (start, end) in [("8am", "20:00"), ("08:00", "24:00"), ("", "20:00")] {
-            assert!(CallingHours::parse(start, end).is_err(), "{start}–{end}");
-        }
-    }
-
-    #[test]
-    fn parse_rejects_a_start_not_before_the_end() {
-        assert!(CallingHours::parse("20:00", "08:00").is_err());
-        assert!(CallingHours::parse("08:00", "08:00").is_err());
-    }
-
-    #[test]
-    fn serde_uses_hh_mm_strings_and_enforces_start_before_end() {
-        let json = serde_json::to_value(window("08:00", "20:00")).unwrap();
-        assert_eq!(json, serde_json::json!({"start": "08:00", "end": "20:00"}));
-        assert_eq!(
-            serde_json::from_value::<CallingHours>(json).unwrap(),
-            window("08:00", "20:00")
-        );
-        let inverted = serde_json::json!({"start": "20:00", "end": "08:00"});
-        assert!(serde_json::from_value::<CallingHours>(inverted).is_err());
     }
 
     #[test]

@@ -342,7 +342,7 @@ mod tests {
             .iter()
             .map(|w| json!({ "accepted": true, "action": { "recordId": w.record_id } }))
             .collect();
-        let mut decision = DecisionRecord::host("p", "ok", None);
+        let mut decision = DecisionRecord::host("p", crate::model::DecisionOutcome::Ok, None);
         decision.verdicts = json!(verdicts);
         ProcessedEvent {
             event_id: EventId(1),

@@ -4,12 +4,14 @@
 pub mod calling_hours;
 pub mod execution_time;
 pub mod executor;
+mod judge;
 pub mod outbox;
 pub mod remote;
 pub mod router;
 pub mod validate;
 
 pub use executor::{EmbeddedExecutor, Executor};
+pub use judge::judge;
 pub use remote::RemoteExecutor;
 pub use router::TenantRouter;
 pub use validate::*;

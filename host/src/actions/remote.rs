@@ -63,11 +63,16 @@ pub mod policy;
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::config::RemoteConfig;
 use crate::model::{EventId, RecordId, TenantId, Timestamp};
 use crate::store::{OutboxItem, RecordWrite, Store};
+use crate::wire::v2::DispositionRequest;
+/// The `/v2` wall-clock format, and the fields of the remote's event-list
+/// entry an executed verdict keeps (the `/v2` entry's own); anything else
+/// the remote sends is dropped.
+pub use crate::wire::v2::{ENTRY_FIELDS, V2_DATETIME};
 pub use call::{
     MAX_ANSWER_BYTES, MAX_REMOTE_CODE_CHARS, REMOTE_REFUSED_ADDRESS, REMOTE_REJECTED,
     REMOTE_UNAVAILABLE, RemoteError, RemoteTarget, RetryPolicy,
@@ -76,8 +81,6 @@ use call::{Outcome, call};
 pub use client::{ClientError, RemoteClient};
 pub use policy::{UrlError, UrlPolicy};
 
-/// The `/v2` API's wall-clock format, local to the record.
-pub const V2_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
 /// The local record field holding the remote record's id.
 pub const REMOTE_ID_FIELD: &str = "remoteId";
 /// The local record field holding the remote record's project id.
@@ -85,20 +88,6 @@ pub const REMOTE_PROJECT_FIELD: &str = "remoteProjectId";
 /// The `userid` remote dispositions are set as: not `System`, which an
 /// smstrigger serving `/v2` keeps for its own host's entries.
 pub const REMOTE_USER: &str = "smstrigger";
-/// The fields of the remote's event-list entry an executed verdict keeps
-/// (the `/v2` entry's own); anything else the remote sends is dropped.
-pub const ENTRY_FIELDS: &[&str] = &[
-    "eventid",
-    "recordid",
-    "eventtype",
-    "userid",
-    "created",
-    "dispositionid",
-    "next_calldate",
-    "plugin",
-    "pluginversion",
-    "description",
-];
 /// The longest string value of an entry field kept; longer ones are cut.
 pub const MAX_ENTRY_TEXT_CHARS: usize = 2048;
 
@@ -210,15 +199,15 @@ impl RemoteExecutor {
         };
         let version = write.plugin_version.map_or("-".into(), |v| v.to_string());
         let origin = format!("{} v{version}, event {event}", write.plugin);
-        let body = json!({
-            "dispositionid": write.disposition_id,
-            "userid": REMOTE_USER,
-            "next_calldate": next_calldate,
-            "description": match &write.note {
+        let body = DispositionRequest {
+            dispositionid: write.disposition_id,
+            userid: REMOTE_USER.into(),
+            next_calldate,
+            description: Some(match &write.note {
                 Some(note) => format!("{note} ({origin})"),
                 None => origin,
-            },
-        });
+            }),
+        };
         let key = format!("smstrigger-{event}-{}-{}", write.record_id, write.plugin);
         match call(&self.policy, target, || {
             client

@@ -12,13 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::calling_hours::{CallingHours, local_time, parse_zone};
+use super::calling_hours::{local_time, parse_zone};
 use crate::model::{Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, Timestamp};
+pub use crate::model::{
+    CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT, PastCallbackPolicy,
+    ProjectRules,
+};
 
-/// How far ahead a callback may be scheduled when a project says nothing.
-pub const DEFAULT_HORIZON_DAYS: u32 = 90;
-/// How many actions one event may execute, across all plugins, when a project says nothing.
-pub const DEFAULT_MAX_ACTIONS_PER_EVENT: usize = 16;
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Why the host rejected or adjusted an action; stable snake_case codes.
@@ -64,83 +64,6 @@ impl Reason {
             Reason::OverriddenByPriority => "overridden_by_priority",
             Reason::ShiftedToCallingHours => "shifted_to_calling_hours",
             Reason::OutsideCallingHours => "outside_calling_hours",
-        }
-    }
-}
-
-/// What to do with a callback outside calling hours: `"shift"` or `"reject"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CallingHoursPolicy {
-    /// Move it to the next allowed slot (the default: the customer still gets called).
-    #[default]
-    Shift,
-    /// Reject it with [`Reason::OutsideCallingHours`].
-    Reject,
-}
-
-/// What to do with a callback whose next call date has passed by the time
-/// it executes (it was in the event's future, so validation accepted it):
-/// `"reject"` or `"now"`. See [`super::execution_time`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PastCallbackPolicy {
-    /// Do not execute it; the record keeps what it had (the default).
-    #[default]
-    Reject,
-    /// Execute it with the next call date moved to the executor's now, then
-    /// through calling hours as validation puts a callback through them.
-    Now,
-}
-
-/// A project's rules for automatic actions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectRules {
-    pub project_id: ProjectId,
-    /// IANA zone; the zone of records without their own.
-    pub time_zone: String,
-    /// When callbacks may be placed, local to each record; `None`: any time.
-    #[serde(default)]
-    pub calling_hours: Option<CallingHours>,
-    #[serde(default)]
-    pub policy: CallingHoursPolicy,
-    /// What happens to a callback already past when it executes; not read
-    /// by [`validate`], which judges at the event's time.
-    #[serde(default)]
-    pub past_callback: PastCallbackPolicy,
-    /// A next call date may be at most this many days after the event.
-    #[serde(default = "default_horizon_days")]
-    pub horizon_days: u32,
-    /// Accepted actions per event, across all plugins; the rest are rejected.
-    #[serde(default = "default_max_actions_per_event")]
-    pub max_actions_per_event: usize,
-    /// The project's custom disposition ids, active or not. Shared Callback
-    /// (2) and Discard are always valid and need not be listed.
-    #[serde(default)]
-    pub dispositions: BTreeSet<u32>,
-}
-
-fn default_horizon_days() -> u32 {
-    DEFAULT_HORIZON_DAYS
-}
-
-fn default_max_actions_per_event() -> usize {
-    DEFAULT_MAX_ACTIONS_PER_EVENT
-}
-
-impl ProjectRules {
-    /// Rules with the documented defaults: no calling hours, no custom dispositions.
-    pub fn new(project_id: ProjectId, time_zone: impl Into<String>) -> Self {
-        ProjectRules {
-            project_id,
-            time_zone: time_zone.into(),
-            calling_hours: None,
-            policy: CallingHoursPolicy::default(),
-            past_callback: PastCallbackPolicy::default(),
-            horizon_days: DEFAULT_HORIZON_DAYS,
-            max_actions_per_event: DEFAULT_MAX_ACTIONS_PER_EVENT,
-            dispositions: BTreeSet::new(),
         }
     }
 }

@@ -7,10 +7,10 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use crate::pipeline::AcceptError;
-use crate::{runtime, store};
+pub use crate::wire::{ErrorBody, ErrorDetail};
+use crate::{registry, runtime, store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -73,25 +73,6 @@ impl ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// The body of every error answer: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// What went wrong: a stable code to branch on and a message for a person.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, snake_case: `bad_request`, `invalid`, `not_found`,
-    /// `unauthorized`, `conflict`, `quota_exceeded`, `overloaded`, or a
-    /// runtime error code such as `compile_failed`.
-    #[schema(example = "not_found")]
-    pub code: String,
-    /// What to change, in words.
-    #[schema(example = "plugin reply not found")]
-    pub message: String,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -117,13 +98,14 @@ impl From<store::Error> for ApiError {
             store::Error::Conflict { what } => Self::new(StatusCode::CONFLICT, "conflict", what),
             // Nothing was journaled; the provider's retry will be.
             store::Error::Journal(what) => Self::overloaded(what, 1),
-            // A value the request carried that SQLite cannot hold (a u64
-            // above i64::MAX as an id or a limit): the input's fault.
-            store::Error::Sqlite(rusqlite::Error::ToSqlConversionFailure(e)) => {
-                Self::invalid(format!(
-                    "a number in the request is out of range (at most {}): {e}",
-                    i64::MAX
-                ))
+            // A value the request carried that the store cannot hold (a
+            // u64 above what it stores, as an id or a limit): the input's
+            // fault.
+            store::Error::OutOfRange { what } => Self::invalid(what),
+            // Busy or unreachable for now: worth the same request later.
+            store::Error::Unavailable { what } => {
+                tracing::warn!(%what, "the store is unavailable");
+                Self::overloaded("the store is busy; retry shortly", 1)
             }
             other => Self::internal(other),
         }
@@ -167,5 +149,35 @@ impl From<runtime::Error> for ApiError {
             error.code(),
             error.to_string(),
         )
+    }
+}
+
+impl From<registry::Error> for ApiError {
+    /// Bad input 422 (a component over the size limit 413), an unknown
+    /// plugin or version 404, a quota or rate 429 naming it with
+    /// `Retry-After`, stopped tool threads 503; store and plugin errors as
+    /// their own `From`s map them.
+    fn from(error: registry::Error) -> Self {
+        match error {
+            registry::Error::Invalid(message) => Self::invalid(message),
+            registry::Error::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "component_too_large",
+                error.to_string(),
+            ),
+            registry::Error::NotFound { .. } => Self::not_found(error.to_string()),
+            registry::Error::Refused {
+                code,
+                message,
+                retry_after,
+            } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+            },
+            registry::Error::Store(error) => error.into(),
+            registry::Error::Plugin(error) => error.into(),
+            registry::Error::Stopped(error) => Self::overloaded(error.to_string(), 1),
+            registry::Error::Json(error) => Self::internal(error),
+        }
     }
 }

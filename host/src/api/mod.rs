@@ -1,9 +1,11 @@
 //! The HTTP interface: routes, shared state, extractors and errors.
 //!
 //! Handlers parse, authenticate and delegate: to the pipeline for events,
-//! to the store for tenant data, to the runtime (through `spawn_blocking`,
-//! never on the async threads) for compiling and dry runs. One file per
-//! area of the API; `v2` speaks the contact-center record API's shape.
+//! to the registry for every plugin use case (install, swap, dry run,
+//! replay), to the store for tenant data; blocking work goes through
+//! `spawn_blocking`, never on the async threads. One file per area of the
+//! API; `v2` speaks the contact-center record API's shape. The JSON shapes
+//! a client parses too are declared in `wire`.
 
 mod auth;
 mod body;
@@ -20,7 +22,6 @@ mod records;
 mod replay;
 mod secrets;
 mod tenants;
-mod uploads;
 mod v2;
 mod webhooks;
 
@@ -38,19 +39,22 @@ pub use webhooks::parse_timestamp;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
-use crate::runtime::Runtime;
+use crate::registry::Registry;
 use crate::store::Store;
 
-/// What every handler shares.
+/// What every handler shares: the services, built once by
+/// `server::open`.
 #[derive(Clone)]
 pub struct AppState {
+    /// Tenant data (tenants, keys, projects, records, do-not-contact).
     pub store: Arc<dyn Store>,
+    /// Events: journaling webhooks, and the workers that decide them.
     pub pipeline: Arc<Pipeline>,
-    pub runtime: Arc<Runtime>,
+    /// Every plugin use case: install, swap, dry run, replay.
+    pub registry: Arc<Registry>,
     pub config: Arc<Config>,
+    /// Webhook rate and data quotas (the registry keeps the plugin ones).
     pub quotas: Arc<quotas::Quotas>,
-    /// Upload rate and compile slots (one per tenant, a global cap).
-    pub uploads: Arc<uploads::Uploads>,
     /// Pending events, refreshed in the background; a tenant's webhooks
     /// answer 503 above `config.max_pending` of its own instead of growing
     /// the journal unbounded (one tenant's backlog never refuses another's).
@@ -61,19 +65,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        pipeline: Arc<Pipeline>,
-        runtime: Arc<Runtime>,
-        config: Arc<Config>,
-    ) -> Self {
+    /// The state over `pipeline`, whose store and registry the handlers
+    /// share, and whose metrics `GET /metrics` renders.
+    pub fn new(pipeline: Arc<Pipeline>, config: Arc<Config>) -> Self {
         Self {
             quotas: Arc::new(quotas::Quotas::new(config.quotas.clone())),
-            uploads: Arc::new(uploads::Uploads::new(&config.compile)),
             metrics: Arc::clone(pipeline.metrics()),
-            store,
+            store: Arc::clone(pipeline.store()),
+            registry: Arc::clone(pipeline.registry()),
             pipeline,
-            runtime,
             config,
             journal_depth: Arc::default(),
         }
@@ -109,21 +109,7 @@ impl JournalDepth {
     }
 }
 
-/// Runs blocking store or runtime work off the async threads.
-/// Runs a dry run or a replay on the pipeline's low-priority tool threads
-/// (see `pipeline::tools`), so tool runs take only the CPU live events leave.
-pub async fn on_tool_thread<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    state
-        .pipeline
-        .tools()
-        .run(work)
-        .await
-        .map_err(|e| ApiError::overloaded(e.to_string(), 1))?
-}
-
+/// Runs blocking store or registry work off the async threads.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

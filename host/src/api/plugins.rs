@@ -1,58 +1,25 @@
 //! Plugins: upload, list, activate, roll back, dry-run; and bindings.
 //!
-//! An upload is admitted (the tenant's upload rate, one compile per tenant,
-//! a global cap: `uploads.rs`), its shape checked before any compile, then
-//! compiled (in the server's CPU-limited worker) and checked against the
-//! world off the async threads before it is stored; a component refused at
-//! any step is answered with the reason and leaves nothing behind. Activation and
-//! rollback move the active pointer in one statement: an event already
-//! being processed finishes on the version it loaded, the next one loads
-//! the new version, and every decision records the version that made it.
+//! The handlers parse and answer; the use cases are the registry's
+//! (`registry::install`, `swap`, `dry_run`), which owns the checks, the
+//! quotas and the order they run in. Uploads and swaps run on the blocking
+//! pool (an upload compiles), dry runs on the registry's tool threads.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::Json;
 use super::projects::Ids;
-use super::{ApiError, ApiResult, AppState, ErrorBody, blocking, on_tool_thread};
-use crate::actions::{Proposal, Verdict};
-use crate::model::{Action, ProjectId, SmsEvent};
-use crate::pipeline::{StoreLookup, judge};
-use crate::runtime::{Call, LogLine, RecordLookup, StaticRecords, sha256_hex};
+use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
+use crate::model::ProjectId;
+use crate::registry::PluginName;
 use crate::store::{Binding, PluginInfo};
-
-/// Plugin names: lower-case letters, digits and `-`, 1 to 64 characters.
-fn check_name(name: &str) -> ApiResult<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "plugin name `{name}`: use 1 to 64 lower-case letters, digits and -"
-        )))
-    }
-}
-
-/// The version an upload created.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Uploaded {
-    name: String,
-    version: u32,
-    sha256: String,
-    active: bool,
-}
+pub use crate::wire::plugins::{ActivateBody, Activated, DryRun, DryRunBody, Uploaded};
 
 /// Uploads a new version of a plugin: the component's bytes, checked for
 /// its shape (`runtime::precheck`), compiled under the CPU limit and
@@ -88,81 +55,23 @@ pub async fn plugins_upload(
     // plain-text 400).
     let Path(name) =
         name.map_err(|e| ApiError::invalid(format!("plugin name: {}", e.body_text())))?;
-    check_name(&name)?;
-    let too_large = |size: &str, limit: usize| {
-        ApiError::new(
+    let name = PluginName::new(name)?;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "component_too_large",
-            format!("the component is {size} bytes; the limit is {limit} bytes"),
-        )
-    };
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            too_large("over", state.quotas.config().max_component_bytes)
-        }
+            format!(
+                "the component is over bytes; the limit is {} bytes",
+                state.registry.config().quotas.max_component_bytes
+            ),
+        ),
         status => ApiError::new(status, "bad_request", rejection.body_text()),
     })?;
     let activate = query
         .get("activate")
         .is_none_or(|v| v != "false" && v != "0");
-    let quotas = state.quotas.config().clone();
-    if body.len() > quotas.max_component_bytes {
-        return Err(too_large(
-            &body.len().to_string(),
-            quotas.max_component_bytes,
-        ));
-    }
-    if body.is_empty() {
-        return Err(ApiError::invalid("the body must be the component's bytes"));
-    }
-    let compiles = !state.runtime.is_compiled(&sha256_hex(&body));
-    let slot = state.uploads.admit(tenant, compiles)?;
-    let uploaded = blocking(move || {
-        let installed = state.store.plugins(tenant)?;
-        if !installed.iter().any(|p| p.name == name) && installed.len() >= quotas.max_plugins {
-            return Err(ApiError::too_many(
-                format!("the tenant has its quota of {} plugins", quotas.max_plugins),
-                60,
-            ));
-        }
-        let stored = state.store.stored_component_bytes(tenant)?;
-        if stored + body.len() as u64 > quotas.max_stored_bytes {
-            return Err(ApiError::too_many(
-                format!(
-                    "the tenant stores {stored} bytes of components; with these {} it would pass its quota of {} (versions beyond the newest {} are deleted as new ones arrive)",
-                    body.len(),
-                    quotas.max_stored_bytes,
-                    quotas.versions_kept
-                ),
-                60,
-            ));
-        }
-        let plugin = state.runtime.load(&body)?;
-        drop(slot);
-        let sha256 = sha256_hex(&body);
-        let version = state
-            .store
-            .add_plugin_version(tenant, &name, &sha256, &body)?;
-        state.pipeline.plugins().insert(plugin);
-        if activate {
-            state.store.activate_plugin(tenant, &name, version)?;
-        }
-        for unused in state
-            .store
-            .prune_plugin_versions(tenant, &name, quotas.versions_kept)?
-        {
-            state.pipeline.plugins().forget(&unused);
-            state.runtime.forget(&unused);
-        }
-        tracing::info!(%tenant, plugin = %name, version, activate, "plugin uploaded");
-        Ok(Uploaded {
-            name,
-            version,
-            sha256,
-            active: activate,
-        })
-    })
-    .await?;
+    let uploaded =
+        blocking(move || Ok(state.registry.install(tenant, &name, &body, activate)?)).await?;
     Ok((StatusCode::CREATED, axum::Json(uploaded)))
 }
 
@@ -216,21 +125,6 @@ pub async fn plugins_get(
     Ok(axum::Json(plugin))
 }
 
-/// The version to make active.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActivateBody {
-    version: u32,
-}
-
-/// The version active now.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Activated {
-    name: String,
-    active_version: u32,
-}
-
 /// Hot-swaps a plugin to a given version: events being processed finish
 /// on the version they loaded, the next one runs the new version.
 #[utoipa::path(
@@ -254,15 +148,8 @@ pub async fn plugins_activate(
     Ids(name): Ids<String>,
     Json(body): Json<ActivateBody>,
 ) -> ApiResult<axum::Json<Activated>> {
-    let activated = blocking(move || {
-        state.store.activate_plugin(tenant, &name, body.version)?;
-        tracing::info!(%tenant, plugin = %name, version = body.version, "plugin activated");
-        Ok(Activated {
-            name,
-            active_version: body.version,
-        })
-    })
-    .await?;
+    let activated =
+        blocking(move || Ok(state.registry.activate(tenant, &name, body.version)?)).await?;
     Ok(axum::Json(activated))
 }
 
@@ -285,59 +172,8 @@ pub async fn plugins_rollback(
     State(state): State<AppState>,
     Ids(name): Ids<String>,
 ) -> ApiResult<axum::Json<Activated>> {
-    let activated = blocking(move || {
-        let version = state.store.rollback_plugin(tenant, &name)?;
-        tracing::info!(%tenant, plugin = %name, version, "plugin rolled back");
-        Ok(Activated {
-            name,
-            active_version: version,
-        })
-    })
-    .await?;
+    let activated = blocking(move || Ok(state.registry.rollback(tenant, &name)?)).await?;
     Ok(axum::Json(activated))
-}
-
-/// An event to run a plugin version on.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DryRunBody {
-    /// The event as plugins see it.
-    event: SmsEvent,
-    /// The version to run; the active one when absent.
-    #[serde(default)]
-    version: Option<u32>,
-    #[serde(default)]
-    config: BTreeMap<String, String>,
-}
-
-/// What a version would do with an event; nothing is executed.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DryRun {
-    plugin: String,
-    version: u32,
-    outcome: &'static str,
-    error: Option<serde_json::Value>,
-    actions: Vec<Action>,
-    /// The host's verdicts, when the event's project is one of the tenant's.
-    verdicts: Option<Vec<Verdict>>,
-    logs: Vec<LogLine>,
-    fuel_used: u64,
-    duration_us: u64,
-}
-
-pub use crate::model::EVENT_TIME_RANGE;
-
-fn check_event_time(timestamp: i64) -> ApiResult<()> {
-    if EVENT_TIME_RANGE.contains(&timestamp) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "event.timestamp {timestamp} is outside years 1 to 9999 ({} to {} Unix seconds)",
-            EVENT_TIME_RANGE.start(),
-            EVENT_TIME_RANGE.end()
-        )))
-    }
 }
 
 /// Runs a version of a plugin on a given event and returns its actions
@@ -365,106 +201,9 @@ pub async fn plugins_dry_run(
     Ids(name): Ids<String>,
     Json(body): Json<DryRunBody>,
 ) -> ApiResult<axum::Json<DryRun>> {
-    check_event_time(body.event.timestamp())?;
-    let _slot = state.quotas.tool_run(tenant)?;
-    let tools = state.clone();
-    let result = on_tool_thread(&tools, move || {
-        let info = state
-            .store
-            .plugins(tenant)?
-            .into_iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| ApiError::not_found(format!("plugin {name} not found")))?;
-        let version = body
-            .version
-            .or(info.active_version)
-            .ok_or_else(|| ApiError::invalid(format!("plugin {name} has no active version")))?;
-        let sha256 = info
-            .versions
-            .iter()
-            .find(|v| v.version == version)
-            .map(|v| v.sha256.clone())
-            .ok_or_else(|| {
-                ApiError::not_found(format!("plugin {name} version {version} not found"))
-            })?;
-        let plugin = state.pipeline.plugins().get(
-            state.store.as_ref(),
-            &state.runtime,
-            tenant,
-            &name,
-            version,
-            &sha256,
-        )?;
-        let project = state.store.project(tenant, body.event.project_id()).ok();
-        // Lookups read only the records the plugin asks for, within the
-        // event's project; an event naming no project of the tenant's
-        // finds nothing.
-        let lookup: Arc<dyn RecordLookup> = match &project {
-            Some(project) => Arc::new(StoreLookup::new(&state.store, tenant, project)),
-            None => Arc::new(StaticRecords::default()),
-        };
-        let outcome = state.runtime.invoke(
-            &plugin,
-            Call {
-                event: &body.event,
-                config: Arc::new(body.config),
-                lookup,
-                limits: state
-                    .store
-                    .tenant_limits(tenant)?
-                    .apply(state.config.limits.limits()),
-            },
-        );
-        if let Err(error) = &outcome.result
-            && error.is_host_fault()
-        {
-            return Err(error.clone().into());
-        }
-        let actions = outcome.result.clone().unwrap_or_default();
-        let verdicts = match &project {
-            Some(project) => {
-                let proposals: Vec<Proposal> = actions
-                    .iter()
-                    .map(|action| Proposal {
-                        plugin: name.clone(),
-                        priority: 0,
-                        action: action.clone(),
-                    })
-                    .collect();
-                Some(judge(
-                    state.store.as_ref(),
-                    tenant,
-                    project,
-                    body.event.timestamp(),
-                    &proposals,
-                    None,
-                    &[],
-                )?)
-            }
-            None => None,
-        };
-        Ok(DryRun {
-            plugin: name,
-            version,
-            outcome: if outcome.result.is_ok() {
-                "ok"
-            } else {
-                "failed"
-            },
-            error: outcome
-                .result
-                .as_ref()
-                .err()
-                .map(|e| serde_json::json!({ "code": e.code(), "message": e.to_string() })),
-            actions,
-            verdicts,
-            logs: outcome.logs,
-            fuel_used: outcome.fuel_used,
-            duration_us: outcome.elapsed.as_micros() as u64,
-        })
-    })
-    .await?;
-    Ok(axum::Json(result))
+    Ok(axum::Json(
+        state.registry.dry_run(tenant, name, body).await?,
+    ))
 }
 
 /// The most plugins one project binds: each runs on every event.

@@ -1,11 +1,7 @@
 //! Per-tenant rate limits kept in memory: a token bucket of webhook events
-//! per second, and caps on concurrent tool runs (dry runs and replays), per
-//! tenant and in all.
-//!
-//! Tool runs share the engine's instance pool with the live pipeline. The
-//! global cap, [`MAX_TOOL_RUNS`], keeps most of the pool for live events
-//! whatever tenants ask of the API: with it, 260 replays at once no longer
-//! take every instance and fail another tenant's next event.
+//! per second, and the room a tenant has for more data. (Upload and
+//! tool-run admission are the registry's: `registry::uploads`,
+//! `registry::tools`.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,23 +12,10 @@ use crate::model::TenantId;
 
 use super::error::ApiError;
 
-/// Tool runs (dry runs and replays) in flight at once across all tenants:
-/// an eighth of the instance pool, so the live pipeline (a few workers per
-/// core) always finds instances free.
-pub const MAX_TOOL_RUNS: usize = crate::runtime::MAX_CONCURRENT_CALLS as usize / 8;
-
 #[derive(Debug)]
 pub struct Quotas {
     config: QuotaConfig,
     buckets: Mutex<HashMap<TenantId, Bucket>>,
-    tool_runs: Mutex<ToolRuns>,
-}
-
-/// Tool runs in flight, per tenant and in all.
-#[derive(Debug, Default)]
-struct ToolRuns {
-    total: usize,
-    per_tenant: HashMap<TenantId, usize>,
 }
 
 #[derive(Debug)]
@@ -46,7 +29,6 @@ impl Quotas {
         Self {
             config,
             buckets: Mutex::default(),
-            tool_runs: Mutex::default(),
         }
     }
 
@@ -91,61 +73,6 @@ impl Quotas {
         }
         Ok(())
     }
-
-    /// Holds one of `tenant`'s tool-run slots (a dry run or a replay)
-    /// until the guard drops: 429 when the tenant has its quota in flight,
-    /// or all tenants together have [`MAX_TOOL_RUNS`].
-    pub fn tool_run(&self, tenant: TenantId) -> Result<ToolRunSlot<'_>, ApiError> {
-        let mut runs = self.tool_runs.lock().unwrap_or_else(|p| p.into_inner());
-        let mine = runs.per_tenant.get(&tenant).copied().unwrap_or(0);
-        if mine >= self.config.concurrent_dry_runs {
-            return Err(ApiError::too_many(
-                format!(
-                    "tenant {tenant} already has {} dry runs and replays in flight",
-                    self.config.concurrent_dry_runs
-                ),
-                1,
-            ));
-        }
-        if runs.total >= MAX_TOOL_RUNS {
-            return Err(ApiError::too_many(
-                format!(
-                    "the server has its limit of {MAX_TOOL_RUNS} dry runs and replays in flight"
-                ),
-                1,
-            ));
-        }
-        runs.total += 1;
-        *runs.per_tenant.entry(tenant).or_default() += 1;
-        Ok(ToolRunSlot {
-            quotas: self,
-            tenant,
-        })
-    }
-}
-
-/// One tool run in flight; its slot is given back on drop.
-#[derive(Debug)]
-pub struct ToolRunSlot<'a> {
-    quotas: &'a Quotas,
-    tenant: TenantId,
-}
-
-impl Drop for ToolRunSlot<'_> {
-    fn drop(&mut self) {
-        let mut runs = self
-            .quotas
-            .tool_runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        runs.total = runs.total.saturating_sub(1);
-        if let Some(count) = runs.per_tenant.get_mut(&self.tenant) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                runs.per_tenant.remove(&self.tenant);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -165,40 +92,5 @@ mod tests {
         assert_eq!(err.status.as_u16(), 429);
         assert_eq!(err.retry_after, Some(1));
         quotas.take_event(TenantId(2)).unwrap();
-    }
-
-    #[test]
-    fn tool_run_slots_are_returned_when_dropped() {
-        let quotas = Quotas::new(QuotaConfig {
-            concurrent_dry_runs: 1,
-            ..QuotaConfig::default()
-        });
-        let slot = quotas.tool_run(TenantId(1)).unwrap();
-        assert!(quotas.tool_run(TenantId(1)).is_err());
-        drop(slot);
-        assert!(quotas.tool_run(TenantId(1)).is_ok());
-    }
-
-    /// Many tenants each within their own quota still cannot take more
-    /// than [`MAX_TOOL_RUNS`] of the instance pool together.
-    #[test]
-    fn tool_runs_of_all_tenants_together_stop_at_the_global_cap() {
-        let quotas = Quotas::new(QuotaConfig::default());
-        let per_tenant = QuotaConfig::default().concurrent_dry_runs;
-        let held: Vec<_> = (0..)
-            .map(TenantId)
-            .flat_map(|tenant| (0..per_tenant).map(move |_| tenant))
-            .map_while(|tenant| quotas.tool_run(tenant).ok())
-            .collect();
-        assert_eq!(held.len(), MAX_TOOL_RUNS);
-        let refused = quotas.tool_run(TenantId(10_000)).unwrap_err();
-        assert_eq!(refused.status.as_u16(), 429);
-        assert!(
-            refused.message.contains("dry runs and replays"),
-            "{}",
-            refused.message
-        );
-        drop(held);
-        assert!(quotas.tool_run(TenantId(10_000)).is_ok());
     }
 }

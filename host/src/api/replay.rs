@@ -1,28 +1,20 @@
 //! `POST /v1/plugins/{name}/versions/{version}/replay`: what a candidate
 //! version would decide differently on the events its plugin already
-//! decided. Executes nothing.
+//! decided. Executes nothing. The use case is `registry::replay`; this
+//! reads the optional body.
 
 use axum::body::Bytes;
 use axum::extract::State;
-use serde::Deserialize;
 
 use super::auth::Tenant;
 use super::body::parse;
 use super::error::ErrorBody;
 use super::projects::Ids;
-use super::{ApiError, ApiResult, AppState, on_tool_thread};
-use crate::pipeline::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
+use super::{ApiResult, AppState};
+pub use crate::wire::plugins::{ReplayBody, ReplayReport};
 
 /// Events replayed when the request does not say.
 pub const DEFAULT_REPLAY_EVENTS: usize = 100;
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayBody {
-    /// How many of the plugin's most recent decisions to replay (at most 1,000).
-    #[serde(default)]
-    limit: Option<usize>,
-}
 
 #[utoipa::path(
     post,
@@ -57,23 +49,6 @@ pub async fn plugins_replay(
             .limit
             .unwrap_or(DEFAULT_REPLAY_EVENTS)
     };
-    if !(1..=MAX_REPLAY_EVENTS).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit must be 1 to {MAX_REPLAY_EVENTS}"
-        )));
-    }
-    let _slot = state.quotas.tool_run(tenant)?;
-    let tools = state.clone();
-    let report = on_tool_thread(&tools, move || {
-        state
-            .pipeline
-            .replay(tenant, &name, version, limit)
-            .map_err(|e| match e {
-                ReplayError::Store(e) => e.into(),
-                ReplayError::Plugin(e) => e.into(),
-                ReplayError::Json(e) => ApiError::internal(e),
-            })
-    })
-    .await?;
+    let report = state.registry.replay(tenant, name, version, limit).await?;
     Ok(axum::Json(report))
 }

@@ -28,10 +28,10 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use crate::actions::remote::V2_DATETIME;
 use crate::model::{ProjectId, RecordId, SHARED_CALLBACK_ID, TenantId, Timestamp};
 use crate::phone;
 use crate::store::{self, ManualDisposition, Project, RecordEvent, Store, StoredRecord};
+use crate::wire::v2::V2_DATETIME;
 use disposition::{NewDisposition, idempotency_key, instant, read_body};
 pub use envelope::V2Tenant;
 use envelope::{V2Error, V2Path, V2Result, blocking, ok, parse_id};

@@ -273,7 +273,7 @@ async fn accept(
         loop {
             let store = state.store.clone();
             let event = blocking(move || Ok(store.event(tenant, event_id)?)).await?;
-            if event.state != "pending" {
+            if event.state != crate::model::EventState::Pending {
                 return Ok((StatusCode::OK, axum::Json(event)).into_response());
             }
             if tokio::time::Instant::now() >= deadline {

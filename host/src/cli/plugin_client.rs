@@ -5,7 +5,8 @@
 //! `[code] message` is printed) or the dry run's plugin failed; 2 for usage
 //! and connection errors, which are returned as errors for `main` to print.
 //! With `--json` the server's JSON answer is printed verbatim instead of
-//! text, with the same exit codes.
+//! text, with the same exit codes. Requests and answers are the API's own
+//! types (`smstrigger_host::wire`), so client and server cannot drift.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,12 +16,12 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use reqwest::Url;
 use reqwest::blocking::RequestBuilder;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use smstrigger_host::actions::Verdict;
-use smstrigger_host::model::{Action, RecordId, SmsEvent};
-use smstrigger_host::runtime::LogLine;
-use smstrigger_host::store::PluginInfo;
+use smstrigger_host::model::{DecisionOutcome, RecordId, SmsEvent};
+use smstrigger_host::wire::ErrorBody;
+use smstrigger_host::wire::plugins::{
+    ActivateBody, Activated, DryRun, DryRunBody, PluginInfo, Uploaded,
+};
 
 use super::format::{describe, log_line, size, verdict_lines, zones};
 use super::plugin_run::{parse_config, read_json};
@@ -105,54 +106,6 @@ pub struct DryRunArgs {
     config: Vec<String>,
     #[command(flatten)]
     remote: Remote,
-}
-
-/// `PUT /v1/plugins/{name}`'s answer.
-#[derive(Debug, Deserialize)]
-struct Uploaded {
-    name: String,
-    version: u32,
-    sha256: String,
-    active: bool,
-}
-
-/// The activate and rollback endpoints' answer.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Activated {
-    name: String,
-    active_version: u32,
-}
-
-/// `POST /v1/plugins/{name}/dry-run`'s answer.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DryRun {
-    plugin: String,
-    version: u32,
-    outcome: String,
-    #[serde(default)]
-    error: Option<ErrorBody>,
-    #[serde(default)]
-    actions: Vec<Action>,
-    #[serde(default)]
-    verdicts: Option<Vec<Verdict>>,
-    #[serde(default)]
-    logs: Vec<LogLine>,
-    fuel_used: u64,
-    duration_us: u64,
-}
-
-/// `{"code", "message"}`: an API error's body, or a dry run's plugin error.
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorAnswer {
-    error: ErrorBody,
 }
 
 /// What became of a request the server answered.
@@ -270,8 +223,8 @@ impl Client {
             let retry = retry_after
                 .map(|s| format!(" (retry after {s} s)"))
                 .unwrap_or_default();
-            match serde_json::from_str::<ErrorAnswer>(&text) {
-                Ok(ErrorAnswer { error }) => {
+            match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(ErrorBody { error }) => {
                     println!(
                         "{what} [{}] {}{retry}",
                         error.code,
@@ -449,10 +402,9 @@ fn plugin_table(plugins: &[PluginInfo]) -> String {
 pub fn activate(args: ActivateArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(args.remote)?;
     let url = client.endpoint(&["v1", "plugins", &args.name, "activate"]);
-    let request = client
-        .http
-        .post(url)
-        .json(&serde_json::json!({ "version": args.version }));
+    let request = client.http.post(url).json(&ActivateBody {
+        version: args.version,
+    });
     let Reply::Done(activated) = client.send::<Activated>(request)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -484,15 +436,16 @@ pub fn dry_run(args: DryRunArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(args.remote)?;
     let event: SmsEvent = read_json(&args.event)?;
     let config: BTreeMap<String, String> = parse_config(&args.config)?;
-    let mut body = serde_json::json!({ "event": event, "config": config });
-    if let Some(version) = args.version {
-        body["version"] = version.into();
-    }
+    let body = DryRunBody {
+        event: event.clone(),
+        version: args.version,
+        config,
+    };
     let url = client.endpoint(&["v1", "plugins", &args.name, "dry-run"]);
     let Reply::Done(run) = client.send::<DryRun>(client.http.post(url).json(&body))? else {
         return Ok(ExitCode::FAILURE);
     };
-    let failed = run.outcome != "ok";
+    let failed = run.outcome != DecisionOutcome::Ok;
     if !client.json {
         print!("{}", dry_run_report(&run, &event));
     }
@@ -518,10 +471,10 @@ fn dry_run_report(run: &DryRun, event: &SmsEvent) -> String {
         run.duration_us as f64 / 1e3
     ));
     out.extend(run.logs.iter().map(log_line));
-    if run.outcome != "ok" {
+    if run.outcome != DecisionOutcome::Ok {
         match &run.error {
             Some(error) => out.push(format!("failed   [{}] {}", error.code, error.message)),
-            None => out.push(format!("failed   ({})", run.outcome)),
+            None => out.push("failed   (no reason given)".into()),
         }
     } else if run.actions.is_empty() {
         out.push("result   no actions".into());
@@ -557,7 +510,7 @@ fn dry_run_report(run: &DryRun, event: &SmsEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smstrigger_host::store::PluginVersionInfo;
+    use smstrigger_host::wire::plugins::PluginVersionInfo;
 
     fn info(name: &str, active: Option<u32>, previous: Option<u32>, n: u32) -> PluginInfo {
         PluginInfo {

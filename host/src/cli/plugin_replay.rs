@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use serde::Deserialize;
+use smstrigger_host::wire::plugins::{Decided, ReplayBody, ReplayReport};
 
 use super::plugin_client::{Client, Remote, Reply};
 
@@ -20,29 +20,16 @@ pub struct Args {
     remote: Remote,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Report {
-    plugin: String,
-    version: u32,
-    replayed: usize,
-    same: usize,
-    different: usize,
-    failed: usize,
-    differences: Vec<serde_json::Value>,
-}
-
 /// Exit 0 when the candidate decides every replayed event as recorded, 1
 /// when anything differs (so scripts can gate an activation on it).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let client = Client::new(args.remote)?;
     let version = args.version.to_string();
     let url = client.endpoint(&["v1", "plugins", &args.name, "versions", &version, "replay"]);
-    let request = client
-        .http
-        .post(url)
-        .json(&serde_json::json!({ "limit": args.limit }));
-    let Reply::Done(report) = client.send::<Report>(request)? else {
+    let request = client.http.post(url).json(&ReplayBody {
+        limit: Some(args.limit),
+    });
+    let Reply::Done(report) = client.send::<ReplayReport>(request)? else {
         return Ok(ExitCode::FAILURE);
     };
     if !client.json {
@@ -56,20 +43,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             report.failed
         );
         for difference in &report.differences {
-            let side = |key: &str| {
-                let decided = &difference[key];
-                let actions = decided["actions"].as_array().map_or(0, Vec::len);
-                match decided["errorCode"].as_str() {
+            let side = |decided: &Decided| {
+                let actions = decided.actions.as_array().map_or(0, Vec::len);
+                match &decided.error_code {
                     Some(code) => format!("failed [{code}]"),
                     None => format!("{actions} action(s)"),
                 }
             };
+            let recorded = difference
+                .recorded
+                .version
+                .map_or_else(|| "null".to_string(), |v| v.to_string());
             println!(
-                "  event {}: recorded v{} {} -> candidate {}",
-                difference["eventId"],
-                difference["recorded"]["version"],
-                side("recorded"),
-                side("candidate")
+                "  event {}: recorded v{recorded} {} -> candidate {}",
+                difference.event_id,
+                side(&difference.recorded),
+                side(&difference.candidate)
             );
         }
     }

@@ -1,4 +1,8 @@
 //! `smstrigger plugin run`: one event through one component, printed.
+//!
+//! Runs through `registry::run`, the same call the server makes for live
+//! events, dry runs and replays, on a runtime of its own with no store:
+//! lookups answer from `--records`, verdicts come from `--project`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use smstrigger_host::actions::{ProjectRules, Proposal, RecordScope, validate};
 use smstrigger_host::model::{ContactRecord, RecordId, SmsEvent};
+use smstrigger_host::registry;
 use smstrigger_host::runtime::{Call, Limits, Runtime, StaticRecords};
 
 use super::format::{describe, log_line, verdict_lines, zones};
@@ -69,21 +74,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plugin = runtime.load(&bytes)?;
     let zones = zones(&event, &records);
     let scopes = scopes(&event, &records);
-    let outcome = runtime.invoke(
-        &plugin,
-        Call {
-            event: &event,
-            config: Arc::new(config),
-            lookup: Arc::new(StaticRecords(records)),
-            limits,
-        },
-    );
+    let call = Call {
+        event: &event,
+        config: Arc::new(config),
+        lookup: Arc::new(StaticRecords(records)),
+        limits,
+    };
+    let ran = registry::run(&runtime, &plugin, call, None);
 
     println!(
         "plugin   {} (sha256 {})",
         args.file.display(),
         &plugin.sha256()[..12]
     );
+    let outcome = match ran {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // The host's fault (no instance free): nothing about the plugin.
+            println!(
+                "failed   [{}] {error} (the host's, not the plugin's)",
+                error.code()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     println!(
         "used     {} fuel of {}, {:.2} ms",
         outcome.fuel_used,

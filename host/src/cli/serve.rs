@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let state = server::state(config)?;
         let watcher = match (args.watch, args.watch_tenant) {
             (Some(dir), Some(tenant)) => Some(tokio::spawn(smstrigger_host::watch::watch(
-                state.clone(),
+                std::sync::Arc::clone(&state.registry),
                 dir,
                 smstrigger_host::model::TenantId(tenant),
             ))),

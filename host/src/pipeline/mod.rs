@@ -18,11 +18,8 @@
 
 mod group_commit;
 mod incoming;
-mod plugins;
 mod process;
-mod replay;
 mod schedule;
-mod tools;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,24 +30,26 @@ use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Acceptance, Incoming, check_window};
-pub use plugins::PluginCache;
-pub(crate) use process::StoreLookup;
-pub use process::{OPT_OUT_DECIDER, ProcessError, judge};
-pub use replay::{MAX_REPLAY_EVENTS, ReplayError, ReplayReport};
-pub use tools::{TOOL_NICE, ToolPool, ToolPoolStopped};
+pub use process::{OPT_OUT_DECIDER, ProcessError};
 
 use crate::actions::Executor;
 use crate::metrics::Metrics;
 use crate::model::TenantId;
-use crate::runtime::{Limits, Runtime};
+use crate::priority::{self, set_nice};
+use crate::registry::{Registry, RegistryConfig};
+use crate::runtime::Runtime;
 use crate::store::{self, Journaled, PendingEvent, ProcessedEvent, Store};
 use group_commit::GroupCommit;
-use schedule::{Lane, RETRY_AFTER, Schedule};
+use schedule::{Cost, Lane, RETRY_AFTER, Schedule};
 
-/// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`]), beside the
-/// configured ones: at nice [`HEAVY_NICE`] they get only the CPU the rest
-/// of the host leaves, so a tenant burning its budget on every event slows
-/// itself, not its neighbours (measured by `smstrigger-proof neighbour`).
+/// Workers for heavy tenants (see [`schedule::HEAVY_FUEL`] and
+/// [`schedule::HEAVY_CPU`]), beside the configured ones: in the idle class
+/// at nice [`HEAVY_NICE`] they get only the CPU the rest of the host
+/// leaves, so a tenant burning its budget on every event slows itself, not
+/// its neighbours (measured by `smstrigger-proof neighbour` and
+/// `isolation`). A heavy worker takes the schedule's lock too; it holds it
+/// for microseconds, and a light worker that finds it held sleeps, which
+/// frees the core the heavy worker needs to let go.
 const HEAVY_WORKERS: usize = 1;
 /// The lowest priority Linux has; lowering one's own priority needs no
 /// privilege.
@@ -75,8 +74,9 @@ pub struct PipelineConfig {
     /// Threads running light tenants' plugins; defaults to twice the
     /// cores. One tenant holds at most `workers - 1` of them, so other
     /// tenants always find one free. Heavy tenants (events over
-    /// [`schedule::HEAVY_FUEL`] of fuel each, like a plugin that burns its whole budget
-    /// every time) run on [`HEAVY_WORKERS`] low-priority workers instead.
+    /// [`schedule::HEAVY_FUEL`] of fuel or [`schedule::HEAVY_CPU`] each,
+    /// like a plugin that burns its whole budget every time) run on
+    /// [`HEAVY_WORKERS`] low-priority workers instead.
     pub workers: usize,
     /// The most events of one tenant claimed and not yet committed: the
     /// bound on how much of one tenant's backlog sits in memory (an event
@@ -89,8 +89,6 @@ pub struct PipelineConfig {
     pub per_tenant: usize,
     /// The most events per commit (and per [`Pipeline::process_batch`]).
     pub batch: usize,
-    /// The limits every plugin call runs with.
-    pub limits: Limits,
     /// Which event timestamps [`Pipeline::prepare`] takes in; by default
     /// the documented acceptance window on the system clock.
     pub acceptance: Acceptance,
@@ -102,7 +100,6 @@ impl Default for PipelineConfig {
             workers: 2 * thread::available_parallelism().map_or(2, |n| n.get()),
             per_tenant: 1024,
             batch: 512,
-            limits: Limits::default(),
             acceptance: Acceptance::default(),
         }
     }
@@ -117,9 +114,9 @@ impl PipelineConfig {
 
 pub struct Pipeline {
     store: Arc<dyn Store>,
-    runtime: Arc<Runtime>,
+    /// Loads and runs the bound plugins, under the limits it holds.
+    registry: Arc<Registry>,
     executor: Arc<dyn Executor>,
-    plugins: PluginCache,
     config: PipelineConfig,
     /// Where plugin runs and processed events are counted.
     metrics: Arc<Metrics>,
@@ -132,8 +129,6 @@ pub struct Pipeline {
     /// Set when a pipeline thread ended while the pipeline was not
     /// stopping: events would no longer be decided (see [`Self::is_healthy`]).
     died: AtomicBool,
-    /// Where dry runs and replays run, at the lowest priority.
-    tools: ToolPool,
 }
 
 /// How long an idle dispatcher sleeps before it looks again unprompted.
@@ -143,25 +138,31 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 type Finished = (PendingEvent, Result<ProcessedEvent, ProcessError>);
 
 impl Pipeline {
-    /// A pipeline counting into metrics of its own (see [`Self::metrics`]).
+    /// A pipeline over a registry of its own with the default limits,
+    /// counting into metrics of its own (see [`Self::metrics`]); for tests
+    /// and tools. The server builds one with [`Self::with_registry`].
     pub fn new(
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
     ) -> Arc<Self> {
-        Self::with_metrics(store, runtime, executor, config, Arc::default())
+        let registry = Registry::new(store, runtime, RegistryConfig::default());
+        Self::with_registry(registry, executor, config, Arc::default())
     }
 
-    /// A pipeline counting its plugin runs and processed events into
-    /// `metrics`, which the server also renders at `GET /metrics`.
-    pub fn with_metrics(
-        store: Arc<dyn Store>,
-        runtime: Arc<Runtime>,
+    /// A pipeline journaling into `registry`'s store and running plugins
+    /// through it (so uploads, dry runs and live events share one cache of
+    /// loaded plugins and one set of limits), counting its plugin runs and
+    /// processed events into `metrics`, which the server also renders at
+    /// `GET /metrics`.
+    pub fn with_registry(
+        registry: Arc<Registry>,
         executor: Arc<dyn Executor>,
         config: PipelineConfig,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        let store = Arc::clone(registry.store());
         Arc::new_cyclic(|pipeline: &std::sync::Weak<Self>| Self {
             journal: GroupCommit::start(Arc::clone(&store), {
                 let pipeline = pipeline.clone();
@@ -172,16 +173,14 @@ impl Pipeline {
                 }
             }),
             store,
-            runtime,
+            registry,
             executor,
-            plugins: PluginCache::default(),
             config,
             metrics,
             schedule: Mutex::default(),
             work: Condvar::new(),
             wake: (Mutex::new(false), Condvar::new()),
             died: AtomicBool::new(false),
-            tools: ToolPool::start(),
         })
     }
 
@@ -249,14 +248,17 @@ impl Pipeline {
             return Ok(0);
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut finished: Vec<(usize, Finished)> = thread::scope(|scope| {
+        let mut finished: Vec<(usize, Finished, Cost)> = thread::scope(|scope| {
             let workers: Vec<_> = (0..self.config.workers.clamp(1, taken.len()))
                 .map(|_| {
                     scope.spawn(|| {
                         let mut done = Vec::new();
                         while let Some(event) = taken.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let cpu = priority::thread_cpu_time();
                             let result = self.process(event);
-                            done.push((event.id.0 as usize, (event.clone(), result)));
+                            let spent =
+                                cost(&result, priority::thread_cpu_time().saturating_sub(cpu));
+                            done.push((event.id.0 as usize, (event.clone(), result), spent));
                         }
                         done
                     })
@@ -267,14 +269,17 @@ impl Pipeline {
                 .flat_map(|worker| worker.join().expect("a pipeline worker panicked"))
                 .collect()
         });
-        finished.sort_by_key(|(id, _)| *id);
-        let finished: Vec<Finished> = finished.into_iter().map(|(_, f)| f).collect();
-        {
+        finished.sort_by_key(|(id, _, _)| *id);
+        let finished: Vec<Finished> = {
             let mut schedule = self.schedule();
-            for (event, result) in &finished {
-                schedule.ran(event, fuel_burned(result));
-            }
-        }
+            finished
+                .into_iter()
+                .map(|(_, (event, result), spent)| {
+                    schedule.ran(&event, spent);
+                    (event, result)
+                })
+                .collect()
+        };
         let count = finished.len();
         match self.commit(finished)? {
             Some(undecided) => Err(undecided),
@@ -326,10 +331,12 @@ impl Pipeline {
                     .name(format!("smstrigger-worker-{i}"))
                     .spawn(move || {
                         let _alive = Alive::new(&pipeline, &stop);
-                        set_nice(match lane {
-                            Lane::Heavy => HEAVY_NICE,
-                            _ => PIPELINE_NICE,
-                        });
+                        if lane == Lane::Heavy {
+                            set_nice(HEAVY_NICE);
+                            priority::idle_class();
+                        } else {
+                            set_nice(PIPELINE_NICE);
+                        }
                         pipeline.work(lane, &stop, finished)
                     })
                     .expect("spawning a worker")
@@ -419,14 +426,16 @@ impl Pipeline {
             if behind {
                 defer_to_webhooks(|| self.journal.waiting());
             }
+            let cpu = priority::thread_cpu_time();
             let result = catch_unwind(AssertUnwindSafe(|| self.process(&event)))
                 .unwrap_or_else(|panic| Err(ProcessError::panicked(panic)));
+            let spent = cost(&result, priority::thread_cpu_time().saturating_sub(cpu));
             {
                 // The slot this event held goes to this worker's next event
                 // when there is one; other workers are woken only when the
                 // tenant changed lanes (their lane may now have work).
                 let mut schedule = self.schedule();
-                let moved = schedule.ran(&event, fuel_burned(&result));
+                let moved = schedule.ran(&event, spent);
                 next = (!stop.load(Ordering::Acquire))
                     .then(|| next_for(&mut schedule, lane, cap))
                     .flatten();
@@ -517,10 +526,8 @@ impl Pipeline {
     fn process(&self, event: &PendingEvent) -> Result<ProcessedEvent, ProcessError> {
         process::process(
             &self.store,
-            &self.runtime,
-            &self.plugins,
+            &self.registry,
             &self.metrics,
-            self.config.limits,
             event,
             chrono::Utc::now().timestamp(),
         )
@@ -560,26 +567,9 @@ impl Pipeline {
         &self.store
     }
 
-    /// Runs `version` of `tenant`'s plugin `name` over its last `limit`
-    /// recorded runs and reports what would differ; executes nothing.
-    pub fn replay(
-        &self,
-        tenant: TenantId,
-        name: &str,
-        version: u32,
-        limit: usize,
-    ) -> Result<ReplayReport, ReplayError> {
-        replay::replay(self, tenant, name, version, limit)
-    }
-
-    /// The threads dry runs and replays run on.
-    pub fn tools(&self) -> &ToolPool {
-        &self.tools
-    }
-
-    /// The loaded plugin versions, shared with dry runs and uploads.
-    pub fn plugins(&self) -> &PluginCache {
-        &self.plugins
+    /// The registry this pipeline runs plugins through.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The metrics this pipeline counts into.
@@ -639,26 +629,13 @@ fn next_for(schedule: &mut Schedule, lane: Lane, cap: usize) -> Option<(PendingE
     Some((event, behind))
 }
 
-/// Sets the calling thread's nice value (Linux: `PRIO_PROCESS` with
-/// `who = 0` names the calling thread). Best effort: a refusal is logged.
-#[cfg(target_os = "linux")]
-pub(crate) fn set_nice(nice: i32) {
-    // SAFETY: setpriority only reads its plain integer arguments.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower a pipeline thread's priority");
-    }
-}
-
-/// Elsewhere `who = 0` names the whole process, not the thread, so
-/// priorities are left alone: fairness then rests on the schedule alone.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn set_nice(_nice: i32) {}
-
-/// The fuel an event's plugins burned, which says how heavy its tenant is
-/// (an event that could not be decided burned none that counts).
-fn fuel_burned(result: &Result<ProcessedEvent, ProcessError>) -> u64 {
-    result.as_ref().map_or(0, |event| {
-        event.decisions.iter().map(|d| d.fuel_used).sum::<u64>()
+/// What an event cost its worker, which says how heavy its tenant is: the
+/// fuel its plugins burned and the CPU time `cpu` its thread spent. An
+/// event that could not be decided cost nothing that counts.
+fn cost(result: &Result<ProcessedEvent, ProcessError>, cpu: Duration) -> Cost {
+    result.as_ref().map_or(Cost::default(), |event| Cost {
+        fuel: event.decisions.iter().map(|d| d.fuel_used).sum(),
+        cpu,
     })
 }
 
@@ -667,7 +644,7 @@ fn fuel_burned(result: &Result<ProcessedEvent, ProcessError>) -> u64 {
 fn outcome(event: &ProcessedEvent) -> &'static str {
     if event.opted_out.is_some() {
         "opted_out"
-    } else if event.decisions.iter().any(|d| d.outcome == "failed") {
+    } else if event.state() == crate::model::EventState::Failed {
         "plugin_failed"
     } else {
         "ok"

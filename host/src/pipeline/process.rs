@@ -2,18 +2,15 @@
 //! record changes validation accepts. Reads the store, writes nothing: the
 //! executor commits the result.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::Incoming;
-use super::plugins::PluginCache;
-use crate::actions::{Proposal, RecordScope, Verdict, validate};
+use crate::actions::{Proposal, judge};
 use crate::metrics::Metrics;
-use crate::model::{
-    ContactRecord, InboundSms, OutboundStatus, ProjectId, RecordId, SmsEvent, TenantId,
-};
+use crate::model::{DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId};
 use crate::phone;
-use crate::runtime::{self, Call, Limits, LookupFailed, Outcome, RecordLookup, Runtime};
+use crate::registry::{Registry, StoreLookup, VersionRef};
+use crate::runtime::{self, Call, RecordLookup};
 use crate::store::{
     self, DecisionRecord, PendingEvent, ProcessedEvent, Project, RecordWrite, Store,
 };
@@ -63,17 +60,15 @@ impl ProcessError {
 /// partial view.
 pub(crate) fn process(
     store: &Arc<dyn Store>,
-    runtime: &Runtime,
-    plugins: &PluginCache,
+    registry: &Registry,
     metrics: &Metrics,
-    limits: Limits,
     pending: &PendingEvent,
     processed_at: i64,
 ) -> Result<ProcessedEvent, ProcessError> {
     let tenant = pending.tenant_id;
     let incoming: Incoming = serde_json::from_str(&pending.input)?;
     let project = store.project(tenant, pending.project_id)?;
-    let limits = store.tenant_limits(tenant)?.apply(limits);
+    let limits = registry.limits(tenant)?;
     let event = resolve(store.as_ref(), tenant, &project, incoming)?;
     let mut decisions = Vec::new();
 
@@ -82,7 +77,11 @@ pub(crate) fn process(
         SmsEvent::Inbound(sms)
             if phone::is_opt_out(&sms.message, &store.opt_out_keywords(tenant)?) =>
         {
-            decisions.push(DecisionRecord::host(OPT_OUT_DECIDER, "opted_out", None));
+            decisions.push(DecisionRecord::host(
+                OPT_OUT_DECIDER,
+                DecisionOutcome::OptedOut,
+                None,
+            ));
             Some(sms.source_phone_number.clone())
         }
         _ => None,
@@ -94,43 +93,24 @@ pub(crate) fn process(
         let (Some(version), Some(sha256)) = (binding.version, &binding.sha256) else {
             continue; // bound but never activated
         };
-        let name = binding.binding.plugin.clone();
-        let host_fault = |error: runtime::Error| ProcessError::Host {
-            plugin: name.clone(),
+        let target = VersionRef {
+            name: binding.binding.plugin.clone(),
             version,
-            error,
+            sha256: sha256.clone(),
         };
-        let plugin = match plugins.get(store.as_ref(), runtime, tenant, &name, version, sha256) {
-            Ok(plugin) => plugin,
-            Err(error) if error.is_host_fault() => return Err(host_fault(error)),
-            Err(error) => {
-                metrics.plugin_not_loaded(tenant, &name, version, error.code());
-                runs.push((binding, Outcome::failed(error)));
-                continue;
-            }
+        let call = Call {
+            event: &event,
+            config: Arc::new(binding.binding.config.clone()),
+            lookup: Arc::clone(&lookup),
+            limits,
         };
-        let outcome = runtime.invoke(
-            &plugin,
-            Call {
-                event: &event,
-                config: Arc::new(binding.binding.config.clone()),
-                lookup: Arc::clone(&lookup),
-                limits,
-            },
-        );
-        metrics.plugin_ran(
-            tenant,
-            &name,
-            version,
-            outcome.elapsed,
-            outcome.fuel_used,
-            outcome.result.as_ref().err().map(|e| e.code()),
-        );
-        if let Err(error) = &outcome.result
-            && error.is_host_fault()
-        {
-            return Err(host_fault(error.clone()));
-        }
+        let outcome = registry
+            .run_live(tenant, &target, call, metrics)
+            .map_err(|error| ProcessError::Host {
+                plugin: target.name.clone(),
+                version,
+                error,
+            })?;
         runs.push((binding, outcome));
     }
 
@@ -172,14 +152,18 @@ pub(crate) fn process(
             });
         }
         let (result, error_code, error) = match &outcome.result {
-            Ok(_) => ("ok", None, None),
-            Err(e) => ("failed", Some(e.code().to_string()), Some(e.to_string())),
+            Ok(_) => (DecisionOutcome::Ok, None, None),
+            Err(e) => (
+                DecisionOutcome::Failed,
+                Some(e.code().to_string()),
+                Some(e.to_string()),
+            ),
         };
         decisions.push(DecisionRecord {
             plugin: binding.binding.plugin,
             version: binding.version,
             priority: binding.binding.priority,
-            outcome: result.into(),
+            outcome: result,
             error_code,
             error,
             fuel_used: outcome.fuel_used,
@@ -248,115 +232,4 @@ fn resolve(
             timestamp,
         }),
     })
-}
-
-/// The host's verdicts on `proposals` for an event of `project` at
-/// `event_time`: the records they name (within the tenant), the
-/// do-not-contact list (plus a phone opting out right now) and the
-/// project's rules. Shared by processing and dry runs, so both judge alike.
-///
-/// `resolved` are records the host itself read for this event (within the
-/// tenant and project), used as they are instead of being read again; a
-/// dry run's event comes from the caller, so it passes none.
-pub fn judge(
-    store: &dyn Store,
-    tenant: TenantId,
-    project: &Project,
-    event_time: i64,
-    proposals: &[Proposal],
-    opting_out: Option<&str>,
-    resolved: &[&ContactRecord],
-) -> Result<Vec<Verdict>, store::Error> {
-    let records = scopes(store, tenant, proposals, resolved)?;
-    let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
-    let mut do_not_contact: BTreeSet<String> =
-        store.do_not_contact(tenant, &phones)?.into_iter().collect();
-    do_not_contact.extend(opting_out.map(String::from));
-    Ok(validate(
-        event_time,
-        &project.rules(),
-        &records,
-        &do_not_contact,
-        proposals,
-    ))
-}
-
-/// The tenant's records that the proposals name; records of other tenants
-/// are simply not found, so validation rejects them as out of scope.
-fn scopes(
-    store: &dyn Store,
-    tenant: TenantId,
-    proposals: &[Proposal],
-    resolved: &[&ContactRecord],
-) -> Result<BTreeMap<RecordId, RecordScope>, store::Error> {
-    let mut scopes = BTreeMap::new();
-    for id in proposals.iter().map(|p| p.action.record_id) {
-        if scopes.contains_key(&id) {
-            continue;
-        }
-        if let Some(contact) = resolved.iter().find(|c| c.id == id) {
-            scopes.insert(
-                id,
-                RecordScope {
-                    id,
-                    project_id: contact.project_id,
-                    phone: contact.phone.clone(),
-                    time_zone: Some(contact.time_zone.clone()),
-                },
-            );
-            continue;
-        }
-        match store.record(tenant, id) {
-            Ok(record) => {
-                scopes.insert(
-                    id,
-                    RecordScope {
-                        id,
-                        project_id: record.project_id,
-                        phone: record.phone,
-                        time_zone: record.time_zone,
-                    },
-                );
-            }
-            Err(store::Error::NotFound { .. }) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(scopes)
-}
-
-/// `find-records` for one event: the event's tenant and project only,
-/// read from the store as it is now (dry runs use it too, so they read
-/// only the records a plugin asks for, not the whole project).
-pub(crate) struct StoreLookup {
-    store: Arc<dyn Store>,
-    tenant: TenantId,
-    project: ProjectId,
-    country: String,
-    zone: String,
-}
-
-impl StoreLookup {
-    /// Lookups within `tenant`'s `project`, under its default country.
-    pub(crate) fn new(store: &Arc<dyn Store>, tenant: TenantId, project: &Project) -> Self {
-        Self {
-            store: Arc::clone(store),
-            tenant,
-            project: project.id,
-            country: project.settings.default_country.clone(),
-            zone: project.settings.time_zone.clone(),
-        }
-    }
-}
-
-impl RecordLookup for StoreLookup {
-    fn find_records(&self, phone: &str) -> Result<Vec<ContactRecord>, LookupFailed> {
-        let Ok(e164) = phone::to_e164(phone, &self.country) else {
-            return Ok(Vec::new()); // no phone number: nobody has it
-        };
-        self.store
-            .records_by_phone(self.tenant, self.project, &e164)
-            .map(|records| records.iter().map(|r| r.to_contact(&self.zone)).collect())
-            .map_err(|e| LookupFailed(e.to_string()))
-    }
 }

@@ -27,9 +27,9 @@ pub(crate) struct Schedule {
     /// Events committed while a claim was reading the journal: the claim's
     /// snapshot may still show them pending.
     committed_during_claim: Option<HashSet<EventId>>,
-    /// Per tenant: the fuel its recent events' plugins burned (a moving
-    /// average). A tenant whose events are heavy runs one event at a time.
-    cost: HashMap<TenantId, u64>,
+    /// Per tenant: what its recent events cost (a moving average). A
+    /// tenant whose events are heavy runs one event at a time.
+    cost: HashMap<TenantId, Cost>,
     /// Tenants whose last event could not be decided for a reason of the
     /// host's, and when to read their events again: a retry that would
     /// fail the same way at once must not spin.
@@ -54,6 +54,40 @@ pub(crate) const BEHIND: usize = 256;
 /// in a release build); a Rust rule burns tens of thousands, the
 /// JavaScript one about 3 M.
 pub(crate) const HEAVY_FUEL: u64 = 25_000_000;
+
+/// Events that hold their worker's thread on the CPU longer than this on
+/// average make their tenant heavy too, whatever fuel they burned.
+///
+/// Fuel counts only guest code: a plugin that spends its time in host
+/// calls (a lookup, a log line, a poll in a loop) burns little of it
+/// while holding a worker. Thread CPU time counts those calls, and, unlike
+/// wall time, not the time the thread waited for a core on a busy
+/// machine. A light rule costs about a millisecond even in a debug build.
+pub(crate) const HEAVY_CPU: Duration = Duration::from_millis(25);
+
+/// What one event cost its worker: the fuel its plugins burned and the
+/// CPU time its thread spent on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cost {
+    pub fuel: u64,
+    pub cpu: Duration,
+}
+
+impl Cost {
+    fn heavy(self) -> bool {
+        self.fuel > HEAVY_FUEL || self.cpu > HEAVY_CPU
+    }
+
+    /// The moving average after one more event: 7/8 of the old, 1/8 of it.
+    fn then(self, next: Cost) -> Cost {
+        Cost {
+            fuel: (self.fuel / 8)
+                .saturating_mul(7)
+                .saturating_add(next.fuel / 8),
+            cpu: self.cpu * 7 / 8 + next.cpu / 8,
+        }
+    }
+}
 
 /// How long a tenant's events wait before they are read again after one
 /// could not be decided for a reason of the host's.
@@ -180,7 +214,7 @@ impl Schedule {
             .range(start..)
             .chain(self.tenants.range(..start))
             .find(|(tenant, q)| {
-                let heavy = self.cost.get(tenant).is_some_and(|c| *c > HEAVY_FUEL);
+                let heavy = self.cost.get(tenant).is_some_and(|c| c.heavy());
                 let (served, cap) = match lane {
                     Lane::Light => (!heavy, per_tenant_running),
                     Lane::Heavy => (heavy, 1),
@@ -206,14 +240,14 @@ impl Schedule {
             .is_some_and(|q| q.more || q.held > BEHIND)
     }
 
-    /// A worker is done with `event`, whose plugins burned `fuel`; it now
-    /// waits to be committed. True when that moved its tenant to the other
-    /// lane with events ready, which the other lane's workers must hear of.
-    pub fn ran(&mut self, event: &PendingEvent, fuel: u64) -> bool {
-        let cost = self.cost.entry(event.tenant_id).or_insert(fuel);
-        let was_heavy = *cost > HEAVY_FUEL;
-        *cost = (*cost / 8).saturating_mul(7).saturating_add(fuel / 8);
-        let moved = was_heavy != (*cost > HEAVY_FUEL);
+    /// A worker is done with `event`, which cost it `spent`; it now waits
+    /// to be committed. True when that moved its tenant to the other lane
+    /// with events ready, which the other lane's workers must hear of.
+    pub fn ran(&mut self, event: &PendingEvent, spent: Cost) -> bool {
+        let cost = self.cost.entry(event.tenant_id).or_insert(spent);
+        let was_heavy = cost.heavy();
+        *cost = cost.then(spent);
+        let moved = was_heavy != cost.heavy();
         self.tenants.get_mut(&event.tenant_id).is_some_and(|queue| {
             queue.running = queue.running.saturating_sub(1);
             moved && !queue.ready.is_empty()
@@ -335,7 +369,18 @@ mod tests {
     }
 
     fn commit_after(schedule: &mut Schedule, event: &PendingEvent, fuel: u64) {
-        schedule.ran(event, fuel);
+        commit_costing(
+            schedule,
+            event,
+            Cost {
+                fuel,
+                ..Cost::default()
+            },
+        );
+    }
+
+    fn commit_costing(schedule: &mut Schedule, event: &PendingEvent, cost: Cost) {
+        schedule.ran(event, cost);
         schedule.release(event, true);
     }
 
@@ -501,7 +546,7 @@ mod tests {
         claim(&mut schedule, pending.clone(), 100);
         let first = schedule.next(Lane::Light, 100).unwrap();
         let second = schedule.next(Lane::Light, 100).unwrap();
-        schedule.ran(&first, 0);
+        schedule.ran(&first, Cost::default());
         schedule.release(&first, false);
         // 2 is still running; 1 and 3 are read again.
         assert_eq!(claim(&mut schedule, pending, 100), 2);
@@ -517,7 +562,7 @@ mod tests {
         let mut schedule = Schedule::default();
         claim(&mut schedule, vec![event(1, 1, "a")], 100);
         let first = schedule.next(Lane::Light, 100).unwrap();
-        schedule.ran(&first, 0);
+        schedule.ran(&first, Cost::default());
         schedule.retry_later(TenantId(1), Duration::from_millis(50));
         schedule.release(&first, false);
         schedule.touch(TenantId(2));
@@ -543,5 +588,33 @@ mod tests {
         let first = schedule.next(Lane::Light, 3).unwrap();
         commit_after(&mut schedule, &first, 40_000);
         assert_eq!(ids(&mut schedule, 3), [2, 3], "still on the light lane");
+    }
+
+    /// A plugin that holds its worker in host calls (lookups, logs, polls
+    /// in a loop) burns little fuel; the CPU time its thread spent makes
+    /// its tenant heavy all the same, and a light event's does not.
+    #[test]
+    fn a_tenant_is_heavy_by_the_cpu_its_events_hold_fuel_or_not() {
+        let mut schedule = Schedule::default();
+        claim(
+            &mut schedule,
+            (1..=4).map(|i| event(i, 1, &format!("a{i}"))).collect(),
+            100,
+        );
+        let light = Cost {
+            fuel: 40_000,
+            cpu: Duration::from_millis(2),
+        };
+        let first = schedule.next(Lane::Light, 3).unwrap();
+        commit_costing(&mut schedule, &first, light);
+        let second = schedule.next(Lane::Light, 1).unwrap();
+        assert_eq!(second.id.0, 2, "two milliseconds of CPU is light");
+        let in_host_calls = Cost {
+            fuel: 40_000,
+            cpu: Duration::from_secs(1),
+        };
+        commit_costing(&mut schedule, &second, in_host_calls);
+        assert_eq!(ids(&mut schedule, 3), Vec::<u64>::new(), "now heavy");
+        assert_eq!(schedule.next(Lane::Heavy, 3).unwrap().id.0, 3);
     }
 }

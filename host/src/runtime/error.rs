@@ -1,10 +1,12 @@
 //! Why loading or running a plugin failed, named so callers can branch on it.
 
+use wasmtime::component::ResourceTableError;
 use wasmtime::{PoolConcurrencyLimitError, Trap};
+use wasmtime_wasi::I32Exit;
 
 use super::LookupFailed;
 use super::engine::MAX_WASM_STACK_BYTES;
-use super::limits::{DeadlinePassed, LimitExceeded, Limits};
+use super::limits::{DeadlinePassed, LimitExceeded, Limits, MAX_WASI_RESOURCES};
 use super::refused::Refused;
 
 /// A plugin that could not be loaded, or a call that produced no actions.
@@ -67,6 +69,7 @@ impl Error {
             Error::Limit(LimitExceeded::Table { .. }) => "table_limit",
             Error::Limit(LimitExceeded::LogLines { .. }) => "log_limit",
             Error::Limit(LimitExceeded::Lookups { .. }) => "lookup_limit",
+            Error::Limit(LimitExceeded::WasiResources { .. }) => "wasi_resource_limit",
             Error::TooManyActions { .. } => "too_many_actions",
             Error::NoteTooLong { .. } => "note_too_long",
             Error::Trap { .. } => "trap",
@@ -100,6 +103,11 @@ impl Error {
         if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
             return Error::Limit(limit.clone());
         }
+        if let Some(ResourceTableError::Full) = error.downcast_ref::<ResourceTableError>() {
+            return Error::Limit(LimitExceeded::WasiResources {
+                limit: MAX_WASI_RESOURCES,
+            });
+        }
         if let Some(failed) = error.downcast_ref::<LookupFailed>() {
             return Error::LookupFailed {
                 reason: failed.0.clone(),
@@ -115,6 +123,15 @@ impl Error {
                 reason: busy.to_string(),
             };
         }
+        if let Some(I32Exit(status)) = error.downcast_ref::<I32Exit>() {
+            // `wasi:cli/exit` ends the call without an answer, whatever the
+            // status: the plugin's failure, named for what it did.
+            let message =
+                format!("the plugin called exit with status {status} instead of answering");
+            return Error::Trap {
+                message: with_stderr(message, stderr),
+            };
+        }
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel: limits.fuel },
             Some(Trap::Interrupt) => Error::Deadline {
@@ -123,16 +140,20 @@ impl Error {
             Some(Trap::StackOverflow) => Error::StackOverflow {
                 bytes: MAX_WASM_STACK_BYTES,
             },
-            _ => {
-                let stderr = String::from_utf8_lossy(stderr);
-                let stderr = stderr.trim();
-                let message = if stderr.is_empty() {
-                    format!("{error:#}")
-                } else {
-                    format!("{error:#}; stderr: {stderr}")
-                };
-                Error::Trap { message }
-            }
+            _ => Error::Trap {
+                message: with_stderr(format!("{error:#}"), stderr),
+            },
         }
+    }
+}
+
+/// `message`, followed by what the plugin wrote to stderr if anything.
+fn with_stderr(message: String, stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        message
+    } else {
+        format!("{message}; stderr: {stderr}")
     }
 }

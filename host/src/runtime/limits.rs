@@ -61,6 +61,20 @@ pub const DEFAULT_MAX_LOOKUPS: usize = 16;
 /// Bytes of stderr kept per call (a panic message lands there).
 pub const MAX_STDERR_BYTES: usize = 4096;
 
+/// Bytes one `wasi:random` `get-random-bytes` (or
+/// `get-insecure-random-bytes`) call may ask for; a call asking more traps
+/// with a message naming this limit, so a plugin cannot make the host
+/// allocate a list of the size it chooses.
+pub const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
+/// WASI resources (streams, pollables, stream errors) one call may hold
+/// at once; taking one more traps with [`LimitExceeded::WasiResources`].
+/// A Rust plugin holds a handful (its stdio streams, a pollable while it
+/// sleeps). Without this bound a plugin that keeps every pollable it asks
+/// for would hold host memory for up to wasmtime's defaults (a million
+/// table entries, a hundred thousand handles) in every call.
+pub const MAX_WASI_RESOURCES: usize = 256;
+
 /// Core instances, memories and tables one plugin instance may create.
 /// A Rust `wasm32-wasip2` component uses about 4, 1 and 2.
 pub const MAX_INSTANCES: usize = 16;
@@ -108,6 +122,8 @@ pub enum LimitExceeded {
     LogLines { limit: usize },
     #[error("lookup limit of {limit} find-records calls per event exceeded")]
     Lookups { limit: usize },
+    #[error("limit of {limit} WASI resources (streams, pollables) held at once exceeded")]
+    WasiResources { limit: usize },
 }
 
 /// The call's wall-clock deadline passed while the host was answering one
@@ -177,5 +193,23 @@ impl ResourceLimiter for StoreLimiter {
 
     fn tables(&self) -> usize {
         MAX_TABLES
+    }
+}
+
+/// A tenant's overrides meet the runtime's limits here, so `model` (where
+/// the value type lives) knows nothing of the runtime.
+impl crate::model::TenantLimits {
+    /// `defaults` with this tenant's overrides applied.
+    pub fn apply(&self, defaults: Limits) -> Limits {
+        Limits {
+            fuel: self.fuel.unwrap_or(defaults.fuel),
+            memory_bytes: self
+                .memory_mib
+                .map_or(defaults.memory_bytes, |mib| mib << 20),
+            wall_deadline: self
+                .wall_deadline_ms
+                .map_or(defaults.wall_deadline, std::time::Duration::from_millis),
+            ..defaults
+        }
     }
 }

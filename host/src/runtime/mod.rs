@@ -313,7 +313,7 @@ impl Runtime {
             &self.engine,
             CallState {
                 wasi,
-                table: Default::default(),
+                table: wasi::table(),
                 limiter: StoreLimiter::new(&limits),
                 stderr,
                 config: call.config,

@@ -6,12 +6,21 @@
 //! links exactly the interfaces in [`LINKED`] and nothing else: no
 //! `wasi:filesystem`, no `wasi:sockets`, so a component that imports either
 //! is refused when it is loaded, with the import named. Of what is linked:
-//! - the context has no preopened files, no environment, no arguments,
-//!   closed stdin, stdout discarded and stderr captured (a panic message
-//!   lands there), so nothing in it leaks the host;
+//! - the context has no preopened files, no environment, no arguments, no
+//!   working directory and no terminals, closed stdin, stdout discarded
+//!   and stderr captured up to `MAX_STDERR_BYTES` (a panic message lands
+//!   there; past the cap the stream is closed), so nothing in it leaks the
+//!   host or grows with what the plugin writes;
 //! - the wall clock reads the event's timestamp, the monotonic clock stands
 //!   still, and all randomness comes from a seed derived from the event, so
-//!   a plugin is a function of (event, config, lookups) alone;
+//!   a plugin is a function of (event, config, lookups) alone; one request
+//!   for more than `MAX_RANDOM_BYTES` random bytes traps, naming the limit;
+//! - `exit` (with any status) ends the call as the plugin's failure, a
+//!   trap that names the status;
+//! - a call holds at most `MAX_WASI_RESOURCES` streams and pollables at
+//!   once (see [`table`]); one more traps, naming the limit, so a plugin
+//!   that keeps every pollable it asks for holds no more host memory than
+//!   that;
 //! - nothing can wait: every pollable a plugin can make is ready at once.
 //!   The stock monotonic clock's `subscribe-*` would really sleep (and a
 //!   `pollable.block` on it would hold a worker past every limit, since
@@ -20,6 +29,11 @@
 //!   always ready. Streams are the only other source of pollables, and
 //!   closed stdin, the discarding stdout and the in-memory stderr are always
 //!   ready too.
+//!
+//! The runtime tests (`host/tests/runtime/wasi_calls.rs`) call every
+//! function of every interface in [`LINKED`] through the hostile plugin and
+//! hold each to the above, and fail when the plugin imports a linked
+//! function they do not call.
 
 use std::time::Duration;
 
@@ -34,7 +48,7 @@ use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiView};
 
-use super::limits::MAX_STDERR_BYTES;
+use super::limits::{MAX_RANDOM_BYTES, MAX_STDERR_BYTES, MAX_WASI_RESOURCES};
 use crate::model::SmsEvent;
 
 /// Every WASI interface a plugin may import, all at version 0.2 (a
@@ -107,8 +121,13 @@ pub(crate) fn context(event: &SmsEvent) -> (WasiCtx, MemoryOutputPipe) {
     (ctx, stderr)
 }
 
-/// The most random bytes one `get-random-bytes` call may ask for; more traps.
-const MAX_RANDOM_BYTES: u64 = 64 << 10;
+/// The resource table of one call: where its WASI streams and pollables
+/// live, at most [`MAX_WASI_RESOURCES`] at once.
+pub(crate) fn table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_WASI_RESOURCES);
+    table
+}
 
 /// A stable 64-bit seed from the event's identity (FNV-1a over the message
 /// id and timestamp), the same in every run and every build of the host.

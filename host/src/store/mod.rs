@@ -10,6 +10,7 @@
 //! disk: neither a process crash nor a power cut loses an acknowledged
 //! event or an executed action.
 
+pub mod rules;
 mod schema;
 mod sqlite;
 
@@ -19,24 +20,43 @@ use serde::{Deserialize, Serialize};
 
 pub use sqlite::SqliteStore;
 
-use crate::actions::calling_hours::CallingHours;
-use crate::actions::{CallingHoursPolicy, PastCallbackPolicy, ProjectRules};
-use crate::model::{ContactRecord, EventId, ProjectId, RecordId, TenantId, Timestamp};
+pub use crate::model::TenantLimits;
+use crate::model::{
+    CallingHours, CallingHoursPolicy, ContactRecord, DEFAULT_HORIZON_DAYS,
+    DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, PastCallbackPolicy,
+    ProjectId, ProjectRules, RecordId, TenantId, Timestamp,
+};
 
-/// What went wrong in the store; callers branch on `NotFound` and
-/// `Conflict`, the rest is the database's.
+/// What went wrong in the store, in terms any back end can report.
+///
+/// Callers branch on the variant: `NotFound` and `Conflict` are the
+/// caller's (a 404, a 409), `OutOfRange` is the input's (a 422),
+/// `Unavailable` is a transient failure worth a retry (a 503), and
+/// `Backend` is the store's own failure (a 500). No back end's own error
+/// type appears here: each back end maps its errors into these at its
+/// boundary (`store/sqlite` maps `rusqlite`'s), keeping the text as
+/// context.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{what} not found")]
     NotFound { what: String },
+    /// The change contradicts what is stored (a taken name or number, a
+    /// rule such as "a system disposition cannot change").
     #[error("{what}")]
     Conflict { what: String },
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("stored JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("opening the data directory: {0}")]
-    Io(#[from] std::io::Error),
+    /// A value the caller passed that the back end cannot hold (a number
+    /// beyond what it stores): the input's fault, nothing was stored.
+    #[error("{what}")]
+    OutOfRange { what: String },
+    /// The back end cannot serve now (busy, locked, unreachable); the same
+    /// call may succeed later. Nothing was changed.
+    #[error("the store is unavailable for now: {what}")]
+    Unavailable { what: String },
+    /// The back end failed: a query, the disk, stored data that does not
+    /// parse. Whether anything changed is the back end's to say (each
+    /// method's transaction either committed or did not).
+    #[error("the store failed: {what}")]
+    Backend { what: String },
     /// The journal could not take an event (its writer failed or stopped).
     #[error("journaling failed: {0}")]
     Journal(String),
@@ -176,35 +196,6 @@ pub const API_KEY_LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// tell a tenant's keys apart, nothing to guess a key by.
 pub const API_KEY_FINGERPRINT_HEX: usize = 12;
 
-/// A tenant's own plugin limits, set by the operator; unset fields keep
-/// the server's defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TenantLimits {
-    #[serde(default)]
-    pub fuel: Option<u64>,
-    #[serde(default)]
-    pub memory_mib: Option<usize>,
-    #[serde(default)]
-    pub wall_deadline_ms: Option<u64>,
-}
-
-impl TenantLimits {
-    /// `defaults` with this tenant's overrides applied.
-    pub fn apply(&self, defaults: crate::runtime::Limits) -> crate::runtime::Limits {
-        crate::runtime::Limits {
-            fuel: self.fuel.unwrap_or(defaults.fuel),
-            memory_bytes: self
-                .memory_mib
-                .map_or(defaults.memory_bytes, |mib| mib << 20),
-            wall_deadline: self
-                .wall_deadline_ms
-                .map_or(defaults.wall_deadline, std::time::Duration::from_millis),
-            ..defaults
-        }
-    }
-}
-
 /// A disposition set by hand through the record API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualDisposition {
@@ -261,11 +252,11 @@ fn default_policy() -> CallingHoursPolicy {
 }
 
 fn default_horizon() -> u32 {
-    crate::actions::DEFAULT_HORIZON_DAYS
+    DEFAULT_HORIZON_DAYS
 }
 
 fn default_max_actions() -> usize {
-    crate::actions::DEFAULT_MAX_ACTIONS_PER_EVENT
+    DEFAULT_MAX_ACTIONS_PER_EVENT
 }
 
 /// A project with its dispositions.
@@ -438,8 +429,7 @@ pub struct DecisionRecord {
     pub plugin: String,
     pub version: Option<u32>,
     pub priority: i32,
-    /// `ok`, `failed` or `opted_out`.
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub fuel_used: u64,
@@ -459,13 +449,13 @@ pub struct DecisionRecord {
 
 impl DecisionRecord {
     /// A decision the host made itself (no plugin ran).
-    pub fn host(plugin: &str, outcome: &str, error: Option<(String, String)>) -> Self {
+    pub fn host(plugin: &str, outcome: DecisionOutcome, error: Option<(String, String)>) -> Self {
         let (error_code, error) = error.unzip();
         Self {
             plugin: plugin.into(),
             version: None,
             priority: i32::MAX,
-            outcome: outcome.into(),
+            outcome,
             error_code,
             error,
             fuel_used: 0,
@@ -524,7 +514,7 @@ pub struct EventView {
     pub id: EventId,
     pub project_id: ProjectId,
     pub message_id: String,
-    pub state: String,
+    pub state: EventState,
     pub received_at: Timestamp,
     pub processed_at: Option<Timestamp>,
     pub input: serde_json::Value,
@@ -661,14 +651,55 @@ pub trait Tenants {
     /// The tenant whose API key hashes to `key_hash` (and notes the use,
     /// at most once per [`API_KEY_LAST_USED_RESOLUTION_SECS`]).
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>>;
-    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>>;
-    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
-    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project>;
+    /// The tenant's opt-out keywords: its own, or the defaults when it
+    /// never set any ([`rules::opt_out_keywords`]). Not for back ends to
+    /// override.
+    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
+        Ok(rules::opt_out_keywords(
+            self.stored_opt_out_keywords(tenant)?,
+        ))
+    }
+    /// Replaces the tenant's opt-out keywords, kept trimmed and upper case.
+    /// Not for back ends to override.
+    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
+        self.write_opt_out_keywords(tenant, &rules::normalize_keywords(keywords))
+    }
+    /// Back end: the keywords as stored; `None` when the tenant never set
+    /// any.
+    fn stored_opt_out_keywords(&self, tenant: TenantId) -> Result<Option<Vec<String>>>;
+    /// Back end: stores `keywords` as given.
+    fn write_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()>;
+    /// Creates a project with the system dispositions
+    /// ([`rules::system_dispositions`]). Not for back ends to override.
+    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project> {
+        self.insert_project(tenant, settings, &rules::system_dispositions())
+    }
+    /// Back end: stores a project of `tenant` with `dispositions`, in one
+    /// transaction, and returns it.
+    fn insert_project(
+        &self,
+        tenant: TenantId,
+        settings: &ProjectSettings,
+        dispositions: &[DispositionDef],
+    ) -> Result<Project>;
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project>;
     /// The tenant a project belongs to (webhooks name only the project).
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>>;
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>>;
+    /// Adds or changes one of the project's own dispositions; a system
+    /// one is a `Conflict` ([`rules::is_system_disposition`]). Not for back
+    /// ends to override.
     fn upsert_disposition(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        disposition: &DispositionDef,
+    ) -> Result<()> {
+        rules::upsert_disposition(self, tenant, project, disposition)
+    }
+    /// Back end: adds or replaces `disposition` (its `system` flag as
+    /// given) in `tenant`'s project; `NotFound` for another's project.
+    fn write_disposition(
         &self,
         tenant: TenantId,
         project: ProjectId,
@@ -731,13 +762,32 @@ pub trait Records {
 
 /// Plugin versions, the active pointer, and bindings to projects.
 pub trait Plugins {
+    /// Stores a new version of `name` under the next number
+    /// ([`rules::next_version`]) and returns it. Not for back ends to
+    /// override.
     fn add_plugin_version(
         &self,
         tenant: TenantId,
         name: &str,
         sha256: &str,
         component: &[u8],
-    ) -> Result<u32>;
+    ) -> Result<u32> {
+        rules::add_plugin_version(self, tenant, name, sha256, component)
+    }
+    /// Back end: the newest stored version of `name`; `None` before the
+    /// first.
+    fn latest_plugin_version(&self, tenant: TenantId, name: &str) -> Result<Option<u32>>;
+    /// Back end: stores `component` as `version` of `name` (creating the
+    /// plugin on its first version); `Conflict` when that number is taken,
+    /// never an overwrite.
+    fn insert_plugin_version(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        version: u32,
+        sha256: &str,
+        component: &[u8],
+    ) -> Result<()>;
     /// Deletes `name`'s versions beyond the newest `keep`, except the active
     /// and the previous one (a rollback's target); returns the SHA-256s of
     /// deleted components no version of any tenant still uses, whose

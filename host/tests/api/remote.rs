@@ -646,7 +646,7 @@ pub fn local_event(b_project: u64, b_record: u64) -> Local {
             plugin: PLUGIN.into(),
             version: Some(1),
             priority: 10,
-            outcome: "ok".into(),
+            outcome: smstrigger_host::model::DecisionOutcome::Ok,
             error_code: None,
             error: None,
             fuel_used: 0,

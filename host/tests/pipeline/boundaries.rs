@@ -80,7 +80,10 @@ fn find_records_never_returns_another_tenants_customers() {
     let own = f.record(PHONE);
     let id = f.delivered(own.id);
     let decision = &f.event(id).decisions[0];
-    assert_eq!(decision.outcome, "ok");
+    assert_eq!(
+        decision.outcome,
+        smstrigger_host::model::DecisionOutcome::Ok
+    );
     assert_eq!(
         decision.verdicts,
         serde_json::json!([]),
@@ -118,12 +121,15 @@ fn a_failing_plugin_does_not_stop_the_others() {
     let own = f.record(PHONE);
     let id = f.delivered(own.id);
     let event = f.event(id);
-    assert_eq!(event.state, "failed");
+    assert_eq!(event.state, smstrigger_host::model::EventState::Failed);
     assert_eq!(
         event.decisions[0].error_code.as_deref(),
         Some("out_of_fuel")
     );
-    assert_eq!(event.decisions[1].outcome, "ok");
+    assert_eq!(
+        event.decisions[1].outcome,
+        smstrigger_host::model::DecisionOutcome::Ok
+    );
     assert_eq!(f.events_of(own.id).len(), 1);
 }
 

@@ -56,7 +56,10 @@ fn a_late_sent_never_overrides_delivered() {
     let late = f.status(customer.id, "m-1", DeliveryStatus::Sent, at - 60);
     assert!(matches!(late, Journaled::Superseded(_)), "{late:?}");
     f.drain();
-    assert_eq!(f.event(late.event_id()).state, "superseded");
+    assert_eq!(
+        f.event(late.event_id()).state,
+        smstrigger_host::model::EventState::Superseded
+    );
     assert_eq!(f.events_of(customer.id).len(), 1);
 }
 
@@ -74,8 +77,14 @@ fn sent_then_delivered_processes_both() {
     let sent = accepted(f.status(customer.id, "m-1", DeliveryStatus::Sent, at));
     let delivered = accepted(f.status(customer.id, "m-1", DeliveryStatus::Delivered, at + 5));
     f.drain();
-    assert_eq!(f.event(sent).state, "done");
-    assert_eq!(f.event(delivered).state, "done");
+    assert_eq!(
+        f.event(sent).state,
+        smstrigger_host::model::EventState::Done
+    );
+    assert_eq!(
+        f.event(delivered).state,
+        smstrigger_host::model::EventState::Done
+    );
     assert_eq!(f.events_of(customer.id).len(), 1, "only delivered acts");
 }
 
@@ -90,7 +99,10 @@ fn stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe() {
     f.drain();
     let decisions = f.event(stop).decisions;
     assert_eq!(decisions[0].plugin, OPT_OUT_DECIDER);
-    assert_eq!(decisions[0].outcome, "opted_out");
+    assert_eq!(
+        decisions[0].outcome,
+        smstrigger_host::model::DecisionOutcome::OptedOut
+    );
     assert_eq!(
         f.store.do_not_contact(f.tenant, &[PHONE.into()]).unwrap(),
         vec![PHONE.to_string()]
@@ -122,7 +134,8 @@ fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event() {
             .unwrap(),
     );
     let mut batches = 0;
-    while f.store.event(other, single).unwrap().state == "pending" {
+    while f.store.event(other, single).unwrap().state == smstrigger_host::model::EventState::Pending
+    {
         assert!(f.pipeline.process_batch().unwrap() > 0);
         batches += 1;
     }
@@ -207,7 +220,10 @@ fn a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why(
         local("2026-12-01 11:00"),
     ));
     f.drain();
-    assert_eq!(f.event(late).state, "done");
+    assert_eq!(
+        f.event(late).state,
+        smstrigger_host::model::EventState::Done
+    );
     let verdict = &f.verdicts(late)[0];
     assert_eq!(verdict["accepted"], true, "decided as it was: {verdict}");
     assert_eq!(verdict["executed"], false, "{verdict}");

@@ -72,7 +72,11 @@ fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
         other => panic!("expected the host to be busy, got {other:?}"),
     }
     let event = f.event(id);
-    assert_eq!(event.state, "pending", "not decided on the host's failure");
+    assert_eq!(
+        event.state,
+        smstrigger_host::model::EventState::Pending,
+        "not decided on the host's failure"
+    );
     assert!(
         event.decisions.is_empty(),
         "no failed decision was recorded"
@@ -82,8 +86,11 @@ fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
     thread::sleep(Duration::from_millis(300)); // the tenant's retry is due
     f.drain();
     let event = f.event(id);
-    assert_eq!(event.state, "done");
-    assert_eq!(event.decisions[0].outcome, "ok");
+    assert_eq!(event.state, smstrigger_host::model::EventState::Done);
+    assert_eq!(
+        event.decisions[0].outcome,
+        smstrigger_host::model::DecisionOutcome::Ok
+    );
     assert_eq!(
         f.events_of(record.id).len(),
         1,
@@ -148,7 +155,7 @@ fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
         .unwrap();
     let id = accepted(journaled);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while f.event(id).state == "pending" {
+    while f.event(id).state == smstrigger_host::model::EventState::Pending {
         assert!(
             std::time::Instant::now() < deadline,
             "the event was never decided"
@@ -156,7 +163,7 @@ fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
         thread::sleep(Duration::from_millis(20));
     }
     assert!(pipeline.is_healthy(), "the committer survived the panic");
-    assert_eq!(f.event(id).state, "done");
+    assert_eq!(f.event(id).state, smstrigger_host::model::EventState::Done);
     assert_eq!(
         f.events_of(record.id).len(),
         1,

@@ -11,7 +11,7 @@ use smstrigger_host::actions::execution_time::{
     MOVED_TO_NOW_AT_EXECUTION, OUTSIDE_CALLING_HOURS_AT_EXECUTION, PAST_AT_EXECUTION,
     SHIFTED_AT_EXECUTION,
 };
-use smstrigger_host::model::{DISCARD_ID, DeliveryStatus};
+use smstrigger_host::model::{DISCARD_ID, DeliveryStatus, EventState};
 use smstrigger_test_components as components;
 
 use super::*;
@@ -60,7 +60,7 @@ fn delivered(f: &Fixture, record: RecordId, message_id: &str) -> serde_json::Val
         local(RECEIPT),
     ));
     f.drain();
-    assert_eq!(f.event(id).state, "done");
+    assert_eq!(f.event(id).state, EventState::Done);
     let verdicts = f.verdicts(id);
     assert_eq!(verdicts.len(), 1, "{verdicts:?}");
     let verdict = verdicts[0].clone();

@@ -153,7 +153,10 @@ fn a_time_in_the_spring_gap_sets_nothing_and_the_decision_says_why() {
     f.drain();
     assert_eq!(f.events_of(customer.id), vec![]);
     let decision = &f.event(id).decisions[0];
-    assert_eq!(decision.outcome, "ok");
+    assert_eq!(
+        decision.outcome,
+        smstrigger_host::model::DecisionOutcome::Ok
+    );
     assert!(
         decision.logs.to_string().contains("daylight saving"),
         "{}",

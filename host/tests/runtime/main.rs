@@ -9,6 +9,7 @@ mod hostile;
 mod imports;
 mod javascript;
 mod sandbox;
+mod wasi_calls;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};

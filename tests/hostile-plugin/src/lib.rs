@@ -24,6 +24,11 @@
 //! | `stderr-flood`, `stdout-flood` | blocking writes of 1 KiB until the stream refuses, 100,000 at most |
 //! | `env` | reads environment variables, arguments and the working directory |
 //! | `clock-and-random` | reports the wall clock and a few WASI-seeded hashes |
+//! | `every-wasi-call` | calls every function of every WASI interface the host links and logs what each returned (see [`every_call`]) |
+//! | `exit` | `wasi:cli/exit.exit` with config `status` (`ok`, the default, or `err`) |
+//! | `exit-with-code` | `wasi:cli/exit.exit-with-code` with config `code` (0 by default) |
+//! | `random-bytes`, `insecure-random-bytes` | asks `wasi:random` for config `len` bytes; the note says how many came |
+//! | `hoard-pollables` | subscribes to the monotonic clock config `count` times, keeping every pollable |
 //! | `log-flood`, `lookup-flood` | calls `log`, or `find_records`, 1,000,000 times |
 //! | `state` | counts its invocations in a `static` |
 //! | `foreign-record` | discards the record with id `record_id` from config |
@@ -31,9 +36,12 @@
 //!
 //! An unknown attack is an error naming it.
 //!
-//! It imports only the WASI its attacks reach (files and sockets are not
-//! linked by the host at all, so a component importing them could not even
-//! be loaded; the runtime tests prove that with components of their own).
+//! It imports only the WASI its attacks reach: with `every-wasi-call`, every
+//! function of every interface the host links, which the runtime tests
+//! check against this component's own import section. Files and sockets
+//! are not linked by the host at all, so a component importing them could
+//! not even be loaded; the runtime tests prove that with components of
+//! their own.
 //!
 //! The probe (`env`) returns `Err` describing what it saw when the sandbox
 //! gave it nothing, and `Ok` with one action whose note holds what leaked
@@ -91,6 +99,15 @@ impl Trigger for Hostile {
             "stdout-flood" => waits::flood_stream(waits::Stream::Stdout),
             "env" => read_environment(subject),
             "clock-and-random" => noted(subject, clock_and_random()),
+            "every-wasi-call" => every_call::every_wasi_call(),
+            "exit" => every_call::exit(&config("status").unwrap_or_else(|| "ok".into())),
+            "exit-with-code" => every_call::exit_with_code(number("code")?),
+            "random-bytes" => noted(subject, random_bytes(true)?),
+            "insecure-random-bytes" => noted(subject, random_bytes(false)?),
+            "hoard-pollables" => {
+                let count = every_call::hoard_pollables(number("count")?)?;
+                noted(subject, format!("{count} pollables"))
+            }
             "log-flood" => flood_log(),
             "lookup-flood" => flood_lookups(&event),
             "state" => noted(subject, count_invocations()),
@@ -102,6 +119,23 @@ impl Trigger for Hostile {
 }
 
 smstrigger_sdk::export_trigger!(Hostile);
+
+pub mod every_call;
+
+/// The number in config `key` (0 when unset).
+fn number<T: std::str::FromStr>(key: &str) -> Result<T, String> {
+    let value = config(key).unwrap_or_else(|| "0".into());
+    value
+        .parse()
+        .map_err(|_| format!("{key} `{value}` is not a number in range"))
+}
+
+/// `<n> bytes`: what `get-random-bytes` (or the insecure one, when not
+/// `secure`) returned for config `len`.
+fn random_bytes(secure: bool) -> Result<String, String> {
+    let len = every_call::random_bytes(number("len")?, secure)?;
+    Ok(format!("{len} bytes"))
+}
 
 /// Discards the record whose id is in config `record_id`: a record the
 /// event does not name, perhaps another tenant's.

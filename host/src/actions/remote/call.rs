@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::blocking::{RequestBuilder, Response};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::client::AddressRefused;
 use crate::store::ExecutorSettings;
+use crate::wire::v2::Envelope;
+/// Why an action was not executed, in the `/v2` error shape.
+pub use crate::wire::v2::ErrorItem as RemoteError;
 
 /// The remote could not be reached or did not answer in time (refused,
 /// reset, timed out, a 5xx after every attempt, a TLS failure).
@@ -86,24 +88,6 @@ impl RemoteTarget {
                 account: account.clone(),
                 token: token.clone(),
             }),
-        }
-    }
-}
-
-/// Why an action was not executed, in the `/v2` error shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoteError {
-    pub errorcode: String,
-    pub errormessage: String,
-    pub property: Option<String>,
-}
-
-impl RemoteError {
-    pub(super) fn new(errorcode: &str, errormessage: impl Into<String>) -> Self {
-        Self {
-            errorcode: errorcode.into(),
-            errormessage: errormessage.into(),
-            property: None,
         }
     }
 }
@@ -210,21 +194,22 @@ fn classify(response: Response) -> Result<Value, Outcome> {
         .ok()
         .and_then(|_| serde_json::from_slice(&bytes).ok())
         .unwrap_or(Value::Null);
-    let first = &body["errors"][0];
-    let text = |key: &str| first[key].as_str().map(String::from);
-    if status.is_success() && body["errors"].as_array().is_some_and(Vec::is_empty) {
-        return Ok(body["response"].clone());
+    if status.is_success()
+        && let Some(response) = Envelope::success_response(&body)
+    {
+        return Ok(response);
     }
     if status == StatusCode::EXPECTATION_FAILED {
         tracing::info!(errors = %body["errors"], "the remote refused an action");
-        let errorcode = text("errorcode")
+        let (errorcode, property) = Envelope::first_error(&body);
+        let errorcode = errorcode
             .map(|code| sanitized_code(&code))
             .filter(|code| !code.is_empty())
             .unwrap_or_else(|| "refused".into());
         return Err(Outcome::Refused(RemoteError {
             errormessage: format!("the remote refused the action ({errorcode})"),
             errorcode,
-            property: text("property")
+            property: property
                 .map(|p| sanitized_code(&p))
                 .filter(|p| !p.is_empty()),
         }));

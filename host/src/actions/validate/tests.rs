@@ -1,6 +1,7 @@
 //! The validation rules, each tried to be broken and to be passed.
 
 use super::*;
+use crate::model::CallingHours;
 use chrono::{NaiveDateTime, TimeZone};
 
 const PROJECT: ProjectId = ProjectId(1);

@@ -10,9 +10,9 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use super::envelope::{V2Error, V2Result};
-use crate::actions::remote::V2_DATETIME;
 use crate::api::AppState;
 use crate::model::Timestamp;
+use crate::wire::v2::{DISPOSITION_FIELDS, V2_DATETIME};
 
 /// The longest `Idempotency-Key`, `userid` and `description` taken.
 const MAX_KEY: usize = 200;
@@ -77,9 +77,10 @@ pub(super) async fn read_body(request: Request, state: &AppState) -> V2Result<Ma
 
 impl NewDisposition {
     pub(super) fn from_fields(mut fields: Map<String, Value>) -> V2Result<Self> {
-        if let Some(unknown) = fields.keys().find(|k| {
-            !["dispositionid", "userid", "next_calldate", "description"].contains(&k.as_str())
-        }) {
+        if let Some(unknown) = fields
+            .keys()
+            .find(|k| !DISPOSITION_FIELDS.contains(&k.as_str()))
+        {
             return Err(V2Error::refuse(
                 "unknown_field",
                 format!("{unknown} is not a field of a disposition"),

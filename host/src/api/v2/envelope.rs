@@ -10,12 +10,13 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::auth::tenant_by_key;
 use crate::api::{ApiError, AppState};
 use crate::model::TenantId;
 use crate::store;
+use crate::wire::v2::{Envelope, ErrorItem};
 
 /// A failure in the `/v2` envelope: 417 for a refusal, 401 for bad
 /// credentials, 5xx only for the server's own faults.
@@ -59,11 +60,11 @@ impl V2Error {
 
 impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
-        let body = json!({ "errors": [{
-            "errorcode": self.errorcode,
-            "errormessage": self.errormessage,
-            "property": self.property,
-        }]});
+        let body = Envelope::failure(ErrorItem {
+            errorcode: self.errorcode,
+            errormessage: self.errormessage,
+            property: self.property,
+        });
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -100,7 +101,7 @@ pub(super) type V2Result<T> = Result<T, V2Error>;
 
 /// Success: `{"errors": [], "response": …}`.
 pub(super) fn ok(response: Value) -> Response {
-    axum::Json(json!({ "errors": [], "response": response })).into_response()
+    axum::Json(Envelope::success(response)).into_response()
 }
 
 pub(super) async fn blocking<T: Send + 'static>(

@@ -1,5 +1,6 @@
 //! Journal on SQLite.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
@@ -40,7 +41,11 @@ fn journal_one(
         entry.subject,
         entry.input,
         entry.received_at,
-        if superseded { "superseded" } else { "pending" },
+        if superseded {
+            EventState::Superseded
+        } else {
+            EventState::Pending
+        },
         accepted_us,
     ])?;
     let id = EventId(tx.last_insert_rowid() as u64);
@@ -139,7 +144,7 @@ impl Journal for SqliteStore {
                 Ok((
                     ProjectId(row.get(0)?),
                     row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
+                    row.get::<_, EventState>(2)?,
                     row.get::<_, Timestamp>(3)?,
                     row.get::<_, Option<Timestamp>>(4)?,
                     row.get::<_, String>(5)?,
@@ -342,11 +347,7 @@ fn commit_processed(
                 write.note,
             ])?;
         }
-        let state = if event.decisions.iter().any(|d| d.outcome == "failed") {
-            "failed"
-        } else {
-            "done"
-        };
+        let state = event.state(); // store::rules decides
         let marked = tx
             .prepare_cached(
                 "UPDATE events SET state = ?2, resolved = ?3, processed_at = ?4, decided_us = ?5
@@ -410,3 +411,25 @@ fn decision_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRecord
         lookups: json(12)?,
     })
 }
+
+/// Outcomes and states are stored as their spelling (`ok`, `pending`...).
+macro_rules! stored_as_text {
+    ($($name:ty),*) => {$(
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                <$name>::parse(text).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {text:?}", stringify!($name)).into())
+                })
+            }
+        }
+    )*};
+}
+
+stored_as_text!(DecisionOutcome, EventState);

@@ -61,7 +61,7 @@ pub(crate) struct Memos {
     pub owners: Memo<crate::model::ProjectId, crate::model::TenantId>,
     pub tenants: Memo<crate::model::TenantId, crate::store::TenantSettings>,
     pub limits: Memo<crate::model::TenantId, crate::store::TenantLimits>,
-    pub keywords: Memo<crate::model::TenantId, Vec<String>>,
+    pub keywords: Memo<crate::model::TenantId, Option<Vec<String>>>,
     pub bindings:
         Memo<(crate::model::TenantId, crate::model::ProjectId), Vec<crate::store::ActiveBinding>>,
 }

@@ -16,6 +16,7 @@ use super::schema::MIGRATIONS;
 use super::*;
 
 mod checkpoint;
+mod error;
 mod journal;
 mod memo;
 mod outbox;

@@ -5,26 +5,35 @@ use rusqlite::{OptionalExtension, params};
 use super::*;
 
 impl Plugins for SqliteStore {
-    fn add_plugin_version(
+    fn latest_plugin_version(&self, tenant: TenantId, name: &str) -> Result<Option<u32>> {
+        Ok(self
+            .read()
+            .prepare_cached(
+                "SELECT MAX(version) FROM plugin_versions WHERE tenant_id = ?1 AND name = ?2",
+            )?
+            .query_row(params![tenant.0, name], |row| row.get(0))?)
+    }
+
+    fn insert_plugin_version(
         &self,
         tenant: TenantId,
         name: &str,
+        version: u32,
         sha256: &str,
         component: &[u8],
-    ) -> Result<u32> {
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let version: u32 = tx
-            .prepare_cached(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM plugin_versions
-             WHERE tenant_id = ?1 AND name = ?2",
-            )?
-            .query_row(params![tenant.0, name], |row| row.get(0))?;
         tx.execute(
             "INSERT INTO plugin_versions (tenant_id, name, version, sha256, component, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![tenant.0, name, version, sha256, component, now()],
-        )?;
+        )
+        .map_err(|error| {
+            super::error::conflict_on_unique(error, || {
+                format!("plugin {name} version {version} is taken")
+            })
+        })?;
         tx.execute(
             "INSERT INTO plugins (tenant_id, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![tenant.0, name],
@@ -32,7 +41,7 @@ impl Plugins for SqliteStore {
         tx.commit()?;
         drop(conn);
         self.memos.changed();
-        Ok(version)
+        Ok(())
     }
 
     fn prune_plugin_versions(

@@ -3,8 +3,6 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
-use crate::model::{DISCARD_ID, SHARED_CALLBACK_ID};
-use crate::phone::DEFAULT_OPT_OUT_KEYWORDS;
 
 /// The non-secret name of a key: the first hex digits of its hash.
 fn fingerprint(key_hash: &str) -> String {
@@ -13,12 +11,12 @@ fn fingerprint(key_hash: &str) -> String {
 
 impl Tenants for SqliteStore {
     fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant> {
-        let keywords = serde_json::to_string(DEFAULT_OPT_OUT_KEYWORDS)?;
         let conn = self.conn();
+        // `null` keywords: never set, the defaults apply (store::rules).
         conn.execute(
             "INSERT INTO tenants (name, webhook_secret, opt_out_keywords, created_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![name, webhook_secret, keywords, now()],
+             VALUES (?1, ?2, 'null', ?3)",
+            params![name, webhook_secret, now()],
         )?;
         Ok(Tenant {
             id: TenantId(conn.last_insert_rowid() as u64),
@@ -27,7 +25,7 @@ impl Tenants for SqliteStore {
         })
     }
 
-    fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
+    fn stored_opt_out_keywords(&self, tenant: TenantId) -> Result<Option<Vec<String>>> {
         self.memos.keywords.get_or_load(tenant, || {
             let json: String = self
                 .read()
@@ -39,17 +37,21 @@ impl Tenants for SqliteStore {
         })
     }
 
-    fn set_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
-        let upper: Vec<String> = keywords.iter().map(|k| k.trim().to_uppercase()).collect();
+    fn write_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
         self.conn().execute(
             "UPDATE tenants SET opt_out_keywords = ?2 WHERE id = ?1",
-            params![tenant.0, serde_json::to_string(&upper)?],
+            params![tenant.0, serde_json::to_string(keywords)?],
         )?;
         self.memos.changed();
         Ok(())
     }
 
-    fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project> {
+    fn insert_project(
+        &self,
+        tenant: TenantId,
+        settings: &ProjectSettings,
+        dispositions: &[DispositionDef],
+    ) -> Result<Project> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let hours = settings.calling_hours.as_ref();
@@ -71,14 +73,17 @@ impl Tenants for SqliteStore {
             ],
         )?;
         let id = ProjectId(tx.last_insert_rowid() as u64);
-        for (disposition, name) in [
-            (SHARED_CALLBACK_ID, "Shared Callback"),
-            (DISCARD_ID, "Discard"),
-        ] {
+        for disposition in dispositions {
             tx.execute(
                 "INSERT INTO dispositions (project_id, id, name, active, system)
-                 VALUES (?1, ?2, ?3, 1, 1)",
-                params![id.0, disposition, name],
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id.0,
+                    disposition.id,
+                    disposition.name,
+                    disposition.active,
+                    disposition.system
+                ],
             )?;
         }
         tx.commit()?;
@@ -163,7 +168,7 @@ impl Tenants for SqliteStore {
         })
     }
 
-    fn upsert_disposition(
+    fn write_disposition(
         &self,
         tenant: TenantId,
         project: ProjectId,
@@ -171,19 +176,17 @@ impl Tenants for SqliteStore {
     ) -> Result<()> {
         let conn = self.conn();
         owned_project(&conn, tenant, project)?;
-        let system: Option<bool> = conn
-            .prepare_cached("SELECT system FROM dispositions WHERE project_id = ?1 AND id = ?2")?
-            .query_row(params![project.0, disposition.id], |row| row.get(0))
-            .optional()?;
-        if system == Some(true) {
-            return Err(Error::Conflict {
-                what: format!("disposition {} is a system disposition", disposition.id),
-            });
-        }
         conn.execute(
-            "INSERT INTO dispositions (project_id, id, name, active, system) VALUES (?1, ?2, ?3, ?4, 0)
-             ON CONFLICT (project_id, id) DO UPDATE SET name = excluded.name, active = excluded.active",
-            params![project.0, disposition.id, disposition.name, disposition.active],
+            "INSERT INTO dispositions (project_id, id, name, active, system) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (project_id, id) DO UPDATE SET name = excluded.name, active = excluded.active,
+                 system = excluded.system",
+            params![
+                project.0,
+                disposition.id,
+                disposition.name,
+                disposition.active,
+                disposition.system
+            ],
         )?;
         self.memos.changed();
         Ok(())

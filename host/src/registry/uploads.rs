@@ -5,19 +5,16 @@
 //! its CPU limit), so before one starts the tenant must be under its
 //! upload rate ([`UPLOAD_WINDOW`]), have no other compile running, and
 //! the service must be under its global cap of compiles. Each refusal is
-//! a 429 with `Retry-After` and a code naming it. Counts are in memory,
-//! per process, like the other quotas in [`super::quotas`].
+//! an [`Error::Refused`] with a code naming it and when to retry (the API
+//! answers 429 with `Retry-After`). Counts are in memory, per process.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
-
+use super::Error;
 use crate::config::CompileConfig;
 use crate::model::TenantId;
-
-use super::error::ApiError;
 
 /// The window the upload rate counts over.
 pub const UPLOAD_WINDOW: Duration = Duration::from_secs(60);
@@ -57,14 +54,14 @@ impl Uploads {
     /// compiled before (another tenant's copy of a shipped rule) costs no
     /// compile, so it takes no slot.
     ///
-    /// Over the rate: 429 `upload_rate`; a compile of the tenant's already
-    /// running, or the global cap reached: 429 `compile_busy`. A refused
+    /// Over the rate: refused `upload_rate`; a compile of the tenant's
+    /// already running, or the global cap reached: refused `compile_busy`. A refused
     /// upload does not count toward the rate.
     pub fn admit(
         self: &Arc<Self>,
         tenant: TenantId,
         compiles: bool,
-    ) -> Result<Option<CompileSlot>, ApiError> {
+    ) -> Result<Option<CompileSlot>, Error> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let recent = state.recent.entry(tenant).or_default();
@@ -116,10 +113,11 @@ impl Uploads {
     }
 }
 
-fn refused(code: &'static str, message: String, retry_after: u64) -> ApiError {
-    ApiError {
-        retry_after: Some(retry_after),
-        ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+fn refused(code: &'static str, message: String, retry_after: u64) -> Error {
+    Error::Refused {
+        code,
+        message,
+        retry_after,
     }
 }
 
@@ -142,6 +140,18 @@ impl Drop for CompileSlot {
 mod tests {
     use super::*;
 
+    /// The code, message and retry delay of a refusal.
+    fn refusal(error: Error) -> (&'static str, String, u64) {
+        match error {
+            Error::Refused {
+                code,
+                message,
+                retry_after,
+            } => (code, message, retry_after),
+            other => panic!("not a refusal: {other:?}"),
+        }
+    }
+
     fn uploads(per_minute: u32, concurrent: usize) -> Arc<Uploads> {
         Arc::new(Uploads::new(&CompileConfig {
             uploads_per_minute: per_minute,
@@ -154,9 +164,9 @@ mod tests {
     fn a_tenant_compiles_one_upload_at_a_time_and_others_are_not_held_up() {
         let uploads = uploads(10, 2);
         let first = uploads.admit(TenantId(1), true).unwrap();
-        let err = uploads.admit(TenantId(1), true).err().unwrap();
-        assert_eq!((err.status.as_u16(), err.code), (429, "compile_busy"));
-        assert!(err.retry_after.is_some());
+        let (code, _, retry_after) = refusal(uploads.admit(TenantId(1), true).err().unwrap());
+        assert_eq!(code, "compile_busy");
+        assert!(retry_after > 0);
         let _other = uploads.admit(TenantId(2), true).unwrap();
         drop(first);
         uploads.admit(TenantId(1), true).unwrap();
@@ -170,8 +180,8 @@ mod tests {
         let _compiling = uploads.admit(TenantId(1), true).unwrap();
         assert!(uploads.admit(TenantId(2), false).unwrap().is_none());
         assert!(uploads.admit(TenantId(2), false).unwrap().is_none());
-        let err = uploads.admit(TenantId(2), false).err().unwrap();
-        assert_eq!(err.code, "upload_rate");
+        let (code, _, _) = refusal(uploads.admit(TenantId(2), false).err().unwrap());
+        assert_eq!(code, "upload_rate");
     }
 
     #[test]
@@ -179,9 +189,9 @@ mod tests {
         let uploads = uploads(10, 2);
         let _a = uploads.admit(TenantId(1), true).unwrap();
         let _b = uploads.admit(TenantId(2), true).unwrap();
-        let err = uploads.admit(TenantId(3), true).err().unwrap();
-        assert_eq!((err.status.as_u16(), err.code), (429, "compile_busy"));
-        assert!(err.message.contains('2'), "{}", err.message);
+        let (code, message, _) = refusal(uploads.admit(TenantId(3), true).err().unwrap());
+        assert_eq!(code, "compile_busy");
+        assert!(message.contains('2'), "{message}");
     }
 
     #[test]
@@ -190,15 +200,10 @@ mod tests {
         for _ in 0..3 {
             drop(uploads.admit(TenantId(1), true).unwrap());
         }
-        let err = uploads.admit(TenantId(1), true).err().unwrap();
-        assert_eq!((err.status.as_u16(), err.code), (429, "upload_rate"));
-        let retry = err.retry_after.unwrap();
+        let (code, message, retry) = refusal(uploads.admit(TenantId(1), true).err().unwrap());
+        assert_eq!(code, "upload_rate");
         assert!((1..=61).contains(&retry), "{retry}");
-        assert!(
-            err.message.contains("3 uploads per minute"),
-            "{}",
-            err.message
-        );
+        assert!(message.contains("3 uploads per minute"), "{message}");
         drop(uploads.admit(TenantId(2), true).unwrap());
     }
 }

@@ -7,6 +7,16 @@
 
 use serde::{Deserialize, Serialize};
 
+mod outcome;
+mod rules;
+
+pub use outcome::{DecisionOutcome, EventState};
+
+pub use rules::{
+    CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,
+    PastCallbackPolicy, ProjectRules, TenantLimits,
+};
+
 /// An instant as seconds since the Unix epoch, UTC.
 pub type Timestamp = i64;
 

@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 use smstrigger_host::actions::calling_hours::CallingHours;
 use smstrigger_host::actions::{CallingHoursPolicy, EmbeddedExecutor, Executor};
 use smstrigger_host::model::{EventId, ProjectId, RecordId, TenantId, Timestamp};
-use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
+use smstrigger_host::pipeline::{Acceptance, Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime, sha256_hex};
 use smstrigger_host::store::{
     self, Binding, Journal, Journaled, NewRecord, Plugins, ProcessedEvent, ProjectSettings,
@@ -545,7 +545,11 @@ impl Setup {
             store_dyn,
             Arc::clone(runtime),
             executor.clone(),
-            PipelineConfig::default(),
+            // The events carry fixed dates: no acceptance window.
+            PipelineConfig {
+                acceptance: Acceptance::Any,
+                ..PipelineConfig::default()
+            },
         );
         Self {
             dir,
@@ -674,6 +678,7 @@ fn settings() -> ProjectSettings {
         calling_hours_policy: CallingHoursPolicy::Shift,
         horizon_days: 90,
         max_actions_per_event: 16,
+        past_callback_policy: Default::default(),
     }
 }
 

@@ -32,6 +32,12 @@ pub const DEFAULT_MAX_PENDING: u64 = 100_000;
 /// room for the largest shipped plugin (JavaScript, 12 MB) about twice
 /// over on one core (BENCHMARKS.md, "What compiling may cost").
 pub const DEFAULT_COMPILE_CPU_SECS: u64 = 60;
+/// MiB of data (heap and other private writable memory) one upload's
+/// compile may use (see `runtime::compile`): room for the largest shipped
+/// plugin (JavaScript) about three times over, and for a component at the
+/// precheck bounds whose compile uses nearly the whole CPU limit
+/// (BENCHMARKS.md, "What compiling may cost").
+pub const DEFAULT_COMPILE_MEMORY_MIB: u64 = 1024;
 /// Wall-clock seconds one upload's compile may take, waiting for a core
 /// included (the worker runs at a lower priority than the service).
 pub const DEFAULT_COMPILE_WALL_SECS: u64 = 180;
@@ -264,6 +270,9 @@ pub struct CompileConfig {
     /// Wall-clock seconds one compile may take; over it the worker is
     /// killed and the upload answers 422 `compile_limit`.
     pub wall_secs: u64,
+    /// MiB of data one compile may use; a compile that needs more answers
+    /// 422 `compile_limit`.
+    pub memory_mib: u64,
     /// Compiles in flight at once across all tenants (each tenant has one
     /// at most); 0 means half the cores, at least one. More answer 429.
     pub concurrent: usize,
@@ -272,7 +281,7 @@ pub struct CompileConfig {
     /// The `smstrigger` executable whose hidden `compile-worker` runs each
     /// compile under the limits above. `smstrigger serve` sets its own;
     /// unset (tools, tests that do not set it), compiles run in the
-    /// server's process without a CPU limit.
+    /// server's process without a CPU or memory limit.
     #[serde(skip)]
     pub worker: Option<PathBuf>,
 }
@@ -282,6 +291,7 @@ impl Default for CompileConfig {
         Self {
             cpu_secs: DEFAULT_COMPILE_CPU_SECS,
             wall_secs: DEFAULT_COMPILE_WALL_SECS,
+            memory_mib: DEFAULT_COMPILE_MEMORY_MIB,
             concurrent: 0,
             uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
             worker: None,
@@ -334,6 +344,7 @@ impl CompileConfig {
             program: self.worker.clone()?,
             cpu_secs: self.cpu_secs,
             wall: Duration::from_secs(self.wall_secs),
+            memory_bytes: self.memory_mib.saturating_mul(1 << 20),
         })
     }
 }

@@ -29,7 +29,7 @@ use crate::actions::outbox::OutboxPolicy;
 use crate::actions::{RemoteExecutor, TenantRouter};
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::pipeline::{Acceptance, Pipeline, PipelineConfig};
 use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::{CompileCache, Runtime};
 use crate::store::{SqliteStore, Store};
@@ -83,7 +83,13 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
             compile: config.compile.clone(),
         },
     );
-    let mut pipeline_config = PipelineConfig::default();
+    let mut pipeline_config = PipelineConfig {
+        acceptance: Acceptance::Window {
+            default: config.accept_window.defaults(),
+            clock: config.clock.clone(),
+        },
+        ..PipelineConfig::default()
+    };
     if config.workers > 0 {
         pipeline_config.workers = config.workers;
     }

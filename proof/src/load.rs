@@ -13,6 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
+use smstrigger_test_components::bombs::leb;
 
 use crate::api::{Api, INBOUND_PATH, SIGNATURE_HEADER};
 use crate::journal::{Range, db_path};
@@ -304,12 +305,12 @@ pub fn paced(
 /// component may end with a custom section, so the result behaves exactly
 /// as `component` does but has another SHA-256.
 pub fn with_custom_section(component: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut content = leb128(name.len() as u64);
+    let mut content = leb(name.len());
     content.extend_from_slice(name.as_bytes());
     content.extend_from_slice(payload);
     let mut out = component.to_vec();
     out.push(0);
-    out.extend(leb128(content.len() as u64));
+    out.extend(leb(content.len()));
     out.extend(content);
     out
 }
@@ -318,20 +319,6 @@ pub fn with_custom_section(component: &[u8], name: &str, payload: &[u8]) -> Vec<
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// Unsigned LEB128.
-fn leb128(mut value: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 /// A seeded random generator (SplitMix64): reproducible kill times.
@@ -721,14 +708,6 @@ pub fn ratio(a: f64, b: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn leb128_of_known_values() {
-        assert_eq!(leb128(0), vec![0]);
-        assert_eq!(leb128(127), vec![0x7f]);
-        assert_eq!(leb128(128), vec![0x80, 0x01]);
-        assert_eq!(leb128(624_485), vec![0xe5, 0x8e, 0x26]);
-    }
 
     #[test]
     fn a_custom_section_is_appended_whole() {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::execution_time::drop_past_writes;
+use super::execution_time::{check_event, is_past, rules_of};
 use crate::config::Clock;
 use crate::store::{self, ProcessedEvent, Store};
 
@@ -13,7 +13,8 @@ use crate::store::{self, ProcessedEvent, Store};
 /// An implementation must make each event's record changes, its decisions
 /// and its "done" mark one atomic step, so that a crash at any point
 /// neither loses an accepted event nor executes an action twice; and must
-/// execute no action whose next call date has passed by then (see
+/// execute no action whose next call date has passed by then: it is
+/// rejected or moved to now, as its project says (see
 /// [`super::execution_time`]).
 pub trait Executor: Send + Sync {
     fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error>;
@@ -21,8 +22,8 @@ pub trait Executor: Send + Sync {
 
 /// Executes against the embedded store: the whole batch is one SQLite
 /// transaction (decisions, dispositions, next call dates, event-list
-/// entries, opt-outs and the events' done marks), less the actions whose
-/// next call date is before its clock's now.
+/// entries, opt-outs and the events' done marks), after the actions whose
+/// next call date is before its clock's now were moved or dropped.
 pub struct EmbeddedExecutor {
     store: Arc<dyn Store>,
     clock: Clock,
@@ -39,24 +40,34 @@ impl EmbeddedExecutor {
         Self { store, clock }
     }
 
-    /// `processed` without the writes whose next call date is before now
-    /// (their verdicts say why); borrowed when there are none, the usual case.
-    pub(crate) fn checked<'a>(&self, processed: &'a [ProcessedEvent]) -> Cow<'a, [ProcessedEvent]> {
+    /// `processed` as it may execute: writes (and queued remote writes)
+    /// whose next call date is before now moved or removed, as their
+    /// projects say, their verdicts saying which (see
+    /// [`super::execution_time`]); borrowed when there are none, the usual
+    /// case. Fails only when the store cannot say what a project's rules are.
+    pub(crate) fn checked<'a>(
+        &self,
+        processed: &'a [ProcessedEvent],
+    ) -> Result<Cow<'a, [ProcessedEvent]>, store::Error> {
         let now = self.clock.now();
         let past = |event: &ProcessedEvent| {
             event
                 .writes
                 .iter()
-                .any(|write| write.next_calldate.is_some_and(|at| at < now))
+                .chain(&event.outbox)
+                .any(|write| is_past(write, now))
         };
         if !processed.iter().any(past) {
-            return Cow::Borrowed(processed);
+            return Ok(Cow::Borrowed(processed));
         }
         let mut batch = processed.to_vec();
         for event in &mut batch {
-            drop_past_writes(event, now);
+            let tenant = event.tenant_id;
+            check_event(event, now, |record| {
+                rules_of(self.store.as_ref(), tenant, record)
+            })?;
         }
-        Cow::Owned(batch)
+        Ok(Cow::Owned(batch))
     }
 
     /// Commits a batch [`Self::checked`] already went through.
@@ -67,6 +78,6 @@ impl EmbeddedExecutor {
 
 impl Executor for EmbeddedExecutor {
     fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error> {
-        self.commit_checked(&self.checked(processed))
+        self.commit_checked(&self.checked(processed)?)
     }
 }

@@ -24,8 +24,11 @@
 //! - **a circuit breaker per tenant**: after a run of failures its items
 //!   wait a while before anyone calls that remote again;
 //! - **never a past callback**: an item whose next call date passed while
-//!   it waited is refused with `time_in_past_at_execution`, as the
-//!   embedded store refuses one at commit.
+//!   it waited is judged on each attempt by the same rule as the embedded
+//!   store's writes at commit ([`judge_write`]): refused (not executed,
+//!   with `time_in_past_at_execution` or, under `now`, when calling hours
+//!   refuse now), or sent with the date moved to now or the next
+//!   calling-hours slot, as its project says.
 //!
 //! Each settlement also marks the decision's verdict: `"executed": "queued"`
 //! at commit becomes `true` (with the remote's entry) or `false` (with the
@@ -38,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::execution_time::PAST_AT_EXECUTION;
+use super::execution_time::{AtExecution, judge_write};
 use super::remote::{Delivery, RemoteExecutor, RemoteTarget};
 use crate::config::Clock;
 use crate::model::TenantId;
@@ -242,16 +245,26 @@ impl Shared {
     /// One attempt at `item`, settled; returns the item's new state.
     fn attempt(&self, item: &OutboxItem) -> crate::store::Result<DeliveryState> {
         let settings = self.store.tenant(item.tenant_id)?;
-        let past = self.clock.now();
-        let delivery = match RemoteTarget::from_settings(&settings.executor) {
-            // A callback that passed while the item waited is not set.
-            _ if item.write.next_calldate.is_some_and(|at| at < past) => Delivery::Refused(json!({
-                "errorcode": PAST_AT_EXECUTION,
-                "errormessage": "the next call date passed before the action could be delivered",
-            })),
-            Some(target) => self.remote.deliver(&target, item),
+        // A callback that passed while the item waited is moved or refused,
+        // as its project says.
+        let judged = judge_write(
+            self.store.as_ref(),
+            item.tenant_id,
+            &item.write,
+            self.clock.now(),
+        )?;
+        let delivery = match (&judged, RemoteTarget::from_settings(&settings.executor)) {
+            (Some(refused @ AtExecution::Refused { .. }), _) => {
+                Delivery::Refused(refused.as_remote_error())
+            }
+            (Some(AtExecution::Moved { to, .. }), Some(target)) => {
+                let mut moved = item.clone();
+                moved.write.next_calldate = Some(*to);
+                self.remote.deliver(&target, &moved)
+            }
+            (None, Some(target)) => self.remote.deliver(&target, item),
             // The tenant went back to the embedded store: nobody to send to.
-            None => Delivery::Refused(json!({
+            (_, None) => Delivery::Refused(json!({
                 "errorcode": "remote_not_configured",
                 "errormessage": "the tenant's executor is no longer remote",
             })),
@@ -287,7 +300,15 @@ impl Shared {
             .decisions
             .iter()
             .find(|d| d.plugin == item.write.plugin)
-            .map(|d| mark(d.verdicts.clone(), &item.write, executed, &result))
+            .map(|d| {
+                mark(
+                    d.verdicts.clone(),
+                    &item.write,
+                    executed,
+                    &result,
+                    judged.as_ref(),
+                )
+            })
             .unwrap_or(Value::Null);
         self.store.settle(
             item,
@@ -322,12 +343,16 @@ impl Shared {
 
 /// The verdicts of a decision with `write`'s verdict (the first accepted
 /// one on its record still queued) marked: `executed` and the remote's
-/// entry or error once settled; still queued, the last error.
+/// entry or error once settled; still queued, the last error. What the
+/// time check made of a past write (`judged`) is recorded as the embedded
+/// store's commit records it, in place of the remote's error when it
+/// refused the write.
 pub(crate) fn mark(
     mut verdicts: Value,
     write: &RecordWrite,
     executed: Option<bool>,
     result: &Value,
+    judged: Option<&AtExecution>,
 ) -> Value {
     let verdict = verdicts.as_array_mut().and_then(|list| {
         list.iter_mut().find(|v| {
@@ -337,6 +362,12 @@ pub(crate) fn mark(
         })
     });
     if let Some(verdict) = verdict {
+        if let Some(judged) = judged {
+            judged.record(verdict);
+            if matches!(judged, AtExecution::Refused { .. }) {
+                return verdicts;
+            }
+        }
         match executed {
             Some(true) => {
                 verdict["executed"] = json!(true);
@@ -438,7 +469,7 @@ mod tests {
         };
         let queued = |record: u64| json!({"accepted": true, "action": {"recordId": record}, "executed": QUEUED});
         let verdicts = json!([queued(4), queued(5), queued(5)]);
-        let marked = mark(verdicts, &write, Some(true), &json!({"eventid": 9}));
+        let marked = mark(verdicts, &write, Some(true), &json!({"eventid": 9}), None);
         assert_eq!(marked[0]["executed"], QUEUED, "another record");
         assert_eq!(marked[1]["executed"], true);
         assert_eq!(marked[1]["remote"]["eventid"], 9);
@@ -448,6 +479,7 @@ mod tests {
             &write,
             None,
             &json!({"errorcode": "remote_unavailable"}),
+            None,
         );
         assert_eq!(
             retrying[2]["executed"], QUEUED,

@@ -3,13 +3,15 @@
 //!
 //! Every event of a batch, of either kind, commits in the embedded store's
 //! one transaction: decisions, opt-outs, done marks, and an embedded
-//! tenant's record changes. First, for every tenant alike, actions whose
-//! next call date has passed are dropped (see [`super::execution_time`]).
-//! A remote tenant's record changes are not made here, nor sent over HTTP
-//! here: they are queued in its [`Outbox`] in the same transaction (their
-//! verdicts say `"executed": "queued"`) and carried out by the outbox's
-//! workers after the commit (which checks the time again), so a slow remote
-//! never holds up a commit, and with it every other tenant's decisions.
+//! tenant's record changes. A remote tenant's record changes are not made
+//! here, nor sent over HTTP here: they are queued in its [`Outbox`] in the
+//! same transaction (their verdicts say `"executed": "queued"`) and carried
+//! out by the outbox's workers after the commit (which checks the time
+//! again), so a slow remote never holds up a commit, and with it every
+//! other tenant's decisions. Before the commit, for every tenant alike
+//! (writes and queued writes), actions whose next call date has passed are
+//! rejected or moved to now as their project says (see
+//! [`super::execution_time`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -54,8 +56,6 @@ impl TenantRouter {
 
 impl Executor for TenantRouter {
     fn execute(&self, processed: &[ProcessedEvent]) -> Result<(), store::Error> {
-        let checked = self.embedded.checked(processed);
-        let processed: &[ProcessedEvent] = &checked;
         // The settings are read once per batch: a tenant switching back ends
         // takes effect from its next batch.
         let mut remote = BTreeSet::new();
@@ -69,7 +69,7 @@ impl Executor for TenantRouter {
             }
         }
         if remote.is_empty() {
-            return self.embedded.commit_checked(processed);
+            return self.embedded.execute(processed);
         }
         let batch: Vec<ProcessedEvent> = processed
             .iter()
@@ -78,7 +78,10 @@ impl Executor for TenantRouter {
                 false => event.clone(),
             })
             .collect();
-        self.embedded.commit_checked(&batch)?;
+        // Queued first, so the time check finds a remote write's verdict
+        // marked queued, and leaves it so when it moves the write.
+        self.embedded
+            .commit_checked(&self.embedded.checked(&batch)?)?;
         self.outbox.wake();
         Ok(())
     }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::calling_hours::{local_time, parse_zone};
 use crate::model::{Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, Timestamp};
 pub use crate::model::{
-    CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT, ProjectRules,
+    CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT, PastCallbackPolicy,
+    ProjectRules,
 };
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -235,35 +236,15 @@ fn check(
             format!("record {id}'s phone is on the do-not-contact list"),
         );
     }
-    let (Some(at), Some(hours)) = (next, &rules.calling_hours) else {
+    let Some(at) = next else {
         return Verdict::accept(action.clone(), None, None);
     };
-    let zone = record
-        .time_zone
-        .as_deref()
-        .filter(|z| !z.is_empty())
-        .unwrap_or(&rules.time_zone);
-    let moved = match hours.next_allowed(at, zone) {
-        Err(err) => return reject(Reason::OutsideCallingHours, err),
-        Ok((_, false)) => return Verdict::accept(action.clone(), None, None),
-        Ok((moved, true)) => moved,
+    let zone = record_zone(record.time_zone.as_deref(), rules);
+    let (moved, detail) = match within_calling_hours(rules, zone, at) {
+        Placement::Kept => return Verdict::accept(action.clone(), None, None),
+        Placement::Refused { detail } => return reject(Reason::OutsideCallingHours, detail),
+        Placement::Shifted { to, detail } => (to, detail),
     };
-    let (start, end) = (hours.start.format("%H:%M"), hours.end.format("%H:%M"));
-    let local = local_text(at, zone);
-    let wall = parse_zone(zone).and_then(|tz| local_time(at, tz));
-    let side = match wall.map(|t| t.time()) {
-        Ok(t) if t < hours.start => format!("before {start}"),
-        Ok(t) if t == hours.end => format!("at {end}, when calling hours end"),
-        _ => format!("after {end}"),
-    };
-    if rules.policy == CallingHoursPolicy::Reject {
-        let detail = format!("{local} {zone} is {side}, outside calling hours {start}–{end}");
-        return reject(Reason::OutsideCallingHours, detail);
-    }
-    let detail = format!(
-        "{local} {zone} is {side}; moved to {}",
-        local_text(moved, zone)
-    );
     if moved > horizon_end {
         let days = rules.horizon_days;
         return reject(
@@ -281,6 +262,60 @@ fn check(
         Disposition::Discard => Disposition::Discard,
     };
     Verdict::accept(shifted, Some(Reason::ShiftedToCallingHours), Some(detail))
+}
+
+/// The zone a record's times are read in: its own, or (when it has none,
+/// or an empty one) the project's.
+pub(crate) fn record_zone<'a>(record_zone: Option<&'a str>, rules: &'a ProjectRules) -> &'a str {
+    record_zone
+        .filter(|z| !z.is_empty())
+        .unwrap_or(&rules.time_zone)
+}
+
+/// Where the project's calling hours put a callback at `at` on `zone`'s
+/// wall clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Inside calling hours, or the project has none: it stays at `at`.
+    Kept,
+    /// Outside them under the `shift` policy: moved to the next allowed
+    /// slot `to`; `detail` says from where to where.
+    Shifted { to: Timestamp, detail: String },
+    /// Outside them under the `reject` policy, or its local time cannot be
+    /// known (an unknown zone); `detail` says why.
+    Refused { detail: String },
+}
+
+/// Puts a callback at `at` through the project's calling hours in `zone`:
+/// the one place both validation (at the event's time) and the last check
+/// before execution (see [`super::execution_time`]) do it, so they cannot
+/// disagree. Without calling hours the zone is never read.
+pub(crate) fn within_calling_hours(rules: &ProjectRules, zone: &str, at: Timestamp) -> Placement {
+    let Some(hours) = &rules.calling_hours else {
+        return Placement::Kept;
+    };
+    let moved = match hours.next_allowed(at, zone) {
+        Err(detail) => return Placement::Refused { detail },
+        Ok((_, false)) => return Placement::Kept,
+        Ok((moved, true)) => moved,
+    };
+    let (start, end) = (hours.start.format("%H:%M"), hours.end.format("%H:%M"));
+    let local = local_text(at, zone);
+    let wall = parse_zone(zone).and_then(|tz| local_time(at, tz));
+    let side = match wall.map(|t| t.time()) {
+        Ok(t) if t < hours.start => format!("before {start}"),
+        Ok(t) if t == hours.end => format!("at {end}, when calling hours end"),
+        _ => format!("after {end}"),
+    };
+    if rules.policy == CallingHoursPolicy::Reject {
+        let detail = format!("{local} {zone} is {side}, outside calling hours {start}–{end}");
+        return Placement::Refused { detail };
+    }
+    let detail = format!(
+        "{local} {zone} is {side}; moved to {}",
+        local_text(moved, zone)
+    );
+    Placement::Shifted { to: moved, detail }
 }
 
 /// `at` on `zone`'s wall clock as `YYYY-MM-DD HH:MM`, or the raw seconds if it has none.

@@ -21,12 +21,44 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 /// Parses a JSON body the way [`Json`] does.
+///
+/// serde_json reports some shape errors as syntax errors (a number where
+/// an enum's name belongs is "expected value"), so a syntax error in a body
+/// that is well-formed JSON after all is a shape error: 422, not 400.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
+        let well_formed = || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         match e.classify() {
             Category::Data => ApiError::invalid(format!("invalid body: {e}")),
+            Category::Syntax if well_formed() => ApiError::invalid(format!("invalid body: {e}")),
             _ => ApiError::bad_request(format!("malformed JSON: {e}")),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)] // read only through Debug
+    enum Choice {
+        One,
+    }
+
+    #[test]
+    fn a_well_formed_body_of_the_wrong_shape_is_422_and_broken_json_400() {
+        for shape in [&b"1"[..], b"null", b"\"Two\"", b"[\"One\"]"] {
+            let error = parse::<Choice>(shape).unwrap_err();
+            assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY, "{error:?}");
+        }
+        for broken in [&b"\"One"[..], b"{", b""] {
+            let error = parse::<Choice>(broken).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{error:?}");
+        }
+        assert!(matches!(parse::<Choice>(b"\"One\""), Ok(Choice::One)));
+    }
 }

@@ -116,16 +116,11 @@ impl From<AcceptError> for ApiError {
     fn from(error: AcceptError) -> Self {
         match error {
             AcceptError::UnknownProject(_) | AcceptError::UnknownRecord(..) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
+                Self::new(StatusCode::NOT_FOUND, error.code(), error.to_string())
             }
-            AcceptError::OutsideWindow { .. } => Self::new(
+            AcceptError::OutsideWindow { .. } | AcceptError::InvalidPhone(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "outside_accept_window",
-                error.to_string(),
-            ),
-            AcceptError::InvalidPhone(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_phone",
+                error.code(),
                 error.to_string(),
             ),
             AcceptError::Store(error) => error.into(),

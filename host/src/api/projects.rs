@@ -19,8 +19,8 @@ use super::auth::Tenant;
 use super::body::Json;
 use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
-use crate::actions::CallingHoursPolicy;
 use crate::actions::calling_hours::CallingHours;
+use crate::actions::{CallingHoursPolicy, PastCallbackPolicy};
 use crate::model::ProjectId;
 use crate::phone::{PhoneError, is_supported_country};
 use crate::store::{DispositionDef, Project, ProjectSettings};
@@ -105,6 +105,11 @@ pub struct NewProject {
     horizon_days: u32,
     #[serde(default = "default_max_actions")]
     max_actions_per_event: usize,
+    /// What happens to a callback whose next call date has passed by the
+    /// time it executes: `reject` (the default) leaves the record as it
+    /// was; `now` sets it for now, put through calling hours.
+    #[serde(default)]
+    past_callback_policy: PastCallbackPolicy,
 }
 
 fn default_horizon() -> u32 {
@@ -151,12 +156,14 @@ impl NewProject {
             calling_hours_policy: self.calling_hours_policy,
             horizon_days: self.horizon_days,
             max_actions_per_event: self.max_actions_per_event,
+            past_callback_policy: self.past_callback_policy,
         })
     }
 }
 
 /// Creates a project: name, time zone, default country, calling hours
-/// and policy, callback horizon, per-event action limit.
+/// and policy, callback horizon, per-event action limit, and what happens
+/// to a callback already past when it executes.
 #[utoipa::path(
     post,
     path = "/v1/projects",

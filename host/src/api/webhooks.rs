@@ -4,8 +4,9 @@
 //! `?wait=true` waits for the decision and returns the event. Anything
 //! wrong with the request is a 4xx and nothing is journaled; that includes
 //! a timestamp outside the tenant's acceptance window (422
-//! `outside_accept_window`), which also bounds how long a captured signed
-//! webhook can be replayed.
+//! `outside_accept_window`, checked by `Pipeline::prepare` as for every way
+//! events come in), which also bounds how long a captured signed webhook
+//! can be replayed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,8 +22,8 @@ use super::auth::{SIGNATURE_HEADER, check_webhook};
 use super::body::parse;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
-use crate::pipeline::{Incoming, check_window};
-use crate::store::{AcceptWindow, EventView, JournalEntry, Journaled};
+use crate::pipeline::Incoming;
+use crate::store::{EventView, JournalEntry, Journaled};
 
 /// How long `?wait=true` waits for the decision before answering 202.
 pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
@@ -140,14 +141,9 @@ pub async fn webhooks_status(
     let wait = waits(&query);
     let prepared = state.clone();
     let (tenant, entry) = blocking(move || {
-        let (tenant, zone, window) =
-            authenticate(&prepared, parsed.project_id, &query, &headers, &body)?;
+        let (tenant, zone) = authenticate(&prepared, parsed.project_id, &query, &headers, &body)?;
         let incoming = Incoming::Status {
-            timestamp: within(
-                &prepared,
-                window,
-                parse_timestamp(&parsed.timestamp, &zone)?,
-            )?,
+            timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
             message_id: parsed.message_id,
             project_id: parsed.project_id,
             record_id: parsed.record_id,
@@ -199,9 +195,9 @@ pub async fn webhooks_inbound(
     // only settings the store keeps in memory (project, tenant), so it is
     // prepared right here: a trip to the blocking pool measured as 9% of
     // the server's CPU at peak. A settings miss is one indexed read.
-    let (tenant, zone, window) = authenticate(&state, parsed.project_id, &query, &headers, &body)?;
+    let (tenant, zone) = authenticate(&state, parsed.project_id, &query, &headers, &body)?;
     let incoming = Incoming::Inbound {
-        timestamp: within(&state, window, parse_timestamp(&parsed.timestamp, &zone)?)?,
+        timestamp: parse_timestamp(&parsed.timestamp, &zone)?,
         message_id: parsed.message_id.filter(|id| !id.trim().is_empty()),
         project_id: parsed.project_id,
         source_phone_number: parsed.source_phone_number,
@@ -212,8 +208,7 @@ pub async fn webhooks_inbound(
 }
 
 /// The tenant owning `project`, if the request carries its credentials;
-/// with the project's time zone and the tenant's acceptance window (its
-/// own, or the server's default). An unknown project and wrong credentials
+/// with the project's time zone. An unknown project and wrong credentials
 /// get the same answer, so project ids cannot be probed. Reads settings the
 /// store keeps in memory (one indexed read each on a miss).
 fn authenticate(
@@ -222,7 +217,7 @@ fn authenticate(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> ApiResult<(TenantId, String, AcceptWindow)> {
+) -> ApiResult<(TenantId, String)> {
     // An id SQLite cannot hold is as unknown as any other.
     if i64::try_from(project.0).is_err() {
         return Err(check_webhook_unknown());
@@ -243,17 +238,7 @@ fn authenticate(
     }
     state.quotas.take_event(tenant)?;
     let zone = state.store.project(tenant, project)?.settings.time_zone;
-    let window = settings
-        .accept_window
-        .unwrap_or_else(|| state.config.accept_window.defaults());
-    Ok((tenant, zone, window))
-}
-
-/// `timestamp`, if it is within `window` of the host's clock (see
-/// [`check_window`]); a 422 `outside_accept_window` naming both otherwise.
-fn within(state: &AppState, window: AcceptWindow, timestamp: Timestamp) -> ApiResult<Timestamp> {
-    check_window(timestamp, state.config.clock.now(), window)?;
-    Ok(timestamp)
+    Ok((tenant, zone))
 }
 
 /// Whether the request asks to wait for the decision (`?wait=true`).

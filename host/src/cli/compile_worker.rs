@@ -1,7 +1,7 @@
 //! `smstrigger compile-worker` (hidden): compiles one component from stdin
 //! to a serialized artifact on stdout, for the server's compile pool.
 //!
-//! The server starts it with a CPU limit already set (see
+//! The server starts it with its CPU and memory limits already set (see
 //! `smstrigger_host::runtime::compile`); it is not meant to be run by hand.
 //! On failure it writes the reason alone to stderr and exits 1.
 

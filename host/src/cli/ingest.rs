@@ -7,8 +7,11 @@
 //! events go to its remote), limits and workers are the server's. Plugins
 //! load on first use, so input is acknowledged from the first line. Each input line is `{"tenant": ID, "event": INCOMING}`; each
 //! output line says what became of it (`accepted 17`, `duplicate 17`,
-//! `superseded 17`, `refused <reason>`), printed only once the event is on
-//! disk, so a line on stdout is an acknowledgement.
+//! `superseded 17`, `refused <code>: <reason>`), printed only once the event
+//! is on disk, so a line on stdout is an acknowledgement. An event is taken
+//! in exactly as a webhook's is (`Pipeline::prepare`): one stamped outside
+//! its tenant's acceptance window is `refused outside_accept_window: …`,
+//! and nothing of it is journaled.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -52,12 +55,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             continue;
         }
         let answer = match serde_json::from_str::<Line>(&line) {
-            Err(error) => format!("refused invalid line: {error}"),
+            Err(error) => format!("refused invalid_line: {error}"),
             Ok(Line { tenant, event }) => match pipeline.accept(tenant, event) {
                 Ok(Journaled::Accepted(id)) => format!("accepted {id}"),
                 Ok(Journaled::Duplicate(id)) => format!("duplicate {id}"),
                 Ok(Journaled::Superseded(id)) => format!("superseded {id}"),
-                Err(error) => format!("refused {error}"),
+                Err(error) => format!("refused {}: {error}", error.code()),
             },
         };
         let mut out = stdout.lock();

@@ -14,7 +14,7 @@ pub use outcome::{DecisionOutcome, EventState};
 
 pub use rules::{
     CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,
-    ProjectRules, TenantLimits,
+    PastCallbackPolicy, ProjectRules, TenantLimits,
 };
 
 /// An instant as seconds since the Unix epoch, UTC.

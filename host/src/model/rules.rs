@@ -97,6 +97,20 @@ pub enum CallingHoursPolicy {
     Reject,
 }
 
+/// What to do with a callback whose next call date has passed by the time
+/// it executes (it was in the event's future, so validation accepted it):
+/// `"reject"` or `"now"` (see `actions::execution_time`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PastCallbackPolicy {
+    /// Do not execute it; the record keeps what it had (the default).
+    #[default]
+    Reject,
+    /// Execute it with the next call date moved to the executor's now, then
+    /// through calling hours as validation puts a callback through them.
+    Now,
+}
+
 /// A project's rules for automatic actions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -109,6 +123,10 @@ pub struct ProjectRules {
     pub calling_hours: Option<CallingHours>,
     #[serde(default)]
     pub policy: CallingHoursPolicy,
+    /// What happens to a callback already past when it executes; not read
+    /// by validation, which judges at the event's time.
+    #[serde(default)]
+    pub past_callback: PastCallbackPolicy,
     /// A next call date may be at most this many days after the event.
     #[serde(default = "default_horizon_days")]
     pub horizon_days: u32,
@@ -137,6 +155,7 @@ impl ProjectRules {
             time_zone: time_zone.into(),
             calling_hours: None,
             policy: CallingHoursPolicy::default(),
+            past_callback: PastCallbackPolicy::default(),
             horizon_days: DEFAULT_HORIZON_DAYS,
             max_actions_per_event: DEFAULT_MAX_ACTIONS_PER_EVENT,
             dispositions: BTreeSet::new(),

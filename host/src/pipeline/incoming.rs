@@ -1,10 +1,13 @@
 //! Events as they arrive, and how they are journaled: dedupe keys, the
 //! subject that orders them, late receipts, and the acceptance window an
-//! event's timestamp must fall in.
+//! event's timestamp must fall in ([`Acceptance`]). Every way in (the
+//! webhooks, `smstrigger ingest`) goes through `Pipeline::prepare`, which
+//! checks the window here, so none can take an event another would refuse.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::config::{AcceptWindowConfig, Clock};
 use crate::model::{DeliveryStatus, ProjectId, RecordId, TenantId, Timestamp};
 use crate::phone;
 use crate::store::{self, AcceptWindow, JournalEntry, Store};
@@ -46,6 +49,58 @@ impl Incoming {
             }
         }
     }
+
+    /// When the event happened, as its sender stamped it.
+    pub fn timestamp(&self) -> Timestamp {
+        match self {
+            Incoming::Status { timestamp, .. } | Incoming::Inbound { timestamp, .. } => *timestamp,
+        }
+    }
+}
+
+/// Which event timestamps the pipeline takes in.
+#[derive(Debug, Clone)]
+pub enum Acceptance {
+    /// Those within the tenant's acceptance window, or `default` for a
+    /// tenant that set none, of `clock`'s now (see [`check_window`]): what
+    /// the server and `smstrigger ingest` use, and the default.
+    Window { default: AcceptWindow, clock: Clock },
+    /// Any: for tests, benchmarks and tools that drive the pipeline with
+    /// events of fixed dates on purpose. Never the server's.
+    Any,
+}
+
+impl Default for Acceptance {
+    /// The documented default window on the system clock.
+    fn default() -> Self {
+        Acceptance::Window {
+            default: AcceptWindowConfig::default().defaults(),
+            clock: Clock::default(),
+        }
+    }
+}
+
+impl Acceptance {
+    /// Refuses `incoming` when its timestamp is outside `tenant`'s window.
+    /// A tenant that does not exist owns no project: `UnknownProject`.
+    pub fn check(
+        &self,
+        store: &dyn Store,
+        tenant: TenantId,
+        incoming: &Incoming,
+    ) -> Result<(), AcceptError> {
+        let Acceptance::Window { default, clock } = self else {
+            return Ok(());
+        };
+        let window = match store.tenant(tenant) {
+            Ok(settings) => settings.accept_window.unwrap_or(*default),
+            Err(store::Error::NotFound { .. }) => {
+                return Err(AcceptError::UnknownProject(incoming.project_id()));
+            }
+            Err(other) => return Err(AcceptError::Store(other)),
+        };
+        check_window(incoming.timestamp(), clock.now(), window)
+    }
 }
 
 /// Why an event was refused before it was journaled; nothing is stored.
@@ -70,6 +125,20 @@ pub enum AcceptError {
     },
     #[error(transparent)]
     Store(store::Error),
+}
+
+impl AcceptError {
+    /// A stable snake_case code naming why: the API's error code for the
+    /// refusals that are the sender's (`not_found`, `invalid_phone`,
+    /// `outside_accept_window`); `store` for the host's own failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AcceptError::UnknownProject(_) | AcceptError::UnknownRecord(..) => "not_found",
+            AcceptError::InvalidPhone(_) => "invalid_phone",
+            AcceptError::OutsideWindow { .. } => "outside_accept_window",
+            AcceptError::Store(_) => "store",
+        }
+    }
 }
 
 /// Refuses an event stamped more than `window.past_secs` before `now` or
@@ -232,6 +301,55 @@ mod tests {
         ] {
             assert!(message.contains(part), "{part} in {message}");
         }
+    }
+
+    /// The step every way in goes through: the tenant's own window, else
+    /// the default one, on the clock it was given; `Any` takes everything.
+    #[test]
+    fn acceptance_reads_the_tenants_window_else_the_default_on_its_clock() {
+        use crate::store::{SqliteStore, Tenants};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (plain, own) = (
+            store.create_tenant("plain", "s").unwrap().id,
+            store.create_tenant("own", "s").unwrap().id,
+        );
+        let mut settings = store.tenant(own).unwrap();
+        settings.accept_window = Some(AcceptWindow {
+            past_secs: 30 * 86_400,
+            future_secs: 0,
+        });
+        store.update_tenant(own, &settings).unwrap();
+        let now = 1_796_115_600;
+        let acceptance = Acceptance::Window {
+            default: WEEK_AND_FIVE_MINUTES,
+            clock: Clock::pinned(now),
+        };
+        let stamped = |timestamp| Incoming::Inbound {
+            message_id: None,
+            project_id: ProjectId(1),
+            source_phone_number: "+36301234567".into(),
+            message: "hi".into(),
+            timestamp,
+        };
+        let check = |tenant, at| acceptance.check(&store, tenant, &stamped(at));
+        let twenty_days_ago = now - 20 * 86_400;
+        assert!(matches!(
+            check(plain, twenty_days_ago),
+            Err(AcceptError::OutsideWindow { .. })
+        ));
+        assert!(check(own, twenty_days_ago).is_ok());
+        assert!(check(plain, now + 300).is_ok());
+        assert!(
+            check(own, now + 1).is_err(),
+            "its own window, not the default"
+        );
+        assert!(matches!(
+            check(TenantId(99), now),
+            Err(AcceptError::UnknownProject(ProjectId(1)))
+        ));
+        assert!(Acceptance::Any.check(&store, plain, &stamped(0)).is_ok());
+        assert_eq!(check(plain, 0).unwrap_err().code(), "outside_accept_window");
     }
 
     #[test]

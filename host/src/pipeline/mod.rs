@@ -29,7 +29,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
-pub use incoming::{AcceptError, Incoming, check_window};
+pub use incoming::{AcceptError, Acceptance, Incoming, check_window};
 pub use process::{OPT_OUT_DECIDER, ProcessError};
 
 use crate::actions::Executor;
@@ -72,8 +72,8 @@ const DEFER_FOR: Duration = Duration::from_millis(5);
 /// How often a deferring worker looks whether webhooks still wait.
 const DEFER_SLICE: Duration = Duration::from_millis(1);
 
-/// How the pipeline schedules and batches.
-#[derive(Debug, Clone, Copy)]
+/// How the pipeline takes events in, schedules and batches them.
+#[derive(Debug, Clone)]
 pub struct PipelineConfig {
     /// Threads running light tenants' plugins; defaults to twice the
     /// cores. One tenant holds at most `workers - 1` of them, so other
@@ -93,6 +93,9 @@ pub struct PipelineConfig {
     pub per_tenant: usize,
     /// The most events per commit (and per [`Pipeline::process_batch`]).
     pub batch: usize,
+    /// Which event timestamps [`Pipeline::prepare`] takes in; by default
+    /// the documented acceptance window on the system clock.
+    pub acceptance: Acceptance,
 }
 
 impl Default for PipelineConfig {
@@ -101,6 +104,7 @@ impl Default for PipelineConfig {
             workers: 2 * thread::available_parallelism().map_or(2, |n| n.get()),
             per_tenant: 1024,
             batch: 512,
+            acceptance: Acceptance::default(),
         }
     }
 }
@@ -193,15 +197,20 @@ impl Pipeline {
         journaled.map_err(AcceptError::Store)
     }
 
-    /// Checks `incoming` against the tenant's data (its project, its
-    /// record) and builds its journal entry. The project comes from the
-    /// store's memo; a receipt's record is a SQLite read, so async callers
-    /// prepare receipts on the blocking pool.
+    /// Checks `incoming` against the tenant's acceptance window
+    /// ([`PipelineConfig::acceptance`]) and data (its project, its record)
+    /// and builds its journal entry: the one way in for every source of
+    /// events, so none takes an event another refuses. The tenant and the
+    /// project come from the store's memo; a receipt's record is a SQLite
+    /// read, so async callers prepare receipts on the blocking pool.
     pub fn prepare(
         &self,
         tenant: TenantId,
         incoming: Incoming,
     ) -> Result<store::JournalEntry, AcceptError> {
+        self.config
+            .acceptance
+            .check(self.store.as_ref(), tenant, &incoming)?;
         let now = chrono::Utc::now().timestamp();
         incoming::journal_entry(self.store.as_ref(), tenant, incoming, now)
     }

@@ -6,11 +6,23 @@
 //! `smstrigger compile-worker` ([`WORKER_SUBCOMMAND`]), the component on
 //! stdin, the serialized artifact on stdout. Before the child runs its
 //! first instruction it gets `RLIMIT_CPU` (the kernel stops it at the
-//! limit, however many threads it uses), no core dumps and a lower CPU
-//! priority (`nice`), and compiles on one thread, so a compile bomb costs
-//! at most one core for the CPU limit while webhooks and plugins keep the
-//! rest. The parent also kills it at a wall-clock limit. Either limit is
-//! [`Refused::CompileCpuLimit`] / [`Refused::CompileWallLimit`].
+//! limit, however many threads it uses), `RLIMIT_DATA` (an allocation past
+//! the limit fails), no core dumps and a lower CPU priority (`nice`, the
+//! idle class), and compiles on one thread, so a compile bomb costs at most
+//! one core for the CPU limit and the memory limit while webhooks and
+//! plugins keep the rest. The parent also kills it at a wall-clock limit.
+//! Each limit is its own [`Refused`]: `CompileCpuLimit`,
+//! `CompileMemoryLimit`, `CompileWallLimit`.
+//!
+//! The memory limit is on data, not address space: `RLIMIT_AS` would also
+//! count reservations that cost no memory (an engine with an instance pool
+//! reserves terabytes), while `RLIMIT_DATA` counts private writable
+//! mappings, what the compiler's allocations become. The worker's engine
+//! has no instance pool (see `engine::new_compile_engine`), so its data is
+//! the compile's. A compile that runs out of it dies one of two ways, both
+//! read as `CompileMemoryLimit`: an allocation fails and Rust aborts
+//! (`SIGABRT` after `memory allocation of … failed`), or a mapping fails
+//! and the compile ends with `ENOMEM` in its reason.
 //!
 //! Without a worker (tools, tests, `smstrigger plugin run`, a runtime with
 //! no cache) the compile runs in this process, unlimited: the caller chose
@@ -19,7 +31,7 @@
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -58,6 +70,9 @@ pub struct CompileWorker {
     /// Wall-clock time one compile may take before it is killed (waiting
     /// for a core included, as the worker runs at a lower priority).
     pub wall: Duration,
+    /// Bytes of data (heap and other private writable memory) one compile
+    /// may use; an allocation past it fails and ends the compile.
+    pub memory_bytes: u64,
 }
 
 /// Compiles `bytes` to a component in this process.
@@ -80,6 +95,7 @@ pub(crate) fn artifact_in_process(engine: &Engine, bytes: &[u8]) -> Result<Vec<u
 /// returns the serialized artifact.
 pub(crate) fn artifact_in_worker(worker: &CompileWorker, bytes: &[u8]) -> Result<Vec<u8>, Error> {
     let cpu_secs = worker.cpu_secs.max(1);
+    let memory_bytes = worker.memory_bytes.max(1);
     let mut command = Command::new(&worker.program);
     command
         .arg(WORKER_SUBCOMMAND)
@@ -96,11 +112,16 @@ pub(crate) fn artifact_in_worker(worker: &CompileWorker, bytes: &[u8]) -> Result
                 rlim_cur: cpu_secs as libc::rlim_t,
                 rlim_max: (cpu_secs + 1) as libc::rlim_t,
             };
+            let data = libc::rlimit {
+                rlim_cur: memory_bytes as libc::rlim_t,
+                rlim_max: memory_bytes as libc::rlim_t,
+            };
             let no_core = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
             };
             if libc::setrlimit(libc::RLIMIT_CPU, &cpu) != 0
+                || libc::setrlimit(libc::RLIMIT_DATA, &data) != 0
                 || libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0
             {
                 return Err(std::io::Error::last_os_error());
@@ -171,6 +192,12 @@ pub(crate) fn artifact_in_worker(worker: &CompileWorker, bytes: &[u8]) -> Result
         }
         .into());
     }
+    if out_of_memory(status, &stderr) {
+        return Err(Refused::CompileMemoryLimit {
+            mib: memory_bytes.div_ceil(1 << 20),
+        }
+        .into());
+    }
     match status.signal() {
         // The kernel sends SIGXCPU at the soft limit and SIGKILL at the
         // hard one.
@@ -187,6 +214,16 @@ pub(crate) fn artifact_in_worker(worker: &CompileWorker, bytes: &[u8]) -> Result
         });
     }
     artifact.ok_or_else(|| worker_error("its output could not be read".into()))
+}
+
+/// Whether a worker that ended with `status`, having written `stderr`, ran
+/// out of memory: Rust's answer to a failed allocation (the message, then
+/// `SIGABRT`), or a failure whose reason is `ENOMEM` (a mapping refused).
+fn out_of_memory(status: ExitStatus, stderr: &str) -> bool {
+    let aborted = status.signal() == Some(libc::SIGABRT);
+    let enomem = format!("(os error {})", libc::ENOMEM);
+    (aborted && stderr.contains("memory allocation of"))
+        || (!status.success() && stderr.contains(&enomem))
 }
 
 /// The worker's side: reads a component from `input`, compiles it on one
@@ -223,37 +260,76 @@ mod tests {
             program: "/nonexistent/smstrigger".into(),
             cpu_secs: 1,
             wall: Duration::from_secs(1),
+            memory_bytes: 1 << 30,
         };
         let err = artifact_in_worker(&worker, b"\0asm").unwrap_err();
         assert_eq!(err.code(), "compile_failed");
         assert!(err.to_string().contains("/nonexistent/smstrigger"), "{err}");
     }
 
-    #[test]
-    fn a_worker_that_fails_reports_its_stderr_as_the_reason() {
-        // A shell script stands in for a worker that refuses the component.
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("worker");
-        std::fs::write(
-            &program,
-            "#!/bin/sh\ncat >/dev/null\necho 'bad magic' >&2\nexit 1\n",
-        )
-        .unwrap();
+    /// A shell script standing in for a worker: reads the component, then
+    /// runs `then`.
+    fn fake_worker(dir: &std::path::Path, then: &str) -> CompileWorker {
+        let program = dir.join("worker");
+        std::fs::write(&program, format!("#!/bin/sh\ncat >/dev/null\n{then}\n")).unwrap();
         std::fs::set_permissions(
             &program,
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        let worker = CompileWorker {
+        CompileWorker {
             program,
             cpu_secs: 5,
             wall: Duration::from_secs(30),
-        };
+            memory_bytes: 64 << 20,
+        }
+    }
+
+    #[test]
+    fn a_worker_that_fails_reports_its_stderr_as_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = fake_worker(dir.path(), "echo 'bad magic' >&2\nexit 1");
         let err = artifact_in_worker(&worker, b"not wasm").unwrap_err();
         assert_eq!(
             err,
             Error::Compile {
                 reason: "bad magic".into()
+            }
+        );
+    }
+
+    /// Both ways a compile dies for want of memory name the memory limit;
+    /// an abort for another reason, or another failure, does not.
+    #[test]
+    fn a_worker_out_of_memory_is_the_memory_limit_and_nothing_else_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory_limit = Error::Refused(Refused::CompileMemoryLimit { mib: 64 });
+        for then in [
+            "echo 'memory allocation of 4096 bytes failed' >&2\nkill -ABRT $$",
+            "echo 'mmap failed to allocate 0x1000 bytes: Cannot allocate memory (os error 12)' >&2\nexit 1",
+        ] {
+            let err = artifact_in_worker(&fake_worker(dir.path(), then), b"x").unwrap_err();
+            assert_eq!(err, memory_limit, "{then}");
+            assert_eq!(err.code(), "compile_limit");
+            assert!(err.to_string().contains("memory limit of 64 MiB"), "{err}");
+        }
+        let aborted = artifact_in_worker(&fake_worker(dir.path(), "kill -ABRT $$"), b"x");
+        assert!(
+            aborted
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("signal 6"),
+            "{aborted:?}"
+        );
+        let failed = artifact_in_worker(
+            &fake_worker(dir.path(), "echo 'out of fuel' >&2\nexit 1"),
+            b"x",
+        );
+        assert_eq!(
+            failed.unwrap_err(),
+            Error::Compile {
+                reason: "out of fuel".into()
             }
         );
     }

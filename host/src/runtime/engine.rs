@@ -60,17 +60,39 @@ pub fn pooled_engine(calls: u32) -> wasmtime::Result<Engine> {
     Engine::new(&config(calls))
 }
 
-/// The engine a compile worker uses: the same configuration, so its
-/// artifacts load into [`new_engine`]'s, but compiling on one thread
-/// (a setting artifacts do not record), so one compile takes one core.
+/// The engine a compile worker uses: the same code generation, so its
+/// artifacts load into [`new_engine`]'s, but compiling on one thread, so
+/// one compile takes one core, and without the instance pool, so it
+/// reserves no address space for instances it never makes (the pool's
+/// tables are writable mappings a data limit counts; see
+/// [`super::compile`]). Neither setting is recorded in an artifact.
 pub(crate) fn new_compile_engine() -> wasmtime::Result<Engine> {
-    let mut config = config(MAX_CONCURRENT_CALLS);
+    let mut config = code_config();
     config.parallel_compilation(false);
     Engine::new(&config)
 }
 
 /// The engine's configuration with a pool for `calls` calls at once.
 fn config(calls: u32) -> Config {
+    let mut config = code_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(calls)));
+    config
+}
+
+/// What code is generated for: the component model, fuel, epochs and the
+/// wasm stack limit; the settings an artifact must agree on to load.
+fn code_config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(MAX_WASM_STACK_BYTES);
+    config
+}
+
+/// The instance pool for `calls` calls at once.
+fn pool(calls: u32) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(calls)
         .total_core_instances(calls * CORE_INSTANCES_PER_COMPONENT)
@@ -83,15 +105,7 @@ fn config(calls: u32) -> Config {
         .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT_BYTES)
         .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES)
         .pagemap_scan(Enabled::Auto);
-
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .consume_fuel(true)
-        .epoch_interruption(true)
-        .max_wasm_stack(MAX_WASM_STACK_BYTES)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    config
+    pool
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread,

@@ -11,9 +11,9 @@
 //! The bounds admit every shipped plugin with a wide margin: the
 //! JavaScript plugin (a SpiderMonkey build, 12 MB) is by far the largest,
 //! and its figures are in BENCHMARKS.md ("What compiling may cost"). They
-//! do not make a compile cheap, only finite; the compile's CPU limit (see
-//! [`super::compile`]) is what holds the worst admitted component to a
-//! bounded cost.
+//! do not make a compile cheap, only finite; the compile's CPU and memory
+//! limits (see [`super::compile`]) are what hold the worst admitted
+//! component to a bounded cost.
 
 use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload, TypeBounds};
 
@@ -238,67 +238,14 @@ pub fn check(bytes: &[u8], mut links: impl FnMut(&str) -> bool) -> Result<Shape,
 mod tests {
     use std::time::{Duration, Instant};
 
+    use smstrigger_test_components::bombs::{self, component, core_module};
+
     use super::super::{CompileCache, Runtime};
     use super::*;
 
-    /// A component whose core modules are `modules`, nothing else.
-    fn component(modules: &[Vec<u8>]) -> Vec<u8> {
-        let mut bytes = b"\0asm\x0d\x00\x01\x00".to_vec();
-        for module in modules {
-            bytes.extend(section(1, module));
-        }
-        bytes
-    }
-
-    /// A core module with one `() -> ()` function per body.
-    fn core_module(bodies: &[Vec<u8>]) -> Vec<u8> {
-        let mut bytes = b"\0asm\x01\x00\x00\x00".to_vec();
-        bytes.extend(section(1, &[1, 0x60, 0, 0]));
-        let mut functions = leb(bodies.len());
-        functions.extend(std::iter::repeat_n(0, bodies.len()));
-        bytes.extend(section(3, &functions));
-        let mut code = leb(bodies.len());
-        for body in bodies {
-            code.extend(leb(body.len()));
-            code.extend(body);
-        }
-        bytes.extend(section(10, &code));
-        bytes
-    }
-
-    /// A function body declaring `locals` i64 locals, then `nops` nops.
+    /// A function body declaring `locals` `i64` locals, then `nops` nops.
     fn body(locals: usize, nops: usize) -> Vec<u8> {
-        let mut body = if locals == 0 {
-            vec![0]
-        } else {
-            let mut declared = vec![1];
-            declared.extend(leb(locals));
-            declared.push(0x7e);
-            declared
-        };
-        body.extend(std::iter::repeat_n(0x01, nops));
-        body.push(0x0b);
-        body
-    }
-
-    fn section(id: u8, contents: &[u8]) -> Vec<u8> {
-        let mut bytes = vec![id];
-        bytes.extend(leb(contents.len()));
-        bytes.extend(contents);
-        bytes
-    }
-
-    fn leb(mut value: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return out;
-            }
-            out.push(byte | 0x80);
-        }
+        bombs::body(locals, &vec![0x01; nops])
     }
 
     fn links_nothing(_: &str) -> bool {

@@ -4,8 +4,9 @@
 //! a single function with thousands of live values can keep the compiler
 //! busy for minutes. So the component's shape is read first (see
 //! [`super::precheck`]) and each bound it breaks is its own variant, with a
-//! stable code naming the limit; a compile that still runs too long is
-//! stopped and named here too (see [`super::compile`]). Every variant is
+//! stable code naming the limit; a compile that still runs too long or
+//! needs too much memory is stopped and named here too (see
+//! [`super::compile`]). Every variant is
 //! the uploader's problem: the API answers 422, and nothing of the
 //! component is kept.
 
@@ -52,6 +53,8 @@ pub enum Refused {
     CompileCpuLimit { secs: u64 },
     #[error("compiling the component took more than its wall-clock limit of {secs} s")]
     CompileWallLimit { secs: u64 },
+    #[error("compiling the component needed more than its memory limit of {mib} MiB")]
+    CompileMemoryLimit { mib: u64 },
 }
 
 impl Refused {
@@ -71,7 +74,9 @@ impl Refused {
             Refused::FunctionTooLarge { .. } => "function_too_large",
             Refused::TooManyLocals { .. } => "too_many_locals",
             Refused::CodeTooLarge { .. } => "code_too_large",
-            Refused::CompileCpuLimit { .. } | Refused::CompileWallLimit { .. } => "compile_limit",
+            Refused::CompileCpuLimit { .. }
+            | Refused::CompileWallLimit { .. }
+            | Refused::CompileMemoryLimit { .. } => "compile_limit",
         }
     }
 }

@@ -31,8 +31,8 @@ pub use sqlite::SqliteStore;
 pub use crate::model::TenantLimits;
 use crate::model::{
     CallingHours, CallingHoursPolicy, ContactRecord, DEFAULT_HORIZON_DAYS,
-    DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, ProjectId, ProjectRules,
-    RecordId, TenantId, Timestamp,
+    DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, PastCallbackPolicy,
+    ProjectId, ProjectRules, RecordId, TenantId, Timestamp,
 };
 
 /// What went wrong in the store, in terms any back end can report.
@@ -250,6 +250,9 @@ pub struct ProjectSettings {
     pub horizon_days: u32,
     #[serde(default = "default_max_actions")]
     pub max_actions_per_event: usize,
+    /// What happens to a callback already past when it executes.
+    #[serde(default)]
+    pub past_callback_policy: PastCallbackPolicy,
 }
 
 fn default_policy() -> CallingHoursPolicy {
@@ -285,6 +288,7 @@ impl Project {
             policy: self.settings.calling_hours_policy,
             horizon_days: self.settings.horizon_days,
             max_actions_per_event: self.settings.max_actions_per_event,
+            past_callback: self.settings.past_callback_policy,
             dispositions: self.dispositions.iter().map(|d| d.id).collect(),
         }
     }

@@ -238,6 +238,11 @@ CREATE TABLE binding_configs (
 ) WITHOUT ROWID;
 ALTER TABLE decisions ADD COLUMN config_sha TEXT;
 "#,
+    // What happens to a callback already past when it executes: 'reject'
+    // (as every project did before) or 'now'.
+    r#"
+ALTER TABLE projects ADD COLUMN past_callback_policy TEXT NOT NULL DEFAULT 'reject';
+"#,
 ];
 
 #[cfg(test)]
@@ -245,7 +250,8 @@ mod tests {
     use rusqlite::{Connection, params};
 
     use super::MIGRATIONS;
-    use crate::model::TenantId;
+    use crate::actions::PastCallbackPolicy;
+    use crate::model::{ProjectId, TenantId};
     use crate::store::{ExecutorSettings, SqliteStore, Tenants};
 
     /// A database as the release before secrets (six migrations) left it:
@@ -269,6 +275,36 @@ mod tests {
             params!["ab".repeat(32)],
         )
         .unwrap();
+    }
+
+    /// A project stored before projects had a past-callback policy keeps
+    /// the behaviour it had: a callback already past is not executed.
+    #[test]
+    fn a_project_from_before_the_past_callback_policy_rejects_past_callbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = MIGRATIONS.len() - 1;
+        {
+            let conn =
+                Connection::open(dir.path().join(crate::store::sqlite::DATABASE_FILE)).unwrap();
+            for migration in &MIGRATIONS[..before] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", before).unwrap();
+            conn.execute_batch(
+                "INSERT INTO tenants (id, name, webhook_secret, opt_out_keywords, created_at)
+                     VALUES (1, 'acme', 's', '[]', 0);
+                 INSERT INTO projects (id, tenant_id, name, time_zone, default_country)
+                     VALUES (1, 1, 'p', 'Europe/Budapest', 'HU');",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let project = store.project(TenantId(1), ProjectId(1)).unwrap();
+        assert_eq!(
+            project.settings.past_callback_policy,
+            PastCallbackPolicy::Reject
+        );
+        assert_eq!(project.rules().past_callback, PastCallbackPolicy::Reject);
     }
 
     #[test]

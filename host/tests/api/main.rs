@@ -137,15 +137,26 @@ impl Server {
 
     /// Creates a project (Europe/Budapest, HU, 08:00–20:00) for `tenant`.
     pub fn project(&self, tenant: &TenantKeys) -> u64 {
-        let (status, body) = send(self.post("/v1/projects").bearer_auth(&tenant.api_key).json(
-            &json!({
-                "name": "collections",
-                "timeZone": "Europe/Budapest",
-                "defaultCountry": "HU",
-                "callingHours": { "start": "08:00", "end": "20:00" },
-                "callingHoursPolicy": "shift",
-            }),
-        ));
+        self.project_with(tenant, json!({}))
+    }
+
+    /// [`Self::project`] with the settings in `settings` (an object) on top.
+    pub fn project_with(&self, tenant: &TenantKeys, settings: Value) -> u64 {
+        let mut body = json!({
+            "name": "collections",
+            "timeZone": "Europe/Budapest",
+            "defaultCountry": "HU",
+            "callingHours": { "start": "08:00", "end": "20:00" },
+            "callingHoursPolicy": "shift",
+        });
+        for (key, value) in settings.as_object().expect("settings are an object") {
+            body[key] = value.clone();
+        }
+        let (status, body) = send(
+            self.post("/v1/projects")
+                .bearer_auth(&tenant.api_key)
+                .json(&body),
+        );
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_u64().unwrap()
     }

@@ -68,6 +68,17 @@ fn pair_via(
     remote: RemoteConfig,
     base_url: impl FnOnce(&Server) -> String,
 ) -> Pair {
+    pair_with(config, fields, remote, base_url, json!({}))
+}
+
+/// [`pair`] whose A project has `a_settings` on top of the usual ones.
+fn pair_with(
+    config: Value,
+    fields: impl FnOnce(u64, u64) -> Value,
+    remote: RemoteConfig,
+    base_url: impl FnOnce(&Server) -> String,
+    a_settings: Value,
+) -> Pair {
     let b = Server::start();
     let b_tenant = b.tenant("contact-center");
     let b_project = b.project(&b_tenant);
@@ -85,7 +96,7 @@ fn pair_via(
             .json(&settings),
     );
     assert_eq!(status, StatusCode::OK, "{body}");
-    let a_project = a.project(&a_tenant);
+    let a_project = a.project_with(&a_tenant, a_settings);
     add_disposition(&a, &a_tenant, a_project, 41);
     let (status, body) = send(
         a.post(&format!("/v1/projects/{a_project}/records"))
@@ -348,6 +359,122 @@ fn remote_an_unreachable_remote_is_retried_later_and_delivered_once_it_answers()
     assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
     assert_eq!(verdict(&event)["executed"], true, "{event}");
     assert_eq!(p.b_record()["events"].as_array().unwrap().len(), 1);
+}
+
+impl Pair {
+    /// Asserts A's `event` delivered its callback moved from 11:00 (the
+    /// plugin's) to `next`, for the reason `code`.
+    #[track_caller]
+    fn assert_delivered_moved(&self, event: &Value, code: &str, next: i64) {
+        assert_eq!(event["outbox"][0]["state"], "delivered", "{event}");
+        let verdict = verdict(event);
+        assert_eq!(verdict["executed"], true, "{event}");
+        let moved = &verdict["executionMove"];
+        assert_eq!(moved["code"], code, "{event}");
+        assert_eq!(moved["movedFrom"], budapest_ten_plus(1), "{event}");
+        assert_eq!(moved["nextCalldate"], next, "{event}");
+        assert_eq!(moved["executedAt"], self.a.clock.now(), "{event}");
+    }
+
+    /// Asserts B's record got one entry, a callback at `local` (its wall
+    /// clock).
+    #[track_caller]
+    fn assert_b_called_back(&self, local: &str) {
+        let events = self.b_record()["events"].clone();
+        assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+        assert_eq!(events[0]["next_calldate"], local, "{events}");
+    }
+}
+
+/// [`pair`] whose A project moves a callback already past when it
+/// executes to now (`pastCallbackPolicy` `now`).
+fn pair_now() -> Pair {
+    let now = json!({ "pastCallbackPolicy": "now" });
+    pair_with(
+        json!({}),
+        mirrored,
+        loopback_remote(),
+        |b| b.url.clone(),
+        now,
+    )
+}
+
+/// 10:00 in Budapest on the tests' day, plus `hours`.
+fn budapest_ten_plus(hours: i64) -> i64 {
+    NOW + hours * 3600
+}
+
+/// With B down, decides a not-traceable receipt (its callback, 11:00, is
+/// still ahead), lets A's outbox fail once, sets A's clock to `later`, and
+/// brings B back; returns A's event once its outbox item is settled.
+fn queued_then_late(p: &mut Pair, later: i64) -> Value {
+    let b = p.b.take().unwrap();
+    let (b_url, b_key) = (b.url.clone(), p.b_tenant.api_key.clone());
+    p.set_remote("http://127.0.0.1:9", &b_key);
+    let decided = p.not_traceable("m-1");
+    let event = p.settled(&decided, 1);
+    assert_eq!(event["outbox"][0]["state"], "pending", "{event}");
+    assert_eq!(verdict(&event)["executed"], "queued", "{event}");
+    assert!(verdict(&event).get("executionMove").is_none(), "{event}");
+    p.a.clock.set(later);
+    p.b = Some(b);
+    p.set_remote(&b_url, &b_key);
+    loop {
+        let event = p.settled(&decided, 1);
+        if event["outbox"][0]["state"] != "pending" {
+            return event;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The commit's check covers a remote tenant's queued writes as the
+/// embedded store's: under `now`, a callback already past when its event
+/// is decided is queued, and delivered, for now.
+#[test]
+fn remote_under_now_a_callback_past_at_the_commit_is_delivered_for_now() {
+    let p = pair_now();
+    let now = budapest_ten_plus(5);
+    p.a.clock.set(now);
+    let event = p.settled(&p.not_traceable("m-1"), 1);
+    p.assert_delivered_moved(&event, "moved_to_now_at_execution", now);
+    p.assert_b_called_back("2026-12-01 15:00:00");
+}
+
+/// A write that passes while it waits in the outbox is judged again when
+/// it is delivered: under `now`, with now after calling hours, it lands on
+/// the next morning.
+#[test]
+fn remote_under_now_a_callback_that_passed_while_queued_is_delivered_shifted() {
+    let mut p = pair_now();
+    let event = queued_then_late(&mut p, budapest_ten_plus(11) + 1800);
+    let next_morning = budapest_ten_plus(22);
+    p.assert_delivered_moved(
+        &event,
+        "shifted_to_calling_hours_at_execution",
+        next_morning,
+    );
+    p.assert_b_called_back("2026-12-02 08:00:00");
+}
+
+/// Under the default policy a write that passed while queued is not
+/// delivered, and its verdict says so as an embedded one's does.
+#[test]
+fn remote_under_reject_a_callback_that_passed_while_queued_is_not_delivered() {
+    let mut p = pair(json!({}), mirrored);
+    let event = queued_then_late(&mut p, budapest_ten_plus(5));
+    assert_eq!(event["outbox"][0]["state"], "refused", "{event}");
+    assert_eq!(
+        event["outbox"][0]["result"]["errorcode"], "time_in_past_at_execution",
+        "{event}"
+    );
+    let verdict = verdict(&event);
+    assert_eq!(verdict["executed"], false, "{event}");
+    assert_eq!(
+        verdict["executionError"]["code"], "time_in_past_at_execution",
+        "{event}"
+    );
+    assert_eq!(p.b_record()["events"], json!([]));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Uploads that try to cost the server: compile bombs refused before any
-//! compile, a compile over its CPU limit stopped in its worker, one
+//! compile, a compile over its CPU or memory limit stopped in its worker, one
 //! compile per tenant, the upload rate, and another tenant's webhooks
 //! answered while a hostile compile runs. Nothing of a refused upload is
 //! kept: no version, no compiled file.
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use smstrigger_host::config::Config;
 use smstrigger_host::runtime::precheck::{MAX_FUNCTION_BYTES, MAX_LOCALS};
 use smstrigger_test_components as components;
+use smstrigger_test_components::bombs::{admitted_locals_bomb, calls_bomb, locals_bomb};
 
 use super::*;
 
@@ -20,85 +21,10 @@ const PHONE: &str = "+36301234567";
 /// The real `smstrigger` binary, whose `compile-worker` runs compiles.
 const WORKER: &str = env!("CARGO_BIN_EXE_smstrigger");
 
-/// A component whose one core function declares `locals` `i64` locals and
-/// loops over `rounds` rounds of multiplying each by another, so every
-/// local is live across the loop: the register allocator's worst case
-/// (the 452 KB bomb took 51 s of CPU; BENCHMARKS.md has what this
-/// shape costs at the bounds). It exports `on-event` with the wrong type,
-/// which only a finished compile would find.
-pub fn locals_bomb(locals: usize, rounds: usize) -> Vec<u8> {
-    let mut body = vec![1];
-    body.extend(leb(locals));
-    body.push(0x7e); // i64
-    body.extend([0x03, 0x40]); // loop
-    for round in 0..rounds {
-        for i in 0..locals {
-            let j = (i * 7 + round + 1) % locals;
-            body.push(0x20); // local.get i
-            body.extend(leb(i));
-            body.push(0x20); // local.get j
-            body.extend(leb(j));
-            body.push(0x7e); // i64.mul
-            body.push(0x21); // local.set i
-            body.extend(leb(i));
-        }
-    }
-    // i32.load (i32.const 0); br_if 0; end (loop); end (function)
-    body.extend([0x41, 0x00, 0x28, 0x02, 0x00, 0x0d, 0x00, 0x0b, 0x0b]);
-    let mut code = vec![1];
-    code.extend(leb(body.len()));
-    code.extend(body);
-    let mut module = b"\0asm\x01\x00\x00\x00".to_vec();
-    module.extend(section(1, &[1, 0x60, 0, 0])); // type 0: () -> ()
-    module.extend(section(3, &[1, 0])); // one function of type 0
-    module.extend(section(5, &[1, 0, 1])); // one page of memory
-    module.extend(section(7, &[1, 1, b'f', 0, 0])); // export "f" = func 0
-    module.extend(section(10, &code));
-    let mut component = b"\0asm\x0d\x00\x01\x00".to_vec();
-    component.extend(section(1, &module));
-    // core instance 0 = instantiate module 0
-    component.extend(section(2, &[1, 0x00, 0x00, 0x00]));
-    // alias core func 0 = export "f" of core instance 0
-    component.extend(section(6, &[1, 0x00, 0x00, 0x01, 0x00, 1, b'f']));
-    // type 0 = func() -> ()
-    component.extend(section(7, &[1, 0x40, 0x00, 0x01, 0x00]));
-    // func 0 = canon lift (core func 0), type 0
-    component.extend(section(8, &[1, 0x00, 0x00, 0x00, 0x00, 0x00]));
-    // export "on-event" = func 0
-    let mut export = vec![1, 0x00, 8];
-    export.extend(b"on-event");
-    export.extend([0x01, 0x00, 0x00]);
-    component.extend(section(11, &export));
-    component
-}
-
 /// The costliest function the bounds admit: the most locals, in as many
 /// rounds as fit in the function size bound.
 fn largest_admitted_bomb() -> Vec<u8> {
-    let locals = MAX_LOCALS as usize;
-    let round = locals_bomb(locals, 2).len() - locals_bomb(locals, 1).len();
-    let rounds = (MAX_FUNCTION_BYTES - 64) / round;
-    locals_bomb(locals, rounds)
-}
-
-fn section(id: u8, contents: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![id];
-    bytes.extend(leb(contents.len()));
-    bytes.extend(contents);
-    bytes
-}
-
-fn leb(mut value: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    admitted_locals_bomb(MAX_LOCALS as usize, MAX_FUNCTION_BYTES)
 }
 
 fn upload(server: &Server, tenant: &TenantKeys, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
@@ -118,6 +44,16 @@ fn with_worker(cpu_secs: u64) -> impl FnOnce(&mut Config) {
         config.compile.cpu_secs = cpu_secs;
         config.compile.wall_secs = 120;
     }
+}
+
+/// Asserts an upload was refused with 422 `compile_limit`, its message
+/// naming the limit (`limit`).
+#[track_caller]
+fn assert_compile_limit(status: StatusCode, body: &Value, limit: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(limit), "{limit}: {body}");
 }
 
 /// Asserts the tenant has no plugin and the compile cache no file.
@@ -167,15 +103,26 @@ fn a_compile_over_its_cpu_limit_is_stopped_and_answered_422_compile_limit() {
     let server = Server::start_with(with_worker(1));
     let tenant = server.tenant("mallory");
     let (status, body) = upload(&server, &tenant, "bomb", largest_admitted_bomb());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("CPU limit of 1 s"),
-        "{body}"
-    );
+    assert_compile_limit(status, &body, "CPU limit of 1 s");
+    nothing_kept(&server, &tenant);
+}
+
+/// A compile that needs more memory than its worker may use is stopped
+/// (an allocation fails) and answered 422 naming the limit, never a 5xx.
+/// The limit here is tiny so that a real plugin's compile runs out of it;
+/// the default one compiles every shipped plugin (see
+/// `a_plugin_compiled_in_the_worker_is_kept_once_and_runs` and
+/// BENCHMARKS.md).
+#[test]
+fn a_compile_over_its_memory_limit_is_stopped_and_answered_422_compile_limit() {
+    let server = Server::start_with(|config| {
+        with_worker(60)(config);
+        config.compile.memory_mib = 8;
+    });
+    let tenant = server.tenant("mallory");
+    let plugin = std::fs::read(components::REPLY_CALL_TIME).unwrap();
+    let (status, body) = upload(&server, &tenant, "hungry", plugin);
+    assert_compile_limit(status, &body, "memory limit of 8 MiB");
     nothing_kept(&server, &tenant);
 }
 
@@ -221,15 +168,7 @@ fn a_compile_over_its_wall_clock_limit_is_killed_and_answered_422_compile_limit(
     let tenant = server.tenant("mallory");
     let started = Instant::now();
     let (status, body) = upload(&server, &tenant, "bomb", largest_admitted_bomb());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "compile_limit", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("wall-clock limit of 1 s"),
-        "{body}"
-    );
+    assert_compile_limit(status, &body, "wall-clock limit of 1 s");
     // Killed at the limit, not left to finish (a generous bound).
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -325,9 +264,11 @@ fn uploads_over_the_rate_answer_429_with_retry_after() {
 }
 
 /// The figures in BENCHMARKS.md ("What compiling may cost"): the CPU time
-/// of the worst function the bounds admit (and of the same shape with
-/// twice the locals, which the bounds refuse), and of the shipped plugins,
-/// each compiled by the real worker on one thread as the server runs it.
+/// and peak resident memory of the worst function the bounds admit (and
+/// of the same shape with twice the locals, which the bounds refuse), of
+/// a component of calls that needs much memory for its CPU, and of the
+/// shipped plugins, each compiled by the real worker on one thread as the
+/// server runs it (without its limits).
 #[test]
 #[ignore = "a measurement: cargo test -p smstrigger-host --test api uploads::compile_cost -- --ignored --nocapture"]
 fn compile_cost() {
@@ -341,6 +282,10 @@ fn compile_cost() {
             locals_bomb(2048, (MAX_FUNCTION_BYTES - 64) / round)
         }),
         (
+            "8 MiB of calls in 20,000 functions",
+            calls_bomb(8 << 20, 20_000),
+        ),
+        (
             "keyword-disposition (JavaScript)",
             std::fs::read(components::KEYWORD_DISPOSITION_JS).unwrap(),
         ),
@@ -352,6 +297,8 @@ fn compile_cost() {
     for (name, bytes) in cases {
         let before = children_cpu();
         let started = Instant::now();
+        // Reaped by `wait_with_peak` (wait4), which also reads its rusage.
+        #[allow(clippy::zombie_processes)]
         let mut child = std::process::Command::new(WORKER)
             .arg("compile-worker")
             .stdin(std::process::Stdio::piped())
@@ -360,13 +307,28 @@ fn compile_cost() {
             .unwrap();
         use std::io::Write;
         child.stdin.take().unwrap().write_all(&bytes).unwrap();
-        let status = child.wait().unwrap();
+        let (status, peak_kib) = wait_with_peak(&child);
         println!(
-            "{name}: {} bytes, CPU {:.1} s, wall {:.1} s, {status}",
+            "{name}: {} bytes, CPU {:.1} s, wall {:.1} s, peak RSS {} MiB, {status}",
             bytes.len(),
             children_cpu() - before,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            peak_kib >> 10
         );
+    }
+}
+
+/// Waits for `child`; its exit status and peak resident set, in KiB.
+fn wait_with_peak(child: &std::process::Child) -> (std::process::ExitStatus, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: wait4 writes only the status and the struct it is given, for
+    // a child of ours that nothing else waits for.
+    unsafe {
+        let mut status = 0;
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        let pid = libc::wait4(child.id() as i32, &mut status, 0, &mut usage);
+        assert_eq!(pid, child.id() as i32, "wait4");
+        (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
     }
 }
 

@@ -135,7 +135,7 @@ fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
         inner: EmbeddedExecutor::with_clock(Arc::clone(&store), Clock::pinned(EXECUTION_CLOCK)),
         panicked: Default::default(),
     });
-    let pipeline = Pipeline::new(store, runtime(), executor, PipelineConfig::default());
+    let pipeline = Pipeline::new(store, runtime(), executor, fixed_dates());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let dispatcher = pipeline.start(Arc::clone(&stop));
 

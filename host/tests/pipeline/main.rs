@@ -9,6 +9,8 @@ mod boundaries;
 mod crash;
 mod delivery;
 mod host_faults;
+mod ingest;
+mod past_callbacks;
 mod scenarios;
 
 use std::sync::{Arc, OnceLock};
@@ -18,7 +20,7 @@ use smstrigger_host::actions::calling_hours::CallingHours;
 use smstrigger_host::actions::{EmbeddedExecutor, Executor};
 use smstrigger_host::config::Clock;
 use smstrigger_host::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
-use smstrigger_host::pipeline::{Incoming, Pipeline, PipelineConfig};
+use smstrigger_host::pipeline::{Acceptance, Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime};
 use smstrigger_host::store::{
     Binding, DispositionDef, EventView, Journaled, NewRecord, Project, ProjectSettings,
@@ -65,19 +67,24 @@ impl Fixture {
     }
 
     pub fn with_policy(policy: CallingHoursPolicy) -> Self {
-        Self::build(policy, runtime())
+        Self::build(settings(policy), runtime())
+    }
+
+    /// A fixture whose project has `settings`.
+    pub fn with_settings(settings: ProjectSettings) -> Self {
+        Self::build(settings, runtime())
     }
 
     /// A fixture whose pipeline runs plugins on `runtime`.
     pub fn with_runtime(runtime: Arc<Runtime>) -> Self {
-        Self::build(CallingHoursPolicy::Shift, runtime)
+        Self::build(settings(CallingHoursPolicy::Shift), runtime)
     }
 
-    fn build(policy: CallingHoursPolicy, runtime: Arc<Runtime>) -> Self {
+    fn build(settings: ProjectSettings, runtime: Arc<Runtime>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let tenant = store.create_tenant("acme", "secret").unwrap().id;
-        let project = store.create_project(tenant, &settings(policy)).unwrap();
+        let project = store.create_project(tenant, &settings).unwrap();
         let paid = DispositionDef {
             id: 41,
             name: "Promised to pay".into(),
@@ -190,6 +197,7 @@ pub fn settings(policy: CallingHoursPolicy) -> ProjectSettings {
         calling_hours_policy: policy,
         horizon_days: 90,
         max_actions_per_event: 16,
+        past_callback_policy: Default::default(),
     }
 }
 
@@ -229,7 +237,17 @@ pub fn pipeline_on(store: &Arc<SqliteStore>, runtime: Arc<Runtime>) -> Arc<Pipel
 pub fn pipeline_at(store: &Arc<SqliteStore>, runtime: Arc<Runtime>, clock: Clock) -> Arc<Pipeline> {
     let store: Arc<dyn Store> = store.clone();
     let executor = Arc::new(EmbeddedExecutor::with_clock(Arc::clone(&store), clock));
-    Pipeline::new(store, runtime, executor, PipelineConfig::default())
+    Pipeline::new(store, runtime, executor, fixed_dates())
+}
+
+/// The pipeline's configuration in these tests: their events carry fixed
+/// dates, so no acceptance window (the window is tested with the webhooks
+/// and `smstrigger ingest`, which use the server's).
+pub fn fixed_dates() -> PipelineConfig {
+    PipelineConfig {
+        acceptance: Acceptance::Any,
+        ..PipelineConfig::default()
+    }
 }
 
 pub fn install(store: &dyn Store, tenant: TenantId, name: &str, path: &str) -> u32 {

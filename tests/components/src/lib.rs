@@ -15,8 +15,14 @@
 //! `std::fs::read` or hand to `wasmtime::component::Component::from_file`.
 //! It owns no loading or running of components: that is the host's.
 //!
+//! [`bombs`] builds the other kind of test component: ones written byte by
+//! byte to cost a compiler (the upload bounds' and compile limits' tests,
+//! and the proof harness, use it).
+//!
 //! The build fails, naming the command and showing cargo's errors, when a
 //! plugin does not compile or the wasm32-wasip2 target is missing.
+
+pub mod bombs;
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 

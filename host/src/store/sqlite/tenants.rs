@@ -60,8 +60,8 @@ impl Tenants for SqliteStore {
         let hours = settings.calling_hours.as_ref();
         tx.execute(
             "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
-                 hours_end, hours_policy, horizon_days, max_actions)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 hours_end, hours_policy, horizon_days, max_actions, past_callback_policy)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 tenant.0,
                 settings.name,
@@ -72,6 +72,7 @@ impl Tenants for SqliteStore {
                 serde_json::to_value(settings.calling_hours_policy)?.as_str(),
                 settings.horizon_days,
                 settings.max_actions_per_event as i64,
+                serde_json::to_value(settings.past_callback_policy)?.as_str(),
             ],
         )?;
         let id = ProjectId(tx.last_insert_rowid() as u64);
@@ -100,7 +101,7 @@ impl Tenants for SqliteStore {
             let row = conn
                 .prepare_cached(
                     "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                        horizon_days, max_actions
+                        horizon_days, max_actions, past_callback_policy
                  FROM projects WHERE id = ?1 AND tenant_id = ?2",
                 )?
                 .query_row(params![project.0, tenant.0], |row| {
@@ -113,12 +114,22 @@ impl Tenants for SqliteStore {
                         row.get::<_, String>(5)?,
                         row.get::<_, u32>(6)?,
                         row.get::<_, i64>(7)?,
+                        row.get::<_, String>(8)?,
                     ))
                 })
                 .optional()?
                 .ok_or_else(|| not_found(format!("project {project}")))?;
-            let (name, time_zone, default_country, start, end, policy, horizon_days, max_actions) =
-                row;
+            let (
+                name,
+                time_zone,
+                default_country,
+                start,
+                end,
+                policy,
+                horizon_days,
+                max_actions,
+                past_callback,
+            ) = row;
             let calling_hours = match (start, end) {
                 (Some(start), Some(end)) => Some(
                     CallingHours::parse(&start, &end).map_err(|what| Error::Conflict { what })?,
@@ -151,6 +162,9 @@ impl Tenants for SqliteStore {
                     ))?,
                     horizon_days,
                     max_actions_per_event: max_actions as usize,
+                    past_callback_policy: serde_json::from_value(serde_json::Value::String(
+                        past_callback,
+                    ))?,
                 },
                 dispositions,
             })

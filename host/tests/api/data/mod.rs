@@ -80,6 +80,7 @@ fn projects_create_applies_defaults_and_starts_with_the_system_dispositions() {
     assert_eq!(body["callingHoursPolicy"], "shift");
     assert_eq!(body["horizonDays"], 90);
     assert_eq!(body["maxActionsPerEvent"], 16);
+    assert_eq!(body["pastCallbackPolicy"], "reject");
     let ids: Vec<u64> = body["dispositions"]
         .as_array()
         .unwrap()
@@ -120,6 +121,49 @@ fn projects_create_keeps_explicit_settings_and_upper_cases_the_country() {
 }
 
 #[test]
+fn past_callback_policy_round_trips_and_a_bad_value_is_422_storing_nothing() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let mut created = Vec::new();
+    for policy in ["now", "reject"] {
+        let mut settings = project_body();
+        settings["pastCallbackPolicy"] = json!(policy);
+        let (status, body) = send(as_tenant(server.post("/v1/projects"), &tenant).json(&settings));
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["pastCallbackPolicy"], policy, "{body}");
+        let (status, got) = send(as_tenant(
+            server.get(&format!("/v1/projects/{}", body["id"])),
+            &tenant,
+        ));
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(got["pastCallbackPolicy"], policy, "{got}");
+        created.push(body);
+    }
+    for bad in [
+        json!("later"),
+        json!("Now"),
+        json!(""),
+        json!(1),
+        Value::Null,
+    ] {
+        let mut settings = project_body();
+        settings["pastCallbackPolicy"] = bad.clone();
+        let answer = send(as_tenant(server.post("/v1/projects"), &tenant).json(&settings));
+        let message = answer.1["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert_error(answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+        let names_the_choices = !bad.is_string() || message.contains("expected `reject` or `now`");
+        assert!(
+            message.starts_with("invalid body") && names_the_choices,
+            "{bad}: {message}"
+        );
+    }
+    assert_eq!(projects(&server, &tenant), json!(created));
+}
+
+#[test]
 fn bad_project_settings_are_refused_naming_the_problem_and_nothing_is_stored() {
     let server = Server::start();
     let tenant = server.tenant("acme");
@@ -144,6 +188,7 @@ fn bad_project_settings_are_refused_naming_the_problem_and_nothing_is_stored() {
             "HH:MM",
         ),
         (with("callingHoursPolicy", json!("sometimes")), "sometimes"),
+        (with("callingHoursPolicy", json!(1)), "invalid body"),
         (with("horizonDays", json!(0)), "horizonDays"),
         (with("horizonDays", json!(3651)), "horizonDays"),
         (with("maxActionsPerEvent", json!(0)), "maxActionsPerEvent"),

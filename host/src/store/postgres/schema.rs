@@ -13,7 +13,8 @@
 //! them, so cursors over them page the same on both back ends.
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id                      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name                    TEXT NOT NULL,
@@ -201,4 +202,10 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox(tenant_id, id) WHERE state = 'pending';
 CREATE INDEX outbox_event ON outbox(event_id);
-"#];
+"#,
+    // What happens to a callback already past when it executes: 'reject'
+    // (as every project did before) or 'now'; SQLite's migration 11.
+    r#"
+ALTER TABLE projects ADD COLUMN past_callback_policy TEXT NOT NULL DEFAULT 'reject';
+"#,
+];

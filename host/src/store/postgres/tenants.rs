@@ -262,13 +262,14 @@ impl Tenants for PgStore {
         let start = hours.map(|h| h.start.format("%H:%M").to_string());
         let end = hours.map(|h| h.end.format("%H:%M").to_string());
         let policy = serde_json::to_value(settings.calling_hours_policy)?;
+        let past = serde_json::to_value(settings.past_callback_policy)?;
         let max_actions = big(settings.max_actions_per_event as u64)?;
         let mut conn = self.conn()?;
         let mut tx = conn.transaction()?;
         let row = tx.query_one(
             "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
-                 hours_end, hours_policy, horizon_days, max_actions)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 hours_end, hours_policy, horizon_days, max_actions, past_callback_policy)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             &[
                 &big(tenant.0)?,
                 &settings.name,
@@ -279,6 +280,7 @@ impl Tenants for PgStore {
                 &policy.as_str(),
                 &i64::from(settings.horizon_days),
                 &max_actions,
+                &past.as_str(),
             ],
         )?;
         let id: i64 = row.try_get(0)?;
@@ -370,7 +372,7 @@ fn load_project(
     let row = conn
         .query_opt(
             "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                horizon_days, max_actions
+                horizon_days, max_actions, past_callback_policy
              FROM projects WHERE id = $1 AND tenant_id = $2",
             &[&big(project.0)?, &big(tenant.0)?],
         )?
@@ -411,6 +413,9 @@ fn load_project(
             ))?,
             horizon_days: get_unsigned(&row, 6)?,
             max_actions_per_event: get_unsigned(&row, 7)?,
+            past_callback_policy: serde_json::from_value(serde_json::Value::String(
+                row.try_get(8)?,
+            ))?,
         },
         dispositions,
     })

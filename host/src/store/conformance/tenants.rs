@@ -1,7 +1,7 @@
 //! Tenants, keys, settings, projects and dispositions, on every back end.
 
 use super::*;
-use crate::model::{DISCARD_ID, SHARED_CALLBACK_ID};
+use crate::model::{DISCARD_ID, PastCallbackPolicy, SHARED_CALLBACK_ID};
 
 super::conformance!(
     a_tenant_reads_back_as_created_and_updated,
@@ -227,6 +227,7 @@ fn projects_read_back_and_are_reached_only_through_their_tenant<S: Backend>(f: &
     let mut custom = settings("evening");
     custom.calling_hours = Some(CallingHours::parse("08:30", "20:00").unwrap());
     custom.calling_hours_policy = CallingHoursPolicy::Reject;
+    custom.past_callback_policy = PastCallbackPolicy::Now;
     custom.horizon_days = 30;
     custom.max_actions_per_event = 4;
     let first = store.create_project(tenant, &settings("p")).unwrap();

@@ -20,6 +20,8 @@ use std::time::Duration;
 use super::*;
 use crate::secrets::SecretsKey;
 
+mod journal;
+mod outbox;
 mod pg_only;
 mod plugins;
 mod records;
@@ -29,10 +31,10 @@ mod tenants;
 /// not set: the server CI starts.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// What every back end under test implements.
-pub trait Backend: Tenants + Records + Plugins + Send + Sync + 'static {}
+/// What every back end under test implements: a whole [`Store`].
+pub trait Backend: Store + 'static {}
 
-impl<T: Tenants + Records + Plugins + Send + Sync + 'static> Backend for T {}
+impl<T: Store + 'static> Backend for T {}
 
 /// A fresh, empty store, and the means to open another handle on the same
 /// database (another host, as far as the store can tell).

@@ -208,4 +208,19 @@ CREATE INDEX outbox_event ON outbox(event_id);
     r#"
 ALTER TABLE projects ADD COLUMN past_callback_policy TEXT NOT NULL DEFAULT 'reject';
 "#,
+    // Claims as leases, for many hosts on one database: a pending event's
+    // claim names its host and runs out on the database's clock; the index
+    // answers "is an earlier event of this subject still pending"; a
+    // tenant's outbox is delivered by the one host holding its lease.
+    r#"
+ALTER TABLE events ADD COLUMN lease_owner TEXT;                -- the host that claimed it
+ALTER TABLE events ADD COLUMN lease_until TIMESTAMPTZ;         -- the claim's end, the database's clock
+CREATE INDEX events_pending_subject ON events(tenant_id, subject, id) WHERE state = 'pending';
+
+CREATE TABLE outbox_leases (
+    tenant_id BIGINT PRIMARY KEY,
+    host      TEXT NOT NULL,                                    -- the host delivering the tenant's outbox
+    until     TIMESTAMPTZ NOT NULL                              -- the database's clock
+);
+"#,
 ];

@@ -91,12 +91,8 @@ impl Journal for SqliteStore {
         Ok(tenants)
     }
 
-    fn pending_after(
-        &self,
-        tenant: TenantId,
-        after: EventId,
-        limit: usize,
-    ) -> Result<Vec<PendingEvent>> {
+    /// One host: the pending events after `after`, nothing leased.
+    fn claim(&self, tenant: TenantId, after: EventId, limit: usize) -> Result<Vec<PendingEvent>> {
         let conn = self.read();
         let mut oldest = conn.prepare_cached(
             "SELECT id, tenant_id, project_id, subject, input FROM events

@@ -185,8 +185,11 @@ impl Quotas {
     }
 
     /// Shared store: takes a chunk from the tenant's shared bucket into the
-    /// stash and spends one token of it; with none to be had (or the store
-    /// failing), refuses for a chunk's worth of time.
+    /// stash and spends one token of it. A fetch that drains the bucket
+    /// (less than a chunk, none at all, or the store failing) has this host
+    /// refuse, once its stash is spent, for a chunk's worth of time without
+    /// asking again: what keeps a tenant over its quota from costing a
+    /// statement per webhook.
     fn fetch(
         &self,
         store: &(dyn RateLimits + Send + Sync),
@@ -195,18 +198,24 @@ impl Quotas {
     ) -> Result<(), ApiError> {
         let rate = self.rate();
         let chunk = (rate / CHUNKS_PER_SECOND).max(1);
-        let refusal = match store.take_tokens(tenant, rate, chunk) {
-            Ok(0) => self.over_quota(tenant),
+        let granted = store.take_tokens(tenant, rate, chunk);
+        let quiet = Instant::now() + Duration::from_secs_f64(f64::from(chunk) / f64::from(rate));
+        match granted {
             Ok(got) => {
-                stash.tokens = got - 1;
-                stash.refusing = None;
-                return Ok(());
+                stash.tokens = got.saturating_sub(1);
+                stash.refusing = (got < chunk).then(|| (quiet, self.over_quota(tenant)));
+                if got > 0 {
+                    Ok(())
+                } else {
+                    Err(self.over_quota(tenant))
+                }
             }
-            Err(error) => ApiError::from(error),
-        };
-        let quiet = Duration::from_secs_f64(f64::from(chunk) / f64::from(rate));
-        stash.refusing = Some((Instant::now() + quiet, refusal.clone()));
-        Err(refusal)
+            Err(error) => {
+                let refusal = ApiError::from(error);
+                stash.refusing = Some((quiet, refusal.clone()));
+                Err(refusal)
+            }
+        }
     }
 
     /// Events per second, at least one.

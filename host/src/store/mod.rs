@@ -637,15 +637,15 @@ impl<T: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Syn
 /// Token buckets (a tenant's webhook events per second) that every host on
 /// one store shares, so a quota holds for the cluster, not per host.
 ///
-/// A back end that serves one host keeps the defaults: nothing shared, and
-/// its callers keep their buckets in memory (`api::quotas`), which costs
-/// the webhook path no store call at all.
+/// A back end that serves one host shares nothing, and its callers keep
+/// their buckets in memory (`api::quotas`), which costs the webhook path
+/// no store call at all. Each back end says which it is: there is no
+/// default, so a store that wraps another cannot silently turn a cluster's
+/// quota into one per host.
 pub trait RateLimits {
-    /// Whether several hosts share this store's buckets; when not (the
-    /// default), [`Self::take_tokens`] is never called.
-    fn shares_rate_limits(&self) -> bool {
-        false
-    }
+    /// Whether several hosts share this store's buckets; when not,
+    /// [`Self::take_tokens`] is never called.
+    fn shares_rate_limits(&self) -> bool;
 
     /// Takes up to `want` whole tokens from `tenant`'s shared bucket and
     /// returns how many it got (`0..=want`; 0: the bucket is empty).

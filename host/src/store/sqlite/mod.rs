@@ -50,7 +50,11 @@ pub struct SqliteStore {
 }
 
 /// One host per file: its quotas' buckets stay in memory.
-impl RateLimits for SqliteStore {}
+impl RateLimits for SqliteStore {
+    fn shares_rate_limits(&self) -> bool {
+        false
+    }
+}
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and runs any

@@ -2,7 +2,8 @@
 //!
 //! Owns the connection pool, the migrations at open, the check of the
 //! secrets key, this host's identity and leases, and the back-end methods
-//! of every store trait: [`PgStore`] is a [`Store`].
+//! of every store trait, [`RateLimits`] (buckets every host shares)
+//! included: [`PgStore`] is a [`Store`].
 //!
 //! The client is the synchronous `postgres` crate with an `r2d2` pool
 //! (`r2d2_postgres`). The store traits are synchronous and called from OS
@@ -47,6 +48,7 @@ mod error;
 mod journal;
 mod outbox;
 mod plugins;
+mod rate_limits;
 mod records;
 mod schema;
 mod tenants;

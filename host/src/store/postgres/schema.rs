@@ -208,6 +208,17 @@ CREATE INDEX outbox_event ON outbox(event_id);
     r#"
 ALTER TABLE projects ADD COLUMN past_callback_policy TEXT NOT NULL DEFAULT 'reject';
 "#,
+    // A tenant's webhook events per second, one token bucket for every
+    // host (store::RateLimits); PostgreSQL only: one SQLite host keeps its
+    // buckets in memory.
+    r#"
+CREATE TABLE rate_buckets (
+    tenant_id   BIGINT PRIMARY KEY REFERENCES tenants(id),
+    tokens      DOUBLE PRECISION NOT NULL,                    -- left after the last take
+    refilled_at TIMESTAMPTZ NOT NULL,                         -- the database's clock at the last take
+    granted     DOUBLE PRECISION NOT NULL                     -- what the last take got, for its RETURNING
+);
+"#,
     // Claims as leases, for many hosts on one database: a pending event's
     // claim names its host and runs out on the database's clock; the index
     // answers "is an earlier event of this subject still pending"; a

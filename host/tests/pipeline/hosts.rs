@@ -1,6 +1,7 @@
 //! Many hosts on one PostgreSQL database: each runs its own pipeline over
 //! its own store handle, and together they decide every event exactly
-//! once, a record's events one at a time and in order.
+//! once, a record's events one at a time and in order. (A decided event
+//! keeps the name of the host whose lease it was decided under.)
 //!
 //! PostgreSQL is at `SMSTRIGGER_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); when it cannot be reached
@@ -116,7 +117,12 @@ fn two_hosts_on_one_database_decide_every_event_once_in_order() {
                 Arc::clone(&store),
                 Clock::pinned(EXECUTION_CLOCK),
             ));
-            Pipeline::new(store, runtime(), executor, fixed_dates())
+            // Few events held per host, so neither takes the whole backlog.
+            let config = PipelineConfig {
+                per_tenant: 4,
+                ..fixed_dates()
+            };
+            Pipeline::new(store, runtime(), executor, config)
         })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
@@ -155,6 +161,18 @@ fn two_hosts_on_one_database_decide_every_event_once_in_order() {
         handle.join().unwrap();
     }
 
+    let deciders: Vec<String> = database
+        .config
+        .connect(postgres::NoTls)
+        .unwrap()
+        .query("SELECT DISTINCT lease_owner FROM events ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut hosts: Vec<String> = stores.iter().map(|s| s.host().to_owned()).collect();
+    hosts.sort();
+    assert_eq!(deciders, hosts, "both hosts decided events");
     for id in &journaled {
         let view = store.event(tenant, *id).unwrap();
         assert_eq!(view.decisions.len(), 1, "event {id} decided once");

@@ -647,9 +647,10 @@ impl<T: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Syn
 /// default, so a store that wraps another cannot silently turn a cluster's
 /// quota into one per host.
 pub trait RateLimits {
-    /// Whether several hosts share this store's buckets; when not,
-    /// [`Self::take_tokens`] is never called.
-    fn shares_rate_limits(&self) -> bool;
+    /// Whether several hosts share this store (its buckets, its journal);
+    /// when not, [`Self::take_tokens`] is never called, and a stopping
+    /// host may drain the whole backlog, which is all its own.
+    fn shared_by_hosts(&self) -> bool;
 
     /// Takes up to `want` whole tokens from `tenant`'s shared bucket and
     /// returns how many it got (`0..=want`; 0: the bucket is empty).

@@ -51,7 +51,7 @@ pub struct SqliteStore {
 
 /// One host per file: its quotas' buckets stay in memory.
 impl RateLimits for SqliteStore {
-    fn shares_rate_limits(&self) -> bool {
+    fn shared_by_hosts(&self) -> bool {
         false
     }
 }

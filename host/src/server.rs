@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::pipeline::{Acceptance, Pipeline, PipelineConfig};
 use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::{CompileCache, Runtime};
-use crate::store::{SqliteStore, Store};
+use crate::store::{Cached, SqliteStore, Store};
 
 /// How often the journal depth (for 503s and metrics) is refreshed.
 const DEPTH_REFRESH: Duration = Duration::from_millis(250);
@@ -58,10 +58,10 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 /// every command that runs events builds them (`serve`, `ingest`, `demo`).
 /// Plugins load on first use.
 pub fn open(config: Config) -> anyhow::Result<AppState> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_key(
+    let store: Arc<dyn Store> = Arc::new(Cached::new(SqliteStore::open_with_key(
         &config.data_dir,
         config.secrets_key.clone(),
-    )?);
+    )?));
     let mut cache = CompileCache::open(config.data_dir.join("compiled"))?;
     if let Some(worker) = config.compile.worker() {
         cache = cache.with_worker(worker);

@@ -9,10 +9,17 @@
 //! changes tenant data takes the [`TenantId`] and filters by it in SQL, so a
 //! caller can only reach the tenant it names.
 //!
+//! Back ends keep no memos. [`Cached`] wraps any of them and memoizes the
+//! settings read on every event; it forgets them on its own writes and
+//! when the database's settings generation says someone else (another
+//! host, another process) changed one, so a change made anywhere is used
+//! everywhere within a second.
+//!
 //! Durability: WAL with `synchronous = FULL`. A commit that returned is on
 //! disk: neither a process crash nor a power cut loses an acknowledged
 //! event or an executed action.
 
+mod cached;
 #[cfg(test)]
 mod conformance;
 mod postgres;
@@ -25,6 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use cached::Cached;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -717,6 +725,20 @@ pub trait Tenants {
         project: ProjectId,
         disposition: &DispositionDef,
     ) -> Result<()>;
+    /// Back end: the database's settings generation, which every change to
+    /// a setting [`Cached`] memoizes moves, whoever makes it (another host,
+    /// another process on the file), and nothing else moves (authenticating,
+    /// journaling, committing, record writes): polled, it tells a host when
+    /// to forget its memos.
+    fn settings_generation(&self) -> Result<u64>;
+    /// Back end: waits up to `timeout` for word that the settings
+    /// generation may have moved, so it is polled sooner; returning early
+    /// without one is harmless. The default sleeps: polling alone sees
+    /// every change, a back end that can hear of changes only hastens it.
+    fn wait_for_settings_change(&self, timeout: Duration) -> Result<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }
 
 /// Customer records, their event lists, and the do-not-contact list.

@@ -17,9 +17,14 @@
 //! protocol code, types and errors. Only `with-serde_json-1` is enabled,
 //! for `JSONB` columns.
 //!
-//! Unlike [`super::SqliteStore`] this store keeps no memos of settings:
-//! another host may change them at any time, and a memo would need an
-//! invalidation channel (LISTEN/NOTIFY) first. Concurrency between hosts
+//! Like every back end this store keeps no memos of settings; [`Cached`]
+//! does, above it. Every change to a memoized setting, by any host, moves
+//! the database's settings generation and notifies `smstrigger_settings`
+//! (triggers, see [`schema`]); [`Tenants::wait_for_settings_change`]
+//! listens on a connection of its own ([`listen`]) so other hosts' memos
+//! are forgotten within milliseconds, and their poll of the generation
+//! within [`super::cached::WATCH_EVERY`] when a notification is lost.
+//! Concurrency between hosts
 //! is the database's: read-modify-write sequences lock the row they depend
 //! on (`FOR UPDATE`) or are single statements, and a unique key another
 //! transaction took is a `Conflict` ([`error`]).
@@ -38,6 +43,7 @@ use super::*;
 use crate::secrets::SecretsKey;
 
 mod error;
+mod listen;
 mod plugins;
 mod records;
 mod schema;
@@ -70,6 +76,8 @@ pub struct PgStore {
     /// Seals and opens the secrets kept at rest (executor tokens); every
     /// host on one database must have the same key.
     secrets: SecretsKey,
+    /// Hears of settings changes (any host's) for [`Cached`]'s watch.
+    listener: listen::Listener,
 }
 
 impl PgStore {
@@ -91,8 +99,12 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(PostgresConnectionManager::new(config, NoTls))?;
-        let store = Self { pool, secrets: key };
+            .build(PostgresConnectionManager::new(config.clone(), NoTls))?;
+        let store = Self {
+            pool,
+            secrets: key,
+            listener: listen::Listener::new(config),
+        };
         let mut conn = store.conn()?;
         migrate(&mut conn)?;
         check_key(&mut conn, &store.secrets)?;

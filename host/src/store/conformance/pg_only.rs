@@ -1,9 +1,12 @@
 //! What only the PostgreSQL back end has: migrations recorded in
 //! `schema_migrations`, several hosts opening one database at once, the
-//! secrets key checked against the database, and an unreachable server.
+//! secrets key checked against the database, an unreachable server, and
+//! hearing of other hosts' settings changes.
+
+use std::time::Instant;
 
 use super::*;
-use crate::store::postgres::MIGRATIONS;
+use crate::store::postgres::{APPLICATION_NAME, MIGRATIONS};
 
 fn applied(schema: &Schema) -> Vec<i64> {
     schema
@@ -105,4 +108,49 @@ fn a_database_url_that_does_not_parse_is_named() {
         .err()
         .expect("not a URL");
     assert!(error.to_string().contains("database URL"), "{error}");
+}
+
+/// Another host's settings change wakes a store waiting for one at once,
+/// and after its listening connection is lost the store listens again.
+/// (Other tests' changes on the same server may wake it too: harmless.)
+#[test]
+fn a_settings_change_wakes_a_waiting_store_also_after_its_listener_was_lost() {
+    let Some(schema) = Schema::fresh() else {
+        return;
+    };
+    let key = SecretsKey::generate();
+    let store = PgStore::open_config(schema.config.clone(), key.clone()).unwrap();
+    let other = PgStore::open_config(schema.config.clone(), key).unwrap();
+    let short = Duration::from_millis(1);
+    store.wait_for_settings_change(short).unwrap(); // connects, listens
+    for round in ["listening", "listening again"] {
+        other.create_tenant("t", "s").unwrap();
+        let started = Instant::now();
+        store
+            .wait_for_settings_change(Duration::from_secs(30))
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(5),
+            "{round}: woken after {waited:?}"
+        );
+
+        let terminated = schema
+            .client()
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = $1",
+                &[&APPLICATION_NAME],
+            )
+            .unwrap();
+        assert!(!terminated.is_empty(), "the listener is named");
+        // A wait notices the loss; a later one connects and listens again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.wait_for_settings_change(short).is_ok() {
+            assert!(Instant::now() < deadline, "the loss goes unnoticed");
+        }
+        while store.wait_for_settings_change(short).is_err() {
+            assert!(Instant::now() < deadline, "no new listener");
+        }
+    }
 }

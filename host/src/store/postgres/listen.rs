@@ -20,6 +20,10 @@ use super::{CONNECT_TIMEOUT, Result};
 /// The channel the settings triggers notify.
 const CHANNEL: &str = "smstrigger_settings";
 
+/// What the listening connection calls itself, so an operator can tell
+/// it from the pool's.
+pub(crate) const APPLICATION_NAME: &str = "smstrigger settings listener";
+
 /// The listening connection, (re)made when needed.
 pub(super) struct Listener {
     config: Config,
@@ -27,11 +31,13 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// A listener for the database `config` connects to (not connected yet).
+    /// A listener for the database `config` connects to (not connected
+    /// yet), named [`APPLICATION_NAME`] in `pg_stat_activity`.
     pub(super) fn new(mut config: Config) -> Self {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        config.application_name(APPLICATION_NAME);
         Self {
             config,
             client: Mutex::new(None),

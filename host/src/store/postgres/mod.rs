@@ -50,6 +50,8 @@ mod schema;
 mod tenants;
 
 #[cfg(test)]
+pub(crate) use listen::APPLICATION_NAME;
+#[cfg(test)]
 pub(crate) use schema::MIGRATIONS;
 
 /// Connections the pool keeps at most: the pipeline's workers, its

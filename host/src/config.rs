@@ -58,6 +58,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user@host:port/database`) that
+    /// any number of hosts share; unset: the embedded SQLite file in
+    /// `data_dir`, one host. The compile cache stays in `data_dir` either
+    /// way. Its `Debug` hides the password.
+    pub database_url: Option<DatabaseUrl>,
     /// Creates tenants and keys; sees no tenant's data. Unset: no operator.
     pub operator_key: Option<String>,
     /// Seals secrets at rest (executor tokens): 32 bytes as hex or base64.
@@ -93,6 +98,7 @@ impl Default for Config {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
             data_dir: DEFAULT_DATA_DIR.into(),
+            database_url: None,
             operator_key: None,
             secrets_key: None,
             workers: 0,
@@ -107,6 +113,31 @@ impl Default for Config {
             header_timeout_secs: DEFAULT_HEADER_TIMEOUT.as_secs(),
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT.as_secs(),
             clock: Clock::default(),
+        }
+    }
+}
+
+/// A PostgreSQL connection URL. Its `Debug` leaves any password out, so a
+/// logged configuration leaks nothing.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                write!(f, "{:?}", url.as_str())
+            }
+            Ok(_) => write!(f, "{:?}", self.0),
+            Err(_) => f.write_str("\"<a database URL that does not parse>\""),
         }
     }
 }
@@ -377,6 +408,9 @@ impl Config {
         if let Some(v) = get("SMSTRIGGER_DATA_DIR") {
             self.data_dir = v.into();
         }
+        if let Some(v) = get("SMSTRIGGER_DATABASE_URL") {
+            self.database_url = Some(DatabaseUrl(v.trim().to_string()));
+        }
         if let Some(v) = env("SMSTRIGGER_OPERATOR_KEY") {
             self.operator_key = Some(v);
         }
@@ -543,6 +577,28 @@ mod tests {
             .apply_env(|name| (name == "SMSTRIGGER_SECRETS_KEY").then(|| hex_key.clone()))
             .unwrap();
         assert!(config.secrets_key.is_some());
+    }
+
+    #[test]
+    fn a_database_url_comes_from_the_file_or_the_environment_and_hides_its_password() {
+        let config: Config =
+            toml::from_str("database_url = \"postgres://app:hunter2@db:5432/sms\"").unwrap();
+        let url = config.database_url.clone().unwrap();
+        assert_eq!(url.as_str(), "postgres://app:hunter2@db:5432/sms");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("db:5432/sms"), "{shown}");
+
+        let mut config = Config::default();
+        config
+            .apply_env(|name| {
+                (name == "SMSTRIGGER_DATABASE_URL").then(|| "postgres://root@127.0.0.1/test".into())
+            })
+            .unwrap();
+        assert_eq!(
+            config.database_url.unwrap().as_str(),
+            "postgres://root@127.0.0.1/test"
+        );
     }
 
     #[test]

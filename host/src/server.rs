@@ -117,8 +117,13 @@ pub async fn run(
         };
         stopping.send(died).ok();
     };
+    let deadlines = Deadlines {
+        request: state.config.request_timeout(),
+        upload: state.config.request_timeout()
+            + Duration::from_secs(state.config.compile.wall_secs),
+    };
     let app = api::app(state.clone()).layer(axum::middleware::from_fn_with_state(
-        state.config.request_timeout(),
+        deadlines,
         request_timeout,
     ));
     serve(listener, app, state.config.header_timeout(), shutdown).await;
@@ -203,17 +208,46 @@ async fn serve(
     graceful.shutdown().await;
 }
 
+/// How long a request may take, body included.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    /// Every request but uploads.
+    request: Duration,
+    /// A plugin upload (`PUT /v1/plugins/{name}`): the request's time plus
+    /// the compile's own wall-clock limit (`compile.wall_secs`), which
+    /// bounds it already; cut at the request's time, an upload the
+    /// compile limits admit was answered 408 on a busy machine, where the
+    /// low-priority compile waits for a core.
+    upload: Duration,
+}
+
+impl Deadlines {
+    fn of(&self, request: &Request) -> Duration {
+        let path = request.uri().path();
+        let upload = request.method() == axum::http::Method::PUT
+            && path
+                .strip_prefix("/v1/plugins/")
+                .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+        if upload { self.upload } else { self.request }
+    }
+}
+
 /// Answers 408 when a request (reading its body included) takes longer
-/// than `limit`; the handler is dropped, so nothing it had not committed
-/// happens.
-async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+/// than its deadline; the handler is dropped, so nothing it had not
+/// committed happens.
+async fn request_timeout(
+    State(deadlines): State<Deadlines>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = deadlines.of(&request);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => api::ApiError::new(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             format!(
-                "the request took longer than {} s (request_timeout_secs), body included",
+                "the request took longer than {} s, body included (request_timeout_secs; an upload also has compile.wall_secs)",
                 limit.as_secs()
             ),
         )

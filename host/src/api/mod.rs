@@ -53,7 +53,8 @@ pub struct AppState {
     /// Every plugin use case: install, swap, dry run, replay.
     pub registry: Arc<Registry>,
     pub config: Arc<Config>,
-    /// Webhook rate and data quotas (the registry keeps the plugin ones).
+    /// Webhook rate and data quotas (the registry keeps the plugin ones);
+    /// the rate counted for every host when the store is shared.
     pub quotas: Arc<quotas::Quotas>,
     /// Pending events, refreshed in the background; a tenant's webhooks
     /// answer 503 above `config.max_pending` of its own instead of growing
@@ -68,10 +69,16 @@ impl AppState {
     /// The state over `pipeline`, whose store and registry the handlers
     /// share, and whose metrics `GET /metrics` renders.
     pub fn new(pipeline: Arc<Pipeline>, config: Arc<Config>) -> Self {
+        let store = Arc::clone(pipeline.store());
+        let quotas = if store.shares_rate_limits() {
+            quotas::Quotas::shared(config.quotas.clone(), Arc::clone(&store) as _)
+        } else {
+            quotas::Quotas::new(config.quotas.clone())
+        };
         Self {
-            quotas: Arc::new(quotas::Quotas::new(config.quotas.clone())),
+            quotas: Arc::new(quotas),
             metrics: Arc::clone(pipeline.metrics()),
-            store: Arc::clone(pipeline.store()),
+            store,
             registry: Arc::clone(pipeline.registry()),
             pipeline,
             config,

@@ -15,6 +15,12 @@ pub struct Args {
     /// The data directory (embedded database, compile cache) [default: ./smstrigger-data].
     #[arg(long, env = "SMSTRIGGER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// A PostgreSQL database shared by every host
+    /// (`postgres://user@host:port/database`) instead of the embedded
+    /// SQLite file; needs a secrets key shared by the hosts
+    /// (SMSTRIGGER_SECRETS_KEY).
+    #[arg(long, env = "SMSTRIGGER_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
     /// A TOML configuration file; flags and environment variables override it.
     #[arg(long, env = "SMSTRIGGER_CONFIG")]
     config: Option<PathBuf>,
@@ -46,6 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = load_config(args.config.as_deref(), args.data_dir)?;
     if let Some(listen) = args.listen {
         config.listen = listen;
+    }
+    if let Some(url) = args.database_url {
+        config.database_url = Some(smstrigger_host::config::DatabaseUrl(url));
     }
     // Uploads compile in this executable's `compile-worker`, CPU-limited.
     if config.compile.worker.is_none() {

@@ -523,6 +523,16 @@ impl<S: Outbox> Outbox for Cached<S> {
     }
 }
 
+impl<S: RateLimits> RateLimits for Cached<S> {
+    fn shares_rate_limits(&self) -> bool {
+        self.backend().shares_rate_limits()
+    }
+
+    fn take_tokens(&self, tenant: TenantId, rate: u32, want: u32) -> Result<u32> {
+        self.backend().take_tokens(tenant, rate, want)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,12 @@
 //!
 //! Everything goes through the [`Store`] trait. [`SqliteStore`] is the
 //! back end the server runs on; [`PgStore`] (PostgreSQL, for many hosts on
-//! one database) implements [`Tenants`], [`Records`] and [`Plugins`] so
-//! far, not yet the journal or the outbox. One conformance suite of tests
-//! (`store/conformance`) runs against both. Every method that reads or
-//! changes tenant data takes the [`TenantId`] and filters by it in SQL, so a
-//! caller can only reach the tenant it names.
+//! one database) implements [`Tenants`], [`Records`], [`Plugins`] and
+//! [`RateLimits`] so far, not yet the journal or the outbox. One
+//! conformance suite of tests (`store/conformance`) runs against both.
+//! Every method that reads or changes tenant data takes the [`TenantId`]
+//! and filters by it in SQL, so a caller can only reach the tenant it
+//! names.
 //!
 //! Back ends keep no memos. [`Cached`] wraps any of them and memoizes the
 //! settings read on every event; it forgets them on its own writes and
@@ -21,7 +22,7 @@
 
 mod cached;
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 mod postgres;
 pub mod rules;
 mod schema;
@@ -638,9 +639,37 @@ pub trait Outbox {
 
 /// The store's operations, one trait per owner; a back end implements
 /// them all. Tenant data is always reached through the tenant's id.
-pub trait Store: Tenants + Records + Plugins + Journal + Outbox + Send + Sync {}
+pub trait Store: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Sync {}
 
-impl<T: Tenants + Records + Plugins + Journal + Outbox + Send + Sync> Store for T {}
+impl<T: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Sync> Store for T {}
+
+/// Token buckets (a tenant's webhook events per second) that every host on
+/// one store shares, so a quota holds for the cluster, not per host.
+///
+/// A back end that serves one host shares nothing, and its callers keep
+/// their buckets in memory (`api::quotas`), which costs the webhook path
+/// no store call at all. Each back end says which it is: there is no
+/// default, so a store that wraps another cannot silently turn a cluster's
+/// quota into one per host.
+pub trait RateLimits {
+    /// Whether several hosts share this store's buckets; when not,
+    /// [`Self::take_tokens`] is never called.
+    fn shares_rate_limits(&self) -> bool;
+
+    /// Takes up to `want` whole tokens from `tenant`'s shared bucket and
+    /// returns how many it got (`0..=want`; 0: the bucket is empty).
+    ///
+    /// The bucket refills at `rate` tokens a second and holds at most
+    /// `rate` (one second of burst); a tenant's first take finds it full.
+    /// It runs on the store's clock, never a host's, so hosts with skewed
+    /// clocks agree, and each take is atomic: however many hosts take at
+    /// once, no token is granted twice. The default, for a store that
+    /// shares nothing, grants nothing.
+    fn take_tokens(&self, tenant: TenantId, rate: u32, want: u32) -> Result<u32> {
+        let _ = (tenant, rate, want);
+        Ok(0)
+    }
+}
 
 /// Tenants, their keys and settings, projects and dispositions.
 pub trait Tenants {

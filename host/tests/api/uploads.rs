@@ -107,6 +107,37 @@ fn a_compile_over_its_cpu_limit_is_stopped_and_answered_422_compile_limit() {
     nothing_kept(&server, &tenant);
 }
 
+/// An upload's compile is bounded by the compile's own limits, not by the
+/// request timeout: the worst component the bounds admit takes seconds to
+/// compile, longer than a 1 s request timeout, and is answered by its
+/// compile (refused here, since it is no plugin), not with a 408.
+#[test]
+fn an_upload_compiling_past_the_request_timeout_gets_its_compiles_answer_not_408() {
+    let server = Server::start_with(|config| {
+        with_worker(60)(config);
+        config.request_timeout_secs = 1;
+    });
+    let tenant = server.tenant("patient");
+    let started = Instant::now();
+    // The low-priority compile may wait long for a core on a busy machine:
+    // the client waits as long as the compile's own wall-clock limit.
+    let (status, body) = send(
+        server
+            .put("/v1/plugins/bomb")
+            .bearer_auth(&tenant.api_key)
+            .timeout(Duration::from_secs(150))
+            .body(largest_admitted_bomb()),
+    );
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the compile took longer than the request timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "contract_mismatch", "{body}");
+    nothing_kept(&server, &tenant);
+}
+
 /// A compile that needs more memory than its worker may use is stopped
 /// (an allocation fails) and answered 422 naming the limit, never a 5xx.
 /// The limit here is tiny so that a real plugin's compile runs out of it;

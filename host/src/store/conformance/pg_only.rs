@@ -1,7 +1,8 @@
 //! What only the PostgreSQL back end has: migrations recorded in
 //! `schema_migrations`, several hosts opening one database at once, the
-//! secrets key checked against the database, an unreachable server, and
-//! hearing of other hosts' settings changes.
+//! secrets key checked against the database, an unreachable server, the
+//! token buckets every host shares ([`RateLimits`]), and hearing of other
+//! hosts' settings changes.
 
 use std::time::Instant;
 
@@ -108,6 +109,64 @@ fn a_database_url_that_does_not_parse_is_named() {
         .err()
         .expect("not a URL");
     assert!(error.to_string().contains("database URL"), "{error}");
+}
+
+/// A tenant's first take finds its bucket full (one second of burst), and
+/// takes get whole tokens, no more than are left.
+#[test]
+fn a_new_bucket_is_full_and_grants_whole_tokens() {
+    let Some(fixture) = postgres() else {
+        return;
+    };
+    let store = &fixture.store;
+    let tenant = store.create_tenant("t", "s").unwrap().id;
+    assert_eq!(store.take_tokens(tenant, 5, 3).unwrap(), 3);
+    assert_eq!(store.take_tokens(tenant, 5, 3).unwrap(), 2, "2 left");
+    assert_eq!(store.take_tokens(tenant, 5, 3).unwrap(), 0, "empty");
+    std::thread::sleep(Duration::from_millis(450));
+    let refilled = store.take_tokens(tenant, 5, 5).unwrap();
+    assert!((2..=3).contains(&refilled), "0.45 s at 5/s: {refilled}");
+}
+
+/// Three hosts taking one tenant's tokens as fast as they can get, between
+/// them, its rate for the time they took plus one burst, within 10%; and
+/// another tenant's bucket is untouched by it.
+#[test]
+fn hosts_taking_one_tenants_tokens_together_get_its_rate_between_them() {
+    const RATE: u32 = 200;
+    let Some(fixture) = postgres() else {
+        return;
+    };
+    let busy = fixture.store.create_tenant("busy", "s").unwrap().id;
+    let other = fixture.store.create_tenant("other", "s").unwrap().id;
+    let hosts: Vec<_> = (0..3).map(|_| fixture.another()).collect();
+    let run = Duration::from_millis(2500);
+    let start = Instant::now();
+    let takers: Vec<_> = hosts
+        .into_iter()
+        .map(|store| {
+            std::thread::spawn(move || {
+                let mut got = 0;
+                while start.elapsed() < run {
+                    got += store.take_tokens(busy, RATE, RATE / 20).unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                got
+            })
+        })
+        .collect();
+    let got: Vec<u32> = takers.into_iter().map(|t| t.join().unwrap()).collect();
+    let total = f64::from(got.iter().sum::<u32>());
+    let expected = f64::from(RATE) * (start.elapsed().as_secs_f64() + 1.0);
+    assert!(
+        (total - expected).abs() <= expected * 0.1,
+        "the hosts got {got:?} ({total}), the rate allows {expected:.0}"
+    );
+    assert_eq!(
+        fixture.store.take_tokens(other, RATE, RATE).unwrap(),
+        RATE,
+        "another tenant's bucket is still full"
+    );
 }
 
 /// Another host's settings change wakes a store waiting for one at once,

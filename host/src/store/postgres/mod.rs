@@ -1,10 +1,11 @@
 //! The store on PostgreSQL, for many stateless hosts sharing one database.
 //!
 //! Owns the connection pool, the migrations at open, the check of the
-//! secrets key, and the back-end methods of [`Tenants`], [`Records`] and
-//! [`Plugins`]. [`Journal`] and [`Outbox`] (claims as leases) are not here
-//! yet, so [`PgStore`] is not a [`Store`] and the server cannot run on it;
-//! nothing above the store depends on this module.
+//! secrets key, and the back-end methods of [`Tenants`], [`Records`],
+//! [`Plugins`] and [`RateLimits`] (buckets every host shares). [`Journal`]
+//! and [`Outbox`] (claims as leases) are not here yet, so [`PgStore`] is
+//! not a [`Store`] and the server cannot run on it; nothing above the store
+//! depends on this module.
 //!
 //! The client is the synchronous `postgres` crate with an `r2d2` pool
 //! (`r2d2_postgres`). The store traits are synchronous and called from OS
@@ -45,6 +46,7 @@ use crate::secrets::SecretsKey;
 mod error;
 mod listen;
 mod plugins;
+mod rate_limits;
 mod records;
 mod schema;
 mod tenants;

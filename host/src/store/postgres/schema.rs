@@ -208,6 +208,17 @@ CREATE INDEX outbox_event ON outbox(event_id);
     r#"
 ALTER TABLE projects ADD COLUMN past_callback_policy TEXT NOT NULL DEFAULT 'reject';
 "#,
+    // A tenant's webhook events per second, one token bucket for every
+    // host (store::RateLimits); PostgreSQL only: one SQLite host keeps its
+    // buckets in memory.
+    r#"
+CREATE TABLE rate_buckets (
+    tenant_id   BIGINT PRIMARY KEY REFERENCES tenants(id),
+    tokens      DOUBLE PRECISION NOT NULL,                    -- left after the last take
+    refilled_at TIMESTAMPTZ NOT NULL,                         -- the database's clock at the last take
+    granted     DOUBLE PRECISION NOT NULL                     -- what the last take got, for its RETURNING
+);
+"#,
     // The settings generation, as in SQLite's schema: every change to a
     // setting a host memoizes (store/cached.rs) bumps it, whoever makes it,
     // and says so on the `smstrigger_settings` channel, so hosts forget

@@ -46,6 +46,13 @@ pub struct SqliteStore {
     secrets: crate::secrets::SecretsKey,
 }
 
+/// One host per file: its quotas' buckets stay in memory.
+impl RateLimits for SqliteStore {
+    fn shares_rate_limits(&self) -> bool {
+        false
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and runs any
     /// migrations it has not had; secrets at rest are sealed under the

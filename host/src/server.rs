@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::pipeline::{Acceptance, Pipeline, PipelineConfig};
 use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::{CompileCache, Runtime};
-use crate::store::{PgStore, SqliteStore, Store};
+use crate::store::{Cached, PgStore, SqliteStore, Store};
 
 /// How often the journal depth (for 503s and metrics) is refreshed.
 const DEPTH_REFRESH: Duration = Duration::from_millis(250);
@@ -94,15 +94,15 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(pipeline, Arc::new(config)))
 }
 
-/// The store `config` names: PostgreSQL when it has a database URL (any
-/// number of hosts share it), else the SQLite file in the data directory
-/// (one host).
+/// The store `config` names, behind the settings cache: PostgreSQL when it
+/// has a database URL (any number of hosts share it), else the SQLite file
+/// in the data directory (one host).
 fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let Some(url) = &config.database_url else {
-        return Ok(Arc::new(SqliteStore::open_with_key(
+        return Ok(Arc::new(Cached::new(SqliteStore::open_with_key(
             &config.data_dir,
             config.secrets_key.clone(),
-        )?));
+        )?)));
     };
     // A key generated into one host's data directory would not open the
     // secrets another host sealed: every host must be given the same one.
@@ -115,7 +115,7 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = PgStore::open(url.as_str(), key)
         .map_err(|error| anyhow::anyhow!("opening the database at {url:?}: {error}"))?;
     tracing::info!(host = store.host(), database = ?url, "serving on PostgreSQL");
-    Ok(Arc::new(store))
+    Ok(Arc::new(Cached::new(store)))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains.

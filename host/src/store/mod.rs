@@ -9,10 +9,17 @@
 //! changes tenant data takes the [`TenantId`] and filters by it in SQL, so a
 //! caller can only reach the tenant it names.
 //!
+//! Back ends keep no memos. [`Cached`] wraps any of them and memoizes the
+//! settings read on every event; it forgets them on its own writes and
+//! when the database's settings generation says someone else (another
+//! host, another process) changed one, so a change made anywhere is used
+//! everywhere within a second.
+//!
 //! Durability: WAL with `synchronous = FULL`. A commit that returned is on
 //! disk: neither a process crash nor a power cut loses an acknowledged
 //! event or an executed action.
 
+mod cached;
 #[cfg(test)]
 pub(crate) mod conformance;
 mod postgres;
@@ -25,6 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use cached::Cached;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -750,6 +758,20 @@ pub trait Tenants {
         project: ProjectId,
         disposition: &DispositionDef,
     ) -> Result<()>;
+    /// Back end: the database's settings generation, which every change to
+    /// a setting [`Cached`] memoizes moves, whoever makes it (another host,
+    /// another process on the file), and nothing else moves (authenticating,
+    /// journaling, committing, record writes): polled, it tells a host when
+    /// to forget its memos.
+    fn settings_generation(&self) -> Result<u64>;
+    /// Back end: waits up to `timeout` for word that the settings
+    /// generation may have moved, so it is polled sooner; returning early
+    /// without one is harmless. The default sleeps: polling alone sees
+    /// every change, a back end that can hear of changes only hastens it.
+    fn wait_for_settings_change(&self, timeout: Duration) -> Result<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }
 
 /// Customer records, their event lists, and the do-not-contact list.
@@ -901,16 +923,13 @@ pub trait Journal {
     /// claimed and has not committed or released. The pipeline calls it
     /// about once a second; a host that stops calling it (a dead one)
     /// loses its claims to the other hosts when their leases expire.
-    /// Nothing to do on a back end without leases.
-    fn renew_claims(&self) -> Result<()> {
-        Ok(())
-    }
+    /// Nothing to do on a back end without leases. No default: a store
+    /// that wraps another must pass it on, or its host loses its claims.
+    fn renew_claims(&self) -> Result<()>;
     /// Gives up every claim this host holds, at once (a graceful shutdown,
     /// after the last commit): other hosts need not wait for the leases
     /// to expire. Nothing to do on a back end without leases.
-    fn release_claims(&self) -> Result<()> {
-        Ok(())
-    }
+    fn release_claims(&self) -> Result<()>;
     /// Commits processed events, each atomically with its record changes.
     ///
     /// An event that is no longer this host's to decide (no longer

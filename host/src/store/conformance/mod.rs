@@ -25,6 +25,7 @@ mod outbox;
 mod pg_only;
 mod plugins;
 mod records;
+mod settings;
 mod tenants;
 
 /// Where the PostgreSQL half looks when `SMSTRIGGER_TEST_DATABASE_URL` is
@@ -50,6 +51,15 @@ impl<S> Fixture<S> {
     /// Another handle on the same database.
     pub fn another(&self) -> Arc<S> {
         Arc::new((self.reopen)())
+    }
+
+    /// Another handle on the same database with its settings memoized, as
+    /// a host runs it.
+    pub fn another_cached(&self) -> Cached<S>
+    where
+        S: Tenants + Send + Sync + 'static,
+    {
+        Cached::new((self.reopen)())
     }
 }
 

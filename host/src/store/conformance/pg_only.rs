@@ -1,15 +1,17 @@
 //! What only the PostgreSQL back end has: migrations recorded in
 //! `schema_migrations`, several hosts opening one database at once, the
 //! secrets key checked against the database, an unreachable server, the
-//! token buckets every host shares ([`RateLimits`]), and claims as leases
-//! between hosts (events and outboxes).
+//! token buckets every host shares ([`RateLimits`]), claims as leases
+//! between hosts (events and outboxes), and hearing of other hosts'
+//! settings changes.
 
 use std::collections::HashSet;
 use std::sync::Barrier;
+use std::time::Instant;
 
 use super::journal::{accepted, entry, ids, processed, write};
 use super::*;
-use crate::store::postgres::{DEFAULT_LEASE, MIGRATIONS};
+use crate::store::postgres::{APPLICATION_NAME, DEFAULT_LEASE, MIGRATIONS};
 
 /// A lease short enough for a test to outlive, long enough for the
 /// statements in between on a loaded machine.
@@ -413,7 +415,7 @@ fn hosts_taking_one_tenants_tokens_together_get_its_rate_between_them() {
     let other = fixture.store.create_tenant("other", "s").unwrap().id;
     let hosts: Vec<_> = (0..3).map(|_| fixture.another()).collect();
     let run = Duration::from_millis(2500);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let takers: Vec<_> = hosts
         .into_iter()
         .map(|store| {
@@ -439,4 +441,49 @@ fn hosts_taking_one_tenants_tokens_together_get_its_rate_between_them() {
         RATE,
         "another tenant's bucket is still full"
     );
+}
+
+/// Another host's settings change wakes a store waiting for one at once,
+/// and after its listening connection is lost the store listens again.
+/// (Other tests' changes on the same server may wake it too: harmless.)
+#[test]
+fn a_settings_change_wakes_a_waiting_store_also_after_its_listener_was_lost() {
+    let Some(schema) = Schema::fresh() else {
+        return;
+    };
+    let key = SecretsKey::generate();
+    let store = PgStore::open_config(schema.config.clone(), key.clone()).unwrap();
+    let other = PgStore::open_config(schema.config.clone(), key).unwrap();
+    let short = Duration::from_millis(1);
+    store.wait_for_settings_change(short).unwrap(); // connects, listens
+    for round in ["listening", "listening again"] {
+        other.create_tenant("t", "s").unwrap();
+        let started = Instant::now();
+        store
+            .wait_for_settings_change(Duration::from_secs(30))
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(5),
+            "{round}: woken after {waited:?}"
+        );
+
+        let terminated = schema
+            .client()
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = $1",
+                &[&APPLICATION_NAME],
+            )
+            .unwrap();
+        assert!(!terminated.is_empty(), "the listener is named");
+        // A wait notices the loss; a later one connects and listens again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.wait_for_settings_change(short).is_ok() {
+            assert!(Instant::now() < deadline, "the loss goes unnoticed");
+        }
+        while store.wait_for_settings_change(short).is_err() {
+            assert!(Instant::now() < deadline, "no new listener");
+        }
+    }
 }

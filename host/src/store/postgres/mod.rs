@@ -16,9 +16,14 @@
 //! protocol code, types and errors. Only `with-serde_json-1` is enabled,
 //! for `JSONB` columns.
 //!
-//! Unlike [`super::SqliteStore`] this store keeps no memos of settings:
-//! another host may change them at any time, and a memo would need an
-//! invalidation channel (LISTEN/NOTIFY) first. Concurrency between hosts
+//! Like every back end this store keeps no memos of settings; [`Cached`]
+//! does, above it. Every change to a memoized setting, by any host, moves
+//! the database's settings generation and notifies `smstrigger_settings`
+//! (triggers, see [`schema`]); [`Tenants::wait_for_settings_change`]
+//! listens on a connection of its own ([`listen`]) so other hosts' memos
+//! are forgotten within milliseconds, and their poll of the generation
+//! within [`super::cached::WATCH_EVERY`] when a notification is lost.
+//! Concurrency between hosts
 //! is the database's: read-modify-write sequences lock the row they depend
 //! on (`FOR UPDATE`) or are single statements, and a unique key another
 //! transaction took is a `Conflict` ([`error`]).
@@ -46,6 +51,7 @@ use crate::secrets::SecretsKey;
 
 mod error;
 mod journal;
+mod listen;
 mod outbox;
 mod plugins;
 mod rate_limits;
@@ -53,6 +59,8 @@ mod records;
 mod schema;
 mod tenants;
 
+#[cfg(test)]
+pub(crate) use listen::APPLICATION_NAME;
 #[cfg(test)]
 pub(crate) use schema::MIGRATIONS;
 
@@ -93,6 +101,8 @@ pub struct PgStore {
     /// The events this host claimed and has neither committed nor
     /// released: what [`Journal::renew_claims`] extends.
     claimed: Mutex<HashSet<i64>>,
+    /// Hears of settings changes (any host's) for [`Cached`]'s watch.
+    listener: listen::Listener,
 }
 
 impl PgStore {
@@ -114,13 +124,14 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(PostgresConnectionManager::new(config, NoTls))?;
+            .build(PostgresConnectionManager::new(config.clone(), NoTls))?;
         let store = Self {
             pool,
             secrets: key,
             host: host_id(),
             lease: DEFAULT_LEASE,
             claimed: Mutex::default(),
+            listener: listen::Listener::new(config),
         };
         let mut conn = store.conn()?;
         migrate(&mut conn)?;

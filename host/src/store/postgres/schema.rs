@@ -234,4 +234,45 @@ CREATE TABLE outbox_leases (
     until     TIMESTAMPTZ NOT NULL                              -- the database's clock
 );
 "#,
+    // The settings generation, as in SQLite's schema: every change to a
+    // setting a host memoizes (store/cached.rs) bumps it, whoever makes it,
+    // and says so on the `smstrigger_settings` channel, so hosts forget
+    // their memos at once (the notification) or at their next poll (the
+    // number: a listener that was disconnected hears nothing). Only the
+    // tenants' settings columns count (a later one must be added to the
+    // trigger); API keys, events, decisions and
+    // records leave it alone. The triggers are deferred to the commit, so
+    // the one row is locked only while a transaction commits: settings
+    // changes on many hosts never wait on it for long, and never deadlock
+    // over it (nothing is locked after it).
+    r#"
+CREATE TABLE settings_generation (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    generation  BIGINT NOT NULL
+);
+INSERT INTO settings_generation (id, generation) VALUES (1, 0);
+CREATE FUNCTION settings_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE settings_generation SET generation = generation + 1 WHERE id = 1;
+    PERFORM pg_notify('smstrigger_settings', '');
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER settings_tenants
+    AFTER INSERT OR DELETE OR UPDATE OF name, webhook_secret, webhook_auth, opt_out_keywords,
+        executor, executor_token, limits, previous_webhook_secret, previous_secret_until,
+        accept_window ON tenants
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_projects AFTER INSERT OR UPDATE OR DELETE ON projects
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_dispositions AFTER INSERT OR UPDATE OR DELETE ON dispositions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_plugins AFTER INSERT OR UPDATE OR DELETE ON plugins
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_plugin_versions
+    AFTER INSERT OR UPDATE OR DELETE ON plugin_versions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_bindings AFTER INSERT OR UPDATE OR DELETE ON bindings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+"#,
 ];

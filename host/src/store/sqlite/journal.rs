@@ -110,6 +110,16 @@ impl Journal for SqliteStore {
         Ok(events.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// One host: no leases to renew.
+    fn renew_claims(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// One host: no leases to give back.
+    fn release_claims(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Atomic but not fsynced on its own (`synchronous = NORMAL` for this
     /// transaction): the next journal commit's fsync makes it durable, and
     /// a power cut before that loses the decision and its record changes

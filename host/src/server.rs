@@ -112,7 +112,7 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
              32 bytes as hex or base64), the same on every host sharing the database"
         )
     })?;
-    let store = PgStore::open(url.as_str(), key)
+    let store = crate::store::blocking(|| PgStore::open(url.as_str(), key))
         .map_err(|error| anyhow::anyhow!("opening the database at {url:?}: {error}"))?;
     tracing::info!(host = store.host(), database = ?url, "serving on PostgreSQL");
     Ok(Arc::new(Cached::new(store)))

@@ -51,7 +51,7 @@ impl<S: Tenants + Send + Sync + 'static> Cached<S> {
     /// change after it is one the watch sees move. When it cannot be read
     /// now, the watch's first poll that works forgets the memos.
     pub fn new(backend: S) -> Self {
-        let seen = backend.settings_generation().ok();
+        let seen = super::blocking(|| backend.settings_generation()).ok();
         let shared = Arc::new(Shared {
             backend,
             memos: Memos::default(),
@@ -74,6 +74,13 @@ impl<S> Cached<S> {
         &self.shared.backend
     }
 
+    /// Calls the back end where blocking is allowed (see
+    /// [`super::blocking`]): a handler on an async thread may call the
+    /// store like any thread.
+    fn call<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        super::blocking(|| f(self.backend()))
+    }
+
     fn memos(&self) -> &Memos {
         &self.shared.memos
     }
@@ -82,7 +89,7 @@ impl<S> Cached<S> {
     /// the write succeeded (a failed one may have changed nothing, or the
     /// caller cannot tell: a memo is cheap to reload).
     fn changing<T>(&self, write: impl FnOnce(&S) -> Result<T>) -> Result<T> {
-        let result = write(self.backend());
+        let result = self.call(write);
         self.memos().changed();
         result
     }
@@ -211,13 +218,13 @@ impl Memos {
 
 impl<S: Tenants> Tenants for Cached<S> {
     fn create_tenant(&self, name: &str, webhook_secret: &str) -> Result<Tenant> {
-        self.backend().create_tenant(name, webhook_secret)
+        self.call(|backend| backend.create_tenant(name, webhook_secret))
     }
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
         self.memos()
             .tenants
-            .get_or_load(tenant, || self.backend().tenant(tenant))
+            .get_or_load(tenant, || self.call(|backend| backend.tenant(tenant)))
     }
 
     fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()> {
@@ -225,9 +232,9 @@ impl<S: Tenants> Tenants for Cached<S> {
     }
 
     fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits> {
-        self.memos()
-            .limits
-            .get_or_load(tenant, || self.backend().tenant_limits(tenant))
+        self.memos().limits.get_or_load(tenant, || {
+            self.call(|backend| backend.tenant_limits(tenant))
+        })
     }
 
     fn set_tenant_limits(&self, tenant: TenantId, limits: &TenantLimits) -> Result<()> {
@@ -244,25 +251,25 @@ impl<S: Tenants> Tenants for Cached<S> {
     }
 
     fn add_api_key(&self, tenant: TenantId, key_hash: &str) -> Result<ApiKeyInfo> {
-        self.backend().add_api_key(tenant, key_hash)
+        self.call(|backend| backend.add_api_key(tenant, key_hash))
     }
 
     fn api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>> {
-        self.backend().api_keys(tenant)
+        self.call(|backend| backend.api_keys(tenant))
     }
 
     fn revoke_api_key(&self, tenant: TenantId, key: u64, allow_last: bool) -> Result<()> {
-        self.backend().revoke_api_key(tenant, key, allow_last)
+        self.call(|backend| backend.revoke_api_key(tenant, key, allow_last))
     }
 
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>> {
-        self.backend().tenant_by_key(key_hash)
+        self.call(|backend| backend.tenant_by_key(key_hash))
     }
 
     fn stored_opt_out_keywords(&self, tenant: TenantId) -> Result<Option<Vec<String>>> {
-        self.memos()
-            .keywords
-            .get_or_load(tenant, || self.backend().stored_opt_out_keywords(tenant))
+        self.memos().keywords.get_or_load(tenant, || {
+            self.call(|backend| backend.stored_opt_out_keywords(tenant))
+        })
     }
 
     fn write_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
@@ -280,7 +287,7 @@ impl<S: Tenants> Tenants for Cached<S> {
 
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
         self.memos().projects.get_or_load((tenant, project), || {
-            self.backend().project(tenant, project)
+            self.call(|backend| backend.project(tenant, project))
         })
     }
 
@@ -288,8 +295,7 @@ impl<S: Tenants> Tenants for Cached<S> {
         // Only a found owner is remembered: a project id unknown now may
         // be created later.
         let owner = self.memos().owners.get_or_load(project, || {
-            self.backend()
-                .project_owner(project)?
+            self.call(|backend| backend.project_owner(project))?
                 .ok_or_else(|| Error::NotFound {
                     what: format!("project {project}"),
                 })
@@ -302,7 +308,7 @@ impl<S: Tenants> Tenants for Cached<S> {
     }
 
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {
-        self.backend().projects(tenant)
+        self.call(|backend| backend.projects(tenant))
     }
 
     fn write_disposition(
@@ -315,29 +321,29 @@ impl<S: Tenants> Tenants for Cached<S> {
     }
 
     fn settings_generation(&self) -> Result<u64> {
-        self.backend().settings_generation()
+        self.call(|backend| backend.settings_generation())
     }
 
     fn wait_for_settings_change(&self, timeout: Duration) -> Result<()> {
-        self.backend().wait_for_settings_change(timeout)
+        self.call(|backend| backend.wait_for_settings_change(timeout))
     }
 }
 
 impl<S: Records> Records for Cached<S> {
     fn usage(&self, tenant: TenantId) -> Result<Usage> {
-        self.backend().usage(tenant)
+        self.call(|backend| backend.usage(tenant))
     }
 
     fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord> {
-        self.backend().create_record(tenant, record)
+        self.call(|backend| backend.create_record(tenant, record))
     }
 
     fn create_records(&self, tenant: TenantId, records: &[NewRecord]) -> Result<Vec<StoredRecord>> {
-        self.backend().create_records(tenant, records)
+        self.call(|backend| backend.create_records(tenant, records))
     }
 
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord> {
-        self.backend().record(tenant, record)
+        self.call(|backend| backend.record(tenant, record))
     }
 
     fn records(
@@ -347,7 +353,7 @@ impl<S: Records> Records for Cached<S> {
         after: RecordId,
         limit: usize,
     ) -> Result<Vec<StoredRecord>> {
-        self.backend().records(tenant, project, after, limit)
+        self.call(|backend| backend.records(tenant, project, after, limit))
     }
 
     fn records_by_phone(
@@ -356,11 +362,11 @@ impl<S: Records> Records for Cached<S> {
         project: ProjectId,
         phone: &str,
     ) -> Result<Vec<StoredRecord>> {
-        self.backend().records_by_phone(tenant, project, phone)
+        self.call(|backend| backend.records_by_phone(tenant, project, phone))
     }
 
     fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
-        self.backend().record_events(tenant, record)
+        self.call(|backend| backend.record_events(tenant, record))
     }
 
     fn set_disposition(
@@ -369,15 +375,15 @@ impl<S: Records> Records for Cached<S> {
         record: RecordId,
         entry: &ManualDisposition,
     ) -> Result<RecordEvent> {
-        self.backend().set_disposition(tenant, record, entry)
+        self.call(|backend| backend.set_disposition(tenant, record, entry))
     }
 
     fn add_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<()> {
-        self.backend().add_do_not_contact(tenant, phone)
+        self.call(|backend| backend.add_do_not_contact(tenant, phone))
     }
 
     fn remove_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<bool> {
-        self.backend().remove_do_not_contact(tenant, phone)
+        self.call(|backend| backend.remove_do_not_contact(tenant, phone))
     }
 
     fn do_not_contact_list(
@@ -386,17 +392,17 @@ impl<S: Records> Records for Cached<S> {
         after: &str,
         limit: usize,
     ) -> Result<Vec<String>> {
-        self.backend().do_not_contact_list(tenant, after, limit)
+        self.call(|backend| backend.do_not_contact_list(tenant, after, limit))
     }
 
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>> {
-        self.backend().do_not_contact(tenant, phones)
+        self.call(|backend| backend.do_not_contact(tenant, phones))
     }
 }
 
 impl<S: Plugins> Plugins for Cached<S> {
     fn latest_plugin_version(&self, tenant: TenantId, name: &str) -> Result<Option<u32>> {
-        self.backend().latest_plugin_version(tenant, name)
+        self.call(|backend| backend.latest_plugin_version(tenant, name))
     }
 
     fn insert_plugin_version(
@@ -422,7 +428,7 @@ impl<S: Plugins> Plugins for Cached<S> {
     }
 
     fn stored_component_bytes(&self, tenant: TenantId) -> Result<u64> {
-        self.backend().stored_component_bytes(tenant)
+        self.call(|backend| backend.stored_component_bytes(tenant))
     }
 
     fn activate_plugin(&self, tenant: TenantId, name: &str, version: u32) -> Result<()> {
@@ -434,11 +440,11 @@ impl<S: Plugins> Plugins for Cached<S> {
     }
 
     fn plugin_component(&self, tenant: TenantId, name: &str, version: u32) -> Result<Vec<u8>> {
-        self.backend().plugin_component(tenant, name, version)
+        self.call(|backend| backend.plugin_component(tenant, name, version))
     }
 
     fn plugins(&self, tenant: TenantId) -> Result<Vec<PluginInfo>> {
-        self.backend().plugins(tenant)
+        self.call(|backend| backend.plugins(tenant))
     }
 
     fn set_bindings(
@@ -452,42 +458,42 @@ impl<S: Plugins> Plugins for Cached<S> {
 
     fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>> {
         self.memos().bindings.get_or_load((tenant, project), || {
-            self.backend().active_bindings(tenant, project)
+            self.call(|backend| backend.active_bindings(tenant, project))
         })
     }
 
     fn active_components(&self) -> Result<Vec<ActiveComponent>> {
-        self.backend().active_components()
+        self.call(|backend| backend.active_components())
     }
 }
 
 impl<S: Journal> Journal for Cached<S> {
     fn journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<Journaled>> {
-        self.backend().journal_batch(entries)
+        self.call(|backend| backend.journal_batch(entries))
     }
 
     fn pending_tenants(&self) -> Result<Vec<TenantId>> {
-        self.backend().pending_tenants()
+        self.call(|backend| backend.pending_tenants())
     }
 
     fn claim(&self, tenant: TenantId, after: EventId, limit: usize) -> Result<Vec<PendingEvent>> {
-        self.backend().claim(tenant, after, limit)
+        self.call(|backend| backend.claim(tenant, after, limit))
     }
 
     fn renew_claims(&self) -> Result<()> {
-        self.backend().renew_claims()
+        self.call(|backend| backend.renew_claims())
     }
 
     fn release_claims(&self) -> Result<()> {
-        self.backend().release_claims()
+        self.call(|backend| backend.release_claims())
     }
 
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()> {
-        self.backend().commit(processed)
+        self.call(|backend| backend.commit(processed))
     }
 
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView> {
-        self.backend().event(tenant, event)
+        self.call(|backend| backend.event(tenant, event))
     }
 
     fn recorded_runs(
@@ -496,43 +502,43 @@ impl<S: Journal> Journal for Cached<S> {
         plugin: &str,
         limit: usize,
     ) -> Result<Vec<RecordedRun>> {
-        self.backend().recorded_runs(tenant, plugin, limit)
+        self.call(|backend| backend.recorded_runs(tenant, plugin, limit))
     }
 
     fn pending_count(&self) -> Result<u64> {
-        self.backend().pending_count()
+        self.call(|backend| backend.pending_count())
     }
 
     fn pending_by_tenant(&self) -> Result<Vec<(TenantId, u64)>> {
-        self.backend().pending_by_tenant()
+        self.call(|backend| backend.pending_by_tenant())
     }
 }
 
 impl<S: Outbox> Outbox for Cached<S> {
     fn outbox_due_tenants(&self, now: Timestamp) -> Result<Vec<TenantId>> {
-        self.backend().outbox_due_tenants(now)
+        self.call(|backend| backend.outbox_due_tenants(now))
     }
 
     fn outbox_pending(&self, tenant: TenantId, limit: usize) -> Result<Vec<OutboxItem>> {
-        self.backend().outbox_pending(tenant, limit)
+        self.call(|backend| backend.outbox_pending(tenant, limit))
     }
 
     fn settle(&self, item: &OutboxItem, settlement: &Settlement) -> Result<()> {
-        self.backend().settle(item, settlement)
+        self.call(|backend| backend.settle(item, settlement))
     }
 
     fn outbox_pending_count(&self) -> Result<u64> {
-        self.backend().outbox_pending_count()
+        self.call(|backend| backend.outbox_pending_count())
     }
 }
 
 impl<S: RateLimits> RateLimits for Cached<S> {
     fn shared_by_hosts(&self) -> bool {
-        self.backend().shared_by_hosts()
+        self.call(|backend| backend.shared_by_hosts())
     }
 
     fn take_tokens(&self, tenant: TenantId, rate: u32, want: u32) -> Result<u32> {
-        self.backend().take_tokens(tenant, rate, want)
+        self.call(|backend| backend.take_tokens(tenant, rate, want))
     }
 }
 

@@ -84,6 +84,21 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Runs `f`, which blocks (a database call), so that blocking is allowed
+/// wherever the caller is: on a worker thread of a multi-threaded tokio
+/// runtime (an HTTP handler) it tells tokio first (`block_in_place`), so
+/// the worker's other tasks move elsewhere and a client that runs a
+/// runtime of its own inside (the `postgres` crate does) may; anywhere
+/// else it just runs. Without it, a handler that reached PostgreSQL
+/// directly panicked ("Cannot start a runtime from within a runtime").
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// A new tenant's identity: the webhook secret is shown once, here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

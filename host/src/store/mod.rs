@@ -25,6 +25,7 @@ pub(crate) mod conformance;
 mod postgres;
 pub mod rules;
 mod schema;
+mod sql;
 mod sqlite;
 
 use std::collections::BTreeMap;

@@ -229,17 +229,7 @@ fn a_commit_records_decisions_record_changes_opt_outs_and_outbox_together<S: Bac
 ) {
     let store = &*f.store;
     let (tenant, project) = tenant_with_project(store, "t");
-    let record = store
-        .create_record(
-            tenant,
-            &NewRecord {
-                project_id: project.id,
-                phone: "+36301234567".into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    let record = record_with_phone(store, tenant, project.id, "+36301234567");
     accepted(
         store,
         &[
@@ -382,17 +372,7 @@ fn recorded_runs_are_the_newest_of_a_plugin_within_its_tenant<S: Backend>(f: &Fi
 fn an_event_no_longer_pending_is_not_committed_again<S: Backend>(f: &Fixture<S>) {
     let store = &*f.store;
     let (tenant, project) = tenant_with_project(store, "t");
-    let record = store
-        .create_record(
-            tenant,
-            &NewRecord {
-                project_id: project.id,
-                phone: "+36301234567".into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    let record = record_with_phone(store, tenant, project.id, "+36301234567");
     accepted(
         store,
         &[

@@ -208,6 +208,22 @@ pub fn tenant_with_project<S: Backend>(store: &S, name: &str) -> (TenantId, Proj
     (tenant, project)
 }
 
+/// A record of `tenant` in `project` with `phone` (E.164) and nothing else.
+pub fn record_with_phone<S: Backend>(
+    store: &S,
+    tenant: TenantId,
+    project: ProjectId,
+    phone: &str,
+) -> StoredRecord {
+    let record = NewRecord {
+        project_id: project,
+        phone: phone.into(),
+        time_zone: None,
+        fields: vec![],
+    };
+    store.create_record(tenant, &record).unwrap()
+}
+
 /// The error of `result`, which must be one.
 pub fn failure<T: std::fmt::Debug>(result: Result<T>) -> Error {
     result.expect_err("expected an error")

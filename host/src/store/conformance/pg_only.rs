@@ -118,17 +118,7 @@ fn a_dead_hosts_events_go_to_another_host_and_its_late_commit_writes_nothing() {
     let Some((_schema, a, b, tenant, project)) = two_hosts(SHORT_LEASE) else {
         return;
     };
-    let record = a
-        .create_record(
-            tenant,
-            &NewRecord {
-                project_id: project,
-                phone: "+36301234567".into(),
-                time_zone: None,
-                fields: vec![],
-            },
-        )
-        .unwrap();
+    let record = record_with_phone(&a, tenant, project, "+36301234567");
     let events = accepted(
         &a,
         &[

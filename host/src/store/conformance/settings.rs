@@ -101,13 +101,7 @@ fn the_settings_generation_stays_on_keys_and_records<S: Backend>(f: &Fixture<S>)
     assert_eq!(store.tenant_by_key(&key).unwrap(), Some(tenant));
     assert!(store.api_keys(tenant).unwrap()[0].last_used_at.is_some());
     store.revoke_api_key(tenant, first.id, false).unwrap();
-    let record = NewRecord {
-        project_id: project.id,
-        phone: "+36301234567".into(),
-        time_zone: None,
-        fields: Vec::new(),
-    };
-    let record = store.create_record(tenant, &record).unwrap().id;
+    let record = record_with_phone(store, tenant, project.id, "+36301234567").id;
     let manual = ManualDisposition {
         project_id: project.id,
         disposition_id: crate::model::DISCARD_ID,
@@ -130,13 +124,7 @@ fn the_settings_generation_stays_on_keys_and_records<S: Backend>(f: &Fixture<S>)
 fn journaling_and_committing_leave_the_settings_generation_alone<S: Backend>(f: &Fixture<S>) {
     let store = &*f.store;
     let (tenant, project) = tenant_with_project(store, "acme");
-    let record = NewRecord {
-        project_id: project.id,
-        phone: "+36301234567".into(),
-        time_zone: None,
-        fields: Vec::new(),
-    };
-    let record = store.create_record(tenant, &record).unwrap().id;
+    let record = record_with_phone(store, tenant, project.id, "+36301234567").id;
     let generation = store.settings_generation().unwrap();
     let entry = JournalEntry {
         tenant_id: tenant,

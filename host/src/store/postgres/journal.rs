@@ -15,6 +15,7 @@
 //! took is still this host's (nobody else can have decided the event).
 
 use super::*;
+use crate::store::sql::{DECISION_COLUMN_COUNT, decision_columns};
 
 /// Now in Unix microseconds: when events are journaled and decided, so the
 /// time from one to the other can be measured (as on SQLite).
@@ -451,21 +452,6 @@ fn write_processed(tx: &mut ::postgres::Transaction<'_>, event: &ProcessedEvent)
     }
     Ok(())
 }
-
-/// The columns [`decision_from_row`] reads, of the decisions table under
-/// `alias` (with its dot, or empty); a config stored once is read back
-/// from `binding_configs`.
-fn decision_columns(alias: &str) -> String {
-    format!(
-        "{alias}plugin, {alias}version, {alias}priority, {alias}outcome, {alias}error_code,
-         {alias}error, {alias}fuel_used, {alias}duration_us, {alias}logs, {alias}verdicts,
-         {alias}actions,
-         COALESCE((SELECT config FROM binding_configs WHERE sha256 = {alias}config_sha),
-                  {alias}config),
-         {alias}lookups"
-    )
-}
-const DECISION_COLUMN_COUNT: usize = 13;
 
 fn decision_from_row(row: &::postgres::Row) -> Result<DecisionRecord> {
     let outcome: String = row.try_get(3)?;

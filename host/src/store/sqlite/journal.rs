@@ -4,6 +4,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
+use crate::store::sql::{DECISION_COLUMN_COUNT, decision_columns};
 
 /// Journals one entry inside the batch's transaction.
 fn journal_one(
@@ -375,21 +376,6 @@ fn commit_processed(
     tx.commit()?;
     Ok(())
 }
-
-/// The columns [`decision_from_row`] reads, of the decisions table under
-/// `alias` (with its dot, or empty); a config stored once is read back
-/// from `binding_configs`.
-fn decision_columns(alias: &str) -> String {
-    format!(
-        "{alias}plugin, {alias}version, {alias}priority, {alias}outcome, {alias}error_code,
-         {alias}error, {alias}fuel_used, {alias}duration_us, {alias}logs, {alias}verdicts,
-         {alias}actions,
-         COALESCE((SELECT config FROM binding_configs WHERE sha256 = {alias}config_sha),
-                  {alias}config),
-         {alias}lookups"
-    )
-}
-const DECISION_COLUMN_COUNT: usize = 13;
 
 /// The config JSON of a decision with nothing in it: kept inline.
 const EMPTY_CONFIG: &str = "{}";

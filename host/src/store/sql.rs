@@ -1,0 +1,20 @@
+//! SQL both back ends share: the same tables and columns, spelled the same
+//! in SQLite and PostgreSQL.
+
+/// The columns a decision row is read from (its back end's
+/// `decision_from_row`), of the decisions table under `alias` (with its
+/// dot, or empty); a config stored once is read back from
+/// `binding_configs`.
+pub(crate) fn decision_columns(alias: &str) -> String {
+    format!(
+        "{alias}plugin, {alias}version, {alias}priority, {alias}outcome, {alias}error_code,
+         {alias}error, {alias}fuel_used, {alias}duration_us, {alias}logs, {alias}verdicts,
+         {alias}actions,
+         COALESCE((SELECT config FROM binding_configs WHERE sha256 = {alias}config_sha),
+                  {alias}config),
+         {alias}lookups"
+    )
+}
+
+/// How many columns [`decision_columns`] lists.
+pub(crate) const DECISION_COLUMN_COUNT: usize = 13;

@@ -62,7 +62,7 @@ use smstrigger_host::model::{EventId, ProjectId, RecordId, TenantId, Timestamp};
 use smstrigger_host::pipeline::{Acceptance, Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime, sha256_hex};
 use smstrigger_host::store::{
-    self, Binding, Journal, Journaled, NewRecord, Plugins, ProcessedEvent, ProjectSettings,
+    self, Binding, Cached, Journal, Journaled, NewRecord, Plugins, ProcessedEvent, ProjectSettings,
     Records, SqliteStore, Store, Tenants,
 };
 
@@ -517,7 +517,7 @@ impl Template {
 /// A fresh data directory with a variant's data, and a pipeline over it.
 struct Setup {
     dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    store: Arc<Cached<SqliteStore>>,
     pipeline: Arc<Pipeline>,
     executor: Arc<TimedExecutor>,
     targets: Vec<Target>,
@@ -538,7 +538,8 @@ impl Setup {
             std::fs::File::open(&to).unwrap().sync_all().unwrap();
         }
         std::fs::File::open(dir.path()).unwrap().sync_all().unwrap();
-        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        // The store as the server composes it: settings memoized.
+        let store = Arc::new(Cached::new(SqliteStore::open(dir.path()).unwrap()));
         let executor = Arc::new(TimedExecutor::new(store.clone()));
         let store_dyn: Arc<dyn Store> = store.clone();
         let pipeline = Pipeline::new(
@@ -635,7 +636,7 @@ struct TimedExecutor {
 }
 
 impl TimedExecutor {
-    fn new(store: Arc<SqliteStore>) -> Self {
+    fn new(store: Arc<Cached<SqliteStore>>) -> Self {
         Self {
             // The clock of the events' day, so the callbacks execute
             // whatever day the benchmark runs.

@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::pipeline::{Acceptance, Pipeline, PipelineConfig};
 use crate::registry::{Registry, RegistryConfig};
 use crate::runtime::{CompileCache, Runtime};
-use crate::store::{SqliteStore, Store};
+use crate::store::{Cached, PgStore, SqliteStore, Store};
 
 /// How often the journal depth (for 503s and metrics) is refreshed.
 const DEPTH_REFRESH: Duration = Duration::from_millis(250);
@@ -58,10 +58,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 /// every command that runs events builds them (`serve`, `ingest`, `demo`).
 /// Plugins load on first use.
 pub fn open(config: Config) -> anyhow::Result<AppState> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_key(
-        &config.data_dir,
-        config.secrets_key.clone(),
-    )?);
+    let store = open_store(&config)?;
     let mut cache = CompileCache::open(config.data_dir.join("compiled"))?;
     if let Some(worker) = config.compile.worker() {
         cache = cache.with_worker(worker);
@@ -95,6 +92,30 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
     }
     let pipeline = Pipeline::with_registry(registry, executor, pipeline_config, Arc::default());
     Ok(AppState::new(pipeline, Arc::new(config)))
+}
+
+/// The store `config` names, behind the settings cache: PostgreSQL when it
+/// has a database URL (any number of hosts share it), else the SQLite file
+/// in the data directory (one host).
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let Some(url) = &config.database_url else {
+        return Ok(Arc::new(Cached::new(SqliteStore::open_with_key(
+            &config.data_dir,
+            config.secrets_key.clone(),
+        )?)));
+    };
+    // A key generated into one host's data directory would not open the
+    // secrets another host sealed: every host must be given the same one.
+    let key = config.secrets_key.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "a database URL needs a secrets key (secrets_key, or SMSTRIGGER_SECRETS_KEY: \
+             32 bytes as hex or base64), the same on every host sharing the database"
+        )
+    })?;
+    let store = PgStore::open(url.as_str(), key)
+        .map_err(|error| anyhow::anyhow!("opening the database at {url:?}: {error}"))?;
+    tracing::info!(host = store.host(), database = ?url, "serving on PostgreSQL");
+    Ok(Arc::new(Cached::new(store)))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains.
@@ -133,8 +154,16 @@ pub async fn run(
         );
     }
 
-    // No new events arrive now; give the ones journaled time to finish.
-    let grace = state.config.shutdown_grace();
+    // No new events arrive now. One host alone gives the ones journaled
+    // time to finish; a host of many stops at once: its workers finish
+    // the events in hand, and the rest of its claims go back to the
+    // others (the cluster's backlog is not its to drain).
+    let alone = !state.store.shared_by_hosts();
+    let grace = if alone {
+        state.config.shutdown_grace()
+    } else {
+        Duration::ZERO
+    };
     let started = Instant::now();
     let store = Arc::clone(&state.store);
     let pipeline = Arc::clone(&state.pipeline);
@@ -146,7 +175,11 @@ pub async fn run(
         stop.store(true, Ordering::Release);
         pipeline.notify();
         dispatcher.join().ok();
-        let left = store.pending_count().unwrap_or(0);
+        let left = if alone {
+            store.pending_count().unwrap_or(0)
+        } else {
+            0
+        };
         if left > 0 {
             tracing::warn!(
                 left,

@@ -70,7 +70,7 @@ impl AppState {
     /// share, and whose metrics `GET /metrics` renders.
     pub fn new(pipeline: Arc<Pipeline>, config: Arc<Config>) -> Self {
         let store = Arc::clone(pipeline.store());
-        let quotas = if store.shares_rate_limits() {
+        let quotas = if store.shared_by_hosts() {
             quotas::Quotas::shared(config.quotas.clone(), Arc::clone(&store) as _)
         } else {
             quotas::Quotas::new(config.quotas.clone())

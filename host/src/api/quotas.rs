@@ -5,7 +5,7 @@
 //! Events are counted where the quota has to hold:
 //! - **One host** (SQLite): a bucket per tenant in this process's memory,
 //!   refilled at `events_per_second`, one second of burst. No store call.
-//! - **Many hosts on one store** ([`RateLimits::shares_rate_limits`],
+//! - **Many hosts on one store** ([`RateLimits::shared_by_hosts`],
 //!   PostgreSQL): the bucket is the store's, one for the cluster, on the
 //!   database's clock. Each host takes tokens from it in chunks of
 //!   1/[`CHUNKS_PER_SECOND`] of the rate into a stash per tenant and admits
@@ -105,7 +105,7 @@ impl Quotas {
     }
 
     /// Quotas counted for every host on `store` (one that
-    /// [shares rate limits](RateLimits::shares_rate_limits)).
+    /// [shares rate limits](RateLimits::shared_by_hosts)).
     pub fn shared(config: QuotaConfig, store: Arc<dyn RateLimits + Send + Sync>) -> Self {
         Self {
             config,

@@ -138,6 +138,13 @@ pub struct Pipeline {
 /// How long an idle dispatcher sleeps before it looks again unprompted.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
+/// How often the dispatcher, busy or not, renews this host's claims and
+/// looks at every tenant with pending events: on a database shared by
+/// many hosts, another host may journal events for tenants this one never
+/// hears of, or finish a subject this one was waiting for. Well inside
+/// the shortest lease a store hands out.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// An event a worker finished, on its way to the committer.
 type Finished = (PendingEvent, Result<ProcessedEvent, ProcessError>);
 
@@ -343,22 +350,38 @@ impl Pipeline {
             })
             .collect();
         drop(finished);
-        // The first claim, and any after an idle spell, looks at every
-        // tenant: what a crash left pending, or an event nobody announced.
+        // The first claim, any after an idle spell, and one at least every
+        // [`SWEEP_EVERY`] look at every tenant: what a crash left pending,
+        // or an event nobody announced (another host's).
         let mut look_everywhere = true;
+        let mut swept = Instant::now();
         while !stop.load(Ordering::Acquire) {
-            let low = self.schedule().queued() < self.config.batch;
-            if low && let Err(error) = self.claim(look_everywhere) {
-                tracing::error!(%error, "claiming pending events failed; retrying");
-                thread::sleep(IDLE_POLL);
+            if swept.elapsed() >= SWEEP_EVERY {
+                swept = Instant::now();
+                look_everywhere = true;
+                if let Err(error) = self.store.renew_claims() {
+                    tracing::error!(%error, "renewing this host's claims failed; retrying");
+                }
             }
-            look_everywhere = !self.wait_for_work();
+            if self.schedule().queued() < self.config.batch {
+                if let Err(error) = self.claim(look_everywhere) {
+                    tracing::error!(%error, "claiming pending events failed; retrying");
+                    thread::sleep(IDLE_POLL);
+                }
+                look_everywhere = false;
+            }
+            look_everywhere |= !self.wait_for_work();
         }
         self.work.notify_all();
         for worker in workers {
             worker.join().ok();
         }
         committer.join().ok();
+        // Nothing is running or committing now: what this host still
+        // holds goes back to the other hosts at once.
+        if let Err(error) = self.store.release_claims() {
+            tracing::error!(%error, "releasing this host's claims failed; they expire");
+        }
     }
 
     /// Reads what is new in the journal into the schedule: for the tenants
@@ -380,10 +403,7 @@ impl Pipeline {
                 self.schedule().touch(read.tenant); // read it next time
                 continue;
             }
-            match self
-                .store
-                .pending_after(read.tenant, read.after, read.limit)
-            {
+            match self.store.claim(read.tenant, read.after, read.limit) {
                 Ok(events) => runnable += self.schedule().claim(read, events),
                 Err(error) => {
                     self.schedule().touch(read.tenant);

@@ -1,18 +1,25 @@
 //! The store: tenants, projects, records, plugins, the event journal and
-//! decisions, in one SQLite file under the data directory.
+//! decisions, in one SQLite file under the data directory (one host) or
+//! in one PostgreSQL database (any number of hosts).
 //!
 //! Everything goes through the [`Store`] trait. [`SqliteStore`] is the
-//! back end the server runs on; [`PgStore`] (PostgreSQL, for many hosts on
-//! one database) implements [`Tenants`], [`Records`], [`Plugins`] and
-//! [`RateLimits`] so far, not yet the journal or the outbox. One
-//! conformance suite of tests (`store/conformance`) runs against both. Every method that reads or
+//! embedded back end; [`PgStore`] (PostgreSQL, for many hosts on one
+//! database, claims as leases) is the other. One conformance suite of
+//! tests (`store/conformance`) runs against both. Every method that reads or
 //! changes tenant data takes the [`TenantId`] and filters by it in SQL, so a
 //! caller can only reach the tenant it names.
+//!
+//! Back ends keep no memos. [`Cached`] wraps any of them and memoizes the
+//! settings read on every event; it forgets them on its own writes and
+//! when the database's settings generation says someone else (another
+//! host, another process) changed one, so a change made anywhere is used
+//! everywhere within a second.
 //!
 //! Durability: WAL with `synchronous = FULL`. A commit that returned is on
 //! disk: neither a process crash nor a power cut loses an acknowledged
 //! event or an executed action.
 
+mod cached;
 #[cfg(test)]
 pub(crate) mod conformance;
 mod postgres;
@@ -25,6 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use cached::Cached;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -611,17 +619,21 @@ pub struct OutboxView {
 
 /// Remote actions queued by commits, per tenant, in order.
 ///
-/// Assumes one deliverer per tenant at a time (the outbox's own rule), so
-/// an item is never settled by two workers at once.
+/// One deliverer per tenant at a time: within a host the outbox's own
+/// rule; across hosts on one database (PostgreSQL) a lease per tenant,
+/// which `outbox_pending` takes or renews and `settle` checks, so an item
+/// is never settled by two hosts at once.
 pub trait Outbox {
     /// Tenants whose oldest pending item is due at `now`.
     fn outbox_due_tenants(&self, now: Timestamp) -> Result<Vec<TenantId>>;
     /// Up to `limit` of `tenant`'s pending items, oldest first, due or not:
     /// items of a tenant are delivered in order, so a later one waits for
-    /// an earlier one's retry.
+    /// an earlier one's retry. None while another host holds the tenant's
+    /// outbox lease.
     fn outbox_pending(&self, tenant: TenantId, limit: usize) -> Result<Vec<OutboxItem>>;
     /// Records an attempt's outcome on `item` and its decision's verdicts,
-    /// in one transaction.
+    /// in one transaction; `Conflict` when the item is no longer pending
+    /// or (PostgreSQL) another host took the tenant's outbox lease.
     fn settle(&self, item: &OutboxItem, settlement: &Settlement) -> Result<()>;
     /// Pending items in all (for metrics and for tools that wait for
     /// deliveries).
@@ -643,9 +655,10 @@ impl<T: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Syn
 /// default, so a store that wraps another cannot silently turn a cluster's
 /// quota into one per host.
 pub trait RateLimits {
-    /// Whether several hosts share this store's buckets; when not,
-    /// [`Self::take_tokens`] is never called.
-    fn shares_rate_limits(&self) -> bool;
+    /// Whether several hosts share this store (its buckets, its journal);
+    /// when not, [`Self::take_tokens`] is never called, and a stopping
+    /// host may drain the whole backlog, which is all its own.
+    fn shared_by_hosts(&self) -> bool;
 
     /// Takes up to `want` whole tokens from `tenant`'s shared bucket and
     /// returns how many it got (`0..=want`; 0: the bucket is empty).
@@ -745,6 +758,20 @@ pub trait Tenants {
         project: ProjectId,
         disposition: &DispositionDef,
     ) -> Result<()>;
+    /// Back end: the database's settings generation, which every change to
+    /// a setting [`Cached`] memoizes moves, whoever makes it (another host,
+    /// another process on the file), and nothing else moves (authenticating,
+    /// journaling, committing, record writes): polled, it tells a host when
+    /// to forget its memos.
+    fn settings_generation(&self) -> Result<u64>;
+    /// Back end: waits up to `timeout` for word that the settings
+    /// generation may have moved, so it is polled sooner; returning early
+    /// without one is harmless. The default sleeps: polling alone sees
+    /// every change, a back end that can hear of changes only hastens it.
+    fn wait_for_settings_change(&self, timeout: Duration) -> Result<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }
 
 /// Customer records, their event lists, and the do-not-contact list.
@@ -878,16 +905,38 @@ pub trait Journal {
     fn journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<Journaled>>;
     /// The tenants with pending events.
     fn pending_tenants(&self) -> Result<Vec<TenantId>>;
-    /// Up to `limit` of `tenant`'s pending events after `after`, oldest
-    /// first. Which of them run, and when, is the pipeline's business (it
-    /// knows what it has already read).
-    fn pending_after(
-        &self,
-        tenant: TenantId,
-        after: EventId,
-        limit: usize,
-    ) -> Result<Vec<PendingEvent>>;
+    /// Hands out up to `limit` of `tenant`'s pending events, oldest first,
+    /// for this host to process; `after` is the last event the caller has
+    /// already read of what it holds. Which of them run, and when, is the
+    /// pipeline's business.
+    ///
+    /// A back end with one host (SQLite) hands out the pending events
+    /// after `after`. One shared by many hosts (PostgreSQL) leases them to
+    /// this host: only events no other host holds a live lease on, and of
+    /// a subject only while every earlier pending event of that subject
+    /// is this host's, so a subject's events run in order on one host at a
+    /// time. Its `after` skips only events this host already holds: an
+    /// event passed over because another host held its subject is handed
+    /// out once that host is done.
+    fn claim(&self, tenant: TenantId, after: EventId, limit: usize) -> Result<Vec<PendingEvent>>;
+    /// Keeps this host's claims alive: extends the lease of every event it
+    /// claimed and has not committed or released. The pipeline calls it
+    /// about once a second; a host that stops calling it (a dead one)
+    /// loses its claims to the other hosts when their leases expire.
+    /// Nothing to do on a back end without leases. No default: a store
+    /// that wraps another must pass it on, or its host loses its claims.
+    fn renew_claims(&self) -> Result<()>;
+    /// Gives up every claim this host holds, at once (a graceful shutdown,
+    /// after the last commit): other hosts need not wait for the leases
+    /// to expire. Nothing to do on a back end without leases.
+    fn release_claims(&self) -> Result<()>;
     /// Commits processed events, each atomically with its record changes.
+    ///
+    /// An event that is no longer this host's to decide (no longer
+    /// pending; on PostgreSQL, leased to another host) is refused: SQLite
+    /// fails the whole call with `Conflict` (one host: that is a bug),
+    /// PostgreSQL skips that event alone, writing nothing of it, logs it
+    /// and commits the others (another host decides it).
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()>;
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView>;
     /// The last `limit` runs of `plugin` (any version) on the tenant's

@@ -9,6 +9,7 @@ mod boundaries;
 mod crash;
 mod delivery;
 mod host_faults;
+mod hosts;
 mod ingest;
 mod past_callbacks;
 mod scenarios;

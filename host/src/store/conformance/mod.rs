@@ -20,19 +20,22 @@ use std::time::Duration;
 use super::*;
 use crate::secrets::SecretsKey;
 
+mod journal;
+mod outbox;
 mod pg_only;
 mod plugins;
 mod records;
+mod settings;
 mod tenants;
 
 /// Where the PostgreSQL half looks when `SMSTRIGGER_TEST_DATABASE_URL` is
 /// not set: the server CI starts.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// What every back end under test implements.
-pub trait Backend: Tenants + Records + Plugins + Send + Sync + 'static {}
+/// What every back end under test implements: a whole [`Store`].
+pub trait Backend: Store + 'static {}
 
-impl<T: Tenants + Records + Plugins + Send + Sync + 'static> Backend for T {}
+impl<T: Store + 'static> Backend for T {}
 
 /// A fresh, empty store, and the means to open another handle on the same
 /// database (another host, as far as the store can tell).
@@ -48,6 +51,15 @@ impl<S> Fixture<S> {
     /// Another handle on the same database.
     pub fn another(&self) -> Arc<S> {
         Arc::new((self.reopen)())
+    }
+
+    /// Another handle on the same database with its settings memoized, as
+    /// a host runs it.
+    pub fn another_cached(&self) -> Cached<S>
+    where
+        S: Tenants + Send + Sync + 'static,
+    {
+        Cached::new((self.reopen)())
     }
 }
 

@@ -1,10 +1,287 @@
 //! What only the PostgreSQL back end has: migrations recorded in
 //! `schema_migrations`, several hosts opening one database at once, the
-//! secrets key checked against the database, an unreachable server, and
-//! the token buckets every host shares ([`RateLimits`]).
+//! secrets key checked against the database, an unreachable server, the
+//! token buckets every host shares ([`RateLimits`]), claims as leases
+//! between hosts (events and outboxes), and hearing of other hosts'
+//! settings changes.
 
+use std::collections::HashSet;
+use std::sync::Barrier;
+use std::time::Instant;
+
+use super::journal::{accepted, entry, ids, processed, write};
 use super::*;
-use crate::store::postgres::MIGRATIONS;
+use crate::store::postgres::{APPLICATION_NAME, DEFAULT_LEASE, MIGRATIONS};
+
+/// A lease short enough for a test to outlive, long enough for the
+/// statements in between on a loaded machine.
+const SHORT_LEASE: Duration = Duration::from_millis(600);
+
+/// Two hosts on a fresh database, the first with claims lasting `lease`
+/// (the second with the default), and a tenant with a project.
+fn two_hosts(lease: Duration) -> Option<(Schema, PgStore, PgStore, TenantId, ProjectId)> {
+    let schema = Schema::fresh()?;
+    let key = SecretsKey::generate();
+    let a = PgStore::open_config(schema.config.clone(), key.clone())
+        .unwrap()
+        .with_lease(lease);
+    let b = PgStore::open_config(schema.config.clone(), key).unwrap();
+    assert_ne!(a.host(), b.host());
+    let (tenant, project) = tenant_with_project(&a, "t");
+    Some((schema, a, b, tenant, project.id))
+}
+
+/// Hosts claiming one tenant's backlog at once each get their own events:
+/// together all of them, none twice.
+#[test]
+fn two_hosts_never_claim_the_same_event() {
+    let Some((_schema, a, b, tenant, project)) = two_hosts(DEFAULT_LEASE) else {
+        return;
+    };
+    let entries: Vec<_> = (0..60)
+        .map(|i| entry(tenant, project, &format!("e{i}"), &format!("r{}", i % 20)))
+        .collect();
+    let journaled: HashSet<EventId> = accepted(&a, &entries).into_iter().collect();
+    let start = Barrier::new(2);
+    let claim_all = |store: &PgStore| {
+        start.wait();
+        let mut mine = Vec::new();
+        let mut after = EventId(0);
+        loop {
+            let events = store.claim(tenant, after, 4).unwrap();
+            let Some(last) = events.last() else {
+                break;
+            };
+            after = after.max(last.id);
+            mine.extend(ids(&events));
+        }
+        mine
+    };
+    let (mine_a, mine_b) = std::thread::scope(|scope| {
+        let on_a = scope.spawn(|| claim_all(&a));
+        let on_b = scope.spawn(|| claim_all(&b));
+        (on_a.join().unwrap(), on_b.join().unwrap())
+    });
+    let (set_a, set_b): (HashSet<_>, HashSet<_>) = (
+        mine_a.iter().copied().collect(),
+        mine_b.iter().copied().collect(),
+    );
+    assert_eq!(set_a.len(), mine_a.len(), "A got nothing twice");
+    assert!(set_a.is_disjoint(&set_b), "no event on both hosts");
+    // What one host left (a subject the other held) it gets after the
+    // other is done; here the other simply releases.
+    a.release_claims().unwrap();
+    b.release_claims().unwrap();
+    let all: HashSet<EventId> = ids(&a.claim(tenant, EventId(0), 100).unwrap())
+        .into_iter()
+        .collect();
+    assert_eq!(all, journaled);
+}
+
+/// While host A holds a subject's first event, B gets none of that
+/// subject's later events (one event per customer at a time), but others.
+#[test]
+fn a_subjects_later_event_waits_while_another_host_holds_its_first() {
+    let Some((_schema, a, b, tenant, project)) = two_hosts(DEFAULT_LEASE) else {
+        return;
+    };
+    let events = accepted(
+        &a,
+        &[
+            entry(tenant, project, "1", "alice"),
+            entry(tenant, project, "2", "alice"),
+            entry(tenant, project, "3", "bob"),
+        ],
+    );
+    let first = a.claim(tenant, EventId(0), 1).unwrap();
+    assert_eq!(ids(&first), [events[0]]);
+    let bobs = b.claim(tenant, EventId(0), 10).unwrap();
+    assert_eq!(ids(&bobs), [events[2]], "alice's second waits for A");
+    let second = a.claim(tenant, events[0], 10).unwrap();
+    assert_eq!(
+        ids(&second),
+        [events[1]],
+        "A, which holds alice's first, gets her second"
+    );
+    a.commit(&[processed(&first[0], "a"), processed(&second[0], "a")])
+        .unwrap();
+    b.commit(&[processed(&bobs[0], "b")]).unwrap();
+    assert_eq!(a.pending_count().unwrap(), 0);
+}
+
+/// A host that stops renewing (a dead one) loses its events when their
+/// leases run out: another claims them, and the first host's late commit
+/// writes nothing of those, while its other events, which nobody took,
+/// still commit with it. The new holder's commit works.
+#[test]
+fn a_dead_hosts_events_go_to_another_host_and_its_late_commit_writes_nothing() {
+    let Some((_schema, a, b, tenant, project)) = two_hosts(SHORT_LEASE) else {
+        return;
+    };
+    let record = a
+        .create_record(
+            tenant,
+            &NewRecord {
+                project_id: project,
+                phone: "+36301234567".into(),
+                time_zone: None,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    let events = accepted(
+        &a,
+        &[
+            entry(tenant, project, "1", "alice"),
+            entry(tenant, project, "2", "bob"),
+        ],
+    );
+    let held = a.claim(tenant, EventId(0), 10).unwrap();
+    assert_eq!(ids(&held), events);
+    assert!(
+        b.claim(tenant, EventId(0), 10).unwrap().is_empty(),
+        "A holds both"
+    );
+    std::thread::sleep(SHORT_LEASE + Duration::from_millis(200));
+    let taken = b.claim(tenant, EventId(0), 1).unwrap();
+    assert_eq!(ids(&taken), [events[0]], "B takes over A's first");
+
+    let mut late = processed(&held[0], "a");
+    late.writes = vec![write(record.id, 2, "a")];
+    let mut other = processed(&held[1], "a");
+    other.writes = vec![write(record.id, 5, "a")];
+    a.commit(&[late, other]).unwrap();
+    let view = b.event(tenant, events[0]).unwrap();
+    assert_eq!(
+        view.state,
+        EventState::Pending,
+        "A's late commit wrote nothing"
+    );
+    assert!(view.decisions.is_empty());
+    let view = b.event(tenant, events[1]).unwrap();
+    assert_eq!(view.state, EventState::Done, "nobody took A's second");
+    assert_eq!(view.decisions[0].plugin, "a");
+    let entries = a.record_events(tenant, record.id).unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        [Some(events[1])]
+    );
+
+    let mut decided = processed(&taken[0], "b");
+    decided.writes = vec![write(record.id, 7, "b")];
+    b.commit(&[decided]).unwrap();
+    let view = b.event(tenant, events[0]).unwrap();
+    assert_eq!(view.state, EventState::Done);
+    assert_eq!(
+        view.decisions
+            .iter()
+            .map(|d| d.plugin.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(a.record(tenant, record.id).unwrap().disposition_id, Some(7));
+    assert_eq!(a.pending_count().unwrap(), 0);
+}
+
+/// Renewing keeps a claim past its lease; once renewals stop, it runs out.
+#[test]
+fn renewed_claims_outlive_their_lease() {
+    let Some((_schema, a, b, tenant, project)) = two_hosts(SHORT_LEASE) else {
+        return;
+    };
+    let events = accepted(&a, &[entry(tenant, project, "1", "alice")]);
+    assert_eq!(ids(&a.claim(tenant, EventId(0), 10).unwrap()), events);
+    let until = std::time::Instant::now() + 3 * SHORT_LEASE;
+    while std::time::Instant::now() < until {
+        a.renew_claims().unwrap();
+        assert!(b.claim(tenant, EventId(0), 10).unwrap().is_empty());
+        std::thread::sleep(SHORT_LEASE / 6);
+    }
+    std::thread::sleep(SHORT_LEASE + Duration::from_millis(200));
+    assert_eq!(ids(&b.claim(tenant, EventId(0), 10).unwrap()), events);
+}
+
+/// Released claims (a graceful shutdown) are free at once, long before
+/// their leases would run out.
+#[test]
+fn released_claims_are_free_at_once() {
+    let Some((_schema, a, b, tenant, project)) = two_hosts(DEFAULT_LEASE) else {
+        return;
+    };
+    let events = accepted(
+        &a,
+        &[
+            entry(tenant, project, "1", "alice"),
+            entry(tenant, project, "2", "alice"),
+        ],
+    );
+    assert_eq!(ids(&a.claim(tenant, EventId(0), 10).unwrap()), events);
+    assert!(b.claim(tenant, EventId(0), 10).unwrap().is_empty());
+    a.release_claims().unwrap();
+    assert_eq!(ids(&b.claim(tenant, EventId(0), 10).unwrap()), events);
+    assert!(a.claim(tenant, EventId(0), 10).unwrap().is_empty());
+}
+
+/// One host at a time delivers a tenant's outbox: the other gets none of
+/// its items and cannot settle one, until the holder releases its lease.
+#[test]
+fn one_host_at_a_time_delivers_a_tenants_outbox() {
+    let Some((_schema, a, b, tenant, project)) = two_hosts(DEFAULT_LEASE) else {
+        return;
+    };
+    accepted(&a, &[entry(tenant, project, "1", "alice")]);
+    let claimed = a.claim(tenant, EventId(0), 10).unwrap();
+    let mut decided = processed(&claimed[0], "p");
+    decided.outbox = vec![write(RecordId(1), 2, "p"), write(RecordId(2), 2, "p")];
+    a.commit(std::slice::from_ref(&decided)).unwrap();
+    let now = decided.processed_at;
+
+    // Racing for it, exactly one host gets the items.
+    let start = Barrier::new(2);
+    let take = |store: &PgStore| {
+        start.wait();
+        store.outbox_pending(tenant, 10).unwrap()
+    };
+    let (got_a, got_b) = std::thread::scope(|scope| {
+        let from_a = scope.spawn(|| take(&a));
+        let from_b = scope.spawn(|| take(&b));
+        (from_a.join().unwrap(), from_b.join().unwrap())
+    });
+    assert!(
+        got_a.is_empty() != got_b.is_empty(),
+        "one host: {} and {} items",
+        got_a.len(),
+        got_b.len()
+    );
+    let (holder, other, items) = if got_a.is_empty() {
+        (&b, &a, got_b)
+    } else {
+        (&a, &b, got_a)
+    };
+    assert_eq!(items.len(), 2);
+    assert!(other.outbox_pending(tenant, 10).unwrap().is_empty());
+    assert!(other.outbox_due_tenants(now).unwrap().is_empty());
+    assert_eq!(holder.outbox_due_tenants(now).unwrap(), [tenant]);
+
+    let settlement = Settlement {
+        state: DeliveryState::Delivered,
+        attempts: 1,
+        next_attempt_at: now,
+        result: serde_json::json!({ "entry": 1 }),
+        verdicts: serde_json::json!([]),
+    };
+    let error = failure(other.settle(&items[0], &settlement));
+    assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
+    holder.settle(&items[0], &settlement).unwrap();
+
+    holder.release_claims().unwrap();
+    let rest = other.outbox_pending(tenant, 10).unwrap();
+    assert_eq!(rest, &items[1..]);
+    let error = failure(holder.settle(&items[1], &settlement));
+    assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
+    other.settle(&items[1], &settlement).unwrap();
+    assert_eq!(a.outbox_pending_count().unwrap(), 0);
+}
 
 fn applied(schema: &Schema) -> Vec<i64> {
     schema
@@ -138,7 +415,7 @@ fn hosts_taking_one_tenants_tokens_together_get_its_rate_between_them() {
     let other = fixture.store.create_tenant("other", "s").unwrap().id;
     let hosts: Vec<_> = (0..3).map(|_| fixture.another()).collect();
     let run = Duration::from_millis(2500);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let takers: Vec<_> = hosts
         .into_iter()
         .map(|store| {
@@ -164,4 +441,49 @@ fn hosts_taking_one_tenants_tokens_together_get_its_rate_between_them() {
         RATE,
         "another tenant's bucket is still full"
     );
+}
+
+/// Another host's settings change wakes a store waiting for one at once,
+/// and after its listening connection is lost the store listens again.
+/// (Other tests' changes on the same server may wake it too: harmless.)
+#[test]
+fn a_settings_change_wakes_a_waiting_store_also_after_its_listener_was_lost() {
+    let Some(schema) = Schema::fresh() else {
+        return;
+    };
+    let key = SecretsKey::generate();
+    let store = PgStore::open_config(schema.config.clone(), key.clone()).unwrap();
+    let other = PgStore::open_config(schema.config.clone(), key).unwrap();
+    let short = Duration::from_millis(1);
+    store.wait_for_settings_change(short).unwrap(); // connects, listens
+    for round in ["listening", "listening again"] {
+        other.create_tenant("t", "s").unwrap();
+        let started = Instant::now();
+        store
+            .wait_for_settings_change(Duration::from_secs(30))
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(5),
+            "{round}: woken after {waited:?}"
+        );
+
+        let terminated = schema
+            .client()
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = $1",
+                &[&APPLICATION_NAME],
+            )
+            .unwrap();
+        assert!(!terminated.is_empty(), "the listener is named");
+        // A wait notices the loss; a later one connects and listens again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.wait_for_settings_change(short).is_ok() {
+            assert!(Instant::now() < deadline, "the loss goes unnoticed");
+        }
+        while store.wait_for_settings_change(short).is_err() {
+            assert!(Instant::now() < deadline, "no new listener");
+        }
+    }
 }

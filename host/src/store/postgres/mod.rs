@@ -1,11 +1,9 @@
 //! The store on PostgreSQL, for many stateless hosts sharing one database.
 //!
 //! Owns the connection pool, the migrations at open, the check of the
-//! secrets key, and the back-end methods of [`Tenants`], [`Records`],
-//! [`Plugins`] and [`RateLimits`] (buckets every host shares). [`Journal`]
-//! and [`Outbox`] (claims as leases) are not here yet, so [`PgStore`] is
-//! not a [`Store`] and the server cannot run on it; nothing above the store
-//! depends on this module.
+//! secrets key, this host's identity and leases, and the back-end methods
+//! of every store trait, [`RateLimits`] (buckets every host shares)
+//! included: [`PgStore`] is a [`Store`].
 //!
 //! The client is the synchronous `postgres` crate with an `r2d2` pool
 //! (`r2d2_postgres`). The store traits are synchronous and called from OS
@@ -18,16 +16,29 @@
 //! protocol code, types and errors. Only `with-serde_json-1` is enabled,
 //! for `JSONB` columns.
 //!
-//! Unlike [`super::SqliteStore`] this store keeps no memos of settings:
-//! another host may change them at any time, and a memo would need an
-//! invalidation channel (LISTEN/NOTIFY) first. Concurrency between hosts
+//! Like every back end this store keeps no memos of settings; [`Cached`]
+//! does, above it. Every change to a memoized setting, by any host, moves
+//! the database's settings generation and notifies `smstrigger_settings`
+//! (triggers, see [`schema`]); [`Tenants::wait_for_settings_change`]
+//! listens on a connection of its own ([`listen`]) so other hosts' memos
+//! are forgotten within milliseconds, and their poll of the generation
+//! within [`super::cached::WATCH_EVERY`] when a notification is lost.
+//! Concurrency between hosts
 //! is the database's: read-modify-write sequences lock the row they depend
 //! on (`FOR UPDATE`) or are single statements, and a unique key another
 //! transaction took is a `Conflict` ([`error`]).
 //!
+//! What it assumes of the hosts: each has its own id ([`PgStore::host`])
+//! and decides only events it holds a lease on ([`journal`]); leases run
+//! on the database's clock, so hosts' clocks may disagree. Times stored in
+//! other columns are Unix seconds from the writing host's clock, as SQLite
+//! keeps them.
+//!
 //! Connections are plain TCP or a Unix socket (no TLS yet): run it on a
 //! network the operator trusts.
 
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use ::postgres::NoTls;
@@ -39,12 +50,17 @@ use super::*;
 use crate::secrets::SecretsKey;
 
 mod error;
+mod journal;
+mod listen;
+mod outbox;
 mod plugins;
 mod rate_limits;
 mod records;
 mod schema;
 mod tenants;
 
+#[cfg(test)]
+pub(crate) use listen::APPLICATION_NAME;
 #[cfg(test)]
 pub(crate) use schema::MIGRATIONS;
 
@@ -55,6 +71,12 @@ const POOL_SIZE: u32 = 8;
 /// How long a call waits for a pooled connection (or a new one) before
 /// the store answers `Unavailable`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a claim lasts unless renewed: the longest a dead host's events
+/// (and its tenants' outboxes) wait for another host. The pipeline renews
+/// every second, so a live host keeps its claims through a stall of a few
+/// seconds (a slow plugin, a pause).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 
 /// What `secrets_check` holds sealed: opening it proves the key.
 const CHECK_VALUE: &[u8] = b"smstrigger secrets at rest";
@@ -72,6 +94,15 @@ pub struct PgStore {
     /// Seals and opens the secrets kept at rest (executor tokens); every
     /// host on one database must have the same key.
     secrets: SecretsKey,
+    /// This handle's name in leases: unique per process and open.
+    host: String,
+    /// How long a claim lasts unless renewed.
+    lease: Duration,
+    /// The events this host claimed and has neither committed nor
+    /// released: what [`Journal::renew_claims`] extends.
+    claimed: Mutex<HashSet<i64>>,
+    /// Hears of settings changes (any host's) for [`Cached`]'s watch.
+    listener: listen::Listener,
 }
 
 impl PgStore {
@@ -93,19 +124,66 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(PostgresConnectionManager::new(config, NoTls))?;
-        let store = Self { pool, secrets: key };
+            .build(PostgresConnectionManager::new(config.clone(), NoTls))?;
+        let store = Self {
+            pool,
+            secrets: key,
+            host: host_id(),
+            lease: DEFAULT_LEASE,
+            claimed: Mutex::default(),
+            listener: listen::Listener::new(config),
+        };
         let mut conn = store.conn()?;
         migrate(&mut conn)?;
         check_key(&mut conn, &store.secrets)?;
         drop(conn);
+        tracing::info!(host = %store.host, "opened the PostgreSQL store");
         Ok(store)
+    }
+
+    /// The same store with claims lasting `lease` ([`DEFAULT_LEASE`]
+    /// unless set): shorter finds a dead host sooner, and needs renewals
+    /// (every second) to reach the database well within it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// This host's name in leases (`hostname-pid-random`), as logs show it.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// A pooled connection; `Unavailable` when none frees up in time.
     fn conn(&self) -> Result<Conn> {
         Ok(self.pool.get()?)
     }
+
+    /// The lease duration in milliseconds, as the SQL takes it.
+    fn lease_ms(&self) -> f64 {
+        self.lease.as_secs_f64() * 1000.0
+    }
+
+    fn claimed(&self) -> MutexGuard<'_, HashSet<i64>> {
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A name for this process's store handle, unique among the hosts on one
+/// database: the machine's name, the process id and random bits (two
+/// handles in one process, as tests open, are two hosts).
+fn host_id() -> String {
+    use rand::TryRng;
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let mut random = [0u8; 4];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut random)
+        .expect("the OS random source");
+    format!("{machine}-{}-{}", std::process::id(), hex::encode(random))
 }
 
 /// The advisory lock that serializes migrating one schema: hosts starting

@@ -31,7 +31,7 @@ const TAKE: &str = "
     RETURNING granted";
 
 impl RateLimits for PgStore {
-    fn shares_rate_limits(&self) -> bool {
+    fn shared_by_hosts(&self) -> bool {
         true
     }
 

@@ -219,4 +219,60 @@ CREATE TABLE rate_buckets (
     granted     DOUBLE PRECISION NOT NULL                     -- what the last take got, for its RETURNING
 );
 "#,
+    // Claims as leases, for many hosts on one database: a pending event's
+    // claim names its host and runs out on the database's clock; the index
+    // answers "is an earlier event of this subject still pending"; a
+    // tenant's outbox is delivered by the one host holding its lease.
+    r#"
+ALTER TABLE events ADD COLUMN lease_owner TEXT;                -- the host that claimed it
+ALTER TABLE events ADD COLUMN lease_until TIMESTAMPTZ;         -- the claim's end, the database's clock
+CREATE INDEX events_pending_subject ON events(tenant_id, subject, id) WHERE state = 'pending';
+
+CREATE TABLE outbox_leases (
+    tenant_id BIGINT PRIMARY KEY,
+    host      TEXT NOT NULL,                                    -- the host delivering the tenant's outbox
+    until     TIMESTAMPTZ NOT NULL                              -- the database's clock
+);
+"#,
+    // The settings generation, as in SQLite's schema: every change to a
+    // setting a host memoizes (store/cached.rs) bumps it, whoever makes it,
+    // and says so on the `smstrigger_settings` channel, so hosts forget
+    // their memos at once (the notification) or at their next poll (the
+    // number: a listener that was disconnected hears nothing). Only the
+    // tenants' settings columns count (a later one must be added to the
+    // trigger); API keys, events, decisions and
+    // records leave it alone. The triggers are deferred to the commit, so
+    // the one row is locked only while a transaction commits: settings
+    // changes on many hosts never wait on it for long, and never deadlock
+    // over it (nothing is locked after it).
+    r#"
+CREATE TABLE settings_generation (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    generation  BIGINT NOT NULL
+);
+INSERT INTO settings_generation (id, generation) VALUES (1, 0);
+CREATE FUNCTION settings_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE settings_generation SET generation = generation + 1 WHERE id = 1;
+    PERFORM pg_notify('smstrigger_settings', '');
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER settings_tenants
+    AFTER INSERT OR DELETE OR UPDATE OF name, webhook_secret, webhook_auth, opt_out_keywords,
+        executor, executor_token, limits, previous_webhook_secret, previous_secret_until,
+        accept_window ON tenants
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_projects AFTER INSERT OR UPDATE OR DELETE ON projects
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_dispositions AFTER INSERT OR UPDATE OR DELETE ON dispositions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_plugins AFTER INSERT OR UPDATE OR DELETE ON plugins
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_plugin_versions
+    AFTER INSERT OR UPDATE OR DELETE ON plugin_versions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+CREATE CONSTRAINT TRIGGER settings_bindings AFTER INSERT OR UPDATE OR DELETE ON bindings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
+"#,
 ];

@@ -232,6 +232,18 @@ impl Tenants for PgStore {
         Ok(Some(tenant))
     }
 
+    fn settings_generation(&self) -> Result<u64> {
+        let row = self.conn()?.query_one(
+            "SELECT generation FROM settings_generation WHERE id = 1",
+            &[],
+        )?;
+        get_unsigned(&row, 0)
+    }
+
+    fn wait_for_settings_change(&self, timeout: Duration) -> Result<()> {
+        self.listener.wait(timeout)
+    }
+
     fn stored_opt_out_keywords(&self, tenant: TenantId) -> Result<Option<Vec<String>>> {
         let keywords: serde_json::Value = self
             .conn()?

@@ -91,12 +91,8 @@ impl Journal for SqliteStore {
         Ok(tenants)
     }
 
-    fn pending_after(
-        &self,
-        tenant: TenantId,
-        after: EventId,
-        limit: usize,
-    ) -> Result<Vec<PendingEvent>> {
+    /// One host: the pending events after `after`, nothing leased.
+    fn claim(&self, tenant: TenantId, after: EventId, limit: usize) -> Result<Vec<PendingEvent>> {
         let conn = self.read();
         let mut oldest = conn.prepare_cached(
             "SELECT id, tenant_id, project_id, subject, input FROM events
@@ -112,6 +108,16 @@ impl Journal for SqliteStore {
             })
         })?;
         Ok(events.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One host: no leases to renew.
+    fn renew_claims(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// One host: no leases to give back.
+    fn release_claims(&self) -> Result<()> {
+        Ok(())
     }
 
     /// Atomic but not fsynced on its own (`synchronous = NORMAL` for this

@@ -18,7 +18,6 @@ use super::*;
 mod checkpoint;
 mod error;
 mod journal;
-mod memo;
 mod outbox;
 mod plugins;
 mod records;
@@ -41,8 +40,6 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     /// Where a reader that finds every connection busy queues.
     next_reader: AtomicUsize,
-    /// Settings read on every event, in memory.
-    memos: memo::Memos,
     /// Copies the write-ahead log into the file, off the writer's path.
     _checkpointer: checkpoint::Checkpointer,
     /// Seals and opens the secrets kept at rest (executor tokens).
@@ -51,7 +48,7 @@ pub struct SqliteStore {
 
 /// One host per file: its quotas' buckets stay in memory.
 impl RateLimits for SqliteStore {
-    fn shares_rate_limits(&self) -> bool {
+    fn shared_by_hosts(&self) -> bool {
         false
     }
 }
@@ -90,7 +87,6 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
-            memos: memo::Memos::default(),
             _checkpointer: checkpoint::Checkpointer::start(&path, checkpoint::EVERY)?,
             secrets,
         })

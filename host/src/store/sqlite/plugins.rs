@@ -39,8 +39,6 @@ impl Plugins for SqliteStore {
             params![tenant.0, name],
         )?;
         tx.commit()?;
-        drop(conn);
-        self.memos.changed();
         Ok(())
     }
 
@@ -80,10 +78,6 @@ impl Plugins for SqliteStore {
             }
         }
         tx.commit()?;
-        drop(conn);
-        if !doomed.is_empty() {
-            self.memos.changed();
-        }
         Ok(unused)
     }
 
@@ -111,8 +105,6 @@ impl Plugins for SqliteStore {
              WHERE tenant_id = ?1 AND name = ?2",
             params![tenant.0, name, version],
         )?;
-        drop(conn);
-        self.memos.changed();
         Ok(())
     }
 
@@ -154,15 +146,11 @@ impl Plugins for SqliteStore {
             )?;
         }
         tx.commit()?;
-        drop(conn);
-        self.memos.changed();
         Ok(())
     }
 
     fn active_bindings(&self, tenant: TenantId, project: ProjectId) -> Result<Vec<ActiveBinding>> {
-        self.memos.bindings.get_or_load((tenant, project), || {
-            load_active_bindings(&self.read(), tenant, project)
-        })
+        load_active_bindings(&self.read(), tenant, project)
     }
 
     fn active_components(&self) -> Result<Vec<ActiveComponent>> {
@@ -203,8 +191,6 @@ impl Plugins for SqliteStore {
              WHERE tenant_id = ?1 AND name = ?2",
             params![tenant.0, name, previous],
         )?;
-        drop(conn);
-        self.memos.changed();
         Ok(previous)
     }
 
@@ -245,7 +231,7 @@ impl Plugins for SqliteStore {
 }
 
 /// A project's bindings with each plugin's active version, from the
-/// database (the store memoizes them).
+/// database.
 fn load_active_bindings(
     conn: &rusqlite::Connection,
     tenant: TenantId,

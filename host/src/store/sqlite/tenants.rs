@@ -26,15 +26,13 @@ impl Tenants for SqliteStore {
     }
 
     fn stored_opt_out_keywords(&self, tenant: TenantId) -> Result<Option<Vec<String>>> {
-        self.memos.keywords.get_or_load(tenant, || {
-            let json: String = self
-                .read()
-                .prepare_cached("SELECT opt_out_keywords FROM tenants WHERE id = ?1")?
-                .query_row([tenant.0], |row| row.get(0))
-                .optional()?
-                .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-            Ok(serde_json::from_str(&json)?)
-        })
+        let json: String = self
+            .read()
+            .prepare_cached("SELECT opt_out_keywords FROM tenants WHERE id = ?1")?
+            .query_row([tenant.0], |row| row.get(0))
+            .optional()?
+            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+        Ok(serde_json::from_str(&json)?)
     }
 
     fn write_opt_out_keywords(&self, tenant: TenantId, keywords: &[String]) -> Result<()> {
@@ -42,7 +40,6 @@ impl Tenants for SqliteStore {
             "UPDATE tenants SET opt_out_keywords = ?2 WHERE id = ?1",
             params![tenant.0, serde_json::to_string(keywords)?],
         )?;
-        self.memos.changed();
         if changed == 0 {
             return Err(not_found(format!("tenant {tenant}")));
         }
@@ -91,83 +88,78 @@ impl Tenants for SqliteStore {
         }
         tx.commit()?;
         drop(conn);
-        self.memos.changed();
         self.project(tenant, id)
     }
 
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
-        self.memos.projects.get_or_load((tenant, project), || {
-            let conn = self.read();
-            let row = conn
-                .prepare_cached(
-                    "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                        horizon_days, max_actions, past_callback_policy
-                 FROM projects WHERE id = ?1 AND tenant_id = ?2",
-                )?
-                .query_row(params![project.0, tenant.0], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                        row.get::<_, Option<String>>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, u32>(6)?,
-                        row.get::<_, i64>(7)?,
-                        row.get::<_, String>(8)?,
-                    ))
+        let conn = self.read();
+        let row = conn
+            .prepare_cached(
+                "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
+                    horizon_days, max_actions, past_callback_policy
+             FROM projects WHERE id = ?1 AND tenant_id = ?2",
+            )?
+            .query_row(params![project.0, tenant.0], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, u32>(6)?,
+                    row.get::<_, i64>(7)?,
+                    row.get::<_, String>(8)?,
+                ))
+            })
+            .optional()?
+            .ok_or_else(|| not_found(format!("project {project}")))?;
+        let (
+            name,
+            time_zone,
+            default_country,
+            start,
+            end,
+            policy,
+            horizon_days,
+            max_actions,
+            past_callback,
+        ) = row;
+        let calling_hours = match (start, end) {
+            (Some(start), Some(end)) => {
+                Some(CallingHours::parse(&start, &end).map_err(|what| Error::Conflict { what })?)
+            }
+            _ => None,
+        };
+        let mut statement = conn.prepare_cached(
+            "SELECT id, name, active, system FROM dispositions WHERE project_id = ?1 ORDER BY id",
+        )?;
+        let dispositions = statement
+            .query_map([project.0], |row| {
+                Ok(DispositionDef {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    active: row.get(2)?,
+                    system: row.get(3)?,
                 })
-                .optional()?
-                .ok_or_else(|| not_found(format!("project {project}")))?;
-            let (
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Project {
+            id: project,
+            tenant_id: tenant,
+            settings: ProjectSettings {
                 name,
                 time_zone,
                 default_country,
-                start,
-                end,
-                policy,
+                calling_hours,
+                calling_hours_policy: serde_json::from_value(serde_json::Value::String(policy))?,
                 horizon_days,
-                max_actions,
-                past_callback,
-            ) = row;
-            let calling_hours = match (start, end) {
-                (Some(start), Some(end)) => Some(
-                    CallingHours::parse(&start, &end).map_err(|what| Error::Conflict { what })?,
-                ),
-                _ => None,
-            };
-            let mut statement = conn.prepare_cached(
-            "SELECT id, name, active, system FROM dispositions WHERE project_id = ?1 ORDER BY id",
-        )?;
-            let dispositions = statement
-                .query_map([project.0], |row| {
-                    Ok(DispositionDef {
-                        id: row.get(0)?,
-                        name: row.get(1)?,
-                        active: row.get(2)?,
-                        system: row.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Project {
-                id: project,
-                tenant_id: tenant,
-                settings: ProjectSettings {
-                    name,
-                    time_zone,
-                    default_country,
-                    calling_hours,
-                    calling_hours_policy: serde_json::from_value(serde_json::Value::String(
-                        policy,
-                    ))?,
-                    horizon_days,
-                    max_actions_per_event: max_actions as usize,
-                    past_callback_policy: serde_json::from_value(serde_json::Value::String(
-                        past_callback,
-                    ))?,
-                },
-                dispositions,
-            })
+                max_actions_per_event: max_actions as usize,
+                past_callback_policy: serde_json::from_value(serde_json::Value::String(
+                    past_callback,
+                ))?,
+            },
+            dispositions,
         })
     }
 
@@ -191,52 +183,49 @@ impl Tenants for SqliteStore {
                 disposition.system
             ],
         )?;
-        self.memos.changed();
         Ok(())
     }
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
-        self.memos.tenants.get_or_load(tenant, || {
-            let (name, webhook_secret, auth, executor, token, previous, until, window) = self
-                .read()
-                .prepare_cached(
-                    "SELECT name, webhook_secret, webhook_auth, executor, executor_token,
-                        previous_webhook_secret, previous_secret_until, accept_window
-                     FROM tenants WHERE id = ?1",
-                )?
-                .query_row([tenant.0], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, Option<Vec<u8>>>(4)?,
-                        row.get::<_, Option<String>>(5)?,
-                        row.get::<_, Option<Timestamp>>(6)?,
-                        row.get::<_, Option<String>>(7)?,
-                    ))
-                })
-                .optional()?
-                .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-            let mut executor: serde_json::Value = serde_json::from_str(&executor)?;
-            if let (Some(sealed), Some(fields)) = (token, executor.as_object_mut()) {
-                let token = self.secrets.open(&sealed::token_context(tenant), &sealed)?;
-                let token = String::from_utf8(token).map_err(|_| Error::Conflict {
-                    what: format!("tenant {tenant}'s executor token is not UTF-8"),
-                })?;
-                fields.insert("token".into(), token.into());
-            }
-            Ok(TenantSettings {
-                id: tenant,
-                name,
-                webhook_secret,
-                previous_webhook_secret: previous
-                    .zip(until)
-                    .map(|(secret, until)| RetiringSecret { secret, until }),
-                webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
-                executor: serde_json::from_value(executor)?,
-                accept_window: window.as_deref().map(serde_json::from_str).transpose()?,
+        let (name, webhook_secret, auth, executor, token, previous, until, window) = self
+            .read()
+            .prepare_cached(
+                "SELECT name, webhook_secret, webhook_auth, executor, executor_token,
+                    previous_webhook_secret, previous_secret_until, accept_window
+                 FROM tenants WHERE id = ?1",
+            )?
+            .query_row([tenant.0], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<Vec<u8>>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, Option<Timestamp>>(6)?,
+                    row.get::<_, Option<String>>(7)?,
+                ))
             })
+            .optional()?
+            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+        let mut executor: serde_json::Value = serde_json::from_str(&executor)?;
+        if let (Some(sealed), Some(fields)) = (token, executor.as_object_mut()) {
+            let token = self.secrets.open(&sealed::token_context(tenant), &sealed)?;
+            let token = String::from_utf8(token).map_err(|_| Error::Conflict {
+                what: format!("tenant {tenant}'s executor token is not UTF-8"),
+            })?;
+            fields.insert("token".into(), token.into());
+        }
+        Ok(TenantSettings {
+            id: tenant,
+            name,
+            webhook_secret,
+            previous_webhook_secret: previous
+                .zip(until)
+                .map(|(secret, until)| RetiringSecret { secret, until }),
+            webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
+            executor: serde_json::from_value(executor)?,
+            accept_window: window.as_deref().map(serde_json::from_str).transpose()?,
         })
     }
 
@@ -268,7 +257,6 @@ impl Tenants for SqliteStore {
                     .transpose()?,
             ],
         )?;
-        self.memos.changed();
         if changed == 0 {
             return Err(not_found(format!("tenant {tenant}")));
         }
@@ -287,7 +275,6 @@ impl Tenants for SqliteStore {
              WHERE id = ?1",
             params![tenant.0, new_secret, previous_until],
         )?;
-        self.memos.changed();
         if changed == 0 {
             return Err(not_found(format!("tenant {tenant}")));
         }
@@ -295,15 +282,13 @@ impl Tenants for SqliteStore {
     }
 
     fn tenant_limits(&self, tenant: TenantId) -> Result<TenantLimits> {
-        self.memos.limits.get_or_load(tenant, || {
-            let json: String = self
-                .read()
-                .prepare_cached("SELECT limits FROM tenants WHERE id = ?1")?
-                .query_row([tenant.0], |row| row.get(0))
-                .optional()?
-                .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-            Ok(serde_json::from_str(&json)?)
-        })
+        let json: String = self
+            .read()
+            .prepare_cached("SELECT limits FROM tenants WHERE id = ?1")?
+            .query_row([tenant.0], |row| row.get(0))
+            .optional()?
+            .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
+        Ok(serde_json::from_str(&json)?)
     }
 
     fn set_tenant_limits(&self, tenant: TenantId, limits: &TenantLimits) -> Result<()> {
@@ -311,7 +296,6 @@ impl Tenants for SqliteStore {
             "UPDATE tenants SET limits = ?2 WHERE id = ?1",
             params![tenant.0, serde_json::to_string(limits)?],
         )?;
-        self.memos.changed();
         if changed == 0 {
             return Err(not_found(format!("tenant {tenant}")));
         }
@@ -410,20 +394,19 @@ impl Tenants for SqliteStore {
     }
 
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {
-        // Only a found owner is remembered: a project id unknown now may
-        // be created later.
-        let owner = self.memos.owners.get_or_load(project, || {
-            self.read()
-                .prepare_cached("SELECT tenant_id FROM projects WHERE id = ?1")?
-                .query_row([project.0], |row| row.get(0).map(TenantId))
-                .optional()?
-                .ok_or_else(|| not_found(format!("project {project}")))
-        });
-        match owner {
-            Ok(owner) => Ok(Some(owner)),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+        Ok(self
+            .read()
+            .prepare_cached("SELECT tenant_id FROM projects WHERE id = ?1")?
+            .query_row([project.0], |row| row.get(0).map(TenantId))
+            .optional()?)
+    }
+
+    fn settings_generation(&self) -> Result<u64> {
+        // Bumped by the schema's triggers, whichever connection writes.
+        Ok(self
+            .read()
+            .prepare_cached("SELECT generation FROM settings_generation WHERE id = 1")?
+            .query_row([], |row| row.get(0))?)
     }
 
     fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {

@@ -1,0 +1,438 @@
+//! The event journal on every back end: dedupe and supersession, claims
+//! oldest first, commits with everything an event decided, the event's
+//! view, recorded runs and the pending counts.
+
+use super::*;
+use crate::model::DecisionOutcome;
+
+super::conformance!(
+    journaling_dedupes_per_tenant_and_supersedes_within_and_across_batches,
+    claims_hand_out_pending_events_oldest_first,
+    a_commit_records_decisions_record_changes_opt_outs_and_outbox_together,
+    recorded_runs_are_the_newest_of_a_plugin_within_its_tenant,
+    an_event_no_longer_pending_is_not_committed_again,
+);
+
+/// An entry of `project` keyed `key`, about `subject`.
+pub fn entry(tenant: TenantId, project: ProjectId, key: &str, subject: &str) -> JournalEntry {
+    JournalEntry {
+        tenant_id: tenant,
+        project_id: project,
+        dedupe_key: key.into(),
+        message_id: format!("m-{key}"),
+        subject: subject.into(),
+        superseded_by: vec![],
+        input: serde_json::json!({ "key": key, "subject": subject }).to_string(),
+        received_at: 1_700_000_000,
+    }
+}
+
+/// Journals `entries`, which must all be accepted; their ids.
+pub fn accepted<S: Backend>(store: &S, entries: &[JournalEntry]) -> Vec<EventId> {
+    store
+        .journal_batch(entries)
+        .unwrap()
+        .into_iter()
+        .map(|journaled| match journaled {
+            Journaled::Accepted(id) => id,
+            other => panic!("not accepted: {other:?}"),
+        })
+        .collect()
+}
+
+/// A decision of `plugin` with `outcome`, run with `config`.
+pub fn decision(
+    plugin: &str,
+    outcome: DecisionOutcome,
+    config: serde_json::Value,
+) -> DecisionRecord {
+    DecisionRecord {
+        plugin: plugin.into(),
+        version: Some(3),
+        priority: 10,
+        outcome,
+        error_code: None,
+        error: None,
+        fuel_used: 12_345,
+        duration_us: 678,
+        logs: serde_json::json!([{ "level": "info", "message": plugin }]),
+        verdicts: serde_json::json!([{ "verdict": "accepted", "executed": true }]),
+        actions: serde_json::json!([{ "recordId": 1 }]),
+        config,
+        lookups: serde_json::json!([]),
+    }
+}
+
+/// `event` decided by one `plugin` decision, nothing written.
+pub fn processed(event: &PendingEvent, plugin: &str) -> ProcessedEvent {
+    ProcessedEvent {
+        event_id: event.id,
+        tenant_id: event.tenant_id,
+        resolved: serde_json::json!({ "resolved": event.id.0 }).to_string(),
+        decisions: vec![decision(plugin, DecisionOutcome::Ok, serde_json::json!({}))],
+        writes: vec![],
+        outbox: vec![],
+        opted_out: None,
+        processed_at: 1_700_000_100,
+        plugin_cpu: Duration::ZERO,
+    }
+}
+
+/// A write of `disposition` on `record` by `plugin`.
+pub fn write(record: RecordId, disposition: u32, plugin: &str) -> RecordWrite {
+    RecordWrite {
+        record_id: record,
+        disposition_id: disposition,
+        next_calldate: Some(1_700_086_400),
+        plugin: plugin.into(),
+        plugin_version: Some(3),
+        note: Some("called back".into()),
+    }
+}
+
+/// The ids of `events`.
+pub fn ids(events: &[PendingEvent]) -> Vec<EventId> {
+    events.iter().map(|event| event.id).collect()
+}
+
+fn journaling_dedupes_per_tenant_and_supersedes_within_and_across_batches<S: Backend>(
+    f: &Fixture<S>,
+) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let (other, theirs) = tenant_with_project(store, "o");
+    let mut late_sent = entry(tenant, project.id, "status:m1:sent", "r1");
+    late_sent.superseded_by = vec!["status:m1:delivered".into()];
+    let batch = [
+        entry(tenant, project.id, "status:m1:delivered", "r1"),
+        entry(tenant, project.id, "status:m1:delivered", "r1"),
+        late_sent.clone(),
+        entry(other, theirs.id, "status:m1:delivered", "r1"),
+    ];
+    let journaled = store.journal_batch(&batch).unwrap();
+    let first = journaled[0].event_id();
+    assert_eq!(journaled[0], Journaled::Accepted(first));
+    assert_eq!(
+        journaled[1],
+        Journaled::Duplicate(first),
+        "within the batch"
+    );
+    let Journaled::Superseded(superseded) = journaled[2] else {
+        panic!("a late sent is superseded: {:?}", journaled[2]);
+    };
+    let Journaled::Accepted(theirs_id) = journaled[3] else {
+        panic!("another tenant's key is its own: {:?}", journaled[3]);
+    };
+    assert_ne!(theirs_id, first);
+
+    // Across batches: the same keys are duplicates of what is stored.
+    assert_eq!(
+        store.journal(&batch[0]).unwrap(),
+        Journaled::Duplicate(first)
+    );
+    assert_eq!(
+        store.journal(&late_sent).unwrap(),
+        Journaled::Duplicate(superseded)
+    );
+    let mut later_sent = entry(tenant, project.id, "status:m2:sent", "r2");
+    later_sent.superseded_by = vec!["status:m2:delivered".into()];
+    assert!(matches!(
+        store.journal(&later_sent).unwrap(),
+        Journaled::Accepted(_)
+    ));
+    let mut late = entry(tenant, project.id, "status:m3:sent", "r3");
+    store
+        .journal(&entry(tenant, project.id, "status:m3:delivered", "r3"))
+        .unwrap();
+    late.superseded_by = vec!["status:m3:delivered".into()];
+    assert!(matches!(
+        store.journal(&late).unwrap(),
+        Journaled::Superseded(_)
+    ));
+
+    let view = store.event(tenant, superseded).unwrap();
+    assert_eq!(view.state, EventState::Superseded);
+    assert_eq!(
+        (view.message_id.as_str(), view.project_id),
+        ("m-status:m1:sent", project.id)
+    );
+    assert_eq!(
+        view.input,
+        serde_json::from_str::<serde_json::Value>(&late_sent.input).unwrap()
+    );
+    assert_eq!((view.processed_at, view.resolved), (None, None));
+    assert_eq!(
+        store.event(tenant, first).unwrap().state,
+        EventState::Pending
+    );
+    let error = failure(store.event(other, first));
+    assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
+
+    // Pending: m1 delivered, m2 sent, m3 delivered (ours), m1 (theirs).
+    assert_eq!(store.pending_count().unwrap(), 4);
+    assert_eq!(
+        store.pending_by_tenant().unwrap(),
+        [(tenant, 3), (other, 1)]
+    );
+    let mut tenants = store.pending_tenants().unwrap();
+    tenants.sort();
+    assert_eq!(tenants, [tenant, other]);
+}
+
+fn claims_hand_out_pending_events_oldest_first<S: Backend>(f: &Fixture<S>) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let (other, theirs) = tenant_with_project(store, "o");
+    let events = accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(other, theirs.id, "x", "r1"),
+            entry(tenant, project.id, "b", "r2"),
+            entry(tenant, project.id, "c", "r1"),
+        ],
+    );
+    let (a, b, c) = (events[0], events[2], events[3]);
+    let first = store.claim(tenant, EventId(0), 2).unwrap();
+    assert_eq!(ids(&first), [a, b]);
+    assert_eq!(
+        (
+            first[0].tenant_id,
+            first[0].project_id,
+            first[0].subject.as_str()
+        ),
+        (tenant, project.id, "r1")
+    );
+    let input: serde_json::Value = serde_json::from_str(&first[0].input).unwrap();
+    assert_eq!(input, serde_json::json!({ "key": "a", "subject": "r1" }));
+    assert_eq!(ids(&store.claim(tenant, b, 10).unwrap()), [c]);
+    assert!(store.claim(tenant, c, 10).unwrap().is_empty());
+    assert_eq!(
+        ids(&store.claim(other, EventId(0), 10).unwrap()),
+        [events[1]]
+    );
+
+    // A decided event is handed out no more.
+    store.commit(&[processed(&first[0], "p")]).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 3);
+    store.renew_claims().unwrap();
+    store.release_claims().unwrap();
+    assert_eq!(ids(&store.claim(tenant, EventId(0), 10).unwrap()), [b, c]);
+    assert_eq!(
+        store.pending_by_tenant().unwrap(),
+        [(tenant, 2), (other, 1)]
+    );
+}
+
+fn a_commit_records_decisions_record_changes_opt_outs_and_outbox_together<S: Backend>(
+    f: &Fixture<S>,
+) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let record = store
+        .create_record(
+            tenant,
+            &NewRecord {
+                project_id: project.id,
+                phone: "+36301234567".into(),
+                time_zone: None,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(tenant, project.id, "b", "r2"),
+        ],
+    );
+    let claimed = store.claim(tenant, EventId(0), 10).unwrap();
+    let config = serde_json::json!({ "hours": "48" });
+    let mut decided = processed(&claimed[0], "callback");
+    decided.decisions = vec![
+        decision("callback", DecisionOutcome::Ok, config.clone()),
+        decision("audit", DecisionOutcome::Ok, serde_json::json!({})),
+    ];
+    decided.writes = vec![write(record.id, 2, "callback")];
+    decided.outbox = vec![write(record.id, 7, "callback")];
+    decided.opted_out = Some("+36309999999".into());
+    let mut failed = processed(&claimed[1], "callback");
+    failed.decisions = vec![decision(
+        "callback",
+        DecisionOutcome::Failed,
+        config.clone(),
+    )];
+    store.commit(&[decided.clone(), failed.clone()]).unwrap();
+
+    let view = store.event(tenant, decided.event_id).unwrap();
+    assert_eq!(view.state, EventState::Done);
+    assert_eq!(view.processed_at, Some(decided.processed_at));
+    assert_eq!(
+        view.resolved,
+        Some(serde_json::from_str(&decided.resolved).unwrap())
+    );
+    assert_eq!(view.decisions, decided.decisions, "configs read back whole");
+    assert_eq!(view.outbox.len(), 1);
+    assert_eq!(
+        (view.outbox[0].record_id, view.outbox[0].plugin.as_str()),
+        (record.id, "callback")
+    );
+    assert_eq!(
+        (view.outbox[0].state, view.outbox[0].attempts),
+        (DeliveryState::Pending, 0)
+    );
+    assert_eq!(
+        store.event(tenant, failed.event_id).unwrap().state,
+        EventState::Failed
+    );
+
+    let changed = store.record(tenant, record.id).unwrap();
+    assert_eq!(
+        (changed.disposition_id, changed.next_calldate),
+        (Some(2), Some(1_700_086_400))
+    );
+    let entries = store.record_events(tenant, record.id).unwrap();
+    assert_eq!(
+        entries,
+        [RecordEvent {
+            event_id: Some(decided.event_id),
+            event_type: "SMS".into(),
+            user: "System".into(),
+            created_at: decided.processed_at,
+            disposition_id: 2,
+            next_calldate: Some(1_700_086_400),
+            plugin: Some("callback".into()),
+            plugin_version: Some(3),
+            note: Some("called back".into()),
+        }]
+    );
+    assert_eq!(
+        store
+            .do_not_contact(tenant, &["+36309999999".into()])
+            .unwrap(),
+        ["+36309999999"]
+    );
+    let queued = store.outbox_pending(tenant, 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].write, decided.outbox[0]);
+    assert_eq!(
+        (
+            queued[0].event_id,
+            queued[0].queued_at,
+            queued[0].next_attempt_at
+        ),
+        (decided.event_id, decided.processed_at, decided.processed_at)
+    );
+    assert_eq!(store.outbox_pending_count().unwrap(), 1);
+    assert_eq!(store.pending_count().unwrap(), 0);
+    assert!(store.pending_by_tenant().unwrap().is_empty());
+    assert!(store.pending_tenants().unwrap().is_empty());
+}
+
+fn recorded_runs_are_the_newest_of_a_plugin_within_its_tenant<S: Backend>(f: &Fixture<S>) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let (other, theirs) = tenant_with_project(store, "o");
+    accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(tenant, project.id, "b", "r2"),
+            entry(tenant, project.id, "c", "r3"),
+            entry(other, theirs.id, "x", "r1"),
+        ],
+    );
+    let ours = store.claim(tenant, EventId(0), 10).unwrap();
+    let theirs_events = store.claim(other, EventId(0), 10).unwrap();
+    let config = serde_json::json!({ "template": "t1" });
+    let mut decided: Vec<ProcessedEvent> = ours
+        .iter()
+        .map(|event| processed(event, "callback"))
+        .collect();
+    decided[1].decisions[0].config = config.clone();
+    decided[2].decisions[0].plugin = "other".into();
+    decided.push(processed(&theirs_events[0], "callback"));
+    store.commit(&decided).unwrap();
+
+    let runs = store.recorded_runs(tenant, "callback", 10).unwrap();
+    assert_eq!(
+        runs.iter().map(|run| run.event_id).collect::<Vec<_>>(),
+        [ours[1].id, ours[0].id],
+        "newest first, this plugin, this tenant"
+    );
+    assert_eq!(runs[0].decision, decided[1].decisions[0]);
+    assert_eq!(runs[0].decision.config, config);
+    assert_eq!(
+        runs[0].event,
+        serde_json::json!({ "resolved": ours[1].id.0 })
+    );
+    assert_eq!(store.recorded_runs(tenant, "callback", 1).unwrap().len(), 1);
+    assert!(
+        store
+            .recorded_runs(tenant, "nobody", 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A second commit of a decided event writes nothing of it. SQLite (one
+/// host) refuses the whole group with `Conflict`; PostgreSQL skips that
+/// event and commits the rest of the group (see [`Journal::commit`]).
+fn an_event_no_longer_pending_is_not_committed_again<S: Backend>(f: &Fixture<S>) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let record = store
+        .create_record(
+            tenant,
+            &NewRecord {
+                project_id: project.id,
+                phone: "+36301234567".into(),
+                time_zone: None,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(tenant, project.id, "b", "r2"),
+        ],
+    );
+    let claimed = store.claim(tenant, EventId(0), 10).unwrap();
+    let mut first = processed(&claimed[0], "p");
+    first.writes = vec![write(record.id, 2, "p")];
+    store.commit(std::slice::from_ref(&first)).unwrap();
+
+    let mut again = first.clone();
+    again.decisions[0].plugin = "again".into();
+    again.writes = vec![write(record.id, 9, "again")];
+    let fresh = processed(&claimed[1], "p");
+    let fresh_committed = match store.commit(&[again, fresh.clone()]) {
+        Ok(()) => true,
+        Err(Error::Conflict { .. }) => false,
+        Err(error) => panic!("neither committed nor refused: {error:?}"),
+    };
+    let view = store.event(tenant, first.event_id).unwrap();
+    assert_eq!(view.decisions, first.decisions, "no second decision");
+    assert_eq!(
+        store.record(tenant, record.id).unwrap().disposition_id,
+        Some(2)
+    );
+    assert_eq!(store.record_events(tenant, record.id).unwrap().len(), 1);
+    let fresh_state = store.event(tenant, fresh.event_id).unwrap().state;
+    if fresh_committed {
+        assert_eq!(
+            fresh_state,
+            EventState::Done,
+            "the rest of the group commits"
+        );
+    } else {
+        assert_eq!(
+            fresh_state,
+            EventState::Pending,
+            "the group is refused whole"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! are finished by the others once its leases run out.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -32,16 +33,12 @@ struct Ack {
     host: usize,
 }
 
-/// Sends events `range` (by number) from `SENDERS` threads, each to the
+/// Sends events `events` (by number) from `SENDERS` threads, each to the
 /// hosts in turn, retrying on the next host whatever gets no 202 (a dead
 /// host, a request cut off by the kill), as a provider retries.
-fn send_all(
-    tenant: &Tenant,
-    urls: &[Host],
-    next: &AtomicUsize,
-    end: usize,
-    acks: &Mutex<Vec<Ack>>,
-) {
+fn send_all(tenant: &Tenant, urls: &[Host], events: Range<usize>, acks: &Mutex<Vec<Ack>>) {
+    let next = AtomicUsize::new(events.start);
+    let (next, end) = (&next, events.end);
     std::thread::scope(|scope| {
         for sender in 0..SENDERS {
             scope.spawn(move || {
@@ -112,12 +109,11 @@ fn a_host_killed_under_load_loses_and_doubles_nothing_and_the_others_finish_its_
     let tenant = Tenant::set_up(&hosts[0], RECORDS);
     let mut pg = db.client();
 
-    let next = AtomicUsize::new(0);
     let acks = Mutex::new(Vec::new());
     let victim_pid = hosts[VICTIM].pid();
     let (killed_at_us, orphans) = std::thread::scope(|scope| {
-        let (urls, next, acks, tenant) = (&hosts, &next, &acks, &tenant);
-        let load = scope.spawn(move || send_all(tenant, urls, next, EVENTS, acks));
+        let (urls, acks, tenant) = (&hosts, &acks, &tenant);
+        let load = scope.spawn(move || send_all(tenant, urls, 0..EVENTS, acks));
         // Kill once a third of the load is in and the victim holds claims.
         let started = Instant::now();
         while acks.lock().unwrap().len() < EVENTS / 3 || held_by(&mut pg, victim_pid).is_empty() {
@@ -181,7 +177,7 @@ fn a_host_killed_under_load_loses_and_doubles_nothing_and_the_others_finish_its_
 
     // The victim comes back on its data directory and takes events again.
     hosts[VICTIM].spawn();
-    send_all(&tenant, &hosts, &next, EVENTS + AFTER_RESTART, &acks);
+    send_all(&tenant, &hosts, EVENTS..EVENTS + AFTER_RESTART, &acks);
     db.wait_drained(Duration::from_secs(120));
 
     let acks = acks.into_inner().unwrap();

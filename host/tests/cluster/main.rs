@@ -415,14 +415,10 @@ impl Tenant {
                 .header("content-type", "application/json")
                 .body(body)
         } else {
-            let separator = if query.is_empty() { "?" } else { "&" };
-            let query = query.trim_start_matches('?');
+            let query = query.replacen('?', "&", 1);
             host.post(
                 client,
-                &format!(
-                    "{path}?secret-key={}{separator}{query}",
-                    self.webhook_secret
-                ),
+                &format!("{path}?secret-key={}{query}", self.webhook_secret),
             )
             .header("content-type", "application/json")
             .body(body)

@@ -7,6 +7,10 @@
 //! the writer blocks for the first request, drains whatever else is queued
 //! (up to [`MAX_BATCH`]), inserts them all in one transaction, commits and
 //! only then answers each request (202). No auth, no plugins.
+//!
+//! With `--database-url` the rows go to PostgreSQL instead (a table of
+//! the PostgreSQL `events` shape, `synchronous_commit = on`), with the
+//! same group commit: the floor of hosts on a shared database.
 //! `GET /healthz` answers 200 once it listens. On SIGTERM or Ctrl-C it
 //! stops, and prints what it journaled.
 
@@ -53,6 +57,33 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_pending ON events(tenant_id, id) WHERE state = 'pending';
 ";
 
+/// The `events` table of the PostgreSQL back end
+/// (`host/src/store/postgres/schema.rs`), with its indexes; no foreign
+/// keys, as the floor has no tenants or projects.
+const PG_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS floor_events (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id    BIGINT NOT NULL,
+    project_id   BIGINT NOT NULL,
+    dedupe_key   TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    input        JSONB NOT NULL,
+    received_at  BIGINT NOT NULL,
+    state        TEXT NOT NULL,
+    resolved     JSONB,
+    processed_at BIGINT,
+    accepted_us  BIGINT,
+    decided_us   BIGINT,
+    lease_owner  TEXT,
+    lease_until  TIMESTAMPTZ,
+    UNIQUE (tenant_id, dedupe_key)
+);
+CREATE INDEX IF NOT EXISTS floor_events_pending ON floor_events(tenant_id, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS floor_events_pending_subject
+    ON floor_events(tenant_id, subject, id) WHERE state = 'pending';
+";
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The address to listen on.
@@ -61,6 +92,15 @@ pub struct Args {
     /// Where its `floor.db` goes.
     #[arg(long)]
     data_dir: PathBuf,
+    /// Journal into this PostgreSQL database instead of `floor.db`.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+/// Where the writer commits.
+enum Writer {
+    Sqlite(Connection),
+    Postgres(postgres::Client),
 }
 
 /// The inbound webhook's body, in the source system's field names.
@@ -109,7 +149,10 @@ struct Tally {
 pub fn run(args: Args) -> Result<Report> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let conn = open(&args.data_dir.join("floor.db"))?;
+    let conn = match &args.database_url {
+        Some(url) => Writer::Postgres(open_postgres(url)?),
+        None => Writer::Sqlite(open(&args.data_dir.join("floor.db"))?),
+    };
     let (jobs, queue) = mpsc::channel::<Job>();
     let writer = std::thread::Builder::new()
         .name("floor-writer".into())
@@ -156,6 +199,14 @@ fn open(path: &std::path::Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
+}
+
+fn open_postgres(url: &str) -> Result<postgres::Client> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)
+        .with_context(|| format!("connecting to {url}"))?;
+    client.batch_execute("SET synchronous_commit = on")?;
+    client.batch_execute(PG_SCHEMA)?;
+    Ok(client)
 }
 
 async fn shutdown() {
@@ -214,7 +265,7 @@ async fn inbound(State(jobs): State<mpsc::Sender<Job>>, body: Bytes) -> Response
 }
 
 /// The writer: one group commit per wake-up until every sender is gone.
-fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) -> Result<Tally> {
+fn write_loop(mut conn: Writer, queue: mpsc::Receiver<Job>) -> Result<Tally> {
     let mut tally = Tally::default();
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -225,7 +276,11 @@ fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) -> Result<Tally>
             }
         }
         tally.largest_batch = tally.largest_batch.max(batch.len());
-        match commit(&mut conn, &batch) {
+        let committed = match &mut conn {
+            Writer::Sqlite(conn) => commit(conn, &batch),
+            Writer::Postgres(client) => commit_postgres(client, &batch),
+        };
+        match committed {
             Ok(results) => {
                 tally.commits += 1;
                 for (job, result) in batch.into_iter().zip(results) {
@@ -275,6 +330,41 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Journaled>> {
                 Journaled::Duplicate
             });
         }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+/// [`commit`] into PostgreSQL: one transaction, one prepared insert per row.
+fn commit_postgres(client: &mut postgres::Client, batch: &[Job]) -> Result<Vec<Journaled>> {
+    let mut tx = client.transaction()?;
+    let insert = tx.prepare(
+        "INSERT INTO floor_events (tenant_id, project_id, dedupe_key, message_id, subject, input,
+                                   received_at, state, accepted_us)
+         VALUES (1, $1, $2, $3, $4, CAST($5::text AS jsonb), $6, 'pending', $7)
+         ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
+         RETURNING id",
+    )?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
+        let row = &job.row;
+        let inserted = tx.query_opt(
+            &insert,
+            &[
+                &(row.project_id as i64),
+                &row.dedupe_key,
+                &row.message_id,
+                &row.subject,
+                &row.input,
+                &(now.as_secs() as i64),
+                &(now.as_micros() as i64),
+            ],
+        )?;
+        results.push(match inserted {
+            Some(id) => Journaled::Accepted(id.get(0)),
+            None => Journaled::Duplicate,
+        });
     }
     tx.commit()?;
     Ok(results)

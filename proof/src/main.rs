@@ -8,6 +8,7 @@
 
 mod api;
 mod bombs;
+mod cluster;
 mod contained;
 mod crash;
 mod floor;
@@ -17,6 +18,7 @@ mod isolation;
 mod journal;
 mod load;
 mod neighbour;
+mod pg;
 mod report;
 mod requests;
 mod rss;
@@ -64,6 +66,11 @@ enum Scenario {
     /// quiet tenant gets no error, each event decided once, p99 within 2x
     /// of alone; the hostile one gets the named limits; a clean SIGTERM.
     Isolation(isolation::Args),
+    /// Two hosts on one PostgreSQL: accepted/s against a PostgreSQL
+    /// floor, decisions/s from a backlog, p99 to decision, the database's
+    /// cost per event, and a host SIGKILLed under load whose claims the
+    /// other finishes once their leases run out, exactly once.
+    Cluster(cluster::Args),
 }
 
 impl Scenario {
@@ -75,6 +82,7 @@ impl Scenario {
             Scenario::Neighbour(args) => neighbour::run(args),
             Scenario::Crash(args) => crash::run(args),
             Scenario::Isolation(args) => isolation::run(args),
+            Scenario::Cluster(args) => cluster::run(args),
         }
     }
 }

@@ -104,6 +104,15 @@ impl Spawn<'_> {
         })
     }
 
+    /// The same process on the shared PostgreSQL database at `url`,
+    /// with the secrets key every host on it must share.
+    pub fn on_database(mut self, url: &str, secrets_key: &str) -> Self {
+        self.args.extend(["--database-url".into(), url.into()]);
+        self.env
+            .push(("SMSTRIGGER_SECRETS_KEY", secrets_key.to_string()));
+        self
+    }
+
     /// This harness's own `floor` server.
     pub fn floor(data_dir: &Path, port: u16, log: PathBuf) -> Result<Self> {
         Ok(Self {

@@ -65,9 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        // Opening a PostgreSQL store connects with a blocking client,
-        // which must not run on a thread that drives async tasks.
-        let state = tokio::task::block_in_place(|| server::state(config))?;
+        let state = server::state(config)?;
         let watcher = match (args.watch, args.watch_tenant) {
             (Some(dir), Some(tenant)) => Some(tokio::spawn(smstrigger_host::watch::watch(
                 std::sync::Arc::clone(&state.registry),

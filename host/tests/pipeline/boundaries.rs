@@ -1,11 +1,20 @@
 //! Tenant boundaries: a plugin of one tenant tries to reach another
-//! tenant's records, by id and by phone.
+//! tenant's records, by id and by phone; on each back end.
 
 use smstrigger_test_components as components;
 
 use super::*;
 
 const PHONE: &str = "+36301234567";
+
+on_both!(
+    an_action_on_another_tenants_record_is_out_of_scope,
+    an_action_on_a_record_of_another_project_is_out_of_scope,
+    find_records_never_returns_another_tenants_customers,
+    find_records_finds_the_tenants_own_customers_in_any_spelling,
+    a_failing_plugin_does_not_stop_the_others,
+    a_lower_priority_plugin_is_overridden_on_the_same_record,
+);
 
 /// A second tenant with a project and a customer on the same phone.
 fn victim(f: &Fixture) -> (TenantId, StoredRecord) {
@@ -18,9 +27,8 @@ fn victim(f: &Fixture) -> (TenantId, StoredRecord) {
     (tenant, record)
 }
 
-#[test]
-fn an_action_on_another_tenants_record_is_out_of_scope() {
-    let f = Fixture::new();
+fn an_action_on_another_tenants_record_is_out_of_scope(place: Place) {
+    let f = Fixture::on(place);
     let (victim_tenant, victim_record) = victim(&f);
     f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
     let target = victim_record.id.0.to_string();
@@ -44,9 +52,8 @@ fn an_action_on_another_tenants_record_is_out_of_scope() {
     );
 }
 
-#[test]
-fn an_action_on_a_record_of_another_project_is_out_of_scope() {
-    let f = Fixture::new();
+fn an_action_on_a_record_of_another_project_is_out_of_scope(place: Place) {
+    let f = Fixture::on(place);
     let other_project = f
         .store
         .create_project(f.tenant, &settings(Default::default()))
@@ -64,9 +71,8 @@ fn an_action_on_a_record_of_another_project_is_out_of_scope() {
     assert_eq!(f.verdicts(id)[0]["reason"], "record_out_of_scope");
 }
 
-#[test]
-fn find_records_never_returns_another_tenants_customers() {
-    let f = Fixture::new();
+fn find_records_never_returns_another_tenants_customers(place: Place) {
+    let f = Fixture::on(place);
     let (_, victim_record) = victim(&f);
     f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
     f.bind(&[(
@@ -91,9 +97,8 @@ fn find_records_never_returns_another_tenants_customers() {
     );
 }
 
-#[test]
-fn find_records_finds_the_tenants_own_customers_in_any_spelling() {
-    let f = Fixture::new();
+fn find_records_finds_the_tenants_own_customers_in_any_spelling(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
     f.bind(&[(
         "hostile",
@@ -105,9 +110,8 @@ fn find_records_finds_the_tenants_own_customers_in_any_spelling() {
     assert_eq!(f.verdicts(id)[0]["accepted"], true);
 }
 
-#[test]
-fn a_failing_plugin_does_not_stop_the_others() {
-    let f = Fixture::new();
+fn a_failing_plugin_does_not_stop_the_others(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "hostile", components::HOSTILE_PLUGIN);
     f.install(
         f.tenant,
@@ -133,9 +137,8 @@ fn a_failing_plugin_does_not_stop_the_others() {
     assert_eq!(f.events_of(own.id).len(), 1);
 }
 
-#[test]
-fn a_lower_priority_plugin_is_overridden_on_the_same_record() {
-    let f = Fixture::new();
+fn a_lower_priority_plugin_is_overridden_on_the_same_record(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "delivered-followup",

@@ -1,5 +1,6 @@
 //! Delivery semantics: provider retries, out-of-order receipts, opt-out
-//! precedence, and fair scheduling between tenants.
+//! precedence, and fair scheduling between tenants; on each back end,
+//! but for what looks under the SQLite file.
 
 use smstrigger_host::model::DeliveryStatus;
 use smstrigger_host::pipeline::OPT_OUT_DECIDER;
@@ -9,9 +10,19 @@ use super::*;
 
 const PHONE: &str = "+36301234567";
 
-#[test]
-fn a_retried_webhook_is_acknowledged_and_not_processed_again() {
-    let f = Fixture::new();
+on_both!(
+    a_retried_webhook_is_acknowledged_and_not_processed_again,
+    an_inbound_retry_without_a_message_id_is_still_a_duplicate,
+    a_late_sent_never_overrides_delivered,
+    sent_then_delivered_processes_both,
+    stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe,
+    a_burst_of_one_tenant_does_not_hold_back_another_tenants_event,
+    the_next_event_runs_what_was_activated_rolled_back_or_bound_since,
+    a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why,
+);
+
+fn a_retried_webhook_is_acknowledged_and_not_processed_again(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "not-traceable-callback",
@@ -29,9 +40,8 @@ fn a_retried_webhook_is_acknowledged_and_not_processed_again() {
     assert_eq!(f.store.pending_count().unwrap(), 0);
 }
 
-#[test]
-fn an_inbound_retry_without_a_message_id_is_still_a_duplicate() {
-    let f = Fixture::new();
+fn an_inbound_retry_without_a_message_id_is_still_a_duplicate(place: Place) {
+    let f = Fixture::on(place);
     f.record(PHONE);
     let at = local("2026-12-01 10:00");
     let first = accepted(f.inbound(PHONE, "YES", at));
@@ -41,9 +51,8 @@ fn an_inbound_retry_without_a_message_id_is_still_a_duplicate() {
     );
 }
 
-#[test]
-fn a_late_sent_never_overrides_delivered() {
-    let f = Fixture::new();
+fn a_late_sent_never_overrides_delivered(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "delivered-followup",
@@ -63,9 +72,8 @@ fn a_late_sent_never_overrides_delivered() {
     assert_eq!(f.events_of(customer.id).len(), 1);
 }
 
-#[test]
-fn sent_then_delivered_processes_both() {
-    let f = Fixture::new();
+fn sent_then_delivered_processes_both(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "delivered-followup",
@@ -88,9 +96,8 @@ fn sent_then_delivered_processes_both() {
     assert_eq!(f.events_of(customer.id).len(), 1, "only delivered acts");
 }
 
-#[test]
-fn stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe() {
-    let f = Fixture::new();
+fn stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "promise-to-pay", components::PROMISE_TO_PAY);
     f.bind(&[("promise-to-pay", 10, &[])]);
     let customer = f.record(PHONE);
@@ -113,9 +120,8 @@ fn stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe() {
     assert_eq!(f.events_of(customer.id), vec![]);
 }
 
-#[test]
-fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event() {
-    let f = Fixture::new();
+fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event(place: Place) {
+    let f = Fixture::on(place);
     let other = f.store.create_tenant("globex", "s2").unwrap().id;
     let other_project = f
         .store
@@ -152,9 +158,8 @@ fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event() {
 /// The pipeline keeps a project's bindings in memory; every change to
 /// what runs (a new active version, a rollback, new bindings) must reach
 /// the very next event.
-#[test]
-fn the_next_event_runs_what_was_activated_rolled_back_or_bound_since() {
-    let f = Fixture::new();
+fn the_next_event_runs_what_was_activated_rolled_back_or_bound_since(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "rule", components::DELIVERED_FOLLOWUP);
     f.bind(&[("rule", 10, &[])]);
     let customer = f.record(PHONE);
@@ -184,9 +189,8 @@ fn the_next_event_runs_what_was_activated_rolled_back_or_bound_since() {
     assert_eq!(versions_ran(), []);
 }
 
-#[test]
-fn a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why() {
-    let f = Fixture::new();
+fn a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why(place: Place) {
+    let f = Fixture::on(place);
     // The executor's clock, moved by hand: events decided "late", as after
     // a backlog or an old event inside a wide acceptance window.
     let clock = Clock::pinned(local("2026-12-01 10:00"));
@@ -249,7 +253,7 @@ fn a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why(
 /// every decision once grew the database by 8.8 MB in 10 webhooks.
 #[test]
 fn a_bindings_config_is_stored_once_however_many_decisions_it_makes() {
-    let f = Fixture::new();
+    let f = Fixture::on(Place::sqlite());
     f.install(
         f.tenant,
         "not-traceable",
@@ -270,7 +274,10 @@ fn a_bindings_config_is_stored_once_however_many_decisions_it_makes() {
         })
         .collect();
     f.drain();
-    let db = rusqlite::Connection::open(f._dir.path().join("smstrigger.db")).unwrap();
+    let Place::Sqlite(dir) = &f.place else {
+        unreachable!("a SQLite fixture")
+    };
+    let db = rusqlite::Connection::open(dir.path().join("smstrigger.db")).unwrap();
     let stored: i64 = db
         .query_row("SELECT COUNT(*) FROM binding_configs", [], |r| r.get(0))
         .unwrap();

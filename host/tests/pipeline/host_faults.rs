@@ -12,10 +12,14 @@ use smstrigger_test_components as components;
 
 use super::*;
 
-#[test]
-fn an_event_that_finds_no_instance_free_is_retried_not_failed() {
+on_both!(
+    an_event_that_finds_no_instance_free_is_retried_not_failed,
+    a_panic_in_the_committer_fails_one_group_not_the_pipeline,
+);
+
+fn an_event_that_finds_no_instance_free_is_retried_not_failed(place: Place) {
     let runtime = Arc::new(Runtime::with_engine(pooled_engine(1).unwrap(), None).unwrap());
-    let f = Fixture::with_runtime(Arc::clone(&runtime));
+    let f = Fixture::with_runtime(place, Arc::clone(&runtime));
     f.install(
         f.tenant,
         "not-traceable",
@@ -120,9 +124,8 @@ impl Executor for PanicsOnce {
     }
 }
 
-#[test]
-fn a_panic_in_the_committer_fails_one_group_not_the_pipeline() {
-    let f = Fixture::new();
+fn a_panic_in_the_committer_fails_one_group_not_the_pipeline(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "not-traceable",

@@ -3,9 +3,8 @@
 //! once, a record's events one at a time and in order. (A decided event
 //! keeps the name of the host whose lease it was decided under.)
 //!
-//! PostgreSQL is at `SMSTRIGGER_TEST_DATABASE_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`); when it cannot be reached
-//! the test passes without running, unless `SMSTRIGGER_REQUIRE_POSTGRES=1`.
+//! On a schema of its own ([`super::pg`], whose rule says when it is
+//! skipped).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,57 +19,12 @@ use super::*;
 const RECORDS: usize = 8;
 const STATUSES_PER_RECORD: usize = 5;
 
-/// A schema of its own on the test server, dropped when this is.
-struct Database {
-    admin: postgres::Config,
-    config: postgres::Config,
-    name: String,
-}
-
-impl Database {
-    fn fresh() -> Option<Self> {
-        let url = std::env::var("SMSTRIGGER_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut admin: postgres::Config = url.parse().unwrap();
-        admin.connect_timeout(Duration::from_secs(3));
-        let mut client = match admin.connect(postgres::NoTls) {
-            Ok(client) => client,
-            Err(error) if std::env::var("SMSTRIGGER_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                eprintln!("PostgreSQL test skipped: {url} is unreachable: {error}");
-                return None;
-            }
-            Err(error) => panic!("PostgreSQL is required but {url} is unreachable: {error}"),
-        };
-        let name = format!("hosts_{}", std::process::id());
-        client
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-            ))
-            .unwrap();
-        let mut config = admin.clone();
-        config.options(&format!("-c search_path={name}"));
-        Some(Self {
-            admin,
-            config,
-            name,
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut client) = self.admin.connect(postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
-        }
-    }
-}
-
 /// Two hosts, each with its own pipeline running, take webhooks for one
 /// tenant's records; each event is decided once, by one host, and each
 /// record's event list holds its events in the order they were journaled.
 #[test]
 fn two_hosts_on_one_database_decide_every_event_once_in_order() {
-    let Some(database) = Database::fresh() else {
+    let Some(database) = pg::Schema::fresh() else {
         return;
     };
     let key = SecretsKey::generate();
@@ -162,9 +116,7 @@ fn two_hosts_on_one_database_decide_every_event_once_in_order() {
     }
 
     let deciders: Vec<String> = database
-        .config
-        .connect(postgres::NoTls)
-        .unwrap()
+        .client()
         .query("SELECT DISTINCT lease_owner FROM events ORDER BY 1", &[])
         .unwrap()
         .iter()

@@ -1,9 +1,37 @@
-//! The durable pipeline on a real SQLite file, with real plugins compiled
-//! to components: journal → plugins → validation → execution.
+//! The durable pipeline on a real store, with real plugins compiled to
+//! components: journal → plugins → validation → execution.
 //!
-//! One test binary, a module per area; every test gets its own data
-//! directory, and all share one runtime whose compile cache makes each
-//! component compile once.
+//! One test binary, a module per area; every test gets its own store (a
+//! SQLite data directory, or a PostgreSQL schema: see [`Place`] and
+//! [`pg`]), and all share one runtime whose compile cache makes each
+//! component compile once. A test that holds for any back end is written
+//! once, taking its [`Place`], and listed in [`on_both!`].
+
+/// Makes each listed test `NAME(Place)` one test per back end:
+/// `sqlite::NAME` and `postgres::NAME` (which passes without running when
+/// PostgreSQL cannot be reached and is not required, as [`pg`] says).
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(crate::Place::sqlite());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(place) = crate::Place::postgres() {
+                        super::$name(place);
+                    }
+                }
+            )*
+        }
+    };
+}
 
 mod boundaries;
 mod crash;
@@ -12,6 +40,7 @@ mod host_faults;
 mod hosts;
 mod ingest;
 mod past_callbacks;
+mod pg;
 mod scenarios;
 
 use std::sync::{Arc, OnceLock};
@@ -23,8 +52,9 @@ use smstrigger_host::config::Clock;
 use smstrigger_host::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
 use smstrigger_host::pipeline::{Acceptance, Incoming, Pipeline, PipelineConfig};
 use smstrigger_host::runtime::{CompileCache, Runtime};
+use smstrigger_host::secrets::SecretsKey;
 use smstrigger_host::store::{
-    Binding, DispositionDef, EventView, Journaled, NewRecord, Project, ProjectSettings,
+    Binding, DispositionDef, EventView, Journaled, NewRecord, PgStore, Project, ProjectSettings,
     RecordEvent, SqliteStore, Store, StoredRecord,
 };
 pub use smstrigger_host::store::{Journal, Plugins, Records, Tenants};
@@ -43,47 +73,77 @@ pub fn runtime() -> Arc<Runtime> {
         .clone()
 }
 
-/// A data directory with one tenant and one project (Europe/Budapest,
-/// calling hours 08:00–20:00, shift), and a pipeline over it.
+/// Where a fixture's store lives, for as long as the fixture does.
+pub enum Place {
+    /// A SQLite data directory.
+    Sqlite(tempfile::TempDir),
+    /// A PostgreSQL schema of its own (boxed: its connection settings are
+    /// large), and the key its secrets are sealed with.
+    Postgres(Box<pg::Schema>, SecretsKey),
+}
+
+impl Place {
+    pub fn sqlite() -> Self {
+        Self::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A fresh schema; `None` when PostgreSQL cannot be reached and is not
+    /// required.
+    pub fn postgres() -> Option<Self> {
+        Some(Self::Postgres(
+            Box::new(pg::Schema::fresh()?),
+            SecretsKey::generate(),
+        ))
+    }
+
+    /// A store handle on this place (on PostgreSQL, another host).
+    pub fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(dir) => Arc::new(SqliteStore::open(dir.path()).unwrap()),
+            Self::Postgres(schema, key) => {
+                Arc::new(PgStore::open_config(schema.config.clone(), key.clone()).unwrap())
+            }
+        }
+    }
+}
+
+/// A store with one tenant and one project (Europe/Budapest, calling
+/// hours 08:00–20:00, shift), and a pipeline over it.
 pub struct Fixture {
-    pub _dir: tempfile::TempDir,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub pipeline: Arc<Pipeline>,
     pub tenant: TenantId,
     pub project: Project,
+    /// Dropped last, after every handle on it.
+    pub place: Place,
 }
 
 /// A plugin binding as tests write it: (plugin, priority, config pairs).
 pub type BindingSpec<'a> = (&'a str, i32, &'a [(&'a str, &'a str)]);
 
-impl Default for Fixture {
-    fn default() -> Self {
-        Self::with_policy(CallingHoursPolicy::Shift)
-    }
-}
-
 impl Fixture {
-    pub fn new() -> Self {
-        Self::default()
+    /// A fixture on `place` whose project shifts callbacks into calling
+    /// hours.
+    pub fn on(place: Place) -> Self {
+        Self::with_policy(place, CallingHoursPolicy::Shift)
     }
 
-    pub fn with_policy(policy: CallingHoursPolicy) -> Self {
-        Self::build(settings(policy), runtime())
+    pub fn with_policy(place: Place, policy: CallingHoursPolicy) -> Self {
+        Self::build(place, settings(policy), runtime())
     }
 
     /// A fixture whose project has `settings`.
-    pub fn with_settings(settings: ProjectSettings) -> Self {
-        Self::build(settings, runtime())
+    pub fn with_settings(place: Place, settings: ProjectSettings) -> Self {
+        Self::build(place, settings, runtime())
     }
 
     /// A fixture whose pipeline runs plugins on `runtime`.
-    pub fn with_runtime(runtime: Arc<Runtime>) -> Self {
-        Self::build(settings(CallingHoursPolicy::Shift), runtime)
+    pub fn with_runtime(place: Place, runtime: Arc<Runtime>) -> Self {
+        Self::build(place, settings(CallingHoursPolicy::Shift), runtime)
     }
 
-    fn build(settings: ProjectSettings, runtime: Arc<Runtime>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    fn build(place: Place, settings: ProjectSettings, runtime: Arc<Runtime>) -> Self {
+        let store = place.open();
         let tenant = store.create_tenant("acme", "secret").unwrap().id;
         let project = store.create_project(tenant, &settings).unwrap();
         let paid = DispositionDef {
@@ -95,11 +155,11 @@ impl Fixture {
         store.upsert_disposition(tenant, project.id, &paid).unwrap();
         let pipeline = pipeline_on(&store, runtime);
         Self {
-            _dir: dir,
             store,
             pipeline,
             tenant,
             project,
+            place,
         }
     }
 
@@ -220,23 +280,19 @@ pub fn create_record(
     store.create_record(tenant, &record).unwrap()
 }
 
-pub fn pipeline_over(store: &Arc<SqliteStore>) -> Arc<Pipeline> {
-    pipeline_on(store, runtime())
-}
-
 /// The executors' clock in these tests: 2025-12-01 00:00 UTC, before every
 /// callback the tests' fixed-date events set, so what executes does not
 /// depend on the day the tests run. The tests of the execution-time check
 /// pin their own clock.
 pub const EXECUTION_CLOCK: Timestamp = 1_764_547_200;
 
-pub fn pipeline_on(store: &Arc<SqliteStore>, runtime: Arc<Runtime>) -> Arc<Pipeline> {
+pub fn pipeline_on(store: &Arc<dyn Store>, runtime: Arc<Runtime>) -> Arc<Pipeline> {
     pipeline_at(store, runtime, Clock::pinned(EXECUTION_CLOCK))
 }
 
 /// A pipeline whose executor reads `clock`.
-pub fn pipeline_at(store: &Arc<SqliteStore>, runtime: Arc<Runtime>, clock: Clock) -> Arc<Pipeline> {
-    let store: Arc<dyn Store> = store.clone();
+pub fn pipeline_at(store: &Arc<dyn Store>, runtime: Arc<Runtime>, clock: Clock) -> Arc<Pipeline> {
+    let store = Arc::clone(store);
     let executor = Arc::new(EmbeddedExecutor::with_clock(Arc::clone(&store), clock));
     Pipeline::new(store, runtime, executor, fixed_dates())
 }

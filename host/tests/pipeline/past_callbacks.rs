@@ -23,18 +23,30 @@ const RECEIPT: &str = "2026-12-01 11:00";
 /// The callback `followup` sets for such a receipt: 48 hours on.
 const CALLBACK: &str = "2026-12-03 11:00";
 
+on_both!(
+    reject_stays_the_default_and_a_past_callback_is_not_executed,
+    under_now_a_past_callback_executes_at_the_executors_now,
+    under_now_a_now_outside_calling_hours_shifts_to_the_next_slot,
+    under_now_with_calling_hours_reject_a_now_outside_them_is_not_executed,
+    under_now_a_discard_has_no_date_to_move_and_executes_untouched,
+);
+
 /// A fixture whose project (Budapest, calling hours 08:00–20:00 under
 /// `hours`) treats past callbacks by `past`, with its executor's clock
 /// pinned at `now` and a record.
 fn late(
+    place: Place,
     hours: CallingHoursPolicy,
     past: PastCallbackPolicy,
     now: &str,
 ) -> (Fixture, StoredRecord, Clock) {
-    let f = Fixture::with_settings(ProjectSettings {
-        past_callback_policy: past,
-        ..settings(hours)
-    });
+    let f = Fixture::with_settings(
+        place,
+        ProjectSettings {
+            past_callback_policy: past,
+            ..settings(hours)
+        },
+    );
     let clock = Clock::pinned(local(now));
     let f = Fixture {
         pipeline: pipeline_at(&f.store, runtime(), clock.clone()),
@@ -102,14 +114,14 @@ fn assert_set_for(f: &Fixture, record: RecordId, at: &str) {
     assert_eq!(stored.next_calldate, Some(local(at)));
 }
 
-#[test]
-fn reject_stays_the_default_and_a_past_callback_is_not_executed() {
+fn reject_stays_the_default_and_a_past_callback_is_not_executed(place: Place) {
     let unsaid: ProjectSettings = serde_json::from_value(serde_json::json!({
         "name": "p", "timeZone": BUDAPEST, "defaultCountry": "HU",
     }))
     .unwrap();
     assert_eq!(unsaid.past_callback_policy, PastCallbackPolicy::Reject);
     let (f, customer, _) = late(
+        place,
         CallingHoursPolicy::Shift,
         PastCallbackPolicy::default(),
         "2026-12-04 09:00",
@@ -129,19 +141,23 @@ fn reject_stays_the_default_and_a_past_callback_is_not_executed() {
     assert_nothing_set(&f, customer.id);
 }
 
-#[test]
-fn under_now_a_past_callback_executes_at_the_executors_now() {
+fn under_now_a_past_callback_executes_at_the_executors_now(place: Place) {
     let now = "2026-12-04 09:00";
-    let (f, customer, _) = late(CallingHoursPolicy::Shift, PastCallbackPolicy::Now, now);
+    let (f, customer, _) = late(
+        place,
+        CallingHoursPolicy::Shift,
+        PastCallbackPolicy::Now,
+        now,
+    );
     followup(&f);
     let verdict = delivered(&f, customer.id, "m-1");
     assert_moved(&verdict, MOVED_TO_NOW_AT_EXECUTION, now, now);
     assert_set_for(&f, customer.id, now);
 }
 
-#[test]
-fn under_now_a_now_outside_calling_hours_shifts_to_the_next_slot() {
+fn under_now_a_now_outside_calling_hours_shifts_to_the_next_slot(place: Place) {
     let (f, customer, _) = late(
+        place,
         CallingHoursPolicy::Shift,
         PastCallbackPolicy::Now,
         "2026-12-04 21:30",
@@ -153,9 +169,9 @@ fn under_now_a_now_outside_calling_hours_shifts_to_the_next_slot() {
     assert_set_for(&f, customer.id, "2026-12-05 08:00");
 }
 
-#[test]
-fn under_now_with_calling_hours_reject_a_now_outside_them_is_not_executed() {
+fn under_now_with_calling_hours_reject_a_now_outside_them_is_not_executed(place: Place) {
     let (f, customer, clock) = late(
+        place,
         CallingHoursPolicy::Reject,
         PastCallbackPolicy::Now,
         "2026-12-04 21:30",
@@ -183,9 +199,9 @@ fn under_now_with_calling_hours_reject_a_now_outside_them_is_not_executed() {
     assert_set_for(&f, customer.id, now);
 }
 
-#[test]
-fn under_now_a_discard_has_no_date_to_move_and_executes_untouched() {
+fn under_now_a_discard_has_no_date_to_move_and_executes_untouched(place: Place) {
     let (f, customer, _) = late(
+        place,
         CallingHoursPolicy::Reject,
         PastCallbackPolicy::Now,
         "2026-12-20 21:30",

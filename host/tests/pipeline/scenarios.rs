@@ -1,5 +1,6 @@
 //! The seed's four scenarios and the keyword rule through the real
-//! pipeline; each record's event list shows what DESIGN.md says.
+//! pipeline, on each back end; each record's event list shows what
+//! DESIGN.md says.
 
 use smstrigger_host::actions::CallingHoursPolicy;
 use smstrigger_host::model::{DeliveryStatus, SHARED_CALLBACK_ID};
@@ -8,6 +9,18 @@ use smstrigger_test_components as components;
 use super::*;
 
 const PHONE: &str = "+36301234567";
+
+on_both!(
+    not_traceable_sets_a_shared_callback_an_hour_later,
+    delivered_sets_a_shared_callback_48_hours_later,
+    a_reply_with_a_time_sets_a_callback_then_on_every_matching_record,
+    a_promised_payment_date_sets_a_callback_the_morning_after,
+    a_keyword_sets_its_inactive_custom_disposition,
+    a_callback_after_hours_is_shifted_to_the_next_morning,
+    a_callback_after_hours_is_rejected_when_the_project_says_reject,
+    a_time_in_the_spring_gap_sets_nothing_and_the_decision_says_why,
+    a_time_in_the_autumn_fold_takes_the_earlier_instant,
+);
 
 /// The single event-list entry of a record, checked for the fields every
 /// plugin action writes.
@@ -22,9 +35,8 @@ fn only_entry(fixture: &Fixture, record: RecordId, plugin: &str) -> RecordEvent 
     entry
 }
 
-#[test]
-fn not_traceable_sets_a_shared_callback_an_hour_later() {
-    let f = Fixture::new();
+fn not_traceable_sets_a_shared_callback_an_hour_later(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "not-traceable-callback",
@@ -47,9 +59,8 @@ fn not_traceable_sets_a_shared_callback_an_hour_later() {
     assert_eq!(stored.next_calldate, Some(local("2026-12-01 11:00")));
 }
 
-#[test]
-fn delivered_sets_a_shared_callback_48_hours_later() {
-    let f = Fixture::new();
+fn delivered_sets_a_shared_callback_48_hours_later(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "delivered-followup",
@@ -68,9 +79,8 @@ fn delivered_sets_a_shared_callback_48_hours_later() {
     assert_eq!(entry.next_calldate, Some(local("2026-12-03 10:00")));
 }
 
-#[test]
-fn a_reply_with_a_time_sets_a_callback_then_on_every_matching_record() {
-    let f = Fixture::new();
+fn a_reply_with_a_time_sets_a_callback_then_on_every_matching_record(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "reply-call-time", components::REPLY_CALL_TIME);
     f.bind(&[("reply-call-time", 10, &[])]);
     let first = f.record(PHONE);
@@ -87,9 +97,8 @@ fn a_reply_with_a_time_sets_a_callback_then_on_every_matching_record() {
     }
 }
 
-#[test]
-fn a_promised_payment_date_sets_a_callback_the_morning_after() {
-    let f = Fixture::new();
+fn a_promised_payment_date_sets_a_callback_the_morning_after(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "promise-to-pay", components::PROMISE_TO_PAY);
     f.bind(&[("promise-to-pay", 10, &[])]);
     let customer = f.record(PHONE);
@@ -99,9 +108,8 @@ fn a_promised_payment_date_sets_a_callback_the_morning_after() {
     assert_eq!(entry.next_calldate, Some(local("2026-01-01 08:00")));
 }
 
-#[test]
-fn a_keyword_sets_its_inactive_custom_disposition() {
-    let f = Fixture::new();
+fn a_keyword_sets_its_inactive_custom_disposition(place: Place) {
+    let f = Fixture::on(place);
     f.install(
         f.tenant,
         "keyword-disposition",
@@ -116,9 +124,8 @@ fn a_keyword_sets_its_inactive_custom_disposition() {
     assert_eq!(entry.next_calldate, None);
 }
 
-#[test]
-fn a_callback_after_hours_is_shifted_to_the_next_morning() {
-    let f = Fixture::new();
+fn a_callback_after_hours_is_shifted_to_the_next_morning(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "reply-call-time", components::REPLY_CALL_TIME);
     f.bind(&[("reply-call-time", 10, &[])]);
     let customer = f.record(PHONE);
@@ -129,9 +136,8 @@ fn a_callback_after_hours_is_shifted_to_the_next_morning() {
     assert_eq!(f.verdicts(id)[0]["reason"], "shifted_to_calling_hours");
 }
 
-#[test]
-fn a_callback_after_hours_is_rejected_when_the_project_says_reject() {
-    let f = Fixture::with_policy(CallingHoursPolicy::Reject);
+fn a_callback_after_hours_is_rejected_when_the_project_says_reject(place: Place) {
+    let f = Fixture::with_policy(place, CallingHoursPolicy::Reject);
     f.install(f.tenant, "reply-call-time", components::REPLY_CALL_TIME);
     f.bind(&[("reply-call-time", 10, &[])]);
     let customer = f.record(PHONE);
@@ -143,9 +149,8 @@ fn a_callback_after_hours_is_rejected_when_the_project_says_reject() {
     assert_eq!(verdict["reason"], "outside_calling_hours");
 }
 
-#[test]
-fn a_time_in_the_spring_gap_sets_nothing_and_the_decision_says_why() {
-    let f = Fixture::new();
+fn a_time_in_the_spring_gap_sets_nothing_and_the_decision_says_why(place: Place) {
+    let f = Fixture::on(place);
     f.install(f.tenant, "reply-call-time", components::REPLY_CALL_TIME);
     f.bind(&[("reply-call-time", 10, &[])]);
     let customer = f.record(PHONE);
@@ -164,10 +169,10 @@ fn a_time_in_the_spring_gap_sets_nothing_and_the_decision_says_why() {
     );
 }
 
-#[test]
-fn a_time_in_the_autumn_fold_takes_the_earlier_instant() {
-    let f = Fixture::new();
-    f.store
+fn a_time_in_the_autumn_fold_takes_the_earlier_instant(place: Place) {
+    let f = Fixture::on(place);
+    let night_project = f
+        .store
         .create_project(f.tenant, &{
             let mut s = settings(CallingHoursPolicy::Shift);
             s.calling_hours = None;
@@ -175,10 +180,6 @@ fn a_time_in_the_autumn_fold_takes_the_earlier_instant() {
         })
         .unwrap();
     f.install(f.tenant, "reply-call-time", components::REPLY_CALL_TIME);
-    let night_project = f
-        .store
-        .project(f.tenant, ProjectId(f.project.id.0 + 1))
-        .unwrap();
     f.store
         .set_bindings(
             f.tenant,

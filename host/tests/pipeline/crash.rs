@@ -20,10 +20,10 @@ const RECORDS: u64 = 20;
 const KILLS: usize = 25;
 
 /// A small deterministic generator, so a failing run can be repeated.
-struct Lcg(u64);
+pub struct Lcg(pub u64);
 
 impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)

@@ -35,6 +35,7 @@ macro_rules! on_both {
 
 mod boundaries;
 mod crash;
+mod crash_postgres;
 mod delivery;
 mod host_faults;
 mod hosts;

@@ -182,33 +182,23 @@ impl Journal for PgStore {
         Ok(events)
     }
 
+    /// Rows this host is committing are locked by that commit: they are
+    /// skipped (decided or not, they are renewed next time), never waited
+    /// for. Waiting made renewals and commits of one host deadlock (each
+    /// holding rows the other wanted, in another order), stalling both a
+    /// second at a time (the cluster proof's first full run).
     fn renew_claims(&self) -> Result<()> {
         let held: Vec<i64> = self.claimed().iter().copied().collect();
         if held.is_empty() {
             return Ok(());
         }
-        let renewed: HashSet<i64> = self
-            .conn()?
-            .query(
-                "UPDATE events SET lease_until = now() + $3::float8 * interval '1 millisecond'
-                 WHERE id = ANY($1) AND state = 'pending' AND lease_owner = $2
-                 RETURNING id",
-                &[&held, &self.host, &self.lease_ms()],
-            )?
-            .iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let lost: Vec<i64> = held
-            .into_iter()
-            .filter(|id| !renewed.contains(id))
-            .collect();
-        if !lost.is_empty() {
-            tracing::debug!(host = %self.host, lost = lost.len(), "claims decided or taken over since");
-            let mut claimed = self.claimed();
-            for id in lost {
-                claimed.remove(&id);
-            }
-        }
+        self.conn()?.execute(
+            "UPDATE events SET lease_until = now() + $3::float8 * interval '1 millisecond'
+             WHERE id IN (SELECT id FROM events
+                          WHERE id = ANY($1) AND state = 'pending' AND lease_owner = $2
+                          ORDER BY id FOR UPDATE SKIP LOCKED)",
+            &[&held, &self.host, &self.lease_ms()],
+        )?;
         Ok(())
     }
 

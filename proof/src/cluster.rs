@@ -397,7 +397,7 @@ fn kill_under_load(
         after_s <= TAKEOVER_TARGET.as_secs_f64(),
         format!(
             "the last of B's claims decided {after_s:.2} s after the kill \
-             (target <= {} s: the 5 s lease and a 1 s sweep)",
+             (target <= {} s: the 4 s lease and a 1 s sweep)",
             TAKEOVER_TARGET.as_secs()
         ),
     );

@@ -5,7 +5,8 @@
 //! directly, not through the hosts.
 //!
 //! Each test gets a schema of its own on the server at
-//! `SMSTRIGGER_TEST_DATABASE_URL` (default [`DEFAULT_DATABASE_URL`]),
+//! `SMSTRIGGER_TEST_DATABASE_URL` (default
+//! [`smstrigger_test_pg::DEFAULT_DATABASE_URL`]),
 //! passed to every host in the URL's `search_path`, and dropped after.
 //! When PostgreSQL cannot be reached the tests pass without running and
 //! say so once on stderr, unless `SMSTRIGGER_REQUIRE_POSTGRES=1` (CI).
@@ -16,19 +17,16 @@ mod exactly_once;
 mod quota;
 mod swap;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
-/// Where the tests look when `SMSTRIGGER_TEST_DATABASE_URL` is not set.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+use smstrigger_test_pg::Schema;
 
 pub const OPERATOR_KEY: &str = "cluster-operator-key";
 
@@ -40,13 +38,12 @@ const SECRETS_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5
 /// loaded machine, migrations included).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// A schema of its own on the test server; dropped, with everything in
-/// it, when this is.
+/// A schema of its own on the test server (dropped, with everything in
+/// it, when this is), and the hosts' directories.
 pub struct Database {
-    admin: postgres::Config,
+    schema: Schema,
     /// The URL the hosts get: the server's, `search_path` set to the schema.
     pub url: String,
-    pub schema: String,
     /// Where the hosts' data directories and logs go.
     pub dir: tempfile::TempDir,
 }
@@ -55,35 +52,9 @@ impl Database {
     /// A fresh schema; `None` when the server cannot be reached and it is
     /// not required (said once on stderr).
     pub fn fresh() -> Option<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let base = std::env::var("SMSTRIGGER_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| DEFAULT_DATABASE_URL.into());
-        let mut admin: postgres::Config = match base.parse() {
-            Ok(config) => config,
-            Err(error) => return skipped(&format!("{base} does not parse: {error}")),
-        };
-        admin.connect_timeout(Duration::from_secs(3));
-        let mut client = match admin.connect(postgres::NoTls) {
-            Ok(client) => client,
-            Err(error) => return skipped(&format!("{base} is unreachable: {error}")),
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let schema = format!(
-            "cluster_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .unwrap();
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        let schema = Schema::fresh()?;
         Some(Self {
-            admin,
-            url,
+            url: schema.url(),
             schema,
             dir: tempfile::tempdir().unwrap(),
         })
@@ -91,9 +62,7 @@ impl Database {
 
     /// A plain client in the schema, for looking under the hosts.
     pub fn client(&self) -> postgres::Client {
-        let mut config = self.admin.clone();
-        config.options(&format!("-c search_path={}", self.schema));
-        config.connect(postgres::NoTls).unwrap()
+        self.schema.client()
     }
 
     /// Starts host number `n` (its own data directory and log) with
@@ -121,35 +90,6 @@ impl Database {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut client) = self.admin.connect(postgres::NoTls)
-            && let Err(error) =
-                client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
-        {
-            let _ = writeln!(std::io::stderr(), "dropping {}: {error}", self.schema);
-        }
-    }
-}
-
-/// Fails when PostgreSQL is required; else says once, past the test
-/// harness's capture, that the PostgreSQL tests were skipped.
-fn skipped<T>(reason: &str) -> Option<T> {
-    if std::env::var("SMSTRIGGER_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!("PostgreSQL is required (SMSTRIGGER_REQUIRE_POSTGRES=1) but {reason}");
-    }
-    static SAID: OnceLock<()> = OnceLock::new();
-    SAID.get_or_init(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "PostgreSQL tests skipped: {reason}; set SMSTRIGGER_TEST_DATABASE_URL \
-             (default {DEFAULT_DATABASE_URL}) to a reachable server to run them, and \
-             SMSTRIGGER_REQUIRE_POSTGRES=1 to make them mandatory"
-        );
-    });
-    None
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.

@@ -60,38 +60,7 @@ fn a_killed_pipeline_processes_every_accepted_event_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let (tenant, records) = {
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        let tenant = store.create_tenant("acme", "secret").unwrap().id;
-        let project = store
-            .create_project(tenant, &settings(Default::default()))
-            .unwrap();
-        install(
-            store.as_ref(),
-            tenant,
-            "not-traceable-callback",
-            components::NOT_TRACEABLE_CALLBACK,
-        );
-        store
-            .set_bindings(
-                tenant,
-                project.id,
-                &[Binding {
-                    plugin: "not-traceable-callback".into(),
-                    priority: 1,
-                    config: Default::default(),
-                }],
-            )
-            .unwrap();
-        let records: Vec<RecordId> = (0..RECORDS)
-            .map(|i| {
-                let record = NewRecord {
-                    project_id: project.id,
-                    phone: format!("+3630{:07}", i),
-                    time_zone: None,
-                    fields: vec![],
-                };
-                store.create_record(tenant, &record).unwrap().id
-            })
-            .collect();
+        let (tenant, project, records) = crash_tenant(store.as_ref(), "secret");
         // Stamped now: `ingest` executes on the system clock, and a callback
         // already past when it executes would not be executed at all.
         let now = chrono::Utc::now().timestamp();
@@ -212,4 +181,34 @@ fn a_killed_pipeline_processes_every_accepted_event_exactly_once() {
         left_pending > 0,
         "no kill interrupted processing; the test proved nothing (seed {seed})"
     );
+}
+
+/// The crash tests' tenant on `store`: a project, `not-traceable-callback`
+/// installed and bound, and [`RECORDS`] records.
+pub fn crash_tenant(store: &dyn Store, webhook_secret: &str) -> (TenantId, Project, Vec<RecordId>) {
+    let tenant = store.create_tenant("acme", webhook_secret).unwrap().id;
+    let project = store
+        .create_project(tenant, &settings(Default::default()))
+        .unwrap();
+    install(
+        store,
+        tenant,
+        "not-traceable-callback",
+        components::NOT_TRACEABLE_CALLBACK,
+    );
+    store
+        .set_bindings(
+            tenant,
+            project.id,
+            &[Binding {
+                plugin: "not-traceable-callback".into(),
+                priority: 1,
+                config: Default::default(),
+            }],
+        )
+        .unwrap();
+    let records = (0..RECORDS)
+        .map(|i| create_record(store, tenant, project.id, &format!("+3630{i:07}")).id)
+        .collect();
+    (tenant, project, records)
 }

@@ -17,13 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use smstrigger_test_components as components;
-
 use super::crash::Lcg;
 use super::*;
 
 const EVENTS: usize = 150;
-const RECORDS: u64 = 10;
 const KILLS: usize = 15;
 const WEBHOOK_SECRET: &str = "crash-secret";
 /// The secrets key every start of the server is given (32 bytes, hex).
@@ -109,30 +106,7 @@ fn a_killed_server_on_postgres_decides_every_accepted_event_exactly_once() {
     let key: SecretsKey = SECRETS_KEY.parse().unwrap();
     let bodies: Vec<serde_json::Value> = {
         let store = PgStore::open_config(schema.config.clone(), key).unwrap();
-        let tenant = store.create_tenant("acme", WEBHOOK_SECRET).unwrap().id;
-        let project = store
-            .create_project(tenant, &settings(Default::default()))
-            .unwrap();
-        install(
-            &store,
-            tenant,
-            "not-traceable-callback",
-            components::NOT_TRACEABLE_CALLBACK,
-        );
-        store
-            .set_bindings(
-                tenant,
-                project.id,
-                &[Binding {
-                    plugin: "not-traceable-callback".into(),
-                    priority: 1,
-                    config: Default::default(),
-                }],
-            )
-            .unwrap();
-        let records: Vec<RecordId> = (0..RECORDS)
-            .map(|i| create_record(&store, tenant, project.id, &format!("+3630{i:07}")).id)
-            .collect();
+        let (_, project, records) = super::crash::crash_tenant(&store, WEBHOOK_SECRET);
         // Stamped now: the server executes on the system clock, and a
         // callback already past when it executes would not be executed.
         let now = chrono::Utc::now().timestamp();

@@ -41,8 +41,9 @@ mod host_faults;
 mod hosts;
 mod ingest;
 mod past_callbacks;
-mod pg;
 mod scenarios;
+
+use smstrigger_test_pg as pg;
 
 use std::sync::{Arc, OnceLock};
 

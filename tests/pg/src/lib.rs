@@ -1,13 +1,13 @@
-//! The PostgreSQL side of these tests: a schema of their own per test on
-//! the test server, dropped after.
+//! The PostgreSQL side of the tests (the store's conformance suite, the
+//! pipeline's, the cluster's): a schema of its own per test on the test
+//! server, dropped after.
 //!
 //! PostgreSQL is at `SMSTRIGGER_TEST_DATABASE_URL` (default
 //! [`DEFAULT_DATABASE_URL`]). When it cannot be reached, the PostgreSQL
 //! tests pass without running and the run says so on stderr, once: a
 //! machine without PostgreSQL still passes `cargo test`. With
 //! `SMSTRIGGER_REQUIRE_POSTGRES=1` an unreachable server fails them
-//! instead (CI sets it). The store's conformance suite follows the same
-//! rule.
+//! instead (CI sets it).
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -48,7 +48,7 @@ impl Schema {
             .unwrap()
             .subsec_nanos();
         let name = format!(
-            "pipeline_{}_{}_{nanos}",
+            "test_{}_{}_{nanos}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );

@@ -11,6 +11,7 @@ super::conformance!(
     a_commit_records_decisions_record_changes_opt_outs_and_outbox_together,
     recorded_runs_are_the_newest_of_a_plugin_within_its_tenant,
     an_event_no_longer_pending_is_not_committed_again,
+    a_record_two_events_of_one_group_write_ends_as_the_later_left_it,
 );
 
 /// An entry of `project` keyed `key`, about `subject`.
@@ -415,4 +416,46 @@ fn an_event_no_longer_pending_is_not_committed_again<S: Backend>(f: &Fixture<S>)
             "the group is refused whole"
         );
     }
+}
+
+/// A group commits as if its events had committed one by one: a record
+/// both write ends with the second's disposition, and its event list has
+/// both entries in order.
+fn a_record_two_events_of_one_group_write_ends_as_the_later_left_it<S: Backend>(f: &Fixture<S>) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let record = record_with_phone(store, tenant, project.id, "+36301234567");
+    accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(tenant, project.id, "b", "+36301234567"),
+        ],
+    );
+    let claimed = store.claim(tenant, EventId(0), 10).unwrap();
+    let mut first = processed(&claimed[0], "callback");
+    first.writes = vec![write(record.id, 2, "callback")];
+    let mut second = processed(&claimed[1], "keyword");
+    second.writes = vec![RecordWrite {
+        next_calldate: None,
+        ..write(record.id, 5, "keyword")
+    }];
+    store.commit(&[first.clone(), second.clone()]).unwrap();
+
+    let changed = store.record(tenant, record.id).unwrap();
+    assert_eq!(
+        (changed.disposition_id, changed.next_calldate),
+        (Some(5), None)
+    );
+    let entries = store.record_events(tenant, record.id).unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.event_id, e.disposition_id, e.plugin.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (Some(first.event_id), 2, Some("callback")),
+            (Some(second.event_id), 5, Some("keyword")),
+        ]
+    );
 }

@@ -41,19 +41,19 @@ use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ::postgres::NoTls;
 use ::postgres::types::ToSql;
-use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2;
 
 use super::*;
 use crate::secrets::SecretsKey;
 
+mod commit;
 mod error;
 mod journal;
 mod listen;
 mod outbox;
 mod plugins;
+mod pool;
 mod rate_limits;
 mod records;
 mod schema;
@@ -83,7 +83,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(4);
 const CHECK_VALUE: &[u8] = b"smstrigger secrets at rest";
 const CHECK_CONTEXT: &str = "secrets check";
 
-type Manager = PostgresConnectionManager<NoTls>;
+use pool::Manager;
 type Conn = r2d2::PooledConnection<Manager>;
 
 /// The store on one PostgreSQL database (the schema `search_path` names).
@@ -124,8 +124,12 @@ impl PgStore {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
+            // A broken connection fails its call (the caller retries) and
+            // is dropped on return; testing each one on the way out cost a
+            // round trip per store call, most of a read's cost.
+            .test_on_check_out(false)
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(PostgresConnectionManager::new(config.clone(), NoTls))?;
+            .build(Manager::new(config.clone()))?;
         let store = Self {
             pool,
             secrets: key,

@@ -136,29 +136,6 @@ impl Outbox for PgStore {
     }
 }
 
-/// Queues `event`'s remote writes inside the commit's transaction.
-pub(super) fn queue(tx: &mut impl GenericClient, event: &ProcessedEvent) -> Result<()> {
-    for write in &event.outbox {
-        tx.execute(
-            "INSERT INTO outbox (tenant_id, event_id, record_id, disposition_id, next_calldate,
-                 plugin, plugin_version, note, queued_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-            &[
-                &big(event.tenant_id.0)?,
-                &big(event.event_id.0)?,
-                &big(write.record_id.0)?,
-                &i64::from(write.disposition_id),
-                &write.next_calldate,
-                &write.plugin,
-                &write.plugin_version.map(i64::from),
-                &write.note,
-                &event.processed_at,
-            ],
-        )?;
-    }
-    Ok(())
-}
-
 /// The outbox items of event `event_id`, as the event's view shows them.
 pub(super) fn of_event(conn: &mut impl GenericClient, event_id: i64) -> Result<Vec<OutboxView>> {
     conn.query(

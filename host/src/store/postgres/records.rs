@@ -113,12 +113,14 @@ impl Records for PgStore {
     }
 
     fn record(&self, tenant: TenantId, record: RecordId) -> Result<StoredRecord> {
-        let row = self
-            .conn()?
-            .query_opt(
+        let mut conn = self.conn()?;
+        let row = conn
+            .query_prepared(
                 &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = $1 AND tenant_id = $2"),
                 &[&big(record.0)?, &big(tenant.0)?],
             )?
+            .into_iter()
+            .next()
             .ok_or_else(|| not_found(format!("record {record}")))?;
         record_from_row(&row)
     }
@@ -131,7 +133,7 @@ impl Records for PgStore {
         limit: usize,
     ) -> Result<Vec<StoredRecord>> {
         let mut conn = self.conn()?;
-        owned_project(&mut *conn, tenant, project, false)?;
+        owned_project(&mut **conn, tenant, project, false)?;
         let after = i64::try_from(after.0).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         conn.query(
@@ -152,17 +154,17 @@ impl Records for PgStore {
         project: ProjectId,
         phone: &str,
     ) -> Result<Vec<StoredRecord>> {
-        self.conn()?
-            .query(
-                &format!(
-                    "SELECT {RECORD_COLUMNS} FROM records
-                     WHERE tenant_id = $1 AND project_id = $2 AND phone = $3 ORDER BY id"
-                ),
-                &[&big(tenant.0)?, &big(project.0)?, &phone],
-            )?
-            .iter()
-            .map(record_from_row)
-            .collect()
+        let mut conn = self.conn()?;
+        conn.query_prepared(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM records
+                 WHERE tenant_id = $1 AND project_id = $2 AND phone = $3 ORDER BY id"
+            ),
+            &[&big(tenant.0)?, &big(project.0)?, &phone],
+        )?
+        .iter()
+        .map(record_from_row)
+        .collect()
     }
 
     fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
@@ -240,15 +242,15 @@ impl Records for PgStore {
     }
 
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>> {
-        self.conn()?
-            .query(
-                "SELECT phone FROM do_not_contact WHERE tenant_id = $1 AND phone = ANY($2)
-                 ORDER BY phone",
-                &[&big(tenant.0)?, &phones],
-            )?
-            .iter()
-            .map(|row| Ok(row.try_get(0)?))
-            .collect()
+        let mut conn = self.conn()?;
+        conn.query_prepared(
+            "SELECT phone FROM do_not_contact WHERE tenant_id = $1 AND phone = ANY($2)
+             ORDER BY phone",
+            &[&big(tenant.0)?, &phones],
+        )?
+        .iter()
+        .map(|row| Ok(row.try_get(0)?))
+        .collect()
     }
 }
 

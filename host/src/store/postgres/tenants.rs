@@ -305,7 +305,7 @@ impl Tenants for PgStore {
     }
 
     fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
-        load_project(&mut *self.conn()?, tenant, project)
+        load_project(&mut **self.conn()?, tenant, project)
     }
 
     fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {
@@ -325,7 +325,7 @@ impl Tenants for PgStore {
             &[&big(tenant.0)?],
         )?;
         ids.iter()
-            .map(|row| load_project(&mut *conn, tenant, ProjectId(get_unsigned(row, 0)?)))
+            .map(|row| load_project(&mut **conn, tenant, ProjectId(get_unsigned(row, 0)?)))
             .collect()
     }
 

@@ -275,4 +275,17 @@ CREATE CONSTRAINT TRIGGER settings_plugin_versions
 CREATE CONSTRAINT TRIGGER settings_bindings AFTER INSERT OR UPDATE OR DELETE ON bindings
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settings_changed();
 "#,
+    // The records' indexes, so the look-up by phone (one per decided
+    // inbound event) takes its own index whatever the statistics say.
+    // Without statistics (records imported since the last ANALYZE) the
+    // planner saw two indexes leading with (tenant, project) as equally
+    // good and walked the project's records by id for every look-up
+    // (3.3 ms each over 10,000 records, the cluster proof's bottleneck).
+    // The project's index now leads with the project (ids page within it;
+    // a project belongs to one tenant), so only the phone index has all
+    // three columns the look-up binds.
+    r#"
+DROP INDEX records_project;
+CREATE INDEX records_project ON records(project_id, id);
+"#,
 ];

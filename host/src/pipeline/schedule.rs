@@ -139,7 +139,12 @@ impl Schedule {
     }
 
     /// Starts a claim: what to read, per tenant with unread events and room
-    /// for them (at most `per_tenant` held each).
+    /// for them (at most `per_tenant` held each). A tenant that still holds
+    /// events is read again only once a quarter of its room is free: each
+    /// read walks the tenant's pending events from the oldest, so reading
+    /// after every commit a few events at a time cost a shared database
+    /// more than the events did (the cluster proof: 40 events a claim at
+    /// 8 ms each).
     pub fn begin_claim(&mut self, per_tenant: usize) -> Vec<Read> {
         self.committed_during_claim = Some(HashSet::new());
         let mut reads = Vec::new();
@@ -152,8 +157,8 @@ impl Schedule {
             }
             let queue = self.tenants.get(&tenant);
             let held = queue.map_or(0, |q| q.held);
-            if held >= per_tenant {
-                return true; // read it once there is room
+            if held >= per_tenant || (held > 0 && per_tenant - held < refill_at(per_tenant)) {
+                return true; // read it once there is room for a good read
             }
             reads.push(Read {
                 tenant,
@@ -346,6 +351,12 @@ impl Schedule {
             self.tenants.remove(&tenant);
         }
     }
+}
+
+/// The room (free places of `per_tenant`) at which a tenant that holds
+/// events is read again.
+fn refill_at(per_tenant: usize) -> usize {
+    per_tenant.div_ceil(4)
 }
 
 #[cfg(test)]

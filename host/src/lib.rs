@@ -18,6 +18,9 @@
 //! - [`registry`]: every use case on a tenant's plugins (install, activate,
 //!   rollback, dry run, replay) and the one way a plugin runs on an event,
 //!   with the loaded plugins, upload admission and the tool threads.
+//! - [`directory`]: every use case on a tenant's own data (tenants and
+//!   their credentials, projects, records, the do-not-contact list), with
+//!   the data quotas.
 //! - [`pipeline`]: journal → dedupe → opt-out → records → plugins (through
 //!   the registry) → validation → execution, exactly once per accepted
 //!   event.
@@ -25,7 +28,8 @@
 //! - [`secrets`]: the operator's key for secrets at rest, and sealing
 //!   (encrypting) and opening values with it.
 //! - [`api`]: the HTTP interface (axum): routes, auth, errors; handlers
-//!   parse and answer, the registry and the pipeline do the work.
+//!   parse and answer, the directory, the registry and the pipeline do the
+//!   work.
 //! - [`server`]: `open`, the one composition root (store, runtime,
 //!   registry, executors, pipeline), and `run`, the service on a listener
 //!   with graceful shutdown.
@@ -34,14 +38,15 @@
 //! - [`metrics`]: the Prometheus metrics the pipeline and the API record
 //!   and `GET /metrics` renders.
 //!
-//! Dependencies flow `api → {pipeline, registry}`, `pipeline → registry →
-//! {runtime, actions, store}`, never back: nothing in `runtime` knows about
+//! Dependencies flow `api → {directory, pipeline, registry}`, `directory →
+//! store`, `pipeline → registry → {runtime, actions, store}`, never back: nothing in `runtime` knows about
 //! tenants, storage or HTTP, and the registry knows no HTTP. `wire` and
 //! `model` are types every layer may use.
 
 pub mod actions;
 pub mod api;
 pub mod config;
+pub mod directory;
 pub mod metrics;
 pub mod model;
 pub mod phone;

@@ -40,6 +40,11 @@ const DEPTH_REFRESH: Duration = Duration::from_millis(250);
 /// cluster's pending events, a cost the database pays per host (a fifth
 /// of a core at 250 ms over an 80,000-event backlog, the cluster proof).
 const SHARED_DEPTH_REFRESH: Duration = Duration::from_secs(1);
+/// And at least this many times as long as the last count took: a count
+/// grows with the backlog (60 ms over 230,000 pending events), and
+/// counting must not take more than a small share of the database while
+/// the hosts drain it.
+const DEPTH_COUNT_SHARE: u32 = 50;
 
 /// Opens the data directory and builds the state every handler shares,
 /// with every active plugin loaded: ready means ready.
@@ -162,14 +167,14 @@ pub async fn run(
     // time to finish; a host of many stops at once: its workers finish
     // the events in hand, and the rest of its claims go back to the
     // others (the cluster's backlog is not its to drain).
-    let alone = !state.store.shared_by_hosts();
+    let alone = !state.pipeline.store().shared_by_hosts();
     let grace = if alone {
         state.config.shutdown_grace()
     } else {
         Duration::ZERO
     };
     let started = Instant::now();
-    let store = Arc::clone(&state.store);
+    let store = Arc::clone(state.pipeline.store());
     let pipeline = Arc::clone(&state.pipeline);
     tokio::task::spawn_blocking(move || {
         while started.elapsed() < grace && store.pending_count().unwrap_or(0) > 0 {
@@ -293,17 +298,18 @@ async fn request_timeout(
 }
 
 async fn refresh_depth(state: AppState) {
-    let every = if state.store.shared_by_hosts() {
+    let every = if state.pipeline.store().shared_by_hosts() {
         SHARED_DEPTH_REFRESH
     } else {
         DEPTH_REFRESH
     };
     loop {
-        let store = Arc::clone(&state.store);
+        let store = Arc::clone(state.pipeline.store());
+        let started = Instant::now();
         if let Ok(Ok(depth)) = tokio::task::spawn_blocking(move || store.pending_by_tenant()).await
         {
             state.journal_depth.set(depth);
         }
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(every.max(started.elapsed() * DEPTH_COUNT_SHARE)).await;
     }
 }

@@ -367,7 +367,7 @@ impl Api {
     }
 
     fn pending(&self) -> u64 {
-        self.state.store.pending_count().unwrap()
+        self.state.pipeline.store().pending_count().unwrap()
     }
 }
 

@@ -308,7 +308,10 @@ fn kill_under_load(
     journal: &mut Journal,
     report: &mut Report,
 ) -> Result<()> {
-    let clients = 4;
+    // Enough clients that the hosts fall behind: a host that keeps up
+    // decides each claim within milliseconds and may hold none at the
+    // moment of the kill.
+    let clients = 16;
     let urls = [a.url.clone(), b.url.clone()];
     let before = journal.last_event_id()?;
     let stop = AtomicBool::new(false);
@@ -354,6 +357,9 @@ fn kill_under_load(
             }
             let killed_us = load::unix_us();
             drop(b.take()); // SIGKILL, reaped
+            // A commit B sent just before it died still completes in the
+            // database; what B holds once those settled is the orphans.
+            std::thread::sleep(Duration::from_millis(500));
             let orphans = journal.held_by(victim)?;
             std::thread::sleep(TAKEOVER_TARGET + Duration::from_secs(1));
             b = Some(hosts.start(1)?);

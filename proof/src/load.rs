@@ -682,6 +682,9 @@ pub fn note_database_size(report: &mut Report, data_dir: &Path) {
         std::fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64 / (1 << 20) as f64)
     };
     let db = db_path(data_dir);
+    if !db.exists() {
+        return; // not an embedded store's run (the cluster's is PostgreSQL)
+    }
     let mut wal = db.clone().into_os_string();
     wal.push("-wal");
     report.figure("database_mib", mib(db), "MiB");

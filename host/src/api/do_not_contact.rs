@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use super::auth::Tenant;
 use super::body::Json;
 use super::page::Page;
-use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::phone::to_e164;
 
@@ -71,7 +70,7 @@ pub async fn do_not_contact_list(
     let page = Page::from_query(query)?;
     let (after, limit) = (page.after.clone(), page.limit);
     let phones =
-        blocking(move || Ok(state.store.do_not_contact_list(tenant, &after, limit)?)).await?;
+        blocking(move || Ok(state.directory.do_not_contact_list(tenant, &after, limit)?)).await?;
     let headers = page.headers(phones.len(), phones.last().cloned());
     Ok((headers, axum::Json(phones)))
 }
@@ -117,17 +116,7 @@ pub async fn do_not_contact_add(
 ) -> ApiResult<(StatusCode, axum::Json<Entry>)> {
     let phone = normalize(&body.phone, body.default_country.as_deref())?;
     let entry = blocking(move || {
-        let already_listed = !state
-            .store
-            .do_not_contact(tenant, std::slice::from_ref(&phone))?
-            .is_empty();
-        if !already_listed {
-            let quota = state.quotas.config().max_do_not_contact;
-            let used = state.store.usage(tenant)?.do_not_contact;
-            Quotas::room("do-not-contact entries", used, 1, quota)?;
-            state.store.add_do_not_contact(tenant, &phone)?;
-            tracing::info!(%tenant, "phone added to the do-not-contact list");
-        }
+        let already_listed = state.directory.add_do_not_contact(tenant, &phone)?;
         Ok(Entry {
             phone,
             already_listed,
@@ -178,8 +167,7 @@ pub async fn do_not_contact_remove(
     })?;
     let phone = normalize(&phone, query.get("defaultCountry").map(String::as_str))?;
     blocking(move || {
-        if state.store.remove_do_not_contact(tenant, &phone)? {
-            tracing::info!(%tenant, "phone removed from the do-not-contact list");
+        if state.directory.remove_do_not_contact(tenant, &phone)? {
             Ok(StatusCode::NO_CONTENT)
         } else {
             Err(ApiError::not_found(format!(

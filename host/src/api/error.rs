@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::pipeline::AcceptError;
 pub use crate::wire::{ErrorBody, ErrorDetail};
-use crate::{registry, runtime, store};
+use crate::{directory, registry, runtime, store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -108,6 +108,16 @@ impl From<store::Error> for ApiError {
                 Self::overloaded("the store is busy; retry shortly", 1)
             }
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<directory::Error> for ApiError {
+    /// Over a data quota: 429, worth retrying once something is removed.
+    fn from(error: directory::Error) -> Self {
+        match error {
+            directory::Error::QuotaExceeded { .. } => Self::too_many(error.to_string(), 60),
+            directory::Error::Store(error) => error.into(),
         }
     }
 }

@@ -32,6 +32,6 @@ pub async fn events_get(
     Ids(id): Ids<u64>,
 ) -> ApiResult<axum::Json<EventView>> {
     Ok(axum::Json(
-        blocking(move || Ok(state.store.event(tenant, EventId(id))?)).await?,
+        blocking(move || Ok(state.directory.event(tenant, EventId(id))?)).await?,
     ))
 }

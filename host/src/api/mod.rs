@@ -2,7 +2,7 @@
 //!
 //! Handlers parse, authenticate and delegate: to the pipeline for events,
 //! to the registry for every plugin use case (install, swap, dry run,
-//! replay), to the store for tenant data; blocking work goes through
+//! replay, bindings), to the directory for the tenant's own data; blocking work goes through
 //! `spawn_blocking`, never on the async threads. One file per area of the
 //! API; `v2` speaks the contact-center record API's shape. The JSON shapes
 //! a client parses too are declared in `wire`.
@@ -37,17 +37,17 @@ pub use openapi::ApiDoc;
 pub use webhooks::parse_timestamp;
 
 use crate::config::Config;
+use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::registry::Registry;
-use crate::store::Store;
 
 /// What every handler shares: the services, built once by
 /// `server::open`.
 #[derive(Clone)]
 pub struct AppState {
     /// Tenant data (tenants, keys, projects, records, do-not-contact).
-    pub store: Arc<dyn Store>,
+    pub directory: Arc<Directory>,
     /// Events: journaling webhooks, and the workers that decide them.
     pub pipeline: Arc<Pipeline>,
     /// Every plugin use case: install, swap, dry run, replay.
@@ -78,7 +78,7 @@ impl AppState {
         Self {
             quotas: Arc::new(quotas),
             metrics: Arc::clone(pipeline.metrics()),
-            store,
+            directory: Arc::new(Directory::new(store, config.quotas.clone())),
             registry: Arc::clone(pipeline.registry()),
             pipeline,
             config,

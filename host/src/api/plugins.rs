@@ -91,7 +91,7 @@ pub async fn plugins_list(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<Vec<PluginInfo>>> {
     Ok(axum::Json(
-        blocking(move || Ok(state.store.plugins(tenant)?)).await?,
+        blocking(move || Ok(state.registry.plugins(tenant)?)).await?,
     ))
 }
 
@@ -113,15 +113,7 @@ pub async fn plugins_get(
     State(state): State<AppState>,
     Ids(name): Ids<String>,
 ) -> ApiResult<axum::Json<PluginInfo>> {
-    let plugin = blocking(move || {
-        state
-            .store
-            .plugins(tenant)?
-            .into_iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| ApiError::not_found(format!("plugin {name} not found")))
-    })
-    .await?;
+    let plugin = blocking(move || Ok(state.registry.plugin_info(tenant, &name)?)).await?;
     Ok(axum::Json(plugin))
 }
 
@@ -261,9 +253,7 @@ pub async fn bindings_put(
         }
     }
     let saved = blocking(move || {
-        state
-            .store
-            .set_bindings(tenant, ProjectId(project), &bindings)?;
+        state.registry.bind(tenant, ProjectId(project), &bindings)?;
         Ok(bindings)
     })
     .await?;
@@ -288,15 +278,7 @@ pub async fn bindings_get(
     State(state): State<AppState>,
     Ids(project): Ids<u64>,
 ) -> ApiResult<axum::Json<Vec<Binding>>> {
-    let bindings = blocking(move || {
-        state.store.project(tenant, ProjectId(project))?;
-        Ok(state
-            .store
-            .active_bindings(tenant, ProjectId(project))?
-            .into_iter()
-            .map(|b| b.binding)
-            .collect())
-    })
-    .await?;
+    let bindings =
+        blocking(move || Ok(state.registry.bindings(tenant, ProjectId(project))?)).await?;
     Ok(axum::Json(bindings))
 }

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Tenant;
 use super::body::Json;
-use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::calling_hours::CallingHours;
 use crate::actions::{CallingHoursPolicy, PastCallbackPolicy};
@@ -183,13 +182,7 @@ pub async fn projects_create(
     Json(body): Json<NewProject>,
 ) -> ApiResult<(StatusCode, axum::Json<Project>)> {
     let settings = body.check()?;
-    let project = blocking(move || {
-        let quota = state.quotas.config().max_projects;
-        Quotas::room("projects", state.store.usage(tenant)?.projects, 1, quota)?;
-        Ok(state.store.create_project(tenant, &settings)?)
-    })
-    .await?;
-    tracing::info!(%tenant, project = %project.id, "project created");
+    let project = blocking(move || Ok(state.directory.create_project(tenant, &settings)?)).await?;
     Ok((StatusCode::CREATED, axum::Json(project)))
 }
 
@@ -209,7 +202,7 @@ pub async fn projects_list(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<Vec<Project>>> {
     Ok(axum::Json(
-        blocking(move || Ok(state.store.projects(tenant)?)).await?,
+        blocking(move || Ok(state.directory.projects(tenant)?)).await?,
     ))
 }
 
@@ -232,7 +225,7 @@ pub async fn projects_get(
     Ids(id): Ids<u64>,
 ) -> ApiResult<axum::Json<Project>> {
     Ok(axum::Json(
-        blocking(move || Ok(state.store.project(tenant, ProjectId(id))?)).await?,
+        blocking(move || Ok(state.directory.project(tenant, ProjectId(id))?)).await?,
     ))
 }
 
@@ -254,7 +247,7 @@ pub async fn dispositions_list(
     State(state): State<AppState>,
     Ids(id): Ids<u64>,
 ) -> ApiResult<axum::Json<Vec<DispositionDef>>> {
-    let project = blocking(move || Ok(state.store.project(tenant, ProjectId(id))?)).await?;
+    let project = blocking(move || Ok(state.directory.project(tenant, ProjectId(id))?)).await?;
     Ok(axum::Json(project.dispositions))
 }
 
@@ -312,11 +305,9 @@ pub async fn dispositions_upsert(
         system: false,
     };
     let saved = blocking(move || {
-        let project = state.store.project(tenant, ProjectId(id))?;
-        let replaced = project.dispositions.iter().any(|d| d.id == disposition.id);
-        state
-            .store
-            .upsert_disposition(tenant, project.id, &disposition)?;
+        let replaced = state
+            .directory
+            .upsert_disposition(tenant, ProjectId(id), &disposition)?;
         Ok(DispositionSaved {
             disposition,
             replaced,

@@ -1,6 +1,6 @@
-//! Per-tenant rate limits: a token bucket of webhook events per second,
-//! and the room a tenant has for more data. (Upload and tool-run
-//! admission are the registry's: `registry::uploads`, `registry::tools`.)
+//! Per-tenant rate limits: a token bucket of webhook events per second.
+//! (Data quotas are the directory's; upload and tool-run admission the
+//! registry's: `registry::uploads`, `registry::tools`.)
 //!
 //! Events are counted where the quota has to hold:
 //! - **One host** (SQLite): a bucket per tenant in this process's memory,
@@ -40,7 +40,7 @@ use super::error::ApiError;
 pub const CHUNKS_PER_SECOND: u32 = 20;
 
 /// A tenant's webhook events per second, counted on this host or for the
-/// cluster (see the module doc), and its data quotas.
+/// cluster (see the module doc).
 pub struct Quotas {
     config: QuotaConfig,
     events: Events,
@@ -114,10 +114,6 @@ impl Quotas {
                 stashes: Mutex::default(),
             },
         }
-    }
-
-    pub fn config(&self) -> &QuotaConfig {
-        &self.config
     }
 
     /// Takes one event from `tenant`'s quota, or says when to retry (429
@@ -231,18 +227,6 @@ impl Quotas {
             ),
             1,
         )
-    }
-
-    /// 429 unless `tenant` may add `adding` more of the data `what` counts,
-    /// `used` being what it holds now and `quota` its limit.
-    pub fn room(what: &str, used: u64, adding: u64, quota: u64) -> Result<(), ApiError> {
-        if used.saturating_add(adding) > quota {
-            return Err(ApiError::too_many(
-                format!("the tenant holds {used} {what}; its quota is {quota}"),
-                60,
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -19,7 +19,6 @@ use super::auth::Tenant;
 use super::body::{Json, parse};
 use super::page::Page;
 use super::projects::{Ids, check_zone};
-use super::quotas::Quotas;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{ProjectId, RecordId};
 use crate::phone::to_e164;
@@ -90,8 +89,8 @@ impl RecordBody {
 
 /// The project's default country, or 404 when the project is not the tenant's.
 async fn default_country(state: &AppState, tenant: Tenant, project: u64) -> ApiResult<String> {
-    let store = state.store.clone();
-    let project = blocking(move || Ok(store.project(tenant.0, ProjectId(project))?)).await?;
+    let directory = state.directory.clone();
+    let project = blocking(move || Ok(directory.project(tenant.0, ProjectId(project))?)).await?;
     Ok(project.settings.default_country)
 }
 
@@ -120,12 +119,7 @@ pub async fn records_create(
 ) -> ApiResult<(StatusCode, axum::Json<StoredRecord>)> {
     let country = default_country(&state, tenant, project).await?;
     let record = body.check(ProjectId(project), &country)?;
-    let created = blocking(move || {
-        let quota = state.quotas.config().max_records;
-        Quotas::room("records", state.store.usage(tenant.0)?.records, 1, quota)?;
-        Ok(state.store.create_record(tenant.0, &record)?)
-    })
-    .await?;
+    let created = blocking(move || Ok(state.directory.create_record(tenant.0, &record)?)).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -159,7 +153,7 @@ pub async fn records_list(
     let limit = page.limit;
     let records = blocking(move || {
         Ok(state
-            .store
+            .directory
             .records(tenant, ProjectId(project), after, limit)?)
     })
     .await?;
@@ -198,15 +192,11 @@ pub async fn records_get(
     Ids((project, record)): Ids<(u64, u64)>,
 ) -> ApiResult<axum::Json<RecordView>> {
     let view = blocking(move || {
-        let project = state.store.project(tenant, ProjectId(project))?;
-        let record = state.store.record(tenant, RecordId(record))?;
-        if record.project_id != project.id {
-            return Err(ApiError::not_found(format!(
-                "record {} not found",
-                record.id
-            )));
-        }
-        let events = state.store.record_events(tenant, record.id)?;
+        let project = state.directory.project(tenant, ProjectId(project))?;
+        let record = state
+            .directory
+            .record_in(tenant, &project, RecordId(record))?;
+        let events = state.directory.record_events(tenant, record.id)?;
         Ok(RecordView { record, events })
     })
     .await?;
@@ -280,13 +270,7 @@ pub async fn records_import(
         )));
     }
     let records = check_lines(&lines, ProjectId(project), &country)?;
-    let created = blocking(move || {
-        let quota = state.quotas.config().max_records;
-        let used = state.store.usage(tenant.0)?.records;
-        Quotas::room("records", used, records.len() as u64, quota)?;
-        Ok(state.store.create_records(tenant.0, &records)?)
-    })
-    .await?;
+    let created = blocking(move || Ok(state.directory.create_records(tenant.0, &records)?)).await?;
     let ids: Vec<RecordId> = created.iter().map(|r| r.id).collect();
     tracing::info!(tenant = %tenant.0, project, imported = ids.len(), "records imported");
     let body = Imported {

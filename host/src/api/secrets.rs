@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Operator, Tenant, new_secret};
+use super::auth::{Operator, Tenant};
 use super::body::parse;
 use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
@@ -42,7 +42,7 @@ pub async fn keys_list(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<Vec<ApiKeyInfo>>> {
     Ok(axum::Json(
-        blocking(move || Ok(state.store.api_keys(tenant)?)).await?,
+        blocking(move || Ok(state.directory.api_keys(tenant)?)).await?,
     ))
 }
 
@@ -89,11 +89,7 @@ pub async fn tenants_keys_list(
     Ids(id): Ids<u64>,
 ) -> ApiResult<axum::Json<Vec<ApiKeyInfo>>> {
     let tenant = TenantId(id);
-    let keys = blocking(move || {
-        state.store.tenant(tenant)?;
-        Ok(state.store.api_keys(tenant)?)
-    })
-    .await?;
+    let keys = blocking(move || Ok(state.directory.api_keys(tenant)?)).await?;
     Ok(axum::Json(keys))
 }
 
@@ -130,8 +126,7 @@ async fn revoke(
     allow_last: bool,
 ) -> ApiResult<StatusCode> {
     blocking(move || {
-        state.store.revoke_api_key(tenant, key, allow_last)?;
-        tracing::info!(%tenant, key, "API key revoked");
+        state.directory.revoke_api_key(tenant, key, allow_last)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -191,10 +186,8 @@ pub async fn webhook_secret_rotate(
         )));
     }
     let rotated = blocking(move || {
-        let secret = new_secret();
         let until = chrono::Utc::now().timestamp() + overlap as i64;
-        state.store.rotate_webhook_secret(tenant, &secret, until)?;
-        tracing::info!(%tenant, overlap, "webhook secret rotated");
+        let secret = state.directory.rotate_webhook_secret(tenant, until)?;
         Ok(Rotated {
             webhook_secret: secret,
             previous_valid_until: until,

@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Operator, Tenant, new_secret};
+use super::auth::{Operator, Tenant};
 use super::body::Json;
 use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
+use crate::directory::{Credentials, NewKey};
 use crate::model::TenantId;
-use crate::runtime::sha256_hex;
-use crate::store::{AcceptWindow, ExecutorSettings, TenantLimits, WebhookAuth};
+use crate::store::{AcceptWindow, ExecutorSettings, TenantLimits, TenantSettings, WebhookAuth};
 
 /// `POST /v1/tenants`: the new tenant's name.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -76,18 +76,13 @@ pub async fn tenants_create(
     let name = body.name.trim().to_string();
     check_tenant_name(&name)?;
     let created = blocking(move || {
-        let secret = new_secret();
-        let key = new_secret();
-        let tenant = state.store.create_tenant(&name, &secret)?;
-        let info = state
-            .store
-            .add_api_key(tenant.id, &sha256_hex(key.as_bytes()))?;
+        let Credentials { tenant, api_key } = state.directory.create_tenant(&name)?;
         Ok(TenantCreated {
             id: tenant.id,
             name: tenant.name,
-            api_key: key,
-            key_id: info.id,
-            webhook_secret: secret,
+            api_key: api_key.key,
+            key_id: api_key.info.id,
+            webhook_secret: tenant.webhook_secret,
         })
     })
     .await?;
@@ -126,11 +121,7 @@ pub async fn tenants_add_key(
 ) -> ApiResult<(StatusCode, axum::Json<KeyCreated>)> {
     let tenant = TenantId(id);
     let created = blocking(move || {
-        state.store.tenant(tenant)?;
-        let key = new_secret();
-        let info = state
-            .store
-            .add_api_key(tenant, &sha256_hex(key.as_bytes()))?;
+        let NewKey { key, info } = state.directory.add_key(tenant)?;
         Ok(KeyCreated {
             tenant_id: tenant,
             api_key: key,
@@ -181,7 +172,7 @@ pub async fn tenants_set_limits(
     }
     let tenant = TenantId(id);
     blocking(move || {
-        state.store.set_tenant_limits(tenant, &limits)?;
+        state.directory.set_limits(tenant, &limits)?;
         Ok(axum::Json(limits))
     })
     .await
@@ -303,15 +294,8 @@ pub async fn tenant_get(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<TenantView>> {
     let view = blocking(move || {
-        let settings = state.store.tenant(tenant)?;
-        Ok(TenantView {
-            id: Some(tenant),
-            name: settings.name,
-            webhook_auth: settings.webhook_auth,
-            executor: ExecutorView::shown(&settings.executor),
-            opt_out_keywords: state.store.opt_out_keywords(tenant)?,
-            accept_window: Some(window_of(&state, settings.accept_window)),
-        })
+        let stored = state.directory.settings(tenant)?;
+        Ok(view_of(&state, tenant, stored))
     })
     .await?;
     Ok(axum::Json(view))
@@ -373,26 +357,37 @@ pub async fn tenant_update(
         }
     }
     let view = blocking(move || {
-        let mut settings = state.store.tenant(tenant)?;
-        settings.name = body.name;
-        settings.webhook_auth = body.webhook_auth;
-        settings.executor = body.executor.resolve(&settings.executor)?;
-        settings.accept_window = body.accept_window;
-        state.store.update_tenant(tenant, &settings)?;
-        state
-            .store
-            .set_opt_out_keywords(tenant, &body.opt_out_keywords)?;
-        Ok(TenantView {
-            id: Some(tenant),
-            name: settings.name,
-            webhook_auth: settings.webhook_auth,
-            executor: ExecutorView::shown(&settings.executor),
-            opt_out_keywords: state.store.opt_out_keywords(tenant)?,
-            accept_window: Some(window_of(&state, settings.accept_window)),
-        })
+        let stored = state.directory.update_settings(
+            tenant,
+            &body.opt_out_keywords,
+            |settings| -> ApiResult<()> {
+                settings.name = body.name;
+                settings.webhook_auth = body.webhook_auth;
+                settings.executor = body.executor.resolve(&settings.executor)?;
+                settings.accept_window = body.accept_window;
+                Ok(())
+            },
+        )?;
+        Ok(view_of(&state, tenant, stored))
     })
     .await?;
     Ok(axum::Json(view))
+}
+
+/// What the API shows of a tenant's stored settings and keywords.
+fn view_of(
+    state: &AppState,
+    tenant: TenantId,
+    (settings, opt_out_keywords): (TenantSettings, Vec<String>),
+) -> TenantView {
+    TenantView {
+        id: Some(tenant),
+        name: settings.name,
+        webhook_auth: settings.webhook_auth,
+        executor: ExecutorView::shown(&settings.executor),
+        opt_out_keywords,
+        accept_window: Some(window_of(state, settings.accept_window)),
+    }
 }
 
 /// The window a tenant's webhooks are held to: its own, or the server's.

@@ -28,18 +28,19 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use crate::directory::{self, Directory};
 use crate::model::{ProjectId, RecordId, SHARED_CALLBACK_ID, TenantId, Timestamp};
 use crate::phone;
-use crate::store::{self, ManualDisposition, Project, RecordEvent, Store, StoredRecord};
+use crate::store::{self, ManualDisposition, Project, RecordEvent, StoredRecord};
 use crate::wire::v2::V2_DATETIME;
 use disposition::{NewDisposition, idempotency_key, instant, read_body};
 pub use envelope::V2Tenant;
 use envelope::{V2Error, V2Path, V2Result, blocking, ok, parse_id};
 
 /// The project, if `tenant` owns it; any other project is `not_found`.
-fn project_of(store: &dyn Store, tenant: TenantId, project: u64) -> V2Result<Project> {
-    match store.project(tenant, ProjectId(project)) {
-        Err(store::Error::NotFound { .. }) => Err(V2Error::not_found(
+fn project_of(directory: &Directory, tenant: TenantId, project: u64) -> V2Result<Project> {
+    match directory.project(tenant, ProjectId(project)) {
+        Err(directory::Error::Store(store::Error::NotFound { .. })) => Err(V2Error::not_found(
             &format!("project {project}"),
             "projectid",
         )),
@@ -50,21 +51,17 @@ fn project_of(store: &dyn Store, tenant: TenantId, project: u64) -> V2Result<Pro
 /// The record, if it is `tenant`'s and in `project`; anything else is the
 /// same `not_found`.
 fn record_of(
-    store: &dyn Store,
+    directory: &Directory,
     tenant: TenantId,
     project: &Project,
     id: u64,
 ) -> V2Result<StoredRecord> {
-    let missing = || {
-        V2Error::not_found(
+    match directory.record_in(tenant, project, RecordId(id)) {
+        Err(directory::Error::Store(store::Error::NotFound { .. })) => Err(V2Error::not_found(
             &format!("record {id} in project {}", project.id),
             "recordid",
-        )
-    };
-    match store.record(tenant, RecordId(id)) {
-        Ok(record) if record.project_id == project.id => Ok(record),
-        Ok(_) | Err(store::Error::NotFound { .. }) => Err(missing()),
-        Err(other) => Err(other.into()),
+        )),
+        other => Ok(other?),
     }
 }
 
@@ -153,10 +150,12 @@ pub async fn v2_records_find(
         .cloned()
         .ok_or_else(|| V2Error::refuse("missing_field", "phone1 is required", Some("phone1")))?;
     let records = blocking(move || {
-        let project = project_of(state.store.as_ref(), tenant, project)?;
+        let project = project_of(&state.directory, tenant, project)?;
         let e164 = phone::to_e164(&raw, &project.settings.default_country)
             .map_err(|e| V2Error::refuse("invalid_phone", e.to_string(), Some("phone1")))?;
-        let found = state.store.records_by_phone(tenant, project.id, &e164)?;
+        let found = state
+            .directory
+            .records_by_phone(tenant, project.id, &e164)?;
         Ok(found
             .iter()
             .map(|r| record_view(r, &zone_of(r, &project), None))
@@ -190,9 +189,9 @@ pub async fn v2_record_get(
         parse_id(&record, "recordid")?,
     );
     let view = blocking(move || {
-        let project = project_of(state.store.as_ref(), tenant, project)?;
-        let record = record_of(state.store.as_ref(), tenant, &project, record)?;
-        let events = state.store.record_events(tenant, record.id)?;
+        let project = project_of(&state.directory, tenant, project)?;
+        let record = record_of(&state.directory, tenant, &project, record)?;
+        let events = state.directory.record_events(tenant, record.id)?;
         Ok(record_view(
             &record,
             &zone_of(&record, &project),
@@ -240,9 +239,9 @@ pub async fn v2_dispositions_create(
     let body = read_body(request, &state).await?;
     let wanted = NewDisposition::from_fields(body)?;
     let entry = blocking(move || {
-        let store = state.store.as_ref();
-        let project = project_of(store, tenant, project)?;
-        let record = record_of(store, tenant, &project, record)?;
+        let directory = state.directory.as_ref();
+        let project = project_of(directory, tenant, project)?;
+        let record = record_of(directory, tenant, &project, record)?;
         if !project
             .dispositions
             .iter()
@@ -269,7 +268,7 @@ pub async fn v2_dispositions_create(
                 Some("next_calldate"),
             ));
         }
-        let entry = store.set_disposition(
+        let entry = directory.set_disposition(
             tenant,
             record.id,
             &ManualDisposition {

@@ -226,10 +226,10 @@ fn authenticate(
     if i64::try_from(project.0).is_err() {
         return Err(check_webhook_unknown());
     }
-    let Some(tenant) = state.store.project_owner(project)? else {
+    let Some(tenant) = state.directory.project_owner(project)? else {
         return Err(check_webhook_unknown());
     };
-    let settings = state.store.tenant(tenant)?;
+    let settings = state.directory.tenant(tenant)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let secret = query.get("secret-key").map(String::as_str);
     check_webhook(&settings, secret, signature, body)?;
@@ -240,7 +240,7 @@ fn authenticate(
             5,
         ));
     }
-    let zone = state.store.project(tenant, project)?.settings.time_zone;
+    let zone = state.directory.project(tenant, project)?.settings.time_zone;
     Ok((tenant, zone))
 }
 
@@ -274,8 +274,8 @@ async fn accept(
     if wait && matches!(status, AckStatus::Accepted) {
         let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
         loop {
-            let store = state.store.clone();
-            let event = blocking(move || Ok(store.event(tenant, event_id)?)).await?;
+            let directory = state.directory.clone();
+            let event = blocking(move || Ok(directory.event(tenant, event_id)?)).await?;
             if event.state != crate::model::EventState::Pending {
                 return Ok((StatusCode::OK, axum::Json(event)).into_response());
             }

@@ -44,7 +44,10 @@ struct Line {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = super::serve::load_config(args.config.as_deref(), args.data_dir)?;
     let state = server::open(config)?;
-    let (store, pipeline) = (Arc::clone(&state.store), Arc::clone(&state.pipeline));
+    let (store, pipeline) = (
+        Arc::clone(state.pipeline.store()),
+        Arc::clone(&state.pipeline),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let dispatcher = pipeline.start(Arc::clone(&stop));
 

@@ -15,12 +15,15 @@
 //!   `smstrigger plugin run` all go through it, so limits and the host-fault
 //!   rule (a fault of the host's is retried, never blamed on the plugin)
 //!   hold alike everywhere.
+//! - [`Registry::plugins`], [`Registry::bind`] (`bindings.rs`): what is
+//!   installed, and which plugins handle each project.
 //! - The loaded plugins (`loaded.rs`), shared by all of the above.
 //!
 //! Owns no HTTP and no SQL: it calls the store's trait and the runtime, and
 //! answers [`Error`], which the API maps to statuses. Counts (upload rate,
 //! compiles and tool runs in flight) are in memory, per process.
 
+mod bindings;
 mod dry_run;
 mod install;
 mod loaded;

@@ -302,8 +302,7 @@ mod tests {
     use rusqlite::{Connection, params};
 
     use super::MIGRATIONS;
-    use crate::actions::PastCallbackPolicy;
-    use crate::model::{ProjectId, TenantId};
+    use crate::model::{PastCallbackPolicy, ProjectId, TenantId};
     use crate::store::{ExecutorSettings, SqliteStore, Tenants};
 
     /// A database as the release before secrets (six migrations) left it:

@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::api::auth::tenant_by_key;
 use crate::api::{ApiError, AppState};
 use crate::model::TenantId;
-use crate::store;
 use crate::wire::v2::{Envelope, ErrorItem};
+use crate::{directory, store};
 
 /// A failure in the `/v2` envelope: 417 for a refusal, 401 for bad
 /// credentials, 5xx only for the server's own faults.
@@ -93,6 +93,12 @@ impl From<ApiError> for V2Error {
 
 impl From<store::Error> for V2Error {
     fn from(error: store::Error) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<directory::Error> for V2Error {
+    fn from(error: directory::Error) -> Self {
         ApiError::from(error).into()
     }
 }

@@ -1,0 +1,178 @@
+//! A tenant's projects and dispositions, records and their event lists,
+//! its do-not-contact list and its events, within its data quotas.
+//!
+//! The quotas are checked against what the store counts just before the
+//! write: two writes racing (two hosts) may each pass with one unit of
+//! room, so a quota may be overrun by what was in flight, never more.
+
+use crate::model::{EventId, ProjectId, RecordId, TenantId};
+use crate::store::{
+    self, DispositionDef, EventView, ManualDisposition, NewRecord, Project, ProjectSettings,
+    RecordEvent, StoredRecord,
+};
+
+use super::{Directory, Result};
+
+impl Directory {
+    /// A new project, within the tenant's project quota.
+    pub fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project> {
+        let used = self.store.usage(tenant)?.projects;
+        Self::room("projects", used, 1, self.quotas.max_projects)?;
+        let project = self.store.create_project(tenant, settings)?;
+        tracing::info!(%tenant, project = %project.id, "project created");
+        Ok(project)
+    }
+
+    pub fn projects(&self, tenant: TenantId) -> Result<Vec<Project>> {
+        Ok(self.store.projects(tenant)?)
+    }
+
+    /// The tenant's project (not found when it is another tenant's).
+    pub fn project(&self, tenant: TenantId, project: ProjectId) -> Result<Project> {
+        Ok(self.store.project(tenant, project)?)
+    }
+
+    /// Whose project this is: how a webhook, which names only its project,
+    /// finds its tenant.
+    pub fn project_owner(&self, project: ProjectId) -> Result<Option<TenantId>> {
+        Ok(self.store.project_owner(project)?)
+    }
+
+    /// Adds a custom disposition to the project or replaces the one with
+    /// its id (a system disposition is refused); answers whether it
+    /// replaced one.
+    pub fn upsert_disposition(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        disposition: &DispositionDef,
+    ) -> Result<bool> {
+        let project = self.store.project(tenant, project)?;
+        let replaced = project.dispositions.iter().any(|d| d.id == disposition.id);
+        self.store
+            .upsert_disposition(tenant, project.id, disposition)?;
+        Ok(replaced)
+    }
+
+    /// A new record, within the tenant's record quota.
+    pub fn create_record(&self, tenant: TenantId, record: &NewRecord) -> Result<StoredRecord> {
+        let used = self.store.usage(tenant)?.records;
+        Self::room("records", used, 1, self.quotas.max_records)?;
+        Ok(self.store.create_record(tenant, record)?)
+    }
+
+    /// New records, all or none, within the tenant's record quota.
+    pub fn create_records(
+        &self,
+        tenant: TenantId,
+        records: &[NewRecord],
+    ) -> Result<Vec<StoredRecord>> {
+        let used = self.store.usage(tenant)?.records;
+        Self::room(
+            "records",
+            used,
+            records.len() as u64,
+            self.quotas.max_records,
+        )?;
+        Ok(self.store.create_records(tenant, records)?)
+    }
+
+    /// A page of the project's records, by id, after `after`.
+    pub fn records(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        after: RecordId,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>> {
+        Ok(self.store.records(tenant, project, after, limit)?)
+    }
+
+    /// The record, if it is in `project` (which is the tenant's); any other
+    /// record is as unknown as one that does not exist.
+    pub fn record_in(
+        &self,
+        tenant: TenantId,
+        project: &Project,
+        record: RecordId,
+    ) -> Result<StoredRecord> {
+        match self.store.record(tenant, record)? {
+            found if found.project_id == project.id => Ok(found),
+            _ => Err(store::Error::NotFound {
+                what: format!("record {record}"),
+            }
+            .into()),
+        }
+    }
+
+    /// The project's records whose phone is `e164`.
+    pub fn records_by_phone(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        e164: &str,
+    ) -> Result<Vec<StoredRecord>> {
+        Ok(self.store.records_by_phone(tenant, project, e164)?)
+    }
+
+    /// The record's event list, oldest first.
+    pub fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
+        Ok(self.store.record_events(tenant, record)?)
+    }
+
+    /// A disposition set by a person or an integration (not a plugin), with
+    /// the entry it appends to the record's event list.
+    pub fn set_disposition(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        entry: &ManualDisposition,
+    ) -> Result<RecordEvent> {
+        Ok(self.store.set_disposition(tenant, record, entry)?)
+    }
+
+    /// A page of the tenant's do-not-contact list, in order, after `after`.
+    pub fn do_not_contact_list(
+        &self,
+        tenant: TenantId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        Ok(self.store.do_not_contact_list(tenant, after, limit)?)
+    }
+
+    /// Puts `e164` on the tenant's do-not-contact list, within its quota;
+    /// answers whether it was already there (then nothing changes).
+    pub fn add_do_not_contact(&self, tenant: TenantId, e164: &str) -> Result<bool> {
+        let listed = !self
+            .store
+            .do_not_contact(tenant, &[e164.to_string()])?
+            .is_empty();
+        if !listed {
+            let used = self.store.usage(tenant)?.do_not_contact;
+            Self::room(
+                "do-not-contact entries",
+                used,
+                1,
+                self.quotas.max_do_not_contact,
+            )?;
+            self.store.add_do_not_contact(tenant, e164)?;
+            tracing::info!(%tenant, "phone added to the do-not-contact list");
+        }
+        Ok(listed)
+    }
+
+    /// Takes `e164` off the list; answers whether it was there.
+    pub fn remove_do_not_contact(&self, tenant: TenantId, e164: &str) -> Result<bool> {
+        let removed = self.store.remove_do_not_contact(tenant, e164)?;
+        if removed {
+            tracing::info!(%tenant, "phone removed from the do-not-contact list");
+        }
+        Ok(removed)
+    }
+
+    /// An event of the tenant's with what was decided of it.
+    pub fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView> {
+        Ok(self.store.event(tenant, event)?)
+    }
+}

@@ -272,6 +272,13 @@ pub struct Quotas {
     pub max_do_not_contact: u64,
     /// Dry runs and replays in flight at once per tenant.
     pub concurrent_dry_runs: usize,
+    /// Settings changes per minute per tenant (and per host): activate,
+    /// rollback, bindings, projects, dispositions, tenant settings, secret
+    /// rotation. Every change makes every host forget its memo of every
+    /// tenant's settings, so one tenant changing them in a loop would cost
+    /// every tenant's next events a reload; a quarter of a minute's worth
+    /// may come at once.
+    pub settings_changes_per_minute: u32,
 }
 
 impl Default for Quotas {
@@ -286,6 +293,7 @@ impl Default for Quotas {
             max_records: 1_000_000,
             max_do_not_contact: 1_000_000,
             concurrent_dry_runs: 4,
+            settings_changes_per_minute: 120,
         }
     }
 }

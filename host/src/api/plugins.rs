@@ -132,6 +132,7 @@ pub async fn plugins_get(
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such plugin or version.", body = ErrorBody),
         (status = 422, description = "The body has another shape.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn plugins_activate(
@@ -140,8 +141,11 @@ pub async fn plugins_activate(
     Ids(name): Ids<String>,
     Json(body): Json<ActivateBody>,
 ) -> ApiResult<axum::Json<Activated>> {
-    let activated =
-        blocking(move || Ok(state.registry.activate(tenant, &name, body.version)?)).await?;
+    let activated = blocking(move || {
+        state.quotas.take_change(tenant)?;
+        Ok(state.registry.activate(tenant, &name, body.version)?)
+    })
+    .await?;
     Ok(axum::Json(activated))
 }
 
@@ -157,6 +161,7 @@ pub async fn plugins_activate(
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such plugin, or no previous version.", body = ErrorBody),
         (status = 409, description = "There is nothing to roll back to.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn plugins_rollback(
@@ -164,7 +169,11 @@ pub async fn plugins_rollback(
     State(state): State<AppState>,
     Ids(name): Ids<String>,
 ) -> ApiResult<axum::Json<Activated>> {
-    let activated = blocking(move || Ok(state.registry.rollback(tenant, &name)?)).await?;
+    let activated = blocking(move || {
+        state.quotas.take_change(tenant)?;
+        Ok(state.registry.rollback(tenant, &name)?)
+    })
+    .await?;
     Ok(axum::Json(activated))
 }
 
@@ -222,6 +231,7 @@ pub const MAX_BINDING_CONFIG_BYTES: usize = 16 << 10;
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such project or plugin.", body = ErrorBody),
         (status = 422, description = "A plugin is bound twice, more than 16 are bound, a config holds more than 16 KiB, or the body has another shape.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn bindings_put(
@@ -253,6 +263,7 @@ pub async fn bindings_put(
         }
     }
     let saved = blocking(move || {
+        state.quotas.take_change(tenant)?;
         state.registry.bind(tenant, ProjectId(project), &bindings)?;
         Ok(bindings)
     })

@@ -174,6 +174,7 @@ impl NewProject {
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 422, description = "A setting is invalid (the error names the field), or the body has another shape.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn projects_create(
@@ -182,7 +183,11 @@ pub async fn projects_create(
     Json(body): Json<NewProject>,
 ) -> ApiResult<(StatusCode, axum::Json<Project>)> {
     let settings = body.check()?;
-    let project = blocking(move || Ok(state.directory.create_project(tenant, &settings)?)).await?;
+    let project = blocking(move || {
+        state.quotas.take_change(tenant)?;
+        Ok(state.directory.create_project(tenant, &settings)?)
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(project)))
 }
 
@@ -287,6 +292,7 @@ pub struct DispositionSaved {
         (status = 404, description = "No such project of the tenant's.", body = ErrorBody),
         (status = 409, description = "A system disposition (1 Discard, 2 Shared Callback) cannot be changed.", body = ErrorBody),
         (status = 422, description = "A bad id or name, or the body has another shape.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn dispositions_upsert(
@@ -305,6 +311,7 @@ pub async fn dispositions_upsert(
         system: false,
     };
     let saved = blocking(move || {
+        state.quotas.take_change(tenant)?;
         let replaced = state
             .directory
             .upsert_disposition(tenant, ProjectId(id), &disposition)?;

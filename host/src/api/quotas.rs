@@ -1,6 +1,8 @@
-//! Per-tenant rate limits: a token bucket of webhook events per second.
-//! (Data quotas are the directory's; upload and tool-run admission the
-//! registry's: `registry::uploads`, `registry::tools`.)
+//! Per-tenant rate limits: a token bucket of webhook events per second,
+//! and one of settings changes per minute (counted on each host: a
+//! change's cost, every host forgetting its settings memo, is what it
+//! bounds). (Data quotas are the directory's; upload and tool-run
+//! admission the registry's: `registry::uploads`, `registry::tools`.)
 //!
 //! Events are counted where the quota has to hold:
 //! - **One host** (SQLite): a bucket per tenant in this process's memory,
@@ -44,6 +46,8 @@ pub const CHUNKS_PER_SECOND: u32 = 20;
 pub struct Quotas {
     config: QuotaConfig,
     events: Events,
+    /// Settings changes, on this host.
+    changes: Mutex<HashMap<TenantId, Bucket>>,
 }
 
 /// Where a tenant's events per second are counted.
@@ -63,6 +67,34 @@ enum Events {
 struct Bucket {
     tokens: f64,
     refilled: Instant,
+}
+
+impl Bucket {
+    /// Takes a token from `tenant`'s bucket in `buckets` (made full on
+    /// first use), refilled at `rate` a second up to `burst`; false when
+    /// it is empty.
+    fn take(
+        buckets: &Mutex<HashMap<TenantId, Bucket>>,
+        tenant: TenantId,
+        rate: f64,
+        burst: f64,
+    ) -> bool {
+        let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let bucket = buckets.entry(tenant).or_insert(Bucket {
+            tokens: burst,
+            refilled: now,
+        });
+        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.refilled = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// This host's share of a tenant's shared bucket.
@@ -101,6 +133,7 @@ impl Quotas {
         Self {
             config,
             events: Events::Local(Mutex::default()),
+            changes: Mutex::default(),
         }
     }
 
@@ -113,6 +146,7 @@ impl Quotas {
                 store,
                 stashes: Mutex::default(),
             },
+            changes: Mutex::default(),
         }
     }
 
@@ -163,21 +197,31 @@ impl Quotas {
         tenant: TenantId,
     ) -> Result<(), ApiError> {
         let rate = f64::from(self.rate());
-        let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let bucket = buckets.entry(tenant).or_insert(Bucket {
-            tokens: rate,
-            refilled: now,
-        });
-        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate);
-        bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if Bucket::take(buckets, tenant, rate, rate) {
             Ok(())
         } else {
             Err(self.over_quota(tenant))
         }
+    }
+
+    /// Admits one settings change of `tenant` on this host, or answers 429
+    /// `change_rate` with when to retry.
+    pub fn take_change(&self, tenant: TenantId) -> Result<(), ApiError> {
+        let per_minute = self.config.settings_changes_per_minute.max(1);
+        let rate = f64::from(per_minute) / 60.0;
+        let burst = f64::from((per_minute / 4).max(1));
+        if Bucket::take(&self.changes, tenant, rate, burst) {
+            return Ok(());
+        }
+        Err(ApiError {
+            code: "change_rate",
+            ..ApiError::too_many(
+                format!(
+                    "tenant {tenant} is over its limit of {per_minute} settings changes per minute"
+                ),
+                (1.0 / rate).ceil() as u64,
+            )
+        })
     }
 
     /// Shared store: takes a chunk from the tenant's shared bucket into the

@@ -167,6 +167,7 @@ pub struct Rotated {
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing, unknown or revoked.", body = ErrorBody),
         (status = 422, description = "overlapSecs above the maximum, or the body has another shape.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn webhook_secret_rotate(
@@ -186,6 +187,7 @@ pub async fn webhook_secret_rotate(
         )));
     }
     let rotated = blocking(move || {
+        state.quotas.take_change(tenant)?;
         let until = chrono::Utc::now().timestamp() + overlap as i64;
         let secret = state.directory.rotate_webhook_secret(tenant, until)?;
         Ok(Rotated {

@@ -314,6 +314,7 @@ pub async fn tenant_get(
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty, too long or 101st keyword; a name of 0 or over 200 characters; an acceptance window wider than the operator allows) or the body has another shape.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn tenant_update(
@@ -357,6 +358,7 @@ pub async fn tenant_update(
         }
     }
     let view = blocking(move || {
+        state.quotas.take_change(tenant)?;
         let stored = state.directory.update_settings(
             tenant,
             &body.opt_out_keywords,

@@ -387,6 +387,21 @@ impl Pipeline {
     /// Reads what is new in the journal into the schedule: for the tenants
     /// announced since the last claim, or for every tenant with pending
     /// events when `everywhere`.
+    /// The free places at which a tenant that still holds events is read
+    /// again. On a shared database each read walks the tenant's pending
+    /// events from the oldest, so reading after every commit a few events
+    /// at a time cost more than the events did (the cluster proof: 40
+    /// events a claim at 8 ms each): a quarter of its room. One host's
+    /// SQLite reads cheaply, and waiting for a quarter starved its workers
+    /// (the `http` proof's peak: 0.44× the floor, 0.69× without it).
+    fn refill_at(&self, per_tenant: usize) -> usize {
+        if self.store.shared_by_hosts() {
+            per_tenant.div_ceil(4)
+        } else {
+            1
+        }
+    }
+
     fn claim(&self, everywhere: bool) -> Result<(), store::Error> {
         if everywhere {
             let tenants = self.store.pending_tenants()?;
@@ -395,7 +410,10 @@ impl Pipeline {
                 schedule.touch(tenant);
             }
         }
-        let reads = self.schedule().begin_claim(self.config.per_tenant);
+        let per_tenant = self.config.per_tenant;
+        let reads = self
+            .schedule()
+            .begin_claim(per_tenant, self.refill_at(per_tenant));
         let mut runnable = 0;
         let mut failure = None;
         for read in reads {

@@ -140,12 +140,8 @@ impl Schedule {
 
     /// Starts a claim: what to read, per tenant with unread events and room
     /// for them (at most `per_tenant` held each). A tenant that still holds
-    /// events is read again only once a quarter of its room is free: each
-    /// read walks the tenant's pending events from the oldest, so reading
-    /// after every commit a few events at a time cost a shared database
-    /// more than the events did (the cluster proof: 40 events a claim at
-    /// 8 ms each).
-    pub fn begin_claim(&mut self, per_tenant: usize) -> Vec<Read> {
+    /// events is read again only once `refill_at` of its places are free.
+    pub fn begin_claim(&mut self, per_tenant: usize, refill_at: usize) -> Vec<Read> {
         self.committed_during_claim = Some(HashSet::new());
         let mut reads = Vec::new();
         let now = Instant::now();
@@ -157,7 +153,7 @@ impl Schedule {
             }
             let queue = self.tenants.get(&tenant);
             let held = queue.map_or(0, |q| q.held);
-            if held >= per_tenant || (held > 0 && per_tenant - held < refill_at(per_tenant)) {
+            if held >= per_tenant || (held > 0 && per_tenant - held < refill_at) {
                 return true; // read it once there is room for a good read
             }
             reads.push(Read {
@@ -353,12 +349,6 @@ impl Schedule {
     }
 }
 
-/// The room (free places of `per_tenant`) at which a tenant that holds
-/// events is read again.
-fn refill_at(per_tenant: usize) -> usize {
-    per_tenant.div_ceil(4)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,7 +368,7 @@ mod tests {
     fn claim(schedule: &mut Schedule, events: Vec<PendingEvent>, per_tenant: usize) -> usize {
         let tenant = events[0].tenant_id;
         schedule.touch(tenant);
-        let reads = schedule.begin_claim(per_tenant);
+        let reads = schedule.begin_claim(per_tenant, 1);
         let read = reads.into_iter().find(|r| r.tenant == tenant).unwrap();
         let events = events
             .into_iter()
@@ -488,7 +478,7 @@ mod tests {
         let mut schedule = Schedule::default();
         claim(&mut schedule, vec![event(1, 1, "s"), event(2, 1, "t")], 100);
         schedule.touch(TenantId(1));
-        let reads = schedule.begin_claim(100);
+        let reads = schedule.begin_claim(100, 1);
         assert_eq!(
             reads,
             [Read {
@@ -512,7 +502,7 @@ mod tests {
             after: EventId(0),
             limit: 100,
         };
-        schedule.begin_claim(100);
+        schedule.begin_claim(100, 1);
         commit(&mut schedule, &first);
         assert_eq!(schedule.claim(read, vec![event(1, 1, "s")]), 0);
         schedule.end_claim();
@@ -563,12 +553,35 @@ mod tests {
         let pending: Vec<_> = (1..=5).map(|i| event(i, 1, &format!("a{i}"))).collect();
         assert_eq!(claim(&mut schedule, pending.clone(), 2), 2);
         schedule.touch(TenantId(1));
-        assert_eq!(schedule.begin_claim(2), [], "no room");
+        assert_eq!(schedule.begin_claim(2, 1), [], "no room");
         schedule.end_claim();
         let first = schedule.next(Lane::Light, 10).unwrap();
         commit(&mut schedule, &first);
         assert_eq!(claim(&mut schedule, pending, 2), 1);
         assert_eq!(ids(&mut schedule, 10), [2, 3]);
+    }
+
+    #[test]
+    fn a_tenant_holding_events_is_read_again_only_once_refill_at_places_are_free() {
+        let mut schedule = Schedule::default();
+        let pending: Vec<_> = (1..=8).map(|i| event(i, 1, &format!("a{i}"))).collect();
+        assert_eq!(claim(&mut schedule, pending, 4), 4);
+        let first = schedule.next(Lane::Light, 10).unwrap();
+        commit(&mut schedule, &first);
+        schedule.touch(TenantId(1));
+        assert_eq!(
+            schedule.begin_claim(4, 2),
+            [],
+            "one place free of the two asked"
+        );
+        schedule.end_claim();
+        let second = schedule.next(Lane::Light, 10).unwrap();
+        commit(&mut schedule, &second);
+        schedule.touch(TenantId(1));
+        let reads = schedule.begin_claim(4, 2);
+        assert_eq!(reads.len(), 1, "two places free");
+        assert_eq!(reads[0].limit, 2);
+        schedule.end_claim();
     }
 
     #[test]
@@ -598,11 +611,19 @@ mod tests {
         schedule.retry_later(TenantId(1), Duration::from_millis(50));
         schedule.release(&first, false);
         schedule.touch(TenantId(2));
-        let tenants: Vec<_> = schedule.begin_claim(100).iter().map(|r| r.tenant).collect();
+        let tenants: Vec<_> = schedule
+            .begin_claim(100, 1)
+            .iter()
+            .map(|r| r.tenant)
+            .collect();
         schedule.end_claim();
         assert_eq!(tenants, [TenantId(2)], "tenant 1 waits for its retry");
         std::thread::sleep(Duration::from_millis(60));
-        let tenants: Vec<_> = schedule.begin_claim(100).iter().map(|r| r.tenant).collect();
+        let tenants: Vec<_> = schedule
+            .begin_claim(100, 1)
+            .iter()
+            .map(|r| r.tenant)
+            .collect();
         schedule.end_claim();
         assert!(tenants.contains(&TenantId(1)), "then it is read again");
     }

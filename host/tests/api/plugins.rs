@@ -313,7 +313,8 @@ fn another_tenant_cannot_see_run_swap_or_bind_a_tenants_plugins() {
 /// exactly once, by a version that exists; none is lost.
 #[test]
 fn a_plugin_swapped_100_times_under_load_loses_and_repeats_nothing() {
-    let server = Server::start();
+    // 200 swaps in seconds: far over the default rate of settings changes.
+    let server = Server::start_with(|c| c.quotas.settings_changes_per_minute = 1_000_000);
     let tenant = server.tenant("acme");
     let project = server.project(&tenant);
     // Streamed and waited-for events concern different customers, so the

@@ -420,3 +420,52 @@ fn another_tenants_key_gets_404_on_every_path_and_changes_nothing() {
     assert_eq!(list, json!([]));
     assert_eq!(snapshot(&owner), before);
 }
+
+/// Every settings change makes every host forget its memo of every
+/// tenant's settings: a tenant changing its bindings in a loop is held to
+/// its rate (with `Retry-After`), what it last set stays set, and another
+/// tenant's changes go through.
+#[test]
+fn settings_changes_over_the_rate_answer_429_and_another_tenant_changes_on() {
+    // 8 a minute: 2 at once, then one every 7.5 s.
+    let server = Server::start_with(|c| c.quotas.settings_changes_per_minute = 8);
+    let mallory = server.tenant("mallory");
+    let acme = server.tenant("acme");
+    let project = server.project(&mallory); // the first change
+    let bindings = format!("/v1/projects/{project}/bindings");
+    let (status, body) = send(as_tenant(server.put(&bindings).json(&json!([])), &mallory));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let response = as_tenant(server.put(&bindings).json(&json!([])), &mallory)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=8).contains(&retry), "{retry}");
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["error"]["code"], "change_rate", "{body}");
+    // Refused changes change nothing; reads are not changes.
+    let (status, body) = send(as_tenant(server.get(&bindings), &mallory));
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+    let (status, _) = send(as_tenant(
+        server
+            .post(&format!("/v1/projects/{project}/dispositions"))
+            .json(&json!({
+                "id": 7, "name": "Promised to pay", "active": false
+            })),
+        &mallory,
+    ));
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another tenant's changes are its own to count.
+    let theirs = server.project(&acme);
+    let (status, body) = send(as_tenant(
+        server
+            .put(&format!("/v1/projects/{theirs}/bindings"))
+            .json(&json!([])),
+        &acme,
+    ));
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

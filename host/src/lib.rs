@@ -39,9 +39,10 @@
 //!   and `GET /metrics` renders.
 //!
 //! Dependencies flow `api → {directory, pipeline, registry}`, `directory →
-//! store`, `pipeline → registry → {runtime, actions, store}`, never back: nothing in `runtime` knows about
-//! tenants, storage or HTTP, and the registry knows no HTTP. `wire` and
-//! `model` are types every layer may use.
+//! store`, `pipeline → registry → {runtime, actions, store}`, never back:
+//! nothing in `runtime` knows about tenants, storage or HTTP, and neither
+//! the registry nor the directory knows HTTP. `wire` and `model` are types
+//! every layer may use.
 
 pub mod actions;
 pub mod api;

@@ -3,9 +3,9 @@
 //! Handlers parse, authenticate and delegate: to the pipeline for events,
 //! to the registry for every plugin use case (install, swap, dry run,
 //! replay, bindings), to the directory for the tenant's own data; blocking
-//! work goes through `spawn_blocking`, never on the async threads. One file per area of the
-//! API; `v2` speaks the contact-center record API's shape. The JSON shapes
-//! a client parses too are declared in `wire`.
+//! work goes through `spawn_blocking`, never on the async threads. One file
+//! per area of the API; `v2` speaks the contact-center record API's shape.
+//! The JSON shapes a client parses too are declared in `wire`.
 
 mod auth;
 mod body;

@@ -384,9 +384,6 @@ impl Pipeline {
         }
     }
 
-    /// Reads what is new in the journal into the schedule: for the tenants
-    /// announced since the last claim, or for every tenant with pending
-    /// events when `everywhere`.
     /// The free places at which a tenant that still holds events is read
     /// again. On a shared database each read walks the tenant's pending
     /// events from the oldest, so reading after every commit a few events
@@ -402,6 +399,9 @@ impl Pipeline {
         }
     }
 
+    /// Reads what is new in the journal into the schedule: for the tenants
+    /// announced since the last claim, or for every tenant with pending
+    /// events when `everywhere`.
     fn claim(&self, everywhere: bool) -> Result<(), store::Error> {
         if everywhere {
             let tenants = self.store.pending_tenants()?;

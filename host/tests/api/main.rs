@@ -232,3 +232,17 @@ pub fn assert_error(answer: (StatusCode, Value), status: StatusCode, code: &str)
         "{body}"
     );
 }
+
+/// Sends a request that must be refused 429 with `code`; returns its
+/// `Retry-After`, in seconds.
+#[track_caller]
+pub fn retry_after_429(request: RequestBuilder, code: &str) -> u64 {
+    let response = request.send().expect("the server answers");
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let answer = (response.status(), response.json().unwrap());
+    assert_error(answer, StatusCode::TOO_MANY_REQUESTS, code);
+    retry.expect("a Retry-After of whole seconds")
+}

@@ -189,7 +189,7 @@ impl Floor {
         }
     }
 
-    fn call(&mut self, event: &floor_types::SmsEvent) {
+    fn call(&mut self, event: &floor_types::Event) {
         let state = FloorState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
@@ -219,6 +219,7 @@ fn event() -> SmsEvent {
         source_phone_number: PHONE.into(),
         message: MESSAGE.into(),
         timestamp: AT,
+        last_outbound: None,
         matches: vec![ContactRecord {
             id: RecordId(1),
             project_id: ProjectId(1),
@@ -230,13 +231,14 @@ fn event() -> SmsEvent {
     })
 }
 
-fn floor_event() -> floor_types::SmsEvent {
-    floor_types::SmsEvent::Inbound(floor_types::InboundSms {
+fn floor_event() -> floor_types::Event {
+    floor_types::Event::Inbound(floor_types::InboundSms {
         message_id: "bench-1".into(),
         project_id: 1,
         source_phone_number: PHONE.into(),
         message: MESSAGE.into(),
         timestamp: AT,
+        last_outbound: None,
         matches: vec![floor_types::ContactRecord {
             id: 1,
             project_id: 1,
@@ -248,7 +250,7 @@ fn floor_event() -> floor_types::SmsEvent {
     })
 }
 
-fn native_event() -> smstrigger_sdk::SmsEvent {
+fn native_event() -> smstrigger_sdk::Event {
     let record = smstrigger_sdk::testing::record(1, PHONE);
     smstrigger_sdk::testing::inbound(&record, MESSAGE, AT)
 }

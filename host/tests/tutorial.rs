@@ -308,13 +308,16 @@ fn watch_mode_installs_a_component_when_its_file_appears() {
         watched.join("my_rule.wasm"),
     )
     .unwrap();
+    // Installing stores the version, then activates it: a listing between
+    // the two shows it inactive, so wait for the active one.
+    let mut plugins = Value::Null;
     for _ in 0..100 {
-        let plugins = call("GET", &format!("{url}/v1/plugins"), key, Value::Null);
-        if plugins[0]["name"] == "my-rule" {
-            assert_eq!(plugins[0]["activeVersion"], 1, "{plugins}");
+        plugins = call("GET", &format!("{url}/v1/plugins"), key, Value::Null);
+        if plugins[0]["activeVersion"] == 1 {
+            assert_eq!(plugins[0]["name"], "my-rule", "{plugins}");
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("the watched component was never installed");
+    panic!("the watched component was never installed and activated: {plugins}");
 }

@@ -4,35 +4,47 @@
 pub use crate::wit::Guest as Trigger;
 pub use crate::wit::smstrigger::plugin::host::Level;
 pub use crate::wit::smstrigger::plugin::types::{
-    Action, ContactRecord, CustomDisposition, DeliveryStatus, Disposition, InboundSms,
-    OutboundStatus, SmsEvent, Timestamp,
+    Action, Assessment, CallDirection, CallDisposition, CallOutcome, ContactRecord,
+    CustomDisposition, DeliveryStatus, Disposition, Event, InboundSms, OutboundStatus, SendSms,
+    SentSms, SetDisposition, Timestamp,
 };
+
+/// The event type's name in world 0.1.0, which had SMS events only.
+#[deprecated(
+    since = "0.2.0",
+    note = "the event is `Event` since world 0.2.0, which adds call dispositions"
+)]
+pub type SmsEvent = Event;
 
 /// The id of the system Shared Callback disposition in every project.
 pub const SHARED_CALLBACK_ID: u32 = 2;
 
-impl SmsEvent {
-    /// When the event happened (the receipt's or the message's timestamp).
+impl Event {
+    /// When the event happened (the receipt's or the message's timestamp,
+    /// or when the call's disposition was set).
     pub fn timestamp(&self) -> Timestamp {
         match self {
-            SmsEvent::Outbound(status) => status.timestamp,
-            SmsEvent::Inbound(sms) => sms.timestamp,
+            Event::Outbound(status) => status.timestamp,
+            Event::Inbound(sms) => sms.timestamp,
+            Event::CallDisposition(call) => call.timestamp,
         }
     }
 
     /// The project the event belongs to.
     pub fn project_id(&self) -> u64 {
         match self {
-            SmsEvent::Outbound(status) => status.project_id,
-            SmsEvent::Inbound(sms) => sms.project_id,
+            Event::Outbound(status) => status.project_id,
+            Event::Inbound(sms) => sms.project_id,
+            Event::CallDisposition(call) => call.project_id,
         }
     }
 
-    /// The provider's message id.
+    /// The provider's message id, or the contact center's call id.
     pub fn message_id(&self) -> &str {
         match self {
-            SmsEvent::Outbound(status) => &status.message_id,
-            SmsEvent::Inbound(sms) => &sms.message_id,
+            Event::Outbound(status) => &status.message_id,
+            Event::Inbound(sms) => &sms.message_id,
+            Event::CallDisposition(call) => &call.call_id,
         }
     }
 }
@@ -76,26 +88,78 @@ impl Action {
         }
     }
 
-    /// Adds a note for the record's event list.
+    /// Adds a note for the record's event list; an SMS has none, so it is
+    /// left as it is.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.note = Some(note.into());
+        if let Action::SetDisposition(set) = &mut self {
+            set.note = Some(note.into());
+        }
+        self
+    }
+
+    /// Sends `text` to `record_id`'s phone (see [`crate::template`] to fill
+    /// it from the record's fields).
+    pub fn send_sms(record_id: u64, text: impl Into<String>) -> Self {
+        Action::SendSms(SendSms {
+            record_id,
+            text: text.into(),
+            sender_id: None,
+            template_id: None,
+        })
+    }
+
+    /// Names the template an SMS was built from, so replies to it can be
+    /// told apart ([`InboundSms::last_outbound`]); a disposition is left as
+    /// it is.
+    pub fn with_template(mut self, template_id: impl Into<String>) -> Self {
+        if let Action::SendSms(sms) = &mut self {
+            sms.template_id = Some(template_id.into());
+        }
+        self
+    }
+
+    /// Sends an SMS from the project's sender number `sender_id` instead of
+    /// its default; a disposition is left as it is.
+    pub fn from_sender(mut self, sender_id: impl Into<String>) -> Self {
+        if let Action::SendSms(sms) = &mut self {
+            sms.sender_id = Some(sender_id.into());
+        }
         self
     }
 
     fn new(record_id: u64, disposition: Disposition) -> Self {
-        Self {
+        Action::SetDisposition(SetDisposition {
             record_id,
             disposition,
             note: None,
+        })
+    }
+
+    /// The record the action is for.
+    pub fn record_id(&self) -> u64 {
+        match self {
+            Action::SetDisposition(set) => set.record_id,
+            Action::SendSms(sms) => sms.record_id,
         }
     }
 
     /// The next call date this action sets, if any.
     pub fn next_calldate(&self) -> Option<Timestamp> {
-        match &self.disposition {
-            Disposition::SharedCallback(at) => Some(*at),
-            Disposition::Discard => None,
-            Disposition::Custom(custom) => custom.next_calldate,
+        match self {
+            Action::SetDisposition(set) => match &set.disposition {
+                Disposition::SharedCallback(at) => Some(*at),
+                Disposition::Discard => None,
+                Disposition::Custom(custom) => custom.next_calldate,
+            },
+            Action::SendSms(_) => None,
+        }
+    }
+
+    /// The note for the record's event list, if any.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Action::SetDisposition(set) => set.note.as_deref(),
+            Action::SendSms(_) => None,
         }
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! ```
 //! use smstrigger_sdk::testing::{self, TestHost};
-//! use smstrigger_sdk::{Action, Trigger, SmsEvent};
+//! use smstrigger_sdk::{Action, Trigger, Event};
 //!
 //! struct Echo;
 //! impl Trigger for Echo {
-//!     fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
+//!     fn on_event(event: Event) -> Result<Vec<Action>, String> {
 //!         let phone = smstrigger_sdk::config("phone").unwrap_or_default();
 //!         let found = smstrigger_sdk::find_records(&phone);
 //!         Ok(found.iter().map(|r| Action::discard(r.id)).collect())
@@ -31,8 +31,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 
 use crate::model::{
-    Action, ContactRecord, DeliveryStatus, InboundSms, Level, OutboundStatus, SmsEvent, Timestamp,
-    Trigger,
+    Action, Assessment, CallDirection, CallDisposition, CallOutcome, ContactRecord, DeliveryStatus,
+    Event, InboundSms, Level, OutboundStatus, Timestamp, Trigger,
 };
 
 /// The zone [`record`] gives records and [`local`] reads times in.
@@ -76,7 +76,7 @@ impl TestHost {
     }
 
     /// Runs rule `T` on `event` against this host.
-    pub fn run<T: Trigger>(&self, event: SmsEvent) -> Run {
+    pub fn run<T: Trigger>(&self, event: Event) -> Run {
         STATE.with(|state| {
             *state.borrow_mut() = Some(State {
                 host: self.clone(),
@@ -121,8 +121,8 @@ pub fn record(id: u64, phone: &str) -> ContactRecord {
 }
 
 /// A delivery receipt for a message sent to `contact`.
-pub fn outbound(contact: &ContactRecord, status: DeliveryStatus, at: Timestamp) -> SmsEvent {
-    SmsEvent::Outbound(OutboundStatus {
+pub fn outbound(contact: &ContactRecord, status: DeliveryStatus, at: Timestamp) -> Event {
+    Event::Outbound(OutboundStatus {
         message_id: format!("out-{}-{at}", contact.id),
         project_id: contact.project_id,
         contact: contact.clone(),
@@ -133,7 +133,7 @@ pub fn outbound(contact: &ContactRecord, status: DeliveryStatus, at: Timestamp) 
 }
 
 /// A message from `sender`, matched to `sender` alone.
-pub fn inbound(sender: &ContactRecord, message: &str, at: Timestamp) -> SmsEvent {
+pub fn inbound(sender: &ContactRecord, message: &str, at: Timestamp) -> Event {
     inbound_matching(&sender.phone, message, at, vec![sender.clone()])
 }
 
@@ -143,14 +143,40 @@ pub fn inbound_matching(
     message: &str,
     at: Timestamp,
     matches: Vec<ContactRecord>,
-) -> SmsEvent {
-    SmsEvent::Inbound(InboundSms {
+) -> Event {
+    Event::Inbound(InboundSms {
         message_id: format!("in-{phone}-{at}"),
         project_id: matches.first().map_or(DEFAULT_PROJECT, |r| r.project_id),
         source_phone_number: phone.to_string(),
         message: message.to_string(),
         timestamp: at,
         matches,
+        last_outbound: None,
+    })
+}
+
+/// The dialer's disposition `name` (id `id`, meaning `assessment`) on an
+/// outbound call to `contact`, its `attempts`-th, set at `at`.
+pub fn call_disposition(
+    contact: &ContactRecord,
+    (id, name, assessment): (u32, &str, Assessment),
+    attempts: u32,
+    at: Timestamp,
+) -> Event {
+    Event::CallDisposition(CallDisposition {
+        call_id: format!("call-{}-{at}", contact.id),
+        project_id: contact.project_id,
+        contact: contact.clone(),
+        disposition: CallOutcome {
+            id,
+            name: name.to_string(),
+            assessment,
+        },
+        direction: CallDirection::Outbound,
+        attempts,
+        first_attempt: None,
+        agent: None,
+        timestamp: at,
     })
 }
 

@@ -1,5 +1,5 @@
 // The keyword rule of plugins/keyword-disposition, in JavaScript, against
-// the same world (`wit/smstrigger.wit`, world `trigger`): an inbound message
+// world 0.1.0 (`wit/0.1.0/smstrigger.wit`, world `trigger`): an inbound message
 // that is one of the configured keywords -> that keyword's disposition on
 // every record in the message's `matches`. Other messages, and delivery
 // receipts -> nothing.

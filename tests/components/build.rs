@@ -115,7 +115,7 @@ fn main() {
     let javascript = build_javascript(&workspace, &target_dir.join("js"));
     code.push_str(&format!(
         "\n/// The keyword rule in JavaScript (`plugins-js/keyword-disposition`),\n\
-         /// built with componentize-js from the same `wit/`.\n\
+         /// built with componentize-js against world 0.1.0 (`wit/0.1.0`).\n\
          pub const KEYWORD_DISPOSITION_JS: &str = {javascript:?};\n"
     ));
     fs::write(out_dir.join("components.rs"), code).expect("write components.rs");
@@ -123,6 +123,11 @@ fn main() {
 
 /// The JavaScript plugin's directory, relative to the workspace root.
 const JAVASCRIPT_DIR: &str = "plugins-js/keyword-disposition";
+
+/// The world the JavaScript plugin is built against: the first one, so the
+/// tests keep running a 0.1.0 component built from source, in a second
+/// language, beside the committed 0.1.0 fixtures.
+const JAVASCRIPT_WIT: &str = "wit/0.1.0";
 
 /// Builds the JavaScript plugin with npm into `work` (never into the source
 /// tree): its packages are installed once (`npm ci` from the lock file),
@@ -158,7 +163,7 @@ fn build_javascript(workspace: &Path, work: &Path) -> String {
         Command::new(work.join("node_modules/.bin/componentize-js"))
             .arg(work.join("keyword-disposition.js"))
             .arg("--wit")
-            .arg(workspace.join("wit"))
+            .arg(workspace.join(JAVASCRIPT_WIT))
             .args(["--world-name", "trigger"])
             .args([
                 "--disable",

@@ -51,7 +51,7 @@ fn scopes(
     resolved: &[&ContactRecord],
 ) -> Result<BTreeMap<RecordId, RecordScope>, store::Error> {
     let mut scopes = BTreeMap::new();
-    for id in proposals.iter().map(|p| p.action.record_id) {
+    for id in proposals.iter().map(|p| p.action.record_id()) {
         if scopes.contains_key(&id) {
             continue;
         }

@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::calling_hours::{local_time, parse_zone};
-use crate::model::{Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, Timestamp};
+use crate::model::{
+    Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, SendSms, SetDisposition,
+    Timestamp,
+};
 pub use crate::model::{
     CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT, PastCallbackPolicy,
     ProjectRules,
@@ -48,6 +51,10 @@ pub enum Reason {
     ShiftedToCallingHours,
     /// Outside calling hours under the `reject` policy, or the zone is unknown.
     OutsideCallingHours,
+    /// An SMS with no text (nothing but white space).
+    EmptyMessage,
+    /// An SMS this host cannot send: no sender is configured for it.
+    SmsUnavailable,
 }
 
 impl Reason {
@@ -64,6 +71,8 @@ impl Reason {
             Reason::OverriddenByPriority => "overridden_by_priority",
             Reason::ShiftedToCallingHours => "shifted_to_calling_hours",
             Reason::OutsideCallingHours => "outside_calling_hours",
+            Reason::EmptyMessage => "empty_message",
+            Reason::SmsUnavailable => "sms_unavailable",
         }
     }
 }
@@ -130,9 +139,10 @@ impl Verdict {
 /// Checks every proposal of one event; returns one verdict per proposal, in order.
 ///
 /// Each proposal first faces the per-action rules (scope, disposition, time,
-/// horizon, do-not-contact, calling hours; the first failing one wins).
-/// Survivors are then ranked by descending priority, ties by input order:
-/// the first per record wins, and at most `max_actions_per_event` are
+/// horizon, do-not-contact, calling hours; for an SMS scope, do-not-contact
+/// and its text; the first failing one wins). Survivors are then ranked by
+/// descending priority, ties by input order: the first disposition and the
+/// first SMS per record win, and at most `max_actions_per_event` are
 /// accepted. A rejected proposal never blocks another. An unknown time zone
 /// rejects a callback as `outside_calling_hours` (its local time cannot be
 /// known); without calling hours the zone is never read.
@@ -151,11 +161,12 @@ pub fn validate(
         .filter(|&i| verdicts[i].accepted)
         .collect();
     ranked.sort_by_key(|&i| Reverse(proposals[i].priority));
-    let mut winners: BTreeMap<RecordId, &Proposal> = BTreeMap::new();
+    let mut winners: BTreeMap<(RecordId, bool), &Proposal> = BTreeMap::new();
     for i in ranked {
         let proposal = &proposals[i];
-        let record = proposal.action.record_id;
-        if let Some(winner) = winners.get(&record) {
+        let record = proposal.action.record_id();
+        let sms = matches!(proposal.action, Action::SendSms(_));
+        if let Some(winner) = winners.get(&(record, sms)) {
             let detail = format!(
                 "record {record} already has an action from plugin {} (priority {})",
                 winner.plugin, winner.priority
@@ -168,13 +179,14 @@ pub fn validate(
             );
             verdicts[i] = Verdict::reject(&proposal.action, Reason::TooManyActions, detail);
         } else {
-            winners.insert(record, proposal);
+            winners.insert((record, sms), proposal);
         }
     }
     verdicts
 }
 
-/// Rules 1–7 for one action, in order; the first failing one wins.
+/// The per-action rules for one action, in order; the first failing one
+/// wins.
 fn check(
     event_time: Timestamp,
     rules: &ProjectRules,
@@ -182,18 +194,58 @@ fn check(
     do_not_contact: &BTreeSet<String>,
     action: &Action,
 ) -> Verdict {
-    let reject = |reason, detail| Verdict::reject(action, reason, detail);
-    let id = action.record_id;
+    let id = action.record_id();
     let Some(record) = records
         .get(&id)
         .filter(|r| r.project_id == rules.project_id)
     else {
-        return reject(
+        return Verdict::reject(
+            action,
             Reason::RecordOutOfScope,
             format!("record {id} is not in project {}", rules.project_id),
         );
     };
-    match action.disposition {
+    match action {
+        Action::SetDisposition(set) => {
+            check_disposition(event_time, rules, record, do_not_contact, set)
+        }
+        Action::SendSms(sms) => check_sms(record, do_not_contact, sms),
+    }
+}
+
+/// An SMS to `record`: a phone that may be contacted and a text. The host
+/// has no sender yet, so one that passes is refused as unavailable rather
+/// than reported as sent.
+fn check_sms(record: &RecordScope, do_not_contact: &BTreeSet<String>, sms: &SendSms) -> Verdict {
+    let reject = |reason, detail| Verdict::reject(&Action::SendSms(sms.clone()), reason, detail);
+    let id = record.id;
+    if do_not_contact.contains(&record.phone) {
+        return reject(
+            Reason::DoNotContact,
+            format!("record {id}'s phone is on the do-not-contact list"),
+        );
+    }
+    if sms.text.trim().is_empty() {
+        return reject(Reason::EmptyMessage, "the SMS has no text".into());
+    }
+    reject(
+        Reason::SmsUnavailable,
+        "this host has no SMS sender: the message was not sent".into(),
+    )
+}
+
+/// Rules 2–7 (scope is checked) for a disposition on `record`.
+fn check_disposition(
+    event_time: Timestamp,
+    rules: &ProjectRules,
+    record: &RecordScope,
+    do_not_contact: &BTreeSet<String>,
+    set: &SetDisposition,
+) -> Verdict {
+    let action = Action::SetDisposition(set.clone());
+    let reject = |reason, detail| Verdict::reject(&action, reason, detail);
+    let id = record.id;
+    match set.disposition {
         Disposition::Custom { id, .. }
             if id != SHARED_CALLBACK_ID && !rules.dispositions.contains(&id) =>
         {
@@ -213,7 +265,7 @@ fn check(
         }
         _ => {}
     }
-    let next = action.disposition.next_calldate();
+    let next = set.disposition.next_calldate();
     let horizon_end = event_time.saturating_add(i64::from(rules.horizon_days) * SECONDS_PER_DAY);
     if let Some(at) = next {
         if at < event_time {
@@ -237,11 +289,11 @@ fn check(
         );
     }
     let Some(at) = next else {
-        return Verdict::accept(action.clone(), None, None);
+        return Verdict::accept(action, None, None);
     };
     let zone = record_zone(record.time_zone.as_deref(), rules);
     let (moved, detail) = match within_calling_hours(rules, zone, at) {
-        Placement::Kept => return Verdict::accept(action.clone(), None, None),
+        Placement::Kept => return Verdict::accept(action, None, None),
         Placement::Refused { detail } => return reject(Reason::OutsideCallingHours, detail),
         Placement::Shifted { to, detail } => (to, detail),
     };
@@ -252,8 +304,8 @@ fn check(
             format!("{detail}, more than {days} days after the event"),
         );
     }
-    let mut shifted = action.clone();
-    shifted.disposition = match action.disposition {
+    let mut shifted = set.clone();
+    shifted.disposition = match set.disposition {
         Disposition::SharedCallback { .. } => Disposition::SharedCallback { at: moved },
         Disposition::Custom { id, .. } => Disposition::Custom {
             id,
@@ -261,7 +313,11 @@ fn check(
         },
         Disposition::Discard => Disposition::Discard,
     };
-    Verdict::accept(shifted, Some(Reason::ShiftedToCallingHours), Some(detail))
+    Verdict::accept(
+        shifted.into(),
+        Some(Reason::ShiftedToCallingHours),
+        Some(detail),
+    )
 }
 
 /// The zone a record's times are read in: its own, or (when it has none,

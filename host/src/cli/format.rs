@@ -19,11 +19,23 @@ pub fn zones(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, 
         .collect()
 }
 
-/// `record 7: Shared Callback at 2026-12-01 11:00 Europe/Budapest  (note)`.
+/// `record 7: Shared Callback at 2026-12-01 11:00 Europe/Budapest  (note)`,
+/// or `record 7: SMS "When may we call?"`.
 pub fn describe(action: &Action, zones: &BTreeMap<RecordId, String>) -> String {
-    let zone = zones.get(&action.record_id).map(String::as_str);
+    let set = match action {
+        Action::SetDisposition(set) => set,
+        Action::SendSms(sms) => {
+            let template = sms
+                .template_id
+                .as_deref()
+                .map(|t| format!("  (template {t})"))
+                .unwrap_or_default();
+            return format!("record {}: SMS {:?}{template}", sms.record_id, sms.text);
+        }
+    };
+    let zone = zones.get(&set.record_id).map(String::as_str);
     let when = |at: Timestamp| format_time(at, zone);
-    let what = match action.disposition {
+    let what = match set.disposition {
         Disposition::SharedCallback { at } => format!("Shared Callback at {}", when(at)),
         Disposition::Discard => "Discard".to_string(),
         Disposition::Custom {
@@ -37,12 +49,12 @@ pub fn describe(action: &Action, zones: &BTreeMap<RecordId, String>) -> String {
             next_calldate: None,
         } => format!("disposition {id}"),
     };
-    let note = action
+    let note = set
         .note
         .as_deref()
         .map(|n| format!("  ({n})"))
         .unwrap_or_default();
-    format!("record {}: {what}{note}", action.record_id)
+    format!("record {}: {what}{note}", set.record_id)
 }
 
 /// `2026-12-01 14:30 Europe/Budapest` when the zone is known, UTC otherwise.

@@ -338,10 +338,11 @@ pub fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
             )
         };
         println!(
-            "installed {} v{} (sha256 {}), {state}",
+            "installed {} v{} (sha256 {}, world {}), {state}",
             uploaded.name,
             uploaded.version,
-            short_sha(&uploaded.sha256)
+            short_sha(&uploaded.sha256),
+            uploaded.world
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -133,13 +133,13 @@ const RULE: &str = r#"//! A trigger plugin: an inbound `LATER` (any case, traili
 //! message, on every record matching the sender.
 
 use smstrigger_sdk::text::is_keyword;
-use smstrigger_sdk::{Action, Level, SmsEvent, Trigger, config_or, log};
+use smstrigger_sdk::{Action, Level, Event, Trigger, config_or, log};
 
 pub struct Rule;
 
 impl Trigger for Rule {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
-        let SmsEvent::Inbound(sms) = event else {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
+        let Event::Inbound(sms) = event else {
             return Ok(Vec::new());
         };
         let keyword: String = config_or("keyword", "LATER".to_string())?;

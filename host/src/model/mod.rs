@@ -113,6 +113,20 @@ pub struct InboundSms {
     pub timestamp: Timestamp,
     #[serde(default)]
     pub matches: Vec<ContactRecord>,
+    /// The last SMS the project sent to the sender's phone before this one
+    /// arrived, when the host sent one (plugins of world 0.2.0 see it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outbound: Option<SentSms>,
+}
+
+/// An SMS the host sent, as a reply refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SentSms {
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    pub timestamp: Timestamp,
 }
 
 /// One event for plugins to decide on.
@@ -195,14 +209,106 @@ impl Disposition {
     }
 }
 
-/// A change a plugin asks the host to make to one record.
+/// A disposition a plugin asks the host to set on one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Action {
+pub struct SetDisposition {
     pub record_id: RecordId,
     pub disposition: Disposition,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// An SMS a plugin asks the host to send to one record's phone (world
+/// 0.2.0 and later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendSms {
+    pub record_id: RecordId,
+    pub text: String,
+    /// The project's sender number to send from; its default when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+}
+
+/// What a plugin asks the host to do to one record.
+///
+/// Untagged: a disposition reads and writes as it did before SMS actions
+/// existed (`recordId`, `disposition`, `note`), so stored decisions and API
+/// clients see the same shape; an SMS is told apart by its `text`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Action {
+    SetDisposition(SetDisposition),
+    SendSms(SendSms),
+}
+
+impl Action {
+    /// The record the action is for.
+    pub fn record_id(&self) -> RecordId {
+        match self {
+            Action::SetDisposition(set) => set.record_id,
+            Action::SendSms(sms) => sms.record_id,
+        }
+    }
+}
+
+impl Action {
+    /// The disposition asked for, when this action sets one.
+    pub fn set_disposition(&self) -> Option<&SetDisposition> {
+        match self {
+            Action::SetDisposition(set) => Some(set),
+            Action::SendSms(_) => None,
+        }
+    }
+}
+
+impl From<SetDisposition> for Action {
+    fn from(set: SetDisposition) -> Self {
+        Action::SetDisposition(set)
+    }
+}
+
+/// The version of the `smstrigger:plugin` world a component targets.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum WorldVersion {
+    /// `smstrigger:plugin@0.1.0`: SMS events, disposition actions.
+    #[serde(rename = "0.1.0")]
+    V0_1_0,
+    /// `smstrigger:plugin@0.2.0`: adds call dispositions, SMS sending and
+    /// a reply's last outbound SMS.
+    #[serde(rename = "0.2.0")]
+    V0_2_0,
+}
+
+impl WorldVersion {
+    /// The version as WIT writes it, e.g. `0.2.0`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WorldVersion::V0_1_0 => "0.1.0",
+            WorldVersion::V0_2_0 => "0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for WorldVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The instants an event may have: years 1 to 9999 (UTC). At the ends of
@@ -224,11 +330,36 @@ mod tests {
             message: "YES".into(),
             timestamp: 1_800_000_000,
             matches: vec![],
+            last_outbound: None,
         });
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["kind"], "inbound");
         assert_eq!(json["sourcePhoneNumber"], "+36301234567");
         assert_eq!(serde_json::from_value::<SmsEvent>(json).unwrap(), event);
+    }
+
+    #[test]
+    fn actions_keep_their_json_shape_and_are_told_apart_by_their_fields() {
+        let set = Action::from(SetDisposition {
+            record_id: RecordId(7),
+            disposition: Disposition::Discard,
+            note: None,
+        });
+        let json = serde_json::to_value(&set).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "recordId": 7, "disposition": { "kind": "discard" } })
+        );
+        assert_eq!(serde_json::from_value::<Action>(json).unwrap(), set);
+        let sms = Action::SendSms(SendSms {
+            record_id: RecordId(7),
+            text: "When may we call?".into(),
+            sender_id: None,
+            template_id: Some("ask-time".into()),
+        });
+        let json = serde_json::to_value(&sms).unwrap();
+        assert_eq!(json["text"], "When may we call?");
+        assert_eq!(serde_json::from_value::<Action>(json).unwrap(), sms);
     }
 
     #[test]

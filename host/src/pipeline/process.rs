@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Incoming;
 use crate::actions::{Proposal, judge};
 use crate::metrics::Metrics;
-use crate::model::{DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId};
+use crate::model::{Action, DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId};
 use crate::phone;
 use crate::registry::{Registry, StoreLookup, VersionRef};
 use crate::runtime::{self, Call, RecordLookup};
@@ -143,13 +143,17 @@ pub(crate) fn process(
         let count = outcome.result.as_ref().map_or(0, Vec::len);
         let mine: Vec<_> = verdicts.by_ref().take(count).collect();
         for verdict in mine.iter().filter(|v| v.accepted) {
+            // Validation accepts no SMS yet (the host has no sender).
+            let Action::SetDisposition(set) = &verdict.action else {
+                continue;
+            };
             writes.push(RecordWrite {
-                record_id: verdict.action.record_id,
-                disposition_id: verdict.action.disposition.id(),
-                next_calldate: verdict.action.disposition.next_calldate(),
+                record_id: set.record_id,
+                disposition_id: set.disposition.id(),
+                next_calldate: set.disposition.next_calldate(),
                 plugin: binding.binding.plugin.clone(),
                 plugin_version: binding.version,
-                note: verdict.action.note.clone(),
+                note: set.note.clone(),
             });
         }
         let (result, error_code, error) = match &outcome.result {
@@ -232,6 +236,8 @@ fn resolve(
             source_phone_number,
             message,
             timestamp,
+            // The host sends no SMS yet, so there is none a reply answers.
+            last_outbound: None,
         }),
     })
 }

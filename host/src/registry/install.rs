@@ -101,6 +101,7 @@ impl Registry {
             ));
         }
         let plugin = self.runtime.load(bytes)?;
+        let world = plugin.world();
         drop(slot);
         let version = self
             .store
@@ -122,6 +123,7 @@ impl Registry {
             version,
             sha256,
             active: activate,
+            world,
         })
     }
 }

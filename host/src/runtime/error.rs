@@ -33,7 +33,7 @@ pub enum Error {
     Limit(LimitExceeded),
     #[error("the plugin answered {count} actions; the limit is {limit}")]
     TooManyActions { count: usize, limit: usize },
-    #[error("action {index} has a note of {len} bytes; the limit is {limit}")]
+    #[error("action {index} has a note or text of {len} bytes; the limit is {limit}")]
     NoteTooLong {
         index: usize,
         len: usize,

@@ -6,7 +6,7 @@
 //! whose type has no functions passes its type check), so the names are
 //! taken from the code that links them: `runtime::wasi::add_to_linker`
 //! links exactly `wasi::LINKED`, and `Runtime::with_engine` the `host`
-//! interface of `wit/`. A component importing a listed name the linker
+//! interface of each version in `wit/`. A component importing a listed name the linker
 //! lacks would still fail the type check after compiling.
 //!
 //! Versions match as the linker matches them: any 0.2 patch of WASI, the
@@ -19,9 +19,11 @@ use super::wasi::LINKED as WASI;
 /// The WASI version prefix every linked WASI interface matches.
 const WASI_VERSION: &str = "0.2.";
 
-/// The plugin interfaces of `wit/` (`types` has only types; it links
-/// without a definition).
+/// The plugin interfaces of every version in `wit/` (`types` has only
+/// types; it links without a definition).
 const PLUGIN: &[&str] = &[
+    "smstrigger:plugin/host@0.2.0",
+    "smstrigger:plugin/types@0.2.0",
     "smstrigger:plugin/host@0.1.0",
     "smstrigger:plugin/types@0.1.0",
 ];
@@ -62,6 +64,8 @@ mod tests {
         assert!(!links("wasi:io/error@0.2.0-rc"));
         assert!(!links("wasi:io/error"));
         assert!(!links("wasi:http/outgoing-handler@0.2.0"));
-        assert!(!links("smstrigger:plugin/host@0.2.0"));
+        assert!(links("smstrigger:plugin/host@0.1.0"));
+        assert!(links("smstrigger:plugin/host@0.2.0"));
+        assert!(!links("smstrigger:plugin/host@0.3.0"));
     }
 }

@@ -1,4 +1,4 @@
-//! Runs one SMS event through one plugin version, sandboxed and limited.
+//! Runs one event through one plugin version, sandboxed and limited.
 //!
 //! One [`Runtime`] per process holds the engine, the linker with the host
 //! imports and a locked-down WASI, and the epoch ticker. [`Runtime::load`]
@@ -7,6 +7,11 @@
 //! and to call from many threads. [`Runtime::invoke`] gives every call a
 //! fresh `Store` and instance with every limit on: nothing a plugin keeps
 //! survives to the next event or reaches another tenant.
+//!
+//! Every published version of the world runs side by side: the linker
+//! links each version's `host` interface, [`Runtime::load`] finds which
+//! version a component targets ([`WorldVersion`]), and each call converts
+//! the event and the answer with that version's types.
 //!
 //! The runtime knows nothing of tenants, HTTP, storage or validation; the
 //! caller passes the limits, the config and a [`RecordLookup`] already
@@ -47,10 +52,11 @@ pub use refused::Refused;
 pub use state::PluginConfig;
 pub use wasi::LINKED as LINKED_WASI;
 
-use bindings::wit_types;
+use bindings::{v1, v2};
 use limits::{MAX_ERROR_BYTES, StoreLimiter};
 use state::CallState;
 
+pub use crate::model::WorldVersion;
 use crate::model::{Action, ContactRecord, SmsEvent};
 
 /// Answers a plugin's `find-records` calls.
@@ -131,6 +137,7 @@ pub struct Plugin {
 struct LoadedPlugin {
     pre: InstancePre<CallState>,
     on_event: ComponentExportIndex,
+    world: WorldVersion,
     sha256: String,
     /// The compiled code's size: what keeping the plugin loaded costs.
     code_bytes: usize,
@@ -147,12 +154,18 @@ impl Plugin {
     pub fn code_bytes(&self) -> usize {
         self.inner.code_bytes
     }
+
+    /// The world version the component targets.
+    pub fn world(&self) -> WorldVersion {
+        self.inner.world
+    }
 }
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
             .field("sha256", &self.inner.sha256)
+            .field("world", &self.inner.world)
             .finish()
     }
 }
@@ -222,7 +235,9 @@ impl Runtime {
     pub fn with_engine(engine: Engine, cache: Option<CompileCache>) -> Result<Self, Error> {
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(engine_error)?;
-        bindings::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
+        v2::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
+        v1::Trigger::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
             .map_err(engine_error)?;
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Self {
@@ -239,8 +254,9 @@ impl Runtime {
     }
 
     /// Compiles `bytes` (or loads it from the cache) and checks it against
-    /// the world: an import the host does not give, or a missing or
-    /// mistyped `on-event` export, is an [`Error::Contract`] naming it.
+    /// a version of the world: an import the host does not give, or a
+    /// missing or mistyped `on-event` export, is an [`Error::Contract`]
+    /// naming it.
     ///
     /// Before compiling, [`precheck`] reads the component's shape and
     /// refuses one over a bound ([`Error::Refused`]) without compiling it;
@@ -288,7 +304,7 @@ impl Runtime {
             reason: format!("{e:#}"),
         };
         let pre = self.linker.instantiate_pre(&component).map_err(contract)?;
-        bindings::TriggerPre::new(pre.clone()).map_err(contract)?;
+        let world = world_of(&pre).map_err(contract)?;
         let on_event = component
             .get_export_index(None, "on-event")
             .ok_or_else(|| Error::Contract {
@@ -299,6 +315,7 @@ impl Runtime {
             inner: Arc::new(LoadedPlugin {
                 pre,
                 on_event,
+                world,
                 sha256,
                 code_bytes: (image.end as usize).saturating_sub(image.start as usize),
             }),
@@ -353,6 +370,20 @@ impl Runtime {
     }
 }
 
+/// The world version whose export `pre`'s component has: the newest whose
+/// `on-event` type checks. The imports were checked by linking: a component
+/// may import either version's `host`, or none.
+fn world_of(pre: &InstancePre<CallState>) -> wasmtime::Result<WorldVersion> {
+    match v2::TriggerPre::new(pre.clone()) {
+        Ok(_) => Ok(WorldVersion::V0_2_0),
+        Err(current) => match v1::TriggerPre::new(pre.clone()) {
+            Ok(_) => Ok(WorldVersion::V0_1_0),
+            // Name the current world's mismatch: it is what a new plugin targets.
+            Err(_) => Err(current),
+        },
+    }
+}
+
 fn engine_error(error: wasmtime::Error) -> Error {
     Error::Engine {
         reason: format!("{error:#}"),
@@ -382,7 +413,7 @@ impl From<wasmtime::Error> for CallError {
 /// copy is bounded by the guest's memory and by wasmtime's hostcall fuel
 /// (128 MiB of data per call by default); the answer limits are checked on
 /// the copy.
-type Answer = (Result<Vec<wit_types::Action>, String>,);
+type Answer<A> = (Result<Vec<A>, String>,);
 
 fn run(
     store: &mut Store<CallState>,
@@ -390,37 +421,66 @@ fn run(
     event: &SmsEvent,
 ) -> Result<Vec<Action>, CallError> {
     let instance = plugin.inner.pre.instantiate(&mut *store)?;
-    let on_event = instance
-        .get_typed_func::<(wit_types::SmsEvent,), Answer>(&mut *store, plugin.inner.on_event)?;
-    let (answer,) = on_event.call(&mut *store, (convert::event_to_wit(event),))?;
-    let limits = store.data().limits;
-    match answer {
-        Err(message) => {
-            let message = host::truncated(&message, MAX_ERROR_BYTES);
-            Err(CallError::Answer(Error::Plugin { message }))
+    let index = plugin.inner.on_event;
+    let answer = match plugin.inner.world {
+        WorldVersion::V0_2_0 => {
+            let on_event = instance
+                .get_typed_func::<(v2::wit_types::Event,), Answer<_>>(&mut *store, index)?;
+            let (answer,) = on_event.call(&mut *store, (convert::current::event_to_wit(event),))?;
+            answer.map(|list| {
+                let actions = list.into_iter().map(convert::current::action_from_wit);
+                actions.collect()
+            })
         }
-        Ok(list) if list.len() > limits.max_actions => {
-            Err(CallError::Answer(Error::TooManyActions {
-                count: list.len(),
-                limit: limits.max_actions,
-            }))
+        WorldVersion::V0_1_0 => {
+            let on_event = instance
+                .get_typed_func::<(v1::wit_types::SmsEvent,), Answer<_>>(&mut *store, index)?;
+            let (answer,) = on_event.call(&mut *store, (convert::first::event_to_wit(event),))?;
+            answer.map(|list| {
+                let actions = list.into_iter().map(convert::first::action_from_wit);
+                actions.collect()
+            })
         }
-        Ok(list) => {
-            let mut actions = Vec::with_capacity(list.len());
-            for (index, action) in list.into_iter().enumerate() {
-                let len = action.note.as_ref().map_or(0, String::len);
-                if len > limits.max_note_bytes {
-                    return Err(CallError::Answer(Error::NoteTooLong {
-                        index,
-                        len,
-                        limit: limits.max_note_bytes,
-                    }));
-                }
-                actions.push(convert::action_from_wit(action));
-            }
-            Ok(actions)
+    };
+    let actions = answer.map_err(|message| {
+        let message = host::truncated(&message, MAX_ERROR_BYTES);
+        CallError::Answer(Error::Plugin { message })
+    })?;
+    checked_answer(actions, &store.data().limits).map_err(CallError::Answer)
+}
+
+/// `actions` when they are within the answer limits: how many, and how
+/// long each note or text.
+fn checked_answer(actions: Vec<Action>, limits: &Limits) -> Result<Vec<Action>, Error> {
+    if actions.len() > limits.max_actions {
+        return Err(Error::TooManyActions {
+            count: actions.len(),
+            limit: limits.max_actions,
+        });
+    }
+    for (index, action) in actions.iter().enumerate() {
+        let len = match action {
+            Action::SetDisposition(set) => set.note.as_ref().map_or(0, String::len),
+            Action::SendSms(sms) => [
+                Some(&sms.text),
+                sms.sender_id.as_ref(),
+                sms.template_id.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::len)
+            .max()
+            .unwrap_or(0),
+        };
+        if len > limits.max_note_bytes {
+            return Err(Error::NoteTooLong {
+                index,
+                len,
+                limit: limits.max_note_bytes,
+            });
         }
     }
+    Ok(actions)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ErrorDetail;
 use crate::actions::Verdict;
-use crate::model::{Action, DecisionOutcome, EventId, SmsEvent};
+use crate::model::{Action, DecisionOutcome, EventId, SmsEvent, WorldVersion};
 use crate::runtime::LogLine;
 
 pub use crate::store::{PluginInfo, PluginVersionInfo};
@@ -22,6 +22,8 @@ pub struct Uploaded {
     pub version: u32,
     pub sha256: String,
     pub active: bool,
+    /// The version of the world the component was built for.
+    pub world: WorldVersion,
 }
 
 /// The version to make active.

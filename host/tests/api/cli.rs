@@ -96,8 +96,9 @@ fn install_list_activate_rollback_and_dry_run_a_plugin() {
     assert!(run.stdout.contains("uploading ") && run.stdout.contains(" KiB) to http://"));
     let sha1 = short_sha(components::NOT_TRACEABLE_CALLBACK);
     assert!(
-        run.stdout
-            .contains(&format!("installed acme-rule v1 (sha256 {sha1}), active\n")),
+        run.stdout.contains(&format!(
+            "installed acme-rule v1 (sha256 {sha1}, world 0.2.0), active\n"
+        )),
         "{run}"
     );
 
@@ -118,8 +119,9 @@ fn install_list_activate_rollback_and_dry_run_a_plugin() {
     assert_eq!(run.code, 0, "{run}");
     let sha2 = short_sha(components::DELIVERED_FOLLOWUP);
     assert!(
-        run.stdout
-            .contains(&format!("installed acme-rule v2 (sha256 {sha2}), active\n")),
+        run.stdout.contains(&format!(
+            "installed acme-rule v2 (sha256 {sha2}, world 0.2.0), active\n"
+        )),
         "{run}"
     );
 
@@ -136,7 +138,7 @@ fn install_list_activate_rollback_and_dry_run_a_plugin() {
     assert_eq!(run.code, 0, "{run}");
     assert!(
         run.stdout.contains(&format!(
-            "installed acme-rule v3 (sha256 {sha2}), not active \
+            "installed acme-rule v3 (sha256 {sha2}, world 0.2.0), not active \
              (activate it with `smstrigger plugin activate acme-rule 3`)"
         )),
         "{run}"

@@ -14,6 +14,7 @@ mod timeouts;
 mod uploads;
 mod v2;
 mod webhooks;
+mod worlds;
 
 use std::thread::JoinHandle;
 

@@ -2,7 +2,7 @@
 //! Europe/Budapest, including the DST weeks of 2026 (clocks forward on
 //! 29 March, back on 25 October).
 
-use smstrigger_host::model::{DeliveryStatus, Disposition, RecordId};
+use smstrigger_host::model::{Action, DeliveryStatus, Disposition, RecordId, SetDisposition};
 use smstrigger_host::runtime::LogLevel;
 use smstrigger_test_components as components;
 
@@ -14,8 +14,12 @@ fn shared_callback(outcome: &Outcome) -> Vec<(RecordId, Timestamp)> {
     let actions = outcome.result.as_ref().expect("the plugin answers");
     actions
         .iter()
-        .map(|action| match action.disposition {
-            Disposition::SharedCallback { at } => (action.record_id, at),
+        .map(|action| match action {
+            Action::SetDisposition(SetDisposition {
+                record_id,
+                disposition: Disposition::SharedCallback { at },
+                ..
+            }) => (*record_id, *at),
             other => panic!("expected a Shared Callback, got {other:?}"),
         })
         .collect()
@@ -172,7 +176,7 @@ fn a_keyword_sets_its_configured_disposition() {
     let actions = outcome.result.unwrap();
     assert_eq!(actions.len(), 1);
     assert_eq!(
-        actions[0].disposition,
+        actions[0].set_disposition().unwrap().disposition,
         Disposition::Custom {
             id: 41,
             next_calldate: None

@@ -142,20 +142,23 @@ fn one_action_over_the_cap_is_refused() {
 }
 
 #[test]
-fn a_100_mib_note_is_refused() {
+fn a_100_mib_note_or_sms_text_is_refused() {
     assert_eq!(
         attack("huge-string").result.unwrap_err().code(),
         "memory_limit"
     );
-    let outcome = attack_with("huge-string", roomy());
-    assert_eq!(
-        outcome.result,
-        Err(Error::NoteTooLong {
-            index: 0,
-            len: 100 << 20,
-            limit: 1024
-        })
-    );
+    for huge in ["huge-string", "huge-sms"] {
+        let outcome = attack_with(huge, roomy());
+        assert_eq!(
+            outcome.result,
+            Err(Error::NoteTooLong {
+                index: 0,
+                len: 100 << 20,
+                limit: 1024
+            }),
+            "{huge}"
+        );
+    }
 }
 
 #[test]

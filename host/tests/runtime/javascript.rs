@@ -8,7 +8,7 @@
 //! or later) as part of `cargo test`; without npm the build fails and says
 //! so. These tests are never skipped.
 
-use smstrigger_host::model::{DeliveryStatus, Disposition, RecordId};
+use smstrigger_host::model::{DeliveryStatus, Disposition, RecordId, SetDisposition};
 use smstrigger_host::runtime::{Error, LogLevel, LogLine};
 use smstrigger_test_components as components;
 
@@ -47,14 +47,14 @@ fn reply(message: &str, matches: &[u64], at: Timestamp) -> SmsEvent {
 }
 
 fn custom(record_id: u64, id: u32, note: &str) -> smstrigger_host::model::Action {
-    smstrigger_host::model::Action {
+    smstrigger_host::model::Action::SetDisposition(SetDisposition {
         record_id: RecordId(record_id),
         disposition: Disposition::Custom {
             id,
             next_calldate: None,
         },
         note: Some(note.into()),
-    }
+    })
 }
 
 #[test]
@@ -90,15 +90,15 @@ fn callback_with_a_delay_is_a_shared_callback_30_minutes_later_in_both_languages
     let outcome = both(&reply("Callback", &[6], now), &config);
     let actions = outcome.result.expect("the plugin answers");
     assert_eq!(actions.len(), 1);
-    assert_eq!(actions[0].record_id, RecordId(6));
+    assert_eq!(actions[0].record_id(), RecordId(6));
     assert_eq!(
-        actions[0].disposition,
+        actions[0].set_disposition().unwrap().disposition,
         Disposition::SharedCallback {
             at: local("2026-12-01 10:30")
         }
     );
     assert_eq!(
-        actions[0].note.as_deref(),
+        actions[0].set_disposition().unwrap().note.as_deref(),
         Some("customer replied CALLBACK")
     );
     // Days are 24 real hours, across the autumn DST change as well.
@@ -107,7 +107,10 @@ fn callback_with_a_delay_is_a_shared_callback_30_minutes_later_in_both_languages
         &[("keywords", KEYWORDS)],
     );
     assert_eq!(
-        outcome.result.unwrap()[0].disposition,
+        outcome.result.unwrap()[0]
+            .set_disposition()
+            .unwrap()
+            .disposition,
         Disposition::Custom {
             id: 43,
             next_calldate: Some(local("2026-10-26 11:00"))

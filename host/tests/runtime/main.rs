@@ -10,6 +10,7 @@ mod imports;
 mod javascript;
 mod sandbox;
 mod wasi_calls;
+mod worlds;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -104,6 +105,7 @@ pub fn inbound(matches: &[&ContactRecord], phone: &str, message: &str, at: Times
         message: message.into(),
         timestamp: at,
         matches: matches.iter().map(|&record| record.clone()).collect(),
+        last_outbound: None,
     })
 }
 

@@ -9,7 +9,12 @@ use super::*;
 
 fn note(outcome: &Outcome) -> String {
     let actions = outcome.result.as_ref().expect("the plugin answers");
-    actions[0].note.clone().expect("a note")
+    actions[0]
+        .set_disposition()
+        .unwrap()
+        .note
+        .clone()
+        .expect("a note")
 }
 
 fn receipt(message_id: &str, at: Timestamp) -> SmsEvent {

@@ -336,7 +336,7 @@ fn random_bytes_up_to_the_cap_are_given_and_one_more_traps_naming_the_cap() {
         let (outcome, _) = run(receipt("m-1"), &[("attack", attack), ("len", &at_cap)]);
         let actions = outcome.result.expect(attack);
         assert_eq!(
-            actions[0].note.as_deref(),
+            actions[0].set_disposition().unwrap().note.as_deref(),
             Some(&*format!("{at_cap} bytes"))
         );
 
@@ -457,7 +457,7 @@ fn holding_more_wasi_resources_than_the_cap_traps_naming_it() {
     );
     let actions = outcome.result.expect("pollables up to the cap");
     assert_eq!(
-        actions[0].note.as_deref(),
+        actions[0].set_disposition().unwrap().note.as_deref(),
         Some(&*format!("{fits} pollables"))
     );
 

@@ -9,14 +9,14 @@
 //! Config: `delay_hours` (default 48), `disposition_id` (default 2, the
 //! Shared Callback).
 
-use smstrigger_sdk::{Action, DeliveryStatus, SHARED_CALLBACK_ID, SmsEvent, Trigger, config_or};
+use smstrigger_sdk::{Action, DeliveryStatus, Event, SHARED_CALLBACK_ID, Trigger, config_or};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct DeliveredFollowup;
 
 impl Trigger for DeliveredFollowup {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
-        let SmsEvent::Outbound(receipt) = event else {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
+        let Event::Outbound(receipt) = event else {
             return Ok(Vec::new());
         };
         if receipt.status != DeliveryStatus::Delivered {
@@ -40,9 +40,8 @@ smstrigger_sdk::export_trigger!(DeliveredFollowup);
 mod tests {
     use super::*;
     use smstrigger_sdk::testing::{self, TestHost};
-    use smstrigger_sdk::{CustomDisposition, Disposition};
 
-    fn delivered_at(at: i64) -> SmsEvent {
+    fn delivered_at(at: i64) -> Event {
         testing::outbound(
             &testing::record(11, "+36301234567"),
             DeliveryStatus::Delivered,
@@ -112,11 +111,9 @@ mod tests {
             .config("disposition_id", "31")
             .run::<DeliveredFollowup>(delivered_at(at));
         assert_eq!(
-            run.actions()[0].disposition,
-            Disposition::Custom(CustomDisposition {
-                id: 31,
-                next_calldate: Some(at + 24 * 3600)
-            })
+            run.actions(),
+            &[Action::custom(11, 31, Some(at + 24 * 3600))
+                .with_note("delivered: follow up in 24 h")]
         );
     }
 

@@ -17,14 +17,14 @@
 //! Unset or empty: no actions, and an info line saying so.
 
 use smstrigger_sdk::text::{is_keyword, normalize_keyword};
-use smstrigger_sdk::{Action, Level, SHARED_CALLBACK_ID, SmsEvent, Trigger, config, log};
+use smstrigger_sdk::{Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config, log};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct KeywordDisposition;
 
 impl Trigger for KeywordDisposition {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
-        let SmsEvent::Inbound(sms) = event else {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
+        let Event::Inbound(sms) = event else {
             return Ok(Vec::new());
         };
         let rules = parse_keywords(&config("keywords").unwrap_or_default())?;

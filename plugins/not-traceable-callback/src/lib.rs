@@ -4,14 +4,14 @@
 //! Config: `delay_minutes` (default 60), `disposition_id` (default 2, the
 //! Shared Callback).
 
-use smstrigger_sdk::{Action, DeliveryStatus, SHARED_CALLBACK_ID, SmsEvent, Trigger, config_or};
+use smstrigger_sdk::{Action, DeliveryStatus, Event, SHARED_CALLBACK_ID, Trigger, config_or};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct NotTraceableCallback;
 
 impl Trigger for NotTraceableCallback {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
-        let SmsEvent::Outbound(receipt) = event else {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
+        let Event::Outbound(receipt) = event else {
             return Ok(Vec::new());
         };
         if receipt.status != DeliveryStatus::NotTraceable {
@@ -43,7 +43,7 @@ mod tests {
             at,
         ));
         assert_eq!(run.actions().len(), 1);
-        assert_eq!(run.actions()[0].record_id, 11);
+        assert_eq!(run.actions()[0].record_id(), 11);
         assert_eq!(
             run.actions()[0].next_calldate(),
             Some(testing::local("2026-12-01 11:00"))
@@ -76,11 +76,9 @@ mod tests {
                 at,
             ));
         assert_eq!(
-            run.actions()[0].disposition,
-            smstrigger_sdk::Disposition::Custom(smstrigger_sdk::CustomDisposition {
-                id: 31,
-                next_calldate: Some(at + 15 * 60)
-            })
+            run.actions(),
+            &[Action::custom(11, 31, Some(at + 15 * 60))
+                .with_note("not traceable: call back in 15 min")]
         );
     }
 

@@ -15,14 +15,14 @@
 
 use smstrigger_sdk::text::is_keyword;
 use smstrigger_sdk::time::{find_date, local_to_timestamp};
-use smstrigger_sdk::{Action, Level, SHARED_CALLBACK_ID, SmsEvent, Trigger, config_or, log};
+use smstrigger_sdk::{Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config_or, log};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct PromiseToPay;
 
 impl Trigger for PromiseToPay {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
-        let SmsEvent::Inbound(sms) = event else {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
+        let Event::Inbound(sms) = event else {
             return Ok(Vec::new());
         };
         let disposition: u32 = config_or("disposition_id", SHARED_CALLBACK_ID)?;
@@ -135,13 +135,7 @@ mod tests {
                 [Some(testing::local(expected))],
                 "{message}"
             );
-            assert!(
-                run.actions()[0]
-                    .note
-                    .as_deref()
-                    .unwrap()
-                    .contains("promised")
-            );
+            assert!(run.actions()[0].note().unwrap().contains("promised"));
         }
     }
 

@@ -12,14 +12,14 @@
 //! Config: `disposition_id` (default 2, the Shared Callback).
 
 use smstrigger_sdk::time::{find_datetime, local_to_timestamp};
-use smstrigger_sdk::{Action, Level, SHARED_CALLBACK_ID, SmsEvent, Trigger, config_or, log};
+use smstrigger_sdk::{Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config_or, log};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct ReplyCallTime;
 
 impl Trigger for ReplyCallTime {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
-        let SmsEvent::Inbound(sms) = event else {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
+        let Event::Inbound(sms) = event else {
             return Ok(Vec::new());
         };
         let disposition: u32 = config_or("disposition_id", SHARED_CALLBACK_ID)?;
@@ -122,7 +122,7 @@ mod tests {
         let times: Vec<_> = run
             .actions()
             .iter()
-            .map(|a| (a.record_id, a.next_calldate()))
+            .map(|a| (a.record_id(), a.next_calldate()))
             .collect();
         let london_at = testing::local_in("2026-12-01 14:30", "Europe/London");
         assert_eq!(
@@ -170,7 +170,7 @@ mod tests {
         );
         let run = TestHost::new().run::<ReplyCallTime>(event);
         assert_eq!(run.actions().len(), 1);
-        assert_eq!(run.actions()[0].record_id, 1);
+        assert_eq!(run.actions()[0].record_id(), 1);
         assert!(run.logged("record 2") && run.logged("daylight saving"));
     }
 

@@ -9,7 +9,8 @@
 //! - one per example plugin, named after its crate in upper snake case
 //!   (`not-traceable-callback` → [`NOT_TRACEABLE_CALLBACK`]);
 //! - [`ALL`]: every example plugin as (crate name, path);
-//! - [`HOSTILE_PLUGIN`]: the plugin that attacks the sandbox.
+//! - [`HOSTILE_PLUGIN`]: the plugin that attacks the sandbox;
+//! - [`v0_1_0`]: components built for world 0.1.0, committed, never rebuilt.
 //!
 //! Each const is the absolute path of a component file, to read with
 //! `std::fs::read` or hand to `wasmtime::component::Component::from_file`.
@@ -25,6 +26,24 @@
 pub mod bombs;
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
+
+/// Components of world `smstrigger:plugin@0.1.0`, built by that world's SDK
+/// (commit 245656f, the last before 0.2.0) and committed under
+/// `fixtures/plugin-0.1.0`: the contract's stability test. They must load,
+/// run and decide as they did, forever; never rebuild them.
+pub mod v0_1_0 {
+    /// `plugins/delivered-followup` as of world 0.1.0.
+    pub const DELIVERED_FOLLOWUP: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/plugin-0.1.0/delivered_followup.wasm"
+    );
+
+    /// `plugins/keyword-disposition` as of world 0.1.0.
+    pub const KEYWORD_DISPOSITION: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/plugin-0.1.0/keyword_disposition.wasm"
+    );
+}
 
 #[cfg(test)]
 mod tests {

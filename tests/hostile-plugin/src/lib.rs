@@ -15,7 +15,7 @@
 //! | `shadow-stack` | recurses without bound with big frames in linear memory |
 //! | `panic` | panics |
 //! | `many-actions`, `actions-17` | returns 1,000,000 actions, or 17 (one over a 16 cap) |
-//! | `huge-string`, `huge-error` | returns a 100 MiB note, or a 100 MiB error |
+//! | `huge-string`, `huge-error`, `huge-sms` | returns a 100 MiB note, a 100 MiB error, or an SMS of 100 MiB |
 //! | `sleep` | sleeps 3 s (`std::thread::sleep`), then returns no actions |
 //! | `block-forever` | blocks on a monotonic-clock pollable due in 584 years |
 //! | `poll-forever` | `wasi:io/poll.poll` on a pollable due at the end of time |
@@ -33,6 +33,7 @@
 //! | `state` | counts its invocations in a `static` |
 //! | `foreign-record` | discards the record with id `record_id` from config |
 //! | `foreign-lookup` | looks up `phone` from config and discards what it finds |
+//! | `sms` | texts config `text` to config `record_id` (the event's record by default) |
 //!
 //! An unknown attack is an error naming it.
 //!
@@ -54,7 +55,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smstrigger_sdk::{Action, Level, SmsEvent, Trigger, config, find_records, log};
+use smstrigger_sdk::{Action, Event, Level, Trigger, config, find_records, log};
 
 /// The actions `many-actions` returns: far over any sane per-event cap.
 pub const MANY_ACTIONS: u64 = 1_000_000;
@@ -76,7 +77,7 @@ const MIB: usize = 1 << 20;
 pub struct Hostile;
 
 impl Trigger for Hostile {
-    fn on_event(event: SmsEvent) -> Result<Vec<Action>, String> {
+    fn on_event(event: Event) -> Result<Vec<Action>, String> {
         let attack = config("attack").unwrap_or_else(|| "ok".to_string());
         let subject = subject(&event);
         match attack.as_str() {
@@ -90,6 +91,7 @@ impl Trigger for Hostile {
             "actions-17" => Ok(discards(OVER_CAP_ACTIONS)),
             "huge-string" => noted(subject, huge_string()),
             "huge-error" => Err(huge_string()),
+            "huge-sms" => Ok(vec![Action::send_sms(subject, huge_string())]),
             "sleep" => sleep(),
             "block-forever" => waits::block_forever(),
             "poll-forever" => waits::poll_forever(),
@@ -113,6 +115,7 @@ impl Trigger for Hostile {
             "state" => noted(subject, count_invocations()),
             "foreign-record" => foreign_record(),
             "foreign-lookup" => foreign_lookup(),
+            "sms" => text(subject),
             other => Err(format!("hostile plugin: unknown attack `{other}`")),
         }
     }
@@ -147,6 +150,20 @@ fn foreign_record() -> Result<Vec<Action>, String> {
     Ok(vec![Action::discard(id)])
 }
 
+/// An SMS of config `text` to config `record_id`, or to `subject`.
+fn text(subject: u64) -> Result<Vec<Action>, String> {
+    let record = match config("record_id") {
+        Some(id) => id
+            .parse()
+            .map_err(|_| format!("record_id `{id}` is not a number"))?,
+        None => subject,
+    };
+    let text = config("text").unwrap_or_default();
+    Ok(vec![
+        Action::send_sms(record, text).with_template("hostile"),
+    ])
+}
+
 /// Looks up the phone in config `phone` (perhaps another tenant's
 /// customer) and discards every record the host returns.
 fn foreign_lookup() -> Result<Vec<Action>, String> {
@@ -159,10 +176,11 @@ fn foreign_lookup() -> Result<Vec<Action>, String> {
 
 /// The record the event is about (the receipt's contact, or the sender's
 /// first match), so single-action attacks name a record the host accepts.
-fn subject(event: &SmsEvent) -> u64 {
+fn subject(event: &Event) -> u64 {
     match event {
-        SmsEvent::Outbound(receipt) => receipt.contact.id,
-        SmsEvent::Inbound(sms) => sms.matches.first().map_or(0, |record| record.id),
+        Event::Outbound(receipt) => receipt.contact.id,
+        Event::Inbound(sms) => sms.matches.first().map_or(0, |record| record.id),
+        Event::CallDisposition(call) => call.contact.id,
     }
 }
 
@@ -378,10 +396,11 @@ fn flood_log() -> Result<Vec<Action>, String> {
 
 /// Makes [`FLOOD_CALLS`] record lookups; returns no actions if the host
 /// lets it.
-fn flood_lookups(event: &SmsEvent) -> Result<Vec<Action>, String> {
+fn flood_lookups(event: &Event) -> Result<Vec<Action>, String> {
     let phone = match event {
-        SmsEvent::Outbound(receipt) => receipt.contact.phone.clone(),
-        SmsEvent::Inbound(sms) => sms.source_phone_number.clone(),
+        Event::Outbound(receipt) => receipt.contact.phone.clone(),
+        Event::Inbound(sms) => sms.source_phone_number.clone(),
+        Event::CallDisposition(call) => call.contact.phone.clone(),
     };
     for _ in 0..FLOOD_CALLS {
         black_box(find_records(&phone));

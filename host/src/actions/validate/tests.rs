@@ -56,20 +56,29 @@ fn records() -> BTreeMap<RecordId, RecordScope> {
     ])
 }
 
-fn callback(record: u64, at: Timestamp) -> Action {
-    Action {
+fn set(record: u64, disposition: Disposition) -> Action {
+    Action::SetDisposition(SetDisposition {
         record_id: RecordId(record),
-        disposition: Disposition::SharedCallback { at },
+        disposition,
         note: None,
-    }
+    })
+}
+
+fn callback(record: u64, at: Timestamp) -> Action {
+    set(record, Disposition::SharedCallback { at })
 }
 
 fn custom(record: u64, id: u32, next_calldate: Option<Timestamp>) -> Action {
-    Action {
+    set(record, Disposition::Custom { id, next_calldate })
+}
+
+fn sms(record: u64, text: &str) -> Action {
+    Action::SendSms(SendSms {
         record_id: RecordId(record),
-        disposition: Disposition::Custom { id, next_calldate },
-        note: None,
-    }
+        text: text.into(),
+        sender_id: None,
+        template_id: None,
+    })
 }
 
 fn run_with(rules: &ProjectRules, proposals: &[(i32, Action)]) -> Vec<Verdict> {
@@ -128,10 +137,7 @@ fn records_missing_or_of_another_project_are_out_of_scope() {
 fn custom_dispositions_the_project_lacks_are_unknown() {
     assert_rejected(&one(custom(10, 999, None)), Reason::UnknownDisposition);
     assert_accepted(&one(custom(10, 100, None)));
-    assert_accepted(&one(Action {
-        disposition: Disposition::Discard,
-        ..callback(10, 0)
-    }));
+    assert_accepted(&one(set(10, Disposition::Discard)));
     assert_accepted(&one(custom(10, SHARED_CALLBACK_ID, Some(now()))));
 }
 
@@ -173,13 +179,7 @@ fn dates_past_the_horizon_are_rejected_and_the_last_second_is_not() {
 #[test]
 fn a_phone_on_the_do_not_contact_list_is_rejected() {
     assert_rejected(&one(callback(12, now())), Reason::DoNotContact);
-    assert_rejected(
-        &one(Action {
-            disposition: Disposition::Discard,
-            ..callback(12, 0)
-        }),
-        Reason::DoNotContact,
-    );
+    assert_rejected(&one(set(12, Disposition::Discard)), Reason::DoNotContact);
     assert_accepted(&one(callback(11, now())));
 }
 
@@ -193,7 +193,12 @@ fn a_callback_after_hours_shifts_to_the_next_morning() {
     assert_eq!(verdict.detail.as_deref(), Some(detail));
     let custom = one(custom(10, 100, Some(bud("2026-12-02 06:30"))));
     assert_eq!(
-        custom.action.disposition.next_calldate(),
+        custom
+            .action
+            .set_disposition()
+            .unwrap()
+            .disposition
+            .next_calldate(),
         Some(bud("2026-12-02 08:00"))
     );
 }
@@ -364,7 +369,7 @@ fn verdicts_keep_the_input_order() {
             Some(Reason::DoNotContact)
         ]
     );
-    let ids: Vec<u64> = verdicts.iter().map(|v| v.action.record_id.0).collect();
+    let ids: Vec<u64> = verdicts.iter().map(|v| v.action.record_id().0).collect();
     assert_eq!(ids, [99, 11, 12]);
 }
 
@@ -396,4 +401,35 @@ fn project_rules_deserialize_with_documented_defaults() {
         }
     );
     assert_eq!((rules.horizon_days, rules.max_actions_per_event), (90, 16));
+}
+
+#[test]
+fn an_sms_faces_scope_do_not_contact_and_its_text_and_is_never_sent_without_a_sender() {
+    assert_rejected(&one(sms(99, "hi")), Reason::RecordOutOfScope);
+    assert_rejected(&one(sms(20, "hi")), Reason::RecordOutOfScope);
+    assert_rejected(&one(sms(12, "hi")), Reason::DoNotContact);
+    assert_rejected(&one(sms(10, " \n\t")), Reason::EmptyMessage);
+    let sendable = one(sms(10, "When may we call you?"));
+    assert_rejected(&sendable, Reason::SmsUnavailable);
+    assert_eq!(sendable.action, sms(10, "When may we call you?"));
+}
+
+#[test]
+fn an_sms_never_overrides_a_disposition_on_the_same_record() {
+    let verdicts = run_with(
+        &rules(),
+        &[
+            (5, sms(10, "hi")),
+            (0, callback(10, now())),
+            (0, sms(10, "")),
+        ],
+    );
+    assert_eq!(
+        reasons(&verdicts),
+        [
+            Some(Reason::SmsUnavailable),
+            None,
+            Some(Reason::EmptyMessage)
+        ]
+    );
 }

@@ -6,7 +6,8 @@
 //! - `parse_timestamp` (the webhooks' Unix seconds, RFC 3339 or
 //!   `YYYY-MM-DD hh:mm:ss` in a zone) on any JSON value and any zone;
 //! - `to_e164` on any string under any country;
-//! - `POST /v1/webhooks/sms/status` and `/inbound` through the router
+//! - `POST /v1/webhooks/sms/status`, `/inbound` and
+//!   `/v1/webhooks/call/disposition` through the router
 //!   (`tower::ServiceExt::oneshot`, no socket) on any bytes and on JSON
 //!   objects with the webhook's field names and hostile values, with the
 //!   right secret, a wrong one, a right or wrong HMAC signature, or none.
@@ -553,7 +554,11 @@ fn documented(method: &str, path: &str) -> Vec<u16> {
     responses.keys().map(|s| s.parse().unwrap()).collect()
 }
 
-const WEBHOOKS: [&str; 2] = ["/v1/webhooks/sms/status", "/v1/webhooks/sms/inbound"];
+const WEBHOOKS: [&str; 3] = [
+    "/v1/webhooks/sms/status",
+    "/v1/webhooks/sms/inbound",
+    "/v1/webhooks/call/disposition",
+];
 
 /// A value for a field: mostly present and plausible, so that most
 /// objects get past the body's shape to the checks behind it (auth, ids,
@@ -662,13 +667,55 @@ fn inbound_body() -> impl Strategy<Value = Value> {
     ])
 }
 
+/// A call disposition in the contact center's shape: the record by phone
+/// (one, none or several records have it), by id, or both.
+fn call_body() -> impl Strategy<Value = Value> {
+    let phone = || {
+        field(prop_oneof![
+            phone_text().prop_map(Value::from),
+            Just(json!("+36301234567")),
+            Just(json!("06 30 123 4567")),
+        ])
+    };
+    let disposition = object(vec![
+        ("id", field(id(|_| 7))),
+        ("name", field(text(&["No answer", "Busy"], &["", "\u{0}"]))),
+        (
+            "assessment",
+            field(text(
+                &["not_reached", "Reached", "goal achieved"],
+                &["", "maybe", "NOT-REACHED "],
+            )),
+        ),
+    ]);
+    object(vec![
+        ("uuid", field(text(&["c-1", "c-2"], &["", " "]))),
+        ("numberid", field(json_value())),
+        ("projectid", field(id(|api| api.project))),
+        ("recordid", field(id(|api| api.record))),
+        ("destination", phone()),
+        ("source", phone()),
+        (
+            "direction",
+            field(text(&["out", "in", "outbound"], &["", "OUT ", "both"])),
+        ),
+        ("disposition", field(disposition)),
+        ("sum_attempted_calls", field(id(|_| 3))),
+        ("first_outbound_call_attempt", field(timestamp())),
+        ("userid", field(json_value())),
+        ("username", field(text(&["anna"], &["", " "]))),
+        ("timestamp", field(timestamp())),
+        ("create_time", field(timestamp())),
+    ])
+}
+
 /// Bytes that are almost JSON: a JSON text cut short or with one byte
 /// changed, or plain noise.
 fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..256),
         (
-            prop_oneof![status_body(), inbound_body()],
+            prop_oneof![status_body(), inbound_body(), call_body()],
             any::<prop::sample::Index>(),
             any::<u8>(),
             any::<bool>()
@@ -699,7 +746,7 @@ proptest! {
 
     #[test]
     fn webhooks_answer_any_bytes_with_a_4xx_or_202(
-        which in 0usize..2,
+        which in 0usize..WEBHOOKS.len(),
         body in hostile_bytes(),
         auth in auth(),
         query in extra_query(),
@@ -726,9 +773,18 @@ proptest! {
     }
 
     #[test]
-    fn a_body_for_one_webhook_sent_to_the_other_is_refused_or_taken(
-        body in prop_oneof![status_body(), inbound_body()],
-        which in 0usize..2,
+    fn call_webhook_answers_hostile_fields_with_a_4xx_or_202(
+        body in call_body(),
+        auth in auth(),
+        query in extra_query(),
+    ) {
+        exercise(WEBHOOKS[2], body.to_string().into_bytes(), &auth, &query)?;
+    }
+
+    #[test]
+    fn a_body_for_one_webhook_sent_to_another_is_refused_or_taken(
+        body in prop_oneof![status_body(), inbound_body(), call_body()],
+        which in 0usize..WEBHOOKS.len(),
     ) {
         exercise(WEBHOOKS[which], body.to_string().into_bytes(), &Auth::Secret, "")?;
     }
@@ -759,6 +815,8 @@ fn a_project_id_above_i64_max_is_refused_not_a_500() {
             "messageId": "m-big", "projectId": i64::MAX as u64 + 1, "recordId": 1,
             "status": "sent", "direction": "in", "message": "hi",
             "sourcePhoneNumber": "+36301234567", "timestamp": 1_800_000_000,
+            "uuid": "c-big", "projectid": i64::MAX as u64 + 1, "source": "+36301234567",
+            "disposition": { "id": 7, "name": "No answer", "assessment": "reached" },
         });
         exercise(path, body.to_string().into_bytes(), &Auth::Secret, "").unwrap();
     }

@@ -26,7 +26,7 @@ pub fn judge(
     event_time: i64,
     proposals: &[Proposal],
     opting_out: Option<&str>,
-    resolved: &[&ContactRecord],
+    resolved: &[ContactRecord],
 ) -> Result<Vec<Verdict>, store::Error> {
     let records = scopes(store, tenant, proposals, resolved)?;
     let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
@@ -48,7 +48,7 @@ fn scopes(
     store: &dyn Store,
     tenant: TenantId,
     proposals: &[Proposal],
-    resolved: &[&ContactRecord],
+    resolved: &[ContactRecord],
 ) -> Result<BTreeMap<RecordId, RecordScope>, store::Error> {
     let mut scopes = BTreeMap::new();
     for id in proposals.iter().map(|p| p.action.record_id()) {

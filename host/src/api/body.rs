@@ -20,18 +20,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses a JSON body the way [`Json`] does.
+/// Parses a JSON body the way [`Json`] does, naming the field a shape
+/// error is in (`invalid body: disposition.id: invalid type: …`).
 ///
 /// serde_json reports some shape errors as syntax errors (a number where
 /// an enum's name belongs is "expected value"), so a syntax error in a body
 /// that is well-formed JSON after all is a shape error: 422, not 400.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        (e.into_inner(), path)
+    });
+    let parsed = parsed.and_then(|value| {
+        deserializer.end().map_err(|e| (e, ".".to_string()))?;
+        Ok(value)
+    });
+    parsed.map_err(|(e, path)| {
         use serde_json::error::Category;
         let well_formed = || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
         match e.classify() {
-            Category::Data => ApiError::invalid(format!("invalid body: {e}")),
-            Category::Syntax if well_formed() => ApiError::invalid(format!("invalid body: {e}")),
+            Category::Data => ApiError::invalid(format!("invalid body: {at}{e}")),
+            Category::Syntax if well_formed() => {
+                ApiError::invalid(format!("invalid body: {at}{e}"))
+            }
             _ => ApiError::bad_request(format!("malformed JSON: {e}")),
         }
     })
@@ -60,5 +77,24 @@ mod tests {
             assert_eq!(error.status, StatusCode::BAD_REQUEST, "{error:?}");
         }
         assert!(matches!(parse::<Choice>(b"\"One\""), Ok(Choice::One)));
+        let trailing = parse::<Choice>(b"\"One\" x").unwrap_err();
+        assert_eq!(trailing.status, StatusCode::BAD_REQUEST, "{trailing:?}");
+    }
+
+    #[test]
+    fn a_shape_error_names_its_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)] // read only through Debug
+        struct Outer {
+            inner: Inner,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            count: u32,
+        }
+        let error = parse::<Outer>(br#"{"inner": {"count": -1}}"#).unwrap_err();
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(error.message.contains("inner.count: "), "{}", error.message);
     }
 }

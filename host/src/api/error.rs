@@ -125,10 +125,14 @@ impl From<directory::Error> for ApiError {
 impl From<AcceptError> for ApiError {
     fn from(error: AcceptError) -> Self {
         match error {
-            AcceptError::UnknownProject(_) | AcceptError::UnknownRecord(..) => {
+            AcceptError::UnknownProject(_)
+            | AcceptError::UnknownRecord(..)
+            | AcceptError::NoRecordWithPhone(..) => {
                 Self::new(StatusCode::NOT_FOUND, error.code(), error.to_string())
             }
-            AcceptError::OutsideWindow { .. } | AcceptError::InvalidPhone(_) => Self::new(
+            AcceptError::OutsideWindow { .. }
+            | AcceptError::InvalidPhone(_)
+            | AcceptError::AmbiguousPhone { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 error.code(),
                 error.to_string(),

@@ -153,6 +153,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/webhooks/sms/status", post(webhooks::webhooks_status))
         .route("/v1/webhooks/sms/inbound", post(webhooks::webhooks_inbound))
+        .route(
+            "/v1/webhooks/call/disposition",
+            post(webhooks::webhooks_call_disposition),
+        )
         .route("/v1/plugins", get(plugins::plugins_list))
         .route(
             "/v1/plugins/{name}",

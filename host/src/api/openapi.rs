@@ -43,6 +43,7 @@ use super::{
         secrets::webhook_secret_rotate,
         webhooks::webhooks_status,
         webhooks::webhooks_inbound,
+        webhooks::webhooks_call_disposition,
         plugins::plugins_list,
         plugins::plugins_upload,
         plugins::plugins_get,
@@ -74,7 +75,7 @@ use super::{
     tags(
         (name = "operations", description = "Health and this document (no key); metrics (the operator key, or a tenant's key for its own series)."),
         (name = "tenants", description = "Tenants and keys (operator key), a tenant's own settings."),
-        (name = "webhooks", description = "SMS events from the contact-center platform."),
+        (name = "webhooks", description = "SMS events and call dispositions from the contact-center platform."),
         (name = "plugins", description = "Plugin versions, hot swap, dry runs and bindings."),
         (name = "projects", description = "Projects and their dispositions."),
         (name = "records", description = "A project's customer records."),

@@ -1,4 +1,5 @@
-//! `POST /v1/webhooks/sms/status` and `/v1/webhooks/sms/inbound`.
+//! `POST /v1/webhooks/sms/status`, `/v1/webhooks/sms/inbound` and
+//! `/v1/webhooks/call/disposition`.
 //!
 //! A webhook is answered 202 only once its event is journaled (durably);
 //! `?wait=true` waits for the decision and returns the event. Anything
@@ -21,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::auth::{SIGNATURE_HEADER, check_webhook};
 use super::body::parse;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
-use crate::model::{DeliveryStatus, EventId, ProjectId, RecordId, TenantId, Timestamp};
+use crate::model::{
+    Assessment, CallDirection, CallOutcome, DeliveryStatus, EventId, ProjectId, RecordId, TenantId,
+    Timestamp,
+};
 use crate::pipeline::Incoming;
 use crate::store::{EventView, JournalEntry, Journaled};
 
@@ -60,6 +64,67 @@ struct InboundBody {
     timestamp: serde_json::Value,
     #[serde(default)]
     message_id: Option<String>,
+}
+
+/// A disposition set on a call, in the contact center's own webhook shape
+/// and field names.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct CallDispositionBody {
+    /// The call's id: a retried webhook with the same one is a duplicate.
+    #[schema(min_length = 1)]
+    uuid: String,
+    /// The line the call used; kept in the contract, not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    numberid: serde_json::Value,
+    projectid: ProjectId,
+    /// The number called; the customer's on an outbound call.
+    #[serde(default)]
+    destination: Option<String>,
+    /// The number that called; the customer's on an inbound call.
+    #[serde(default)]
+    source: Option<String>,
+    /// `out` (or `outbound`) or `in` (or `inbound`).
+    #[schema(example = "out")]
+    direction: String,
+    disposition: CallDispositionSet,
+    /// Call attempts to the record so far, this one included (0 when absent).
+    #[serde(default)]
+    sum_attempted_calls: Option<u32>,
+    /// When the first outbound attempt was made: the same shapes as `timestamp`.
+    #[serde(default)]
+    #[schema(schema_with = timestamp_schema)]
+    first_outbound_call_attempt: Option<serde_json::Value>,
+    /// The agent's user id; absent or null when the dialer set the disposition.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    userid: serde_json::Value,
+    /// The agent's name.
+    #[serde(default)]
+    username: Option<String>,
+    /// When the disposition was set (ISO 8601 / RFC 3339, or Unix seconds);
+    /// or give `create_time`.
+    #[serde(default)]
+    #[schema(schema_with = timestamp_schema)]
+    timestamp: Option<serde_json::Value>,
+    /// When the disposition was set, `YYYY-MM-DD hh:mm:ss` in the project's zone.
+    #[serde(default)]
+    create_time: Option<String>,
+    /// The record called; when absent, the one record of the project with
+    /// the customer's phone.
+    #[serde(default)]
+    recordid: Option<RecordId>,
+}
+
+/// The disposition set on the call.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct CallDispositionSet {
+    id: u32,
+    name: String,
+    /// `reached`, `goal_achieved` or `not_reached` (case, spaces and dashes
+    /// as the contact center writes them).
+    #[schema(example = "not_reached")]
+    assessment: String,
 }
 
 /// The answer to a journaled webhook (202).
@@ -209,6 +274,150 @@ pub async fn webhooks_inbound(
     accept(state, tenant, entry, waits(&query)).await
 }
 
+/// A call's disposition, in the contact center's webhook shape: the record
+/// is `recordid`, else the one record of the project with the customer's
+/// phone (`destination` on an outbound call, `source` on an inbound one).
+/// The call's `uuid` dedupes it. Plugins built for world 0.2.0 or later
+/// are asked; older ones are not.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/call/disposition",
+    tag = "webhooks",
+    security(("webhook_secret" = []), ("webhook_signature" = [])),
+    params(
+        ("secret-key" = Option<String>, Query, description = "The tenant's webhook secret (when the tenant accepts it in the URL)."),
+        ("wait" = Option<bool>, Query, description = "Wait (up to 10 s) for the decision and answer the processed event."),
+        ("X-Smstrigger-Signature" = Option<String>, Header, description = "Hex HMAC-SHA256 of the raw body under the webhook secret, optionally prefixed `sha256=` (when the tenant accepts signatures)."),
+    ),
+    request_body = CallDispositionBody,
+    responses(
+        (status = 200, description = "With `?wait=true`: the event, processed.", body = EventView),
+        (status = 202, description = "Journaled (durably); processed in the background. Also the answer to a duplicate (the same `uuid`), and when `?wait=true` times out.", body = WebhookAck),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
+        (status = 404, description = "The record is not in the tenant's project, or no record has the customer's phone.", body = ErrorBody),
+        (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
+        (status = 503, description = "Too many of the tenant's events are pending, or the journal is momentarily unavailable; nothing was journaled; see `Retry-After`.", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid (empty uuid, direction, assessment, phone, timestamps), several records have the phone (`ambiguous_phone`), or the timestamp is outside the tenant's acceptance window (`outside_accept_window`).", body = ErrorBody),
+    )
+)]
+pub async fn webhooks_call_disposition(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let parsed: CallDispositionBody = parse(&body)?;
+    if parsed.uuid.trim().is_empty() {
+        return Err(ApiError::invalid("uuid must not be empty"));
+    }
+    let direction = call_direction(&parsed.direction)?;
+    let disposition = CallOutcome {
+        assessment: assessment(&parsed.disposition.assessment)?,
+        id: parsed.disposition.id,
+        name: parsed.disposition.name,
+    };
+    let (phone, field) = match direction {
+        CallDirection::Outbound => (parsed.destination, "destination"),
+        CallDirection::Inbound => (parsed.source, "source"),
+    };
+    let phone = phone
+        .filter(|phone| !phone.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{field} (the customer's phone) is required on an {} call",
+                parsed.direction
+            ))
+        })?;
+    let agent = agent(&parsed.userid, parsed.username.as_deref());
+    let wait = waits(&query);
+    let prepared = state.clone();
+    let (tenant, entry) = blocking(move || {
+        let (tenant, zone) = authenticate(&prepared, parsed.projectid, &query, &headers, &body)?;
+        let timestamp = match (&parsed.timestamp, &parsed.create_time) {
+            (Some(timestamp), _) => parse_time(timestamp, &zone, "timestamp")?,
+            (None, Some(created)) => parse_time(&json_string(created), &zone, "create_time")?,
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "timestamp (ISO 8601) or create_time (YYYY-MM-DD hh:mm:ss) is required",
+                ));
+            }
+        };
+        let first_attempt = match &parsed.first_outbound_call_attempt {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(parse_time(value, &zone, "first_outbound_call_attempt")?),
+        };
+        prepared.quotas.take_event(tenant)?;
+        let incoming = Incoming::CallDisposition {
+            call_id: parsed.uuid,
+            project_id: parsed.projectid,
+            phone,
+            record_id: parsed.recordid,
+            disposition,
+            direction,
+            attempts: parsed.sum_attempted_calls.unwrap_or(0),
+            first_attempt,
+            agent,
+            timestamp,
+        };
+        Ok((tenant, prepared.pipeline.prepare(tenant, incoming)?))
+    })
+    .await?;
+    accept(state, tenant, entry, wait).await
+}
+
+/// `out`/`outbound` or `in`/`inbound`, in any case.
+fn call_direction(text: &str) -> ApiResult<CallDirection> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "out" | "outbound" => Ok(CallDirection::Outbound),
+        "in" | "inbound" => Ok(CallDirection::Inbound),
+        _ => Err(ApiError::invalid(format!(
+            "direction must be \"out\" or \"in\" (or outbound, inbound), got {text:?}"
+        ))),
+    }
+}
+
+/// A disposition's assessment as contact centers write it: `reached`,
+/// `goal_achieved`, `not_reached`, in any case, with spaces or dashes.
+fn assessment(text: &str) -> ApiResult<Assessment> {
+    let normal: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    match normal.as_str() {
+        "reached" => Ok(Assessment::Reached),
+        "goal_achieved" => Ok(Assessment::GoalAchieved),
+        "not_reached" => Ok(Assessment::NotReached),
+        _ => Err(ApiError::invalid(format!(
+            "disposition.assessment must be reached, goal_achieved or not_reached, got {text:?}"
+        ))),
+    }
+}
+
+/// Who set the disposition: `name (id)`, either alone, or `None` (the
+/// dialer) when the webhook names nobody.
+fn agent(userid: &serde_json::Value, username: Option<&str>) -> Option<String> {
+    let id = match userid {
+        serde_json::Value::String(id) if !id.trim().is_empty() => Some(id.trim().to_string()),
+        serde_json::Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    };
+    let name = username.map(str::trim).filter(|name| !name.is_empty());
+    match (name, id) {
+        (Some(name), Some(id)) => Some(format!("{name} ({id})")),
+        (Some(name), None) => Some(name.to_string()),
+        (None, id) => id,
+    }
+}
+
+fn json_string(text: &str) -> serde_json::Value {
+    serde_json::Value::String(text.to_string())
+}
+
 /// The tenant owning `project`, if the request carries its credentials
 /// and has room for more pending events; with the project's time zone. An
 /// unknown project and wrong credentials get the same answer, so project
@@ -293,7 +502,12 @@ async fn accept(
 /// `YYYY-MM-DD hh:mm:ss` in the project's zone (a time the zone skips is
 /// refused; one it repeats takes the earlier instant).
 pub fn parse_timestamp(value: &serde_json::Value, zone: &str) -> ApiResult<Timestamp> {
-    let invalid = |why: String| ApiError::invalid(format!("timestamp: {why}"));
+    parse_time(value, zone, "timestamp")
+}
+
+/// [`parse_timestamp`] for the webhook field `field`, which errors name.
+fn parse_time(value: &serde_json::Value, zone: &str, field: &str) -> ApiResult<Timestamp> {
+    let invalid = |why: String| ApiError::invalid(format!("{field}: {why}"));
     let timestamp = read_timestamp(value, zone, invalid)?;
     if !crate::model::EVENT_TIME_RANGE.contains(&timestamp) {
         return Err(invalid(format!("{timestamp} is outside years 1 to 9999")));

@@ -8,11 +8,8 @@ use smstrigger_host::runtime::LogLine;
 
 /// Each known record's time zone, to print times as the record reads them.
 pub fn zones(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, String> {
-    let from_event = match event {
-        SmsEvent::Outbound(status) => std::slice::from_ref(&status.contact),
-        SmsEvent::Inbound(sms) => sms.matches.as_slice(),
-    };
-    from_event
+    event
+        .contacts()
         .iter()
         .chain(records)
         .map(|record| (record.id, record.time_zone.clone()))

@@ -88,7 +88,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &plugin.sha256()[..12]
     );
     let outcome = match ran {
-        Ok(outcome) => outcome,
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => {
+            println!(
+                "skipped  the component is built for world {}, which has no such event: the host would not ask it",
+                plugin.world()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(error) => {
             // The host's fault (no instance free): nothing about the plugin.
             println!(
@@ -152,11 +159,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The records the event and `--records` name, as validation scopes them.
 fn scopes(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, RecordScope> {
-    let named = match event {
-        SmsEvent::Outbound(status) => std::slice::from_ref(&status.contact),
-        SmsEvent::Inbound(sms) => sms.matches.as_slice(),
-    };
-    named
+    event
+        .contacts()
         .iter()
         .chain(records)
         .map(|record| {

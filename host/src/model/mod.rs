@@ -129,12 +129,64 @@ pub struct SentSms {
     pub timestamp: Timestamp,
 }
 
+/// What a call's disposition meant, as the contact center assesses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// The customer was reached.
+    Reached,
+    /// The customer was reached and the call's goal achieved.
+    GoalAchieved,
+    /// The customer was not reached.
+    NotReached,
+}
+
+/// The disposition an agent or the dialer set on a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallOutcome {
+    pub id: u32,
+    pub name: String,
+    pub assessment: Assessment,
+}
+
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    Outbound,
+    Inbound,
+}
+
+/// A disposition set on a call to or from a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallDisposition {
+    /// The contact center's id of the call.
+    pub call_id: String,
+    pub project_id: ProjectId,
+    pub contact: ContactRecord,
+    pub disposition: CallOutcome,
+    pub direction: CallDirection,
+    /// Call attempts to the record so far, this one included.
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt: Option<Timestamp>,
+    /// The agent who set it (user id or name); `None` for the dialer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    pub timestamp: Timestamp,
+}
+
 /// One event for plugins to decide on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum SmsEvent {
     Outbound(OutboundStatus),
     Inbound(InboundSms),
+    /// A call's disposition (world 0.2.0 and later: older plugins are not
+    /// asked).
+    CallDisposition(CallDisposition),
 }
 
 impl SmsEvent {
@@ -143,14 +195,16 @@ impl SmsEvent {
         match self {
             SmsEvent::Outbound(status) => status.timestamp,
             SmsEvent::Inbound(sms) => sms.timestamp,
+            SmsEvent::CallDisposition(call) => call.timestamp,
         }
     }
 
-    /// The provider's message id.
+    /// The provider's message id, or the contact center's call id.
     pub fn message_id(&self) -> &str {
         match self {
             SmsEvent::Outbound(status) => &status.message_id,
             SmsEvent::Inbound(sms) => &sms.message_id,
+            SmsEvent::CallDisposition(call) => &call.call_id,
         }
     }
 
@@ -159,15 +213,26 @@ impl SmsEvent {
         match self {
             SmsEvent::Outbound(status) => status.project_id,
             SmsEvent::Inbound(sms) => sms.project_id,
+            SmsEvent::CallDisposition(call) => call.project_id,
         }
     }
 
-    /// The records the event carries: a receipt's record, or the records
-    /// matching an inbound message's sender.
-    pub fn contacts(&self) -> Vec<&ContactRecord> {
+    /// The records the event carries: a receipt's or a call's record, or
+    /// the records matching an inbound message's sender.
+    pub fn contacts(&self) -> &[ContactRecord] {
         match self {
-            SmsEvent::Outbound(status) => vec![&status.contact],
-            SmsEvent::Inbound(sms) => sms.matches.iter().collect(),
+            SmsEvent::Outbound(status) => std::slice::from_ref(&status.contact),
+            SmsEvent::Inbound(sms) => &sms.matches,
+            SmsEvent::CallDisposition(call) => std::slice::from_ref(&call.contact),
+        }
+    }
+
+    /// The oldest world version with this kind of event: plugins of an
+    /// older one are not asked.
+    pub fn since(&self) -> WorldVersion {
+        match self {
+            SmsEvent::Outbound(_) | SmsEvent::Inbound(_) => WorldVersion::V0_1_0,
+            SmsEvent::CallDisposition(_) => WorldVersion::V0_2_0,
         }
     }
 }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{AcceptWindowConfig, Clock};
-use crate::model::{DeliveryStatus, ProjectId, RecordId, TenantId, Timestamp};
+use crate::model::{
+    CallDirection, CallOutcome, DeliveryStatus, ProjectId, RecordId, TenantId, Timestamp,
+};
 use crate::phone;
 use crate::store::{self, AcceptWindow, JournalEntry, Store};
 
@@ -39,21 +41,44 @@ pub enum Incoming {
         message: String,
         timestamp: Timestamp,
     },
+    /// A disposition set on a call to or from a record.
+    #[serde(rename_all = "camelCase")]
+    CallDisposition {
+        call_id: String,
+        project_id: ProjectId,
+        /// The customer's phone (the called number, or the caller's).
+        phone: String,
+        /// The record called: as the webhook named it, else the one record
+        /// of the project with `phone`, found when the event is journaled
+        /// (so a journaled call always has it).
+        #[serde(default)]
+        record_id: Option<RecordId>,
+        disposition: CallOutcome,
+        direction: CallDirection,
+        attempts: u32,
+        #[serde(default)]
+        first_attempt: Option<Timestamp>,
+        #[serde(default)]
+        agent: Option<String>,
+        timestamp: Timestamp,
+    },
 }
 
 impl Incoming {
     pub fn project_id(&self) -> ProjectId {
         match self {
-            Incoming::Status { project_id, .. } | Incoming::Inbound { project_id, .. } => {
-                *project_id
-            }
+            Incoming::Status { project_id, .. }
+            | Incoming::Inbound { project_id, .. }
+            | Incoming::CallDisposition { project_id, .. } => *project_id,
         }
     }
 
     /// When the event happened, as its sender stamped it.
     pub fn timestamp(&self) -> Timestamp {
         match self {
-            Incoming::Status { timestamp, .. } | Incoming::Inbound { timestamp, .. } => *timestamp,
+            Incoming::Status { timestamp, .. }
+            | Incoming::Inbound { timestamp, .. }
+            | Incoming::CallDisposition { timestamp, .. } => *timestamp,
         }
     }
 }
@@ -110,8 +135,18 @@ pub enum AcceptError {
     UnknownProject(ProjectId),
     #[error("record {0} does not exist in project {1}")]
     UnknownRecord(RecordId, ProjectId),
-    #[error("invalid sender phone number: {0}")]
+    #[error("invalid phone number: {0}")]
     InvalidPhone(#[from] phone::PhoneError),
+    #[error("no record of project {1} has the phone {0}")]
+    NoRecordWithPhone(String, ProjectId),
+    #[error(
+        "{count} records of project {project} have the phone {phone}: name the record (recordid)"
+    )]
+    AmbiguousPhone {
+        phone: String,
+        project: ProjectId,
+        count: usize,
+    },
     #[error(
         "timestamp {} is outside the acceptance window: at most {} s ({}) before and {} s \
          after the host's clock, which reads {}",
@@ -133,8 +168,11 @@ impl AcceptError {
     /// `outside_accept_window`); `store` for the host's own failure.
     pub fn code(&self) -> &'static str {
         match self {
-            AcceptError::UnknownProject(_) | AcceptError::UnknownRecord(..) => "not_found",
+            AcceptError::UnknownProject(_)
+            | AcceptError::UnknownRecord(..)
+            | AcceptError::NoRecordWithPhone(..) => "not_found",
             AcceptError::InvalidPhone(_) => "invalid_phone",
+            AcceptError::AmbiguousPhone { .. } => "ambiguous_phone",
             AcceptError::OutsideWindow { .. } => "outside_accept_window",
             AcceptError::Store(_) => "store",
         }
@@ -241,6 +279,46 @@ pub(crate) fn journal_entry(
                 .get_or_insert_with(|| made_up_message_id(&e164, *timestamp, message))
                 .clone();
             (format!("inbound:{id}"), id, e164, Vec::new())
+        }
+        Incoming::CallDisposition {
+            call_id,
+            phone: called,
+            record_id,
+            ..
+        } => {
+            let e164 = phone::to_e164(called, &project.settings.default_country)?;
+            *called = e164.clone();
+            let record = match *record_id {
+                Some(id) => store
+                    .record(tenant, id)
+                    .ok()
+                    .filter(|record| record.project_id == project_id)
+                    .ok_or(AcceptError::UnknownRecord(id, project_id))?,
+                None => {
+                    let mut found = store
+                        .records_by_phone(tenant, project_id, &e164)
+                        .map_err(AcceptError::Store)?;
+                    match found.len() {
+                        0 => return Err(AcceptError::NoRecordWithPhone(e164, project_id)),
+                        1 => found.remove(0),
+                        count => {
+                            return Err(AcceptError::AmbiguousPhone {
+                                phone: e164,
+                                project: project_id,
+                                count,
+                            });
+                        }
+                    }
+                }
+            };
+            *record_id = Some(record.id);
+            // A contact center retries its webhook: one call, one event.
+            (
+                format!("call:{call_id}"),
+                call_id.clone(),
+                record.phone,
+                Vec::new(),
+            )
         }
     };
     Ok(JournalEntry {

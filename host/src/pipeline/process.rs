@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::Incoming;
 use crate::actions::{Proposal, judge};
 use crate::metrics::Metrics;
-use crate::model::{Action, DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId};
+use crate::model::{
+    Action, CallDisposition, DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId,
+};
 use crate::phone;
 use crate::registry::{Registry, StoreLookup, VersionRef};
 use crate::runtime::{self, Call, RecordLookup};
@@ -111,7 +113,10 @@ pub(crate) fn process(
                 version,
                 error,
             })?;
-        runs.push((binding, outcome));
+        // Not asked (its world has no such event): no decision of its own.
+        if let Some(outcome) = outcome {
+            runs.push((binding, outcome));
+        }
     }
 
     // Validate every plugin's actions together: priority conflicts and the
@@ -134,7 +139,7 @@ pub(crate) fn process(
         event.timestamp(),
         &proposals,
         opted_out.as_deref(),
-        &event.contacts(),
+        event.contacts(),
     )?;
 
     let mut verdicts = verdicts.into_iter();
@@ -194,8 +199,8 @@ pub(crate) fn process(
     })
 }
 
-/// The event as plugins see it: the receipt's record, or the records
-/// matching the sender, as they are now.
+/// The event as plugins see it: the receipt's or the call's record, or the
+/// records matching the sender, as they are now.
 fn resolve(
     store: &dyn Store,
     tenant: TenantId,
@@ -239,5 +244,33 @@ fn resolve(
             // The host sends no SMS yet, so there is none a reply answers.
             last_outbound: None,
         }),
+        Incoming::CallDisposition {
+            call_id,
+            project_id,
+            phone: _,
+            record_id,
+            disposition,
+            direction,
+            attempts,
+            first_attempt,
+            agent,
+            timestamp,
+        } => {
+            // Journaling found the record; an entry without one is not ours.
+            let record_id = record_id.ok_or_else(|| store::Error::Backend {
+                what: format!("call {call_id} was journaled without its record"),
+            })?;
+            SmsEvent::CallDisposition(CallDisposition {
+                contact: store.record(tenant, record_id)?.to_contact(zone),
+                call_id,
+                project_id,
+                disposition,
+                direction,
+                attempts,
+                first_attempt,
+                agent,
+                timestamp,
+            })
+        }
     })
 }

@@ -63,7 +63,14 @@ impl Registry {
             lookup,
             limits: self.limits(tenant)?,
         };
-        let outcome = run(&self.runtime, &plugin, call, None)?;
+        let Some(outcome) = run(&self.runtime, &plugin, call, None)? else {
+            return Err(Error::Invalid(format!(
+                "{name} v{} is built for world {}, which has no such event; a plugin must be built for {} or later to be asked",
+                target.version,
+                plugin.world(),
+                request.event.since()
+            )));
+        };
         let actions = outcome.result.clone().unwrap_or_default();
         let verdicts = match &project {
             Some(project) => {

@@ -77,7 +77,11 @@ impl Registry {
                 lookup: Arc::new(lookups),
                 limits,
             };
-            let outcome = run(&self.runtime, &plugin, call, None)?;
+            // A version built for a world without this kind of event (a
+            // 0.1.0 one, a call disposition) would not be asked live either.
+            let Some(outcome) = run(&self.runtime, &plugin, call, None)? else {
+                continue;
+            };
             let candidate = Decided {
                 version: Some(version),
                 outcome: if outcome.result.is_ok() {

@@ -3,11 +3,13 @@
 //! and the local `smstrigger plugin run`), and the live path's loading and
 //! metrics around it.
 //!
-//! The rule it holds for all of them: a plugin that fails for its own
+//! The rules it holds for all of them: a plugin that fails for its own
 //! reasons (a trap, a limit, its error) yields an outcome that says so; one
 //! that could not run for the host's (no instance free, a lookup that
 //! failed: [`runtime::Error::is_host_fault`]) yields no outcome at all, so
-//! nobody records or shows it as the plugin's answer.
+//! nobody records or shows it as the plugin's answer; and a plugin built
+//! for a world older than the event's kind (a 0.1.0 component and a call
+//! disposition) is not asked: `Ok(None)`.
 
 use super::{Registry, VersionRef};
 use crate::metrics::Metrics;
@@ -26,15 +28,19 @@ pub struct Meter<'a> {
 /// Runs one event through `plugin` in a fresh instance under
 /// `call.limits`, counting it into `meter` when given.
 ///
-/// `Ok` is the plugin's answer, a failure of its own included; `Err` is a
-/// fault of the host's, which says nothing about the plugin: the caller
-/// retries (the pipeline) or answers 503 (the API).
+/// `Ok(Some)` is the plugin's answer, a failure of its own included;
+/// `Ok(None)` says the plugin's world has no such event, so it was not
+/// asked; `Err` is a fault of the host's, which says nothing about the
+/// plugin: the caller retries (the pipeline) or answers 503 (the API).
 pub fn run(
     runtime: &Runtime,
     plugin: &Plugin,
     call: Call<'_>,
     meter: Option<Meter<'_>>,
-) -> Result<Outcome, runtime::Error> {
+) -> Result<Option<Outcome>, runtime::Error> {
+    if plugin.world() < call.event.since() {
+        return Ok(None);
+    }
     let outcome = runtime.invoke(plugin, call);
     if let Some(meter) = meter {
         meter.metrics.plugin_ran(
@@ -48,7 +54,7 @@ pub fn run(
     }
     match &outcome.result {
         Err(error) if error.is_host_fault() => Err(error.clone()),
-        _ => Ok(outcome),
+        _ => Ok(Some(outcome)),
     }
 }
 
@@ -59,20 +65,21 @@ impl Registry {
     /// A version that does not load for its own reasons (its component no
     /// longer compiles, say) is the plugin's failure: a failed outcome,
     /// counted as not loaded. One that could not load or run for the
-    /// host's reasons is `Err`, and the event is retried.
+    /// host's reasons is `Err`, and the event is retried. `Ok(None)`: not
+    /// asked, as [`run`] says.
     pub fn run_live(
         &self,
         tenant: TenantId,
         target: &VersionRef,
         call: Call<'_>,
         metrics: &Metrics,
-    ) -> Result<Outcome, runtime::Error> {
+    ) -> Result<Option<Outcome>, runtime::Error> {
         let plugin = match self.plugin(tenant, target) {
             Ok(plugin) => plugin,
             Err(error) if error.is_host_fault() => return Err(error),
             Err(error) => {
                 metrics.plugin_not_loaded(tenant, &target.name, target.version, error.code());
-                return Ok(Outcome::failed(error));
+                return Ok(Some(Outcome::failed(error)));
             }
         };
         let meter = Meter {

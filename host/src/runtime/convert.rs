@@ -7,8 +7,8 @@
 
 use super::bindings::{v1, v2};
 use crate::model::{
-    Action, ContactRecord, DeliveryStatus, Disposition, InboundSms, OutboundStatus, RecordId,
-    SendSms, SentSms, SetDisposition, SmsEvent,
+    Action, Assessment, CallDirection, CallDisposition, ContactRecord, DeliveryStatus, Disposition,
+    InboundSms, OutboundStatus, RecordId, SendSms, SentSms, SetDisposition, SmsEvent,
 };
 
 /// The conversions of the types both versions have, for version `$wit`.
@@ -72,6 +72,32 @@ pub(crate) mod current {
         match event {
             SmsEvent::Outbound(status) => wit::Event::Outbound(outbound_to_wit(status)),
             SmsEvent::Inbound(sms) => wit::Event::Inbound(inbound_to_wit(sms)),
+            SmsEvent::CallDisposition(call) => wit::Event::CallDisposition(call_to_wit(call)),
+        }
+    }
+
+    fn call_to_wit(call: &CallDisposition) -> wit::CallDisposition {
+        wit::CallDisposition {
+            call_id: call.call_id.clone(),
+            project_id: call.project_id.0,
+            contact: record_to_wit(&call.contact),
+            disposition: wit::CallOutcome {
+                id: call.disposition.id,
+                name: call.disposition.name.clone(),
+                assessment: match call.disposition.assessment {
+                    Assessment::Reached => wit::Assessment::Reached,
+                    Assessment::GoalAchieved => wit::Assessment::GoalAchieved,
+                    Assessment::NotReached => wit::Assessment::NotReached,
+                },
+            },
+            direction: match call.direction {
+                CallDirection::Outbound => wit::CallDirection::Outbound,
+                CallDirection::Inbound => wit::CallDirection::Inbound,
+            },
+            attempts: call.attempts,
+            first_attempt: call.first_attempt,
+            agent: call.agent.clone(),
+            timestamp: call.timestamp,
         }
     }
 
@@ -114,8 +140,10 @@ pub(crate) mod first {
     use super::*;
     shared!(v1::wit_types);
 
-    pub(crate) fn event_to_wit(event: &SmsEvent) -> wit::SmsEvent {
-        match event {
+    /// `None` for a kind of event 0.1.0 does not have.
+    pub(crate) fn event_to_wit(event: &SmsEvent) -> Option<wit::SmsEvent> {
+        Some(match event {
+            SmsEvent::CallDisposition(_) => return None,
             SmsEvent::Outbound(status) => wit::SmsEvent::Outbound(outbound_to_wit(status)),
             SmsEvent::Inbound(sms) => wit::SmsEvent::Inbound(wit::InboundSms {
                 message_id: sms.message_id.clone(),
@@ -125,7 +153,7 @@ pub(crate) mod first {
                 timestamp: sms.timestamp,
                 matches: sms.matches.iter().map(record_to_wit).collect(),
             }),
-        }
+        })
     }
 
     pub(crate) fn action_from_wit(action: wit::Action) -> Action {

@@ -435,7 +435,12 @@ fn run(
         WorldVersion::V0_1_0 => {
             let on_event = instance
                 .get_typed_func::<(v1::wit_types::SmsEvent,), Answer<_>>(&mut *store, index)?;
-            let (answer,) = on_event.call(&mut *store, (convert::first::event_to_wit(event),))?;
+            let event = convert::first::event_to_wit(event).ok_or_else(|| {
+                CallError::Answer(Error::Contract {
+                    reason: "world 0.1.0 has no call-disposition events".into(),
+                })
+            })?;
+            let (answer,) = on_event.call(&mut *store, (event,))?;
             answer.map(|list| {
                 let actions = list.into_iter().map(convert::first::action_from_wit);
                 actions.collect()

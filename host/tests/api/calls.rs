@@ -1,0 +1,263 @@
+//! `POST /v1/webhooks/call/disposition`: the contact center's call
+//! dispositions, in its own shape, reach the plugins built for world 0.2.0
+//! (and never the 0.1.0 ones); a retry of the same call is a duplicate;
+//! every bad request is a 4xx naming the field and journals nothing.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use smstrigger_test_components as components;
+
+use super::*;
+
+const PHONE: &str = "+36301234567";
+
+struct Setup {
+    server: Server,
+    tenant: TenantKeys,
+    project: u64,
+    record: u64,
+}
+
+/// A tenant whose project binds `call-attempt-sms` (0.2.0, asks for a time
+/// by SMS after 3 unanswered attempts) and the 0.1.0 keyword fixture.
+fn setup() -> Setup {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, PHONE);
+    server.install(&tenant, "ask-time", components::CALL_ATTEMPT_SMS);
+    server.install(&tenant, "keywords", components::v0_1_0::KEYWORD_DISPOSITION);
+    server.bind(
+        &tenant,
+        project,
+        json!([
+            { "plugin": "ask-time", "priority": 10 },
+            { "plugin": "keywords", "priority": 5, "config": { "keywords": "PAID=41" } },
+        ]),
+    );
+    Setup {
+        server,
+        tenant,
+        project,
+        record,
+    }
+}
+
+impl Setup {
+    /// A third unanswered outbound call to the record, as the dialer sends it.
+    fn body(&self, uuid: &str) -> Value {
+        json!({
+            "uuid": uuid,
+            "numberid": 3,
+            "projectid": self.project,
+            "destination": "06301234567",
+            "source": "+3612345678",
+            "direction": "out",
+            "disposition": { "id": 7, "name": "No answer", "assessment": "Not reached" },
+            "sum_attempted_calls": 3,
+            "first_outbound_call_attempt": "2026-11-29 09:15:00",
+            "userid": 44,
+            "username": "anna",
+            "timestamp": "2026-12-01T09:00:00Z",
+        })
+    }
+
+    fn call(&self, body: &Value, query: &str) -> (StatusCode, Value) {
+        send(
+            self.server
+                .post(&format!(
+                    "/v1/webhooks/call/disposition?secret-key={}{query}",
+                    self.tenant.webhook_secret
+                ))
+                .json(body),
+        )
+    }
+
+    /// The next event id the journal hands out: proves nothing was
+    /// journaled by the requests in between.
+    fn next_event_id(&self, probe: &str) -> u64 {
+        let (status, body) = self.call(&self.body(probe), "");
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["eventId"].as_u64().unwrap()
+    }
+}
+
+#[test]
+fn a_call_disposition_reaches_the_0_2_0_plugins_only() {
+    let s = setup();
+    let (status, event) = s.call(&s.body("call-1"), "&wait=true");
+    assert_eq!(status, StatusCode::OK, "{event}");
+    assert_eq!(event["state"], "done", "{event}");
+
+    // What the plugins saw, resolved by the host.
+    let resolved = &event["resolved"];
+    assert_eq!(resolved["kind"], "callDisposition", "{event}");
+    assert_eq!(resolved["callId"], "call-1");
+    assert_eq!(resolved["contact"]["id"], s.record);
+    assert_eq!(resolved["contact"]["phone"], PHONE);
+    assert_eq!(
+        resolved["disposition"],
+        json!({ "id": 7, "name": "No answer", "assessment": "not_reached" })
+    );
+    assert_eq!(resolved["direction"], "outbound");
+    assert_eq!(resolved["attempts"], 3);
+    // 09:15 in Budapest on 2026-11-29 is 08:15 UTC, 2 days 45 minutes before.
+    assert_eq!(resolved["firstAttempt"], 1_795_940_100);
+    assert_eq!(resolved["agent"], "anna (44)");
+    assert_eq!(resolved["timestamp"], 1_796_115_600);
+
+    // Only the 0.2.0 plugin was asked; its SMS was judged and, with no
+    // sender on this host, refused with its reason.
+    let decisions = event["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{event}");
+    assert_eq!(decisions[0]["plugin"], "ask-time");
+    let verdict = &decisions[0]["verdicts"][0];
+    assert_eq!(verdict["reason"], "sms_unavailable", "{event}");
+    assert_eq!(verdict["action"]["recordId"], s.record);
+    assert_eq!(verdict["action"]["templateId"], "call-attempt-sms");
+    assert!(
+        verdict["action"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD hh:mm")
+    );
+}
+
+#[test]
+fn a_retried_call_is_a_duplicate_and_create_time_is_read_in_the_projects_zone() {
+    let s = setup();
+    let (status, first) = s.call(&s.body("call-1"), "");
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["status"], "accepted");
+    let (status, again) = s.call(&s.body("call-1"), "");
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["eventId"], first["eventId"]);
+
+    let mut body = s.body("call-2");
+    let object = body.as_object_mut().unwrap();
+    object.remove("timestamp");
+    object.insert("create_time".into(), json!("2026-12-01 10:00:00"));
+    object.insert("recordid".into(), json!(s.record));
+    object.insert("userid".into(), Value::Null);
+    object.remove("username");
+    let (status, event) = s.call(&body, "&wait=true");
+    assert_eq!(status, StatusCode::OK, "{event}");
+    assert_eq!(event["resolved"]["timestamp"], 1_796_115_600);
+    assert_eq!(event["resolved"]["contact"]["id"], s.record);
+    assert!(
+        event["resolved"].get("agent").is_none(),
+        "the dialer set it: {event}"
+    );
+}
+
+#[test]
+fn every_bad_call_disposition_is_a_4xx_naming_why_and_journals_nothing() {
+    let s = setup();
+    let other_project = s.server.project(&s.tenant);
+    let elsewhere = s.server.record(&s.tenant, other_project, "+36307654321");
+    s.server.record(&s.tenant, other_project, "+36305555555");
+    let twin_project = s.server.project(&s.tenant);
+    s.server.record(&s.tenant, twin_project, "+36306666666");
+    s.server.record(&s.tenant, twin_project, "+36306666666");
+
+    let before = s.next_event_id("probe-before");
+    let with = |changes: Value| {
+        let mut body = s.body("call-bad");
+        for (key, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                body.as_object_mut().unwrap().remove(key);
+            } else {
+                body[key] = value.clone();
+            }
+        }
+        body
+    };
+    let refused = [
+        (with(json!({ "uuid": " " })), 422, "uuid"),
+        (with(json!({ "direction": "sideways" })), 422, "direction"),
+        (
+            with(json!({ "disposition": { "id": 7, "name": "x", "assessment": "maybe" } })),
+            422,
+            "assessment",
+        ),
+        (with(json!({ "destination": null })), 422, "destination"),
+        (with(json!({ "timestamp": null })), 422, "create_time"),
+        (with(json!({ "timestamp": "yesterday" })), 422, "timestamp"),
+        (
+            with(json!({ "first_outbound_call_attempt": "soon" })),
+            422,
+            "first_outbound_call_attempt",
+        ),
+        (
+            with(json!({ "timestamp": "2025-01-01T00:00:00Z" })),
+            422,
+            "acceptance window",
+        ),
+        (with(json!({ "destination": "not a phone" })), 422, "phone"),
+        (
+            with(json!({ "destination": "+36309999999" })),
+            404,
+            "no record",
+        ),
+        (
+            with(json!({ "recordid": elsewhere })),
+            404,
+            "does not exist",
+        ),
+        (
+            with(json!({ "projectid": twin_project, "destination": "+36306666666" })),
+            422,
+            "2 records",
+        ),
+        (
+            with(json!({ "sum_attempted_calls": -1 })),
+            422,
+            "sum_attempted_calls",
+        ),
+    ];
+    for (body, status, needle) in refused {
+        let (got, answer) = s.call(&body, "");
+        assert_eq!(got.as_u16(), status, "{body} -> {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle} in {answer}");
+    }
+    let (status, _) = send(
+        s.server
+            .post("/v1/webhooks/call/disposition?secret-key=wrong")
+            .json(&s.body("call-bad")),
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.next_event_id("probe-after"), before + 1);
+}
+
+#[test]
+fn a_0_1_0_plugin_is_not_dry_run_on_a_call_disposition() {
+    let s = setup();
+    let (status, answer) = send(
+        s.server
+            .post("/v1/plugins/keywords/dry-run")
+            .bearer_auth(&s.tenant.api_key)
+            .json(&json!({
+                "event": {
+                    "kind": "callDisposition",
+                    "callId": "c-1",
+                    "projectId": s.project,
+                    "contact": { "id": s.record, "projectId": s.project, "phone": PHONE,
+                                 "timeZone": "Europe/Budapest" },
+                    "disposition": { "id": 7, "name": "No answer", "assessment": "not_reached" },
+                    "direction": "outbound",
+                    "attempts": 3,
+                    "timestamp": 1_796_115_600,
+                },
+            })),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("world 0.1.0"),
+        "{answer}"
+    );
+}

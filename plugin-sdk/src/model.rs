@@ -49,6 +49,34 @@ impl Event {
     }
 }
 
+impl InboundSms {
+    /// Whether this message answers an SMS built from `template_id`: the
+    /// last one the project sent to the sender was. A rule configured for
+    /// one campaign leaves replies to others alone with it.
+    pub fn answers(&self, template_id: &str) -> bool {
+        self.last_outbound
+            .as_ref()
+            .and_then(|sent| sent.template_id.as_deref())
+            == Some(template_id)
+    }
+}
+
+/// Whether `sms` is for this installation of a rule: its config
+/// `template_id` unset, or naming the template of the SMS `sms` answers.
+/// Logs at debug level when it is not.
+pub fn in_campaign(sms: &InboundSms) -> bool {
+    match crate::config("template_id") {
+        Some(template) if !sms.answers(&template) => {
+            crate::log(
+                Level::Debug,
+                &format!("not a reply to template {template}: nothing to do"),
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 impl Action {
     /// Sets the system Shared Callback on `record_id`, to call at `at`.
     pub fn shared_callback(record_id: u64, at: Timestamp) -> Self {

@@ -351,6 +351,7 @@ mod tests {
             decisions: vec![decision],
             writes,
             outbox: vec![],
+            messages: vec![],
             opted_out: None,
             processed_at: 0,
             plugin_cpu: Default::default(),

@@ -53,8 +53,6 @@ pub enum Reason {
     OutsideCallingHours,
     /// An SMS with no text (nothing but white space).
     EmptyMessage,
-    /// An SMS this host cannot send: no sender is configured for it.
-    SmsUnavailable,
 }
 
 impl Reason {
@@ -72,7 +70,6 @@ impl Reason {
             Reason::ShiftedToCallingHours => "shifted_to_calling_hours",
             Reason::OutsideCallingHours => "outside_calling_hours",
             Reason::EmptyMessage => "empty_message",
-            Reason::SmsUnavailable => "sms_unavailable",
         }
     }
 }
@@ -213,11 +210,10 @@ fn check(
     }
 }
 
-/// An SMS to `record`: a phone that may be contacted and a text. The host
-/// has no sender yet, so one that passes is refused as unavailable rather
-/// than reported as sent.
+/// An SMS to `record`: a phone that may be contacted and a text.
 fn check_sms(record: &RecordScope, do_not_contact: &BTreeSet<String>, sms: &SendSms) -> Verdict {
-    let reject = |reason, detail| Verdict::reject(&Action::SendSms(sms.clone()), reason, detail);
+    let action = Action::SendSms(sms.clone());
+    let reject = |reason, detail| Verdict::reject(&action, reason, detail);
     let id = record.id;
     if do_not_contact.contains(&record.phone) {
         return reject(
@@ -228,10 +224,7 @@ fn check_sms(record: &RecordScope, do_not_contact: &BTreeSet<String>, sms: &Send
     if sms.text.trim().is_empty() {
         return reject(Reason::EmptyMessage, "the SMS has no text".into());
     }
-    reject(
-        Reason::SmsUnavailable,
-        "this host has no SMS sender: the message was not sent".into(),
-    )
+    Verdict::accept(action, None, None)
 }
 
 /// Rules 2–7 (scope is checked) for a disposition on `record`.

@@ -1,6 +1,9 @@
-//! `Json<T>` for request bodies, with rejections in the API's error shape.
+//! `Json<T>` and `RawBody` for request bodies, with rejections in the
+//! API's error shape.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -13,10 +16,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
         parse(&bytes).map(Json)
+    }
+}
+
+/// A body's bytes as they came (a webhook's signature covers them); one
+/// over the size limit is a 413 `body_too_large` in the API's error shape.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                let code = match e.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+                    _ => "bad_request",
+                };
+                ApiError::new(e.status(), code, e.body_text())
+            })
     }
 }
 

@@ -206,6 +206,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/projects/{id}/records/{record_id}",
             get(records::records_get),
         )
+        .route("/v1/projects/{id}/messages", get(records::messages_list))
         .route(
             "/v1/do-not-contact",
             get(do_not_contact::do_not_contact_list).post(do_not_contact::do_not_contact_add),

@@ -62,6 +62,7 @@ use super::{
         records::records_list,
         records::records_import,
         records::records_get,
+        records::messages_list,
         do_not_contact::do_not_contact_list,
         do_not_contact::do_not_contact_add,
         do_not_contact::do_not_contact_remove,

@@ -1,6 +1,8 @@
 //! A project's customer records: `POST`/`GET /v1/projects/{id}/records`,
-//! `GET /v1/projects/{id}/records/{recordId}` (with its event list), and
-//! `POST /v1/projects/{id}/records/import` (JSON lines, all-or-nothing).
+//! `GET /v1/projects/{id}/records/{recordId}` (with its event list and the
+//! SMS sent to it), `POST /v1/projects/{id}/records/import` (JSON lines,
+//! all-or-nothing), and the SMS the host sent, `GET
+//! /v1/projects/{id}/messages`.
 //!
 //! A record is sent as `{"phone", "timeZone"?, "fields"?}`. The phone may be
 //! spelt any way a person writes it; it is stored in E.164 under the
@@ -22,7 +24,7 @@ use super::projects::{Ids, check_zone};
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{ProjectId, RecordId};
 use crate::phone::to_e164;
-use crate::store::{NewRecord, RecordEvent, StoredRecord};
+use crate::store::{NewRecord, RecordEvent, SentMessage, StoredRecord};
 
 /// The most `[name, value]` pairs a record may carry.
 pub const MAX_FIELDS: usize = 100;
@@ -161,13 +163,53 @@ pub async fn records_list(
     Ok((headers, axum::Json(records)))
 }
 
-/// A record with its event list, oldest first.
+/// The SMS the host sent for a project (its plugins' accepted `send-sms`
+/// actions, recorded with the decision that sent them).
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{id}/messages",
+    tag = "records",
+    security(("tenant_key" = [])),
+    params(
+        ("id" = u64, Path, description = "The project's id."),
+        ("limit" = Option<usize>, Query, description = "Messages in the page: 1 to 1,000 (default 100)."),
+        ("after" = Option<u64>, Query, description = "The id the previous page ended with (its `X-Next-After`)."),
+    ),
+    responses(
+        (status = 200, description = "A page of the project's sent messages, oldest first; `X-Next-After` names the next page when this one is full.", body = Vec<SentMessage>,
+            headers(("X-Next-After" = String, description = "The cursor of the next page."))),
+        (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
+        (status = 404, description = "No such project of the tenant's.", body = ErrorBody),
+        (status = 422, description = "A limit or cursor out of range.", body = ErrorBody),
+    )
+)]
+pub async fn messages_list(
+    Tenant(tenant): Tenant,
+    State(state): State<AppState>,
+    Ids(project): Ids<u64>,
+    query: Query<HashMap<String, String>>,
+) -> ApiResult<(HeaderMap, axum::Json<Vec<SentMessage>>)> {
+    let page = Page::from_query(query)?;
+    let after = page.after_id()?;
+    let limit = page.limit;
+    let messages = blocking(move || {
+        Ok(state
+            .directory
+            .messages(tenant, ProjectId(project), after, limit)?)
+    })
+    .await?;
+    let headers = page.headers(messages.len(), messages.last().map(|m| m.id.to_string()));
+    Ok((headers, axum::Json(messages)))
+}
+
+/// A record with its event list and the SMS the host sent it, oldest first.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordView {
     #[serde(flatten)]
     record: StoredRecord,
     events: Vec<RecordEvent>,
+    messages: Vec<SentMessage>,
 }
 
 /// One record with its event list, oldest first.
@@ -197,7 +239,14 @@ pub async fn records_get(
             .directory
             .record_in(tenant, &project, RecordId(record))?;
         let events = state.directory.record_events(tenant, record.id)?;
-        Ok(RecordView { record, events })
+        let messages = state
+            .directory
+            .record_messages(tenant, project.id, record.id)?;
+        Ok(RecordView {
+            record,
+            events,
+            messages,
+        })
     })
     .await?;
     Ok(axum::Json(view))

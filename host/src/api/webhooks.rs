@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{SIGNATURE_HEADER, check_webhook};
-use super::body::parse;
+use super::body::{RawBody, parse};
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::model::{
     Assessment, CallDirection, CallOutcome, DeliveryStatus, EventId, ProjectId, RecordId, TenantId,
@@ -186,6 +186,7 @@ fn timestamp_schema() -> utoipa::openapi::schema::Schema {
         (status = 200, description = "With `?wait=true`: the event, processed.", body = EventView),
         (status = 202, description = "Journaled (durably); processed in the background. Also the answer to a duplicate or superseded event, and when `?wait=true` times out.", body = WebhookAck),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 413, description = "The body is over the server's size limit (`max_body_bytes`, 1 MiB by default); nothing was journaled.", body = ErrorBody),
         (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
         (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
         (status = 503, description = "Too many of the tenant's events are pending, or the journal is momentarily unavailable; nothing was journaled; see `Retry-After`.", body = ErrorBody),
@@ -197,7 +198,7 @@ pub async fn webhooks_status(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let parsed: StatusBody = parse(&body)?;
     if parsed.message_id.trim().is_empty() {
@@ -238,6 +239,7 @@ pub async fn webhooks_status(
         (status = 200, description = "With `?wait=true`: the event, processed.", body = EventView),
         (status = 202, description = "Journaled (durably); processed in the background. Also the answer to a duplicate or superseded event, and when `?wait=true` times out.", body = WebhookAck),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 413, description = "The body is over the server's size limit (`max_body_bytes`, 1 MiB by default); nothing was journaled.", body = ErrorBody),
         (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
         (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
         (status = 503, description = "Too many of the tenant's events are pending, or the journal is momentarily unavailable; nothing was journaled; see `Retry-After`.", body = ErrorBody),
@@ -248,7 +250,7 @@ pub async fn webhooks_inbound(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let parsed: InboundBody = parse(&body)?;
     if parsed.direction != "in" {
@@ -294,6 +296,7 @@ pub async fn webhooks_inbound(
         (status = 200, description = "With `?wait=true`: the event, processed.", body = EventView),
         (status = 202, description = "Journaled (durably); processed in the background. Also the answer to a duplicate (the same `uuid`), and when `?wait=true` times out.", body = WebhookAck),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 413, description = "The body is over the server's size limit (`max_body_bytes`, 1 MiB by default); nothing was journaled.", body = ErrorBody),
         (status = 401, description = "Unknown project or wrong webhook credentials (the same answer for both).", body = ErrorBody),
         (status = 404, description = "The record is not in the tenant's project, or no record has the customer's phone.", body = ErrorBody),
         (status = 429, description = "The tenant is over its events-per-second quota; see `Retry-After`.", body = ErrorBody),
@@ -305,7 +308,7 @@ pub async fn webhooks_call_disposition(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let parsed: CallDispositionBody = parse(&body)?;
     if parsed.uuid.trim().is_empty() {

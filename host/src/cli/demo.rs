@@ -2,10 +2,11 @@
 //!
 //! Starts a server on a free loopback port with a temporary data directory,
 //! sets up a tenant and a project (Europe/Budapest, calling hours
-//! 08:00–20:00) with customers, installs the five example plugins (built
-//! into this binary) and binds them, sends the seed's scenarios as
-//! webhooks, and prints what happened: each webhook's decisions and each
-//! customer's event list. Everything goes through the public HTTP API, as
+//! 08:00–20:00) with customers, installs the example plugins (built into
+//! this binary) and binds them, sends the seed's scenarios as webhooks (the
+//! SMS events, and a call disposition whose SMS the customer answers), and
+//! prints what happened: each webhook's decisions and each customer's
+//! event list and messages. Everything goes through the public HTTP API, as
 //! a contact-center platform would drive it.
 //!
 //! The scenarios happen on 2026-12-01, so the demo server's clock is
@@ -33,6 +34,7 @@ const CUSTOMERS: &[(&str, &str)] = &[
     ("Dénes", "+36304444444"),
     ("Erika", "+36305555555"),
     ("Ferenc", "+36306666666"),
+    ("Gábor", "+36307777777"),
 ];
 
 #[derive(Debug, clap::Args)]
@@ -165,6 +167,7 @@ impl Demo {
             ),
             ("reply-call-time", 20, json!({})),
             ("promise-to-pay", 10, json!({})),
+            ("call-attempt-sms", 5, json!({ "after_attempts": "3" })),
         ];
         for (name, bytes) in smstrigger_test_components::EMBEDDED {
             let uploaded = self.upload(name, bytes)?;
@@ -184,10 +187,10 @@ impl Demo {
             Some(&key),
             Value::Array(bindings),
         )?;
-        println!("bound all five to the project\n");
+        println!("bound them all to the project\n");
 
         println!("== webhooks ==");
-        let (anna, bela, csilla, denes, erika, ferenc) = (0, 1, 2, 3, 4, 5);
+        let (anna, bela, csilla, denes, erika, ferenc, gabor) = (0, 1, 2, 3, 4, 5, 6);
         self.status(
             "Anna's SMS was not traceable",
             anna,
@@ -244,6 +247,26 @@ impl Demo {
         )?;
         self.inbound("Ferenc opts out", ferenc, "STOP", "2026-12-01 10:30:00")?;
         self.inbound("Ferenc then says YES", ferenc, "YES", "2026-12-01 10:31:00")?;
+        self.call_disposition(
+            "the dialer fails to reach Gábor a second time",
+            gabor,
+            "call-1",
+            2,
+            "2026-12-01 10:40:00",
+        )?;
+        self.call_disposition(
+            "... and a third time: he is asked for a time by SMS",
+            gabor,
+            "call-2",
+            3,
+            "2026-12-01 11:40:00",
+        )?;
+        self.inbound(
+            "Gábor answers the SMS with a time",
+            gabor,
+            "2026-12-02 16:00",
+            "2026-12-01 11:45:00",
+        )?;
 
         println!("\n== each customer's event list ==");
         for &(name, phone, id) in &self.records {
@@ -257,6 +280,15 @@ impl Demo {
                 "\n{name} ({phone}), record {id}: now {}",
                 disposition(&record["dispositionId"], &record["nextCalldate"])
             );
+            for message in record["messages"].as_array().into_iter().flatten() {
+                println!(
+                    "  SMS sent by {} v{} (template {}): {}",
+                    message["plugin"].as_str().unwrap_or("-"),
+                    message["pluginVersion"],
+                    message["templateId"].as_str().unwrap_or("-"),
+                    message["text"],
+                );
+            }
             let events = record["events"].as_array().cloned().unwrap_or_default();
             if events.is_empty() {
                 println!("  (no entries)");
@@ -307,7 +339,7 @@ impl Demo {
             "messageId": message_id, "projectId": self.project, "recordId": self.records[who].2,
             "status": status, "timestamp": at,
         });
-        self.webhook(what, "status", body)
+        self.webhook(what, "sms/status", body)
     }
 
     fn inbound(&self, what: &str, who: usize, message: &str, at: &str) -> anyhow::Result<()> {
@@ -315,16 +347,36 @@ impl Demo {
             "direction": "in", "message": message, "numberId": 1, "projectId": self.project,
             "sourcePhoneNumber": self.records[who].1, "timestamp": at,
         });
-        self.webhook(what, "inbound", body)
+        self.webhook(what, "sms/inbound", body)
     }
 
-    /// Sends a webhook, waits for its decision and prints it.
-    fn webhook(&self, what: &str, kind: &str, body: Value) -> anyhow::Result<()> {
+    /// The dialer's "No answer" on its `attempts`-th call to `who`.
+    fn call_disposition(
+        &self,
+        what: &str,
+        who: usize,
+        uuid: &str,
+        attempts: u32,
+        at: &str,
+    ) -> anyhow::Result<()> {
+        let body = json!({
+            "uuid": uuid, "numberid": 1, "projectid": self.project,
+            "destination": self.records[who].1, "source": "+3612345678", "direction": "out",
+            "disposition": { "id": 7, "name": "No answer", "assessment": "not_reached" },
+            "sum_attempted_calls": attempts, "create_time": at,
+        });
+        self.webhook(what, "call/disposition", body)
+    }
+
+    /// Sends a webhook (`sms/status`, `sms/inbound`, `call/disposition`),
+    /// waits for its decision and prints it.
+    fn webhook(&self, what: &str, path: &str, body: Value) -> anyhow::Result<()> {
         let url = format!(
-            "{}/v1/webhooks/sms/{kind}?secret-key={}&wait=true",
+            "{}/v1/webhooks/{path}?secret-key={}&wait=true",
             self.url, self.secret
         );
-        let at = scenario_time(body["timestamp"].as_str().unwrap_or(START))?;
+        let stamped = body["timestamp"].as_str().or(body["create_time"].as_str());
+        let at = scenario_time(stamped.unwrap_or(START))?;
         if at > self.clock.now() {
             self.clock.set(at);
         }
@@ -368,7 +420,10 @@ impl Demo {
                     .map_or(String::new(), |at| {
                         format!(" at {}", format_time(at, Some(ZONE)))
                     });
-                let kind = disposition_kind(&action["disposition"]);
+                let kind = match action["text"].as_str() {
+                    Some(text) => format!("SMS {text:?}"),
+                    None => disposition_kind(&action["disposition"]),
+                };
                 let judged = match (verdict["accepted"].as_bool(), verdict["reason"].as_str()) {
                     _ if verdict["executed"] == false => format!(
                         "NOT EXECUTED: {}",
@@ -377,6 +432,7 @@ impl Demo {
                             .or(verdict["remoteError"]["errorcode"].as_str())
                             .unwrap_or("?")
                     ),
+                    (Some(true), None) if action["text"].is_string() => "sent".to_string(),
                     (Some(true), None) => "executed".to_string(),
                     (Some(true), Some(reason)) => format!("executed, {reason}"),
                     (_, reason) => format!("REJECTED: {}", reason.unwrap_or("?")),

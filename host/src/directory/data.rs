@@ -1,5 +1,6 @@
 //! A tenant's projects and dispositions, records and their event lists,
-//! its do-not-contact list and its events, within its data quotas.
+//! the SMS the host sent, its do-not-contact list and its events, within
+//! its data quotas.
 //!
 //! The quotas are checked against what the store counts just before the
 //! write: two writes racing (two hosts) may each pass with one unit of
@@ -7,8 +8,8 @@
 
 use crate::model::{EventId, ProjectId, RecordId, TenantId};
 use crate::store::{
-    self, DispositionDef, EventView, ManualDisposition, NewRecord, Project, ProjectSettings,
-    RecordEvent, StoredRecord,
+    self, DispositionDef, EventView, ManualDisposition, MessageFilter, NewRecord, Project,
+    ProjectSettings, RecordEvent, SentMessage, StoredRecord,
 };
 
 use super::{Directory, Result};
@@ -118,6 +119,46 @@ impl Directory {
     /// The record's event list, oldest first.
     pub fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
         Ok(self.store.record_events(tenant, record)?)
+    }
+
+    /// A page of the SMS the host sent for `project` (the tenant's, else
+    /// not found), by id after `after`.
+    pub fn messages(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<SentMessage>> {
+        self.project(tenant, project)?;
+        let filter = MessageFilter {
+            project,
+            record: None,
+            phone: None,
+            after,
+            newest_first: false,
+            limit,
+        };
+        Ok(self.store.messages(tenant, &filter)?)
+    }
+
+    /// The SMS the host sent to `record` (found in `project` by the
+    /// caller), oldest first.
+    pub fn record_messages(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        record: RecordId,
+    ) -> Result<Vec<SentMessage>> {
+        let filter = MessageFilter {
+            project,
+            record: Some(record),
+            phone: None,
+            after: 0,
+            newest_first: false,
+            limit: usize::MAX,
+        };
+        Ok(self.store.messages(tenant, &filter)?)
     }
 
     /// A disposition set by a person or an integration (not a plugin), with

@@ -249,7 +249,11 @@ pub(crate) fn journal_entry(
                     serde_json::json!(status).as_str().unwrap_or("")
                 )
             };
-            // A late `sent` never overrides a final status.
+            // Statuses only move forward: sent, then not traceable, then
+            // delivered (final). One arriving after a later one is recorded
+            // as superseded, never processed: a late `sent` or
+            // `not_traceable` must not replace the callback a `delivered`
+            // set.
             let superseded_by = match status {
                 DeliveryStatus::Sent => {
                     vec![
@@ -257,7 +261,8 @@ pub(crate) fn journal_entry(
                         key(DeliveryStatus::NotTraceable),
                     ]
                 }
-                _ => Vec::new(),
+                DeliveryStatus::NotTraceable => vec![key(DeliveryStatus::Delivered)],
+                DeliveryStatus::Delivered => Vec::new(),
             };
             (
                 key(*status),

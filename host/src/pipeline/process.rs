@@ -8,13 +8,15 @@ use super::Incoming;
 use crate::actions::{Proposal, judge};
 use crate::metrics::Metrics;
 use crate::model::{
-    Action, CallDisposition, DecisionOutcome, InboundSms, OutboundStatus, SmsEvent, TenantId,
+    Action, CallDisposition, DecisionOutcome, InboundSms, OutboundStatus, RecordId, SentSms,
+    SmsEvent, TenantId,
 };
 use crate::phone;
 use crate::registry::{Registry, StoreLookup, VersionRef};
 use crate::runtime::{self, Call, RecordLookup};
 use crate::store::{
-    self, DecisionRecord, PendingEvent, ProcessedEvent, Project, RecordWrite, Store,
+    self, DecisionRecord, MessageFilter, MessageWrite, PendingEvent, ProcessedEvent, Project,
+    RecordWrite, Store,
 };
 
 /// The name decisions use for the host's own opt-out rule.
@@ -144,13 +146,26 @@ pub(crate) fn process(
 
     let mut verdicts = verdicts.into_iter();
     let mut writes = Vec::new();
+    let mut messages = Vec::new();
     for (binding, outcome) in runs {
         let count = outcome.result.as_ref().map_or(0, Vec::len);
         let mine: Vec<_> = verdicts.by_ref().take(count).collect();
         for verdict in mine.iter().filter(|v| v.accepted) {
-            // Validation accepts no SMS yet (the host has no sender).
-            let Action::SetDisposition(set) = &verdict.action else {
-                continue;
+            let set = match &verdict.action {
+                Action::SetDisposition(set) => set,
+                Action::SendSms(sms) => {
+                    messages.push(MessageWrite {
+                        project_id: project.id,
+                        record_id: sms.record_id,
+                        phone: phone_of(store.as_ref(), tenant, &event, sms.record_id)?,
+                        text: sms.text.clone(),
+                        sender_id: sms.sender_id.clone(),
+                        template_id: sms.template_id.clone(),
+                        plugin: binding.binding.plugin.clone(),
+                        plugin_version: binding.version,
+                    });
+                    continue;
+                }
             };
             writes.push(RecordWrite {
                 record_id: set.record_id,
@@ -193,10 +208,50 @@ pub(crate) fn process(
         decisions,
         writes,
         outbox: Vec::new(),
+        messages,
         opted_out,
         processed_at,
         plugin_cpu,
     })
+}
+
+/// The last SMS the project sent to `phone`: what a reply from it answers.
+/// Events about one phone are decided one at a time in journal order, so
+/// an SMS a later event sends to it is not sent yet.
+fn last_sent(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: crate::model::ProjectId,
+    phone: &str,
+) -> Result<Option<SentSms>, store::Error> {
+    let filter = MessageFilter {
+        project,
+        record: None,
+        phone: Some(phone),
+        after: 0,
+        newest_first: true,
+        limit: 1,
+    };
+    let sent = store.messages(tenant, &filter)?;
+    Ok(sent.into_iter().next().map(|message| SentSms {
+        message_id: message.message_id,
+        template_id: message.template_id,
+        timestamp: message.created_at,
+    }))
+}
+
+/// The phone of `record` (validation found it in the tenant's project):
+/// from the event when it carries the record, else from the store.
+fn phone_of(
+    store: &dyn Store,
+    tenant: TenantId,
+    event: &SmsEvent,
+    record: RecordId,
+) -> Result<String, store::Error> {
+    match event.contacts().iter().find(|contact| contact.id == record) {
+        Some(contact) => Ok(contact.phone.clone()),
+        None => Ok(store.record(tenant, record)?.phone),
+    }
 }
 
 /// The event as plugins see it: the receipt's or the call's record, or the
@@ -236,13 +291,12 @@ fn resolve(
                 .iter()
                 .map(|record| record.to_contact(zone))
                 .collect(),
+            last_outbound: last_sent(store, tenant, project_id, &source_phone_number)?,
             message_id: message_id.unwrap_or_default(),
             project_id,
             source_phone_number,
             message,
             timestamp,
-            // The host sends no SMS yet, so there is none a reply answers.
-            last_outbound: None,
         }),
         Incoming::CallDisposition {
             call_id,

@@ -369,6 +369,10 @@ impl<S: Records> Records for Cached<S> {
         self.call(|backend| backend.record_events(tenant, record))
     }
 
+    fn messages(&self, tenant: TenantId, filter: &MessageFilter<'_>) -> Result<Vec<SentMessage>> {
+        self.call(|backend| backend.messages(tenant, filter))
+    }
+
     fn set_disposition(
         &self,
         tenant: TenantId,

@@ -521,6 +521,91 @@ pub struct RecordWrite {
     pub note: Option<String>,
 }
 
+/// An SMS an accepted action sends, committed with its decision: the
+/// embedded sender's record of it, so it is sent exactly once however the
+/// host crashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageWrite {
+    pub project_id: ProjectId,
+    pub record_id: RecordId,
+    /// E.164, the record's phone when the decision was made.
+    pub phone: String,
+    pub text: String,
+    pub sender_id: Option<String>,
+    pub template_id: Option<String>,
+    pub plugin: String,
+    pub plugin_version: Option<u32>,
+}
+
+impl MessageWrite {
+    /// The message's id: one per event, record and plugin (what the
+    /// store's uniqueness holds), so a provider can use it as the
+    /// idempotency key of the send.
+    pub fn message_id(&self, event: EventId) -> String {
+        format!("sms-{event}-{}-{}", self.record_id, self.plugin)
+    }
+}
+
+/// Where an SMS the host sent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Recorded as sent by the embedded sender.
+    Sent,
+}
+
+impl MessageStatus {
+    /// The stored spelling, the same string serde writes.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MessageStatus::Sent => "sent",
+        }
+    }
+
+    /// The status stored as `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sent" => Some(MessageStatus::Sent),
+            _ => None,
+        }
+    }
+}
+
+/// An SMS the host sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SentMessage {
+    /// The store's sequence number, for paging.
+    pub id: u64,
+    pub message_id: String,
+    pub project_id: ProjectId,
+    pub record_id: RecordId,
+    /// The event whose decision sent it.
+    pub event_id: EventId,
+    pub phone: String,
+    pub text: String,
+    pub sender_id: Option<String>,
+    pub template_id: Option<String>,
+    pub plugin: String,
+    pub plugin_version: Option<u32>,
+    pub status: MessageStatus,
+    pub created_at: Timestamp,
+}
+
+/// Which of a project's sent messages to read: by id, oldest first (a
+/// page after a cursor), or newest first (the last one to a phone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageFilter<'a> {
+    pub project: ProjectId,
+    pub record: Option<RecordId>,
+    /// E.164.
+    pub phone: Option<&'a str>,
+    /// Only those with a greater [`SentMessage::id`] (0: from the start).
+    pub after: u64,
+    pub newest_first: bool,
+    pub limit: usize,
+}
+
 /// Everything processing one event produced, committed atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessedEvent {
@@ -534,6 +619,8 @@ pub struct ProcessedEvent {
     /// (see [`Outbox`]): queued in the same transaction as the decision,
     /// so each is delivered exactly once however the host crashes.
     pub outbox: Vec<RecordWrite>,
+    /// SMS its accepted actions send.
+    pub messages: Vec<MessageWrite>,
     /// The sender's phone when the message was an opt-out.
     pub opted_out: Option<String>,
     pub processed_at: Timestamp,
@@ -822,6 +909,8 @@ pub trait Records {
         phone: &str,
     ) -> Result<Vec<StoredRecord>>;
     fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>>;
+    /// The tenant's sent messages `filter` selects, in its order.
+    fn messages(&self, tenant: TenantId, filter: &MessageFilter<'_>) -> Result<Vec<SentMessage>>;
     /// Sets a disposition by hand (the `/v2` API); a repeated
     /// `idempotency_key` changes nothing and returns the first entry.
     fn set_disposition(

@@ -161,6 +161,7 @@ mod tests {
                 .collect(),
             writes: vec![],
             outbox: vec![],
+            messages: vec![],
             opted_out: None,
             processed_at: 0,
             plugin_cpu: Default::default(),

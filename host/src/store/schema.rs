@@ -295,6 +295,30 @@ CREATE TRIGGER settings_bindings_update AFTER UPDATE ON bindings
 CREATE TRIGGER settings_bindings_delete AFTER DELETE ON bindings
     BEGIN UPDATE settings_generation SET generation = generation + 1; END;
 "#,
+    // SMS the host sent (the embedded sender's record), each committed
+    // with the decision that sent it: once per event, record and plugin.
+    r#"
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    project_id      INTEGER NOT NULL REFERENCES projects(id),
+    record_id       INTEGER NOT NULL REFERENCES records(id),
+    event_id        INTEGER NOT NULL REFERENCES events(id),
+    message_id      TEXT NOT NULL,
+    phone           TEXT NOT NULL,                  -- E.164
+    text            TEXT NOT NULL,
+    sender_id       TEXT,
+    template_id     TEXT,
+    plugin          TEXT NOT NULL,
+    plugin_version  INTEGER,
+    status          TEXT NOT NULL,                  -- 'sent'
+    created_at      INTEGER NOT NULL,
+    UNIQUE (event_id, record_id, plugin)
+);
+CREATE INDEX messages_project ON messages(tenant_id, project_id, id);
+CREATE INDEX messages_phone ON messages(tenant_id, project_id, phone, id);
+CREATE INDEX messages_record ON messages(tenant_id, record_id, id);
+"#,
 ];
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! `POST /v1/webhooks/call/disposition`: the contact center's call
 //! dispositions, in its own shape, reach the plugins built for world 0.2.0
 //! (and never the 0.1.0 ones); a retry of the same call is a duplicate;
-//! every bad request is a 4xx naming the field and journals nothing.
+//! every bad request is a 4xx naming the field and journals nothing. And
+//! the loop they start: the SMS a plugin asks for is sent (recorded) once,
+//! and the customer's reply knows which message it answers.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,19 +21,22 @@ struct Setup {
 }
 
 /// A tenant whose project binds `call-attempt-sms` (0.2.0, asks for a time
-/// by SMS after 3 unanswered attempts) and the 0.1.0 keyword fixture.
+/// by SMS after 3 unanswered attempts), `reply-call-time` (a reply's time
+/// → a Shared Callback) and the 0.1.0 keyword fixture.
 fn setup() -> Setup {
     let server = Server::start();
     let tenant = server.tenant("acme");
     let project = server.project(&tenant);
     let record = server.record(&tenant, project, PHONE);
     server.install(&tenant, "ask-time", components::CALL_ATTEMPT_SMS);
+    server.install(&tenant, "reply-time", components::REPLY_CALL_TIME);
     server.install(&tenant, "keywords", components::v0_1_0::KEYWORD_DISPOSITION);
     server.bind(
         &tenant,
         project,
         json!([
             { "plugin": "ask-time", "priority": 10 },
+            { "plugin": "reply-time", "priority": 8 },
             { "plugin": "keywords", "priority": 5, "config": { "keywords": "PAID=41" } },
         ]),
     );
@@ -106,13 +111,16 @@ fn a_call_disposition_reaches_the_0_2_0_plugins_only() {
     assert_eq!(resolved["agent"], "anna (44)");
     assert_eq!(resolved["timestamp"], 1_796_115_600);
 
-    // Only the 0.2.0 plugin was asked; its SMS was judged and, with no
-    // sender on this host, refused with its reason.
+    // Only the 0.2.0 plugins were asked (reply-time ignores calls); the
+    // SMS ask-time asked for was accepted.
     let decisions = event["decisions"].as_array().unwrap();
-    assert_eq!(decisions.len(), 1, "{event}");
-    assert_eq!(decisions[0]["plugin"], "ask-time");
+    let asked: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["plugin"].as_str().unwrap())
+        .collect();
+    assert_eq!(asked, ["ask-time", "reply-time"], "{event}");
     let verdict = &decisions[0]["verdicts"][0];
-    assert_eq!(verdict["reason"], "sms_unavailable", "{event}");
+    assert_eq!(verdict["accepted"], true, "{event}");
     assert_eq!(verdict["action"]["recordId"], s.record);
     assert_eq!(verdict["action"]["templateId"], "call-attempt-sms");
     assert!(
@@ -121,6 +129,79 @@ fn a_call_disposition_reaches_the_0_2_0_plugins_only() {
             .unwrap()
             .contains("YYYY-MM-DD hh:mm")
     );
+}
+
+#[test]
+fn the_sms_a_call_asks_for_is_sent_once_and_the_reply_knows_it() {
+    let s = setup();
+    let (status, call) = s.call(&s.body("call-1"), "&wait=true");
+    assert_eq!(status, StatusCode::OK, "{call}");
+    // The webhook retried: a duplicate, nothing sent again.
+    let (_, again) = s.call(&s.body("call-1"), "");
+    assert_eq!(again["status"], "duplicate");
+
+    let (status, sent) = send(
+        s.server
+            .get(&format!("/v1/projects/{}/messages", s.project))
+            .bearer_auth(&s.tenant.api_key),
+    );
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let sent = sent.as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let message = &sent[0];
+    assert_eq!(message["recordId"], s.record);
+    assert_eq!(message["eventId"], call["id"]);
+    assert_eq!(message["phone"], PHONE);
+    assert_eq!(message["status"], "sent");
+    assert_eq!(message["templateId"], "call-attempt-sms");
+    assert_eq!(message["plugin"], "ask-time");
+    let message_id = message["messageId"].as_str().unwrap().to_string();
+
+    let (status, view) = send(
+        s.server
+            .get(&format!("/v1/projects/{}/records/{}", s.project, s.record))
+            .bearer_auth(&s.tenant.api_key),
+    );
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["messages"][0]["messageId"], message_id.as_str());
+
+    // The customer answers with a time: the reply carries the message it
+    // answers, and the time becomes a Shared Callback.
+    let (status, reply) = send(
+        s.server
+            .post(&format!(
+                "/v1/webhooks/sms/inbound?secret-key={}&wait=true",
+                s.tenant.webhook_secret
+            ))
+            .json(&json!({
+                "direction": "in",
+                "message": "2026-12-02 14:30 please",
+                "numberId": 3,
+                "projectId": s.project,
+                "sourcePhoneNumber": "06301234567",
+                "timestamp": "2026-12-01T09:05:00Z",
+            })),
+    );
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let last = &reply["resolved"]["lastOutbound"];
+    assert_eq!(last["messageId"], message_id.as_str(), "{reply}");
+    assert_eq!(last["templateId"], "call-attempt-sms");
+    let callback = reply["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["plugin"] == "reply-time")
+        .unwrap_or_else(|| panic!("reply-time decided: {reply}"));
+    assert_eq!(callback["verdicts"][0]["accepted"], true, "{reply}");
+
+    // Another tenant cannot read this project's messages.
+    let intruder = s.server.tenant("intruder");
+    let (status, _) = send(
+        s.server
+            .get(&format!("/v1/projects/{}/messages", s.project))
+            .bearer_auth(&intruder.api_key),
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[test]

@@ -666,6 +666,7 @@ pub fn local_event(b_project: u64, b_record: u64) -> Local {
             note: None,
         }],
         outbox: vec![],
+        messages: vec![],
         opted_out: None,
         processed_at: at,
         plugin_cpu: Default::default(),

@@ -1,7 +1,6 @@
 //! The contract's stability through the API: a committed component of
 //! world 0.1.0 uploads, runs and decides beside a 0.2.0 one on a live
-//! event, and a 0.2.0 component's SMS request is judged and recorded, not
-//! executed, while this host has no sender.
+//! event, and a 0.2.0 component's SMS request is judged and sent.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -67,16 +66,14 @@ fn a_0_1_0_component_decides_a_live_event_beside_a_0_2_0_one() {
         json!({ "kind": "sharedCallback", "at": at })
     );
 
-    // 0.2.0: the SMS is judged (in scope, contactable, has text) and
-    // refused for want of a sender, with its reason and text kept.
+    // 0.2.0: the SMS is judged (in scope, contactable, has text) and sent.
     let texter = decision("texter");
     let verdict = &texter["verdicts"][0];
-    assert_eq!(verdict["accepted"], false, "{texter}");
-    assert_eq!(verdict["reason"], "sms_unavailable");
+    assert_eq!(verdict["accepted"], true, "{texter}");
     assert_eq!(verdict["action"]["text"], "Thanks! When may we call?");
     assert_eq!(verdict["action"]["templateId"], "hostile");
 
-    // Only the callback reached the record.
+    // The callback reached the record's event list, the SMS its messages.
     let (status, view) = send(
         server
             .get(&format!("/v1/projects/{project}/records/{record}"))
@@ -86,6 +83,10 @@ fn a_0_1_0_component_decides_a_live_event_beside_a_0_2_0_one() {
     let events = view["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{view}");
     assert_eq!(events[0]["plugin"], "followup", "{view}");
+    assert_eq!(
+        view["messages"][0]["text"], "Thanks! When may we call?",
+        "{view}"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ on_both!(
     a_retried_webhook_is_acknowledged_and_not_processed_again,
     an_inbound_retry_without_a_message_id_is_still_a_duplicate,
     a_late_sent_never_overrides_delivered,
+    a_late_not_traceable_never_overrides_delivered,
     sent_then_delivered_processes_both,
     stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe,
     a_burst_of_one_tenant_does_not_hold_back_another_tenants_event,
@@ -70,6 +71,53 @@ fn a_late_sent_never_overrides_delivered(place: Place) {
         smstrigger_host::model::EventState::Superseded
     );
     assert_eq!(f.events_of(customer.id).len(), 1);
+}
+
+/// Delivered is final: a `not_traceable` after it (the provider's late
+/// or confused receipt) is superseded too, and the 48-hour callback stays;
+/// a `delivered` after `not_traceable` is processed and replaces it.
+fn a_late_not_traceable_never_overrides_delivered(place: Place) {
+    let f = Fixture::on(place);
+    f.install(
+        f.tenant,
+        "delivered-followup",
+        components::DELIVERED_FOLLOWUP,
+    );
+    f.install(
+        f.tenant,
+        "not-traceable-callback",
+        components::NOT_TRACEABLE_CALLBACK,
+    );
+    f.bind(&[
+        ("delivered-followup", 10, &[]),
+        ("not-traceable-callback", 5, &[]),
+    ]);
+    let customer = f.record(PHONE);
+    let at = local("2026-12-01 10:00");
+    accepted(f.status(customer.id, "m-1", DeliveryStatus::Delivered, at));
+    let late = f.status(customer.id, "m-1", DeliveryStatus::NotTraceable, at + 60);
+    assert!(matches!(late, Journaled::Superseded(_)), "{late:?}");
+    f.drain();
+    let entries = f.events_of(customer.id);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].plugin.as_deref(), Some("delivered-followup"));
+
+    let other = f.record("+36307654321");
+    accepted(f.status(other.id, "m-2", DeliveryStatus::NotTraceable, at));
+    accepted(f.status(other.id, "m-2", DeliveryStatus::Delivered, at + 60));
+    f.drain();
+    let plugins: Vec<Option<String>> = f
+        .events_of(other.id)
+        .into_iter()
+        .map(|entry| entry.plugin)
+        .collect();
+    assert_eq!(
+        plugins,
+        [
+            Some("not-traceable-callback".to_string()),
+            Some("delivered-followup".to_string())
+        ]
+    );
 }
 
 fn sent_then_delivered_processes_both(place: Place) {

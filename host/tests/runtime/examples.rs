@@ -130,13 +130,27 @@ fn a_promise_to_pay_calls_back_the_morning_after_the_date() {
     let now = local("2025-12-10 09:00");
     for (message, expected) in [
         ("I will pay on 2025-12-31", "2026-01-01 08:00"),
-        ("2024-02-28", "2024-02-29 08:00"),
+        ("2028-02-28", "2028-02-29 08:00"),
     ] {
         let outcome = invoke(&plugin, &inbound(&[&customer], PHONE, message, now), &[]);
         assert_eq!(
             shared_callback(&outcome),
             [(RecordId(5), local(expected))],
             "{message}"
+        );
+    }
+    // A date already over, or one with a time of day (a call time, not a
+    // payment date), sets nothing.
+    for (message, why) in [
+        ("I paid on 2024-02-28", "already over"),
+        ("call me 2025-12-11 14:30", "a call time"),
+    ] {
+        let outcome = invoke(&plugin, &inbound(&[&customer], PHONE, message, now), &[]);
+        assert_eq!(outcome.result, Ok(vec![]), "{message}");
+        assert!(
+            outcome.logs.iter().any(|line| line.message.contains(why)),
+            "{message}: {:?}",
+            outcome.logs
         );
     }
 }

@@ -6,16 +6,24 @@
 //!   local to each record, on the day after that date, to check whether
 //!   they paid.
 //!
-//! Anything else → nothing. A malformed or impossible date (`2025-02-30`),
-//! or a call time the record's zone skips for daylight saving → nothing and
-//! a `warn` line saying which. Delivery receipts → nothing.
+//! Anything else → nothing. A date with a time of day (`2027-03-28 02:30`,
+//! even an impossible one such as `25:10`) asks for a call at that time,
+//! which is `reply-call-time`'s to answer, not a payment date → nothing. A
+//! malformed or impossible date (`2025-02-30`), a date already over when
+//! the message arrived, or a call time the record's zone skips for daylight
+//! saving → nothing and a `warn` line saying which. Delivery receipts →
+//! nothing.
 //!
 //! Config: `disposition_id` (default 2, the Shared Callback), `keyword`
-//! (default `YES`), `call_at` (default `08:00`, local time of day `hh:mm`).
+//! (default `YES`), `call_at` (default `08:00`, local time of day `hh:mm`),
+//! `template_id` (unset: any reply; set: only replies to SMS built from
+//! that template).
 
 use smstrigger_sdk::text::is_keyword;
-use smstrigger_sdk::time::{find_date, local_to_timestamp};
-use smstrigger_sdk::{Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config_or, log};
+use smstrigger_sdk::time::{TimeError, find_date, find_datetime, local_to_timestamp};
+use smstrigger_sdk::{
+    Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config_or, in_campaign, log,
+};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct PromiseToPay;
@@ -25,6 +33,9 @@ impl Trigger for PromiseToPay {
         let Event::Inbound(sms) = event else {
             return Ok(Vec::new());
         };
+        if !in_campaign(&sms) {
+            return Ok(Vec::new());
+        }
         let disposition: u32 = config_or("disposition_id", SHARED_CALLBACK_ID)?;
         let keyword: String = config_or("keyword", "YES".to_string())?;
         let (hour, minute) = call_at()?;
@@ -45,15 +56,42 @@ impl Trigger for PromiseToPay {
                 return Ok(Vec::new());
             }
         };
-        let Some(local) = date
-            .succ_opt()
-            .and_then(|day| day.and_hms_opt(hour, minute, 0))
-        else {
+        if !matches!(
+            find_datetime(&sms.message),
+            Err(TimeError::Malformed { .. })
+        ) {
+            log(
+                Level::Info,
+                &format!("{date} comes with a time of day: a call time, not a payment date"),
+            );
+            return Ok(Vec::new());
+        }
+        let Some(next_day) = date.succ_opt() else {
+            log(Level::Warn, &format!("no callback: no day after {date}"));
+            return Ok(Vec::new());
+        };
+        let Some(local) = next_day.and_hms_opt(hour, minute, 0) else {
             log(Level::Warn, &format!("no callback: no day after {date}"));
             return Ok(Vec::new());
         };
         let mut actions = Vec::new();
         for record in &sms.matches {
+            // A day already over where the customer lives is no promise.
+            let over = next_day
+                .and_hms_opt(0, 0, 0)
+                .map(|midnight| local_to_timestamp(midnight, &record.time_zone));
+            if let Some(Ok(end)) = over
+                && end <= sms.timestamp
+            {
+                log(
+                    Level::Warn,
+                    &format!(
+                        "no callback for record {}: {date} is already over in {}",
+                        record.id, record.time_zone
+                    ),
+                );
+                continue;
+            }
             match local_to_timestamp(local, &record.time_zone) {
                 Ok(at) => actions.push(
                     Action::disposition(record.id, disposition, Some(at))?
@@ -158,6 +196,63 @@ mod tests {
                 Some(testing::local("2026-06-11 08:00")),
                 Some(testing::local_in("2026-06-11 08:00", "Europe/London"))
             ]
+        );
+    }
+
+    /// What the seed's demo met: a reply naming a time (even one a DST
+    /// change skips, or no clock has) asks for a call, so it is
+    /// `reply-call-time`'s, never a payment promise.
+    #[test]
+    fn a_date_with_a_time_of_day_is_no_payment_promise() {
+        for message in [
+            "2027-03-28 02:30",
+            "call me 2026-12-02 14:30",
+            "2026-12-02 25:10",
+            "2026-12-02T9:15",
+        ] {
+            let run = reply(message, "2026-12-01 10:00");
+            assert_eq!(run.actions(), &[], "{message}");
+            assert!(run.logged("a call time"), "{message}: {:?}", run.logs);
+        }
+        assert_eq!(
+            reply("paying 2026-12-02 14", "2026-12-01 10:00")
+                .actions()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_date_already_over_is_no_promise_today_is() {
+        let run = reply("I paid on 2026-11-30", "2026-12-01 10:00");
+        assert_eq!(run.actions(), &[]);
+        assert!(run.logged("already over"), "{:?}", run.logs);
+        assert_eq!(
+            calls_at(&reply("paying today 2026-12-01", "2026-12-01 23:30")),
+            [Some(testing::local("2026-12-02 08:00"))]
+        );
+    }
+
+    #[test]
+    fn with_a_template_it_answers_only_replies_to_that_campaign() {
+        let record = testing::record(11, PHONE);
+        let at = testing::local("2026-12-01 10:00");
+        let mut event = testing::inbound(&record, "YES", at);
+        let host = TestHost::new().config("template_id", "collections-1");
+        assert_eq!(host.run::<PromiseToPay>(event.clone()).actions(), &[]);
+        if let Event::Inbound(sms) = &mut event {
+            sms.last_outbound = Some(smstrigger_sdk::SentSms {
+                message_id: "sms-1".into(),
+                template_id: Some("collections-1".into()),
+                timestamp: at - 600,
+            });
+        }
+        assert_eq!(host.run::<PromiseToPay>(event.clone()).actions().len(), 1);
+        let other = TestHost::new().config("template_id", "ask-time");
+        assert_eq!(other.run::<PromiseToPay>(event.clone()).actions(), &[]);
+        assert_eq!(
+            TestHost::new().run::<PromiseToPay>(event).actions().len(),
+            1
         );
     }
 

@@ -9,10 +9,14 @@
 //! A message with no date at all, or with no matching records, → nothing.
 //! Delivery receipts → nothing.
 //!
-//! Config: `disposition_id` (default 2, the Shared Callback).
+//! Config: `disposition_id` (default 2, the Shared Callback),
+//! `template_id` (unset: any reply; set: only replies to SMS built from
+//! that template, e.g. `call-attempt-sms`).
 
 use smstrigger_sdk::time::{find_datetime, local_to_timestamp};
-use smstrigger_sdk::{Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config_or, log};
+use smstrigger_sdk::{
+    Action, Event, Level, SHARED_CALLBACK_ID, Trigger, config_or, in_campaign, log,
+};
 
 /// The rule; exported as the plugin's `on-event`.
 pub struct ReplyCallTime;
@@ -22,6 +26,9 @@ impl Trigger for ReplyCallTime {
         let Event::Inbound(sms) = event else {
             return Ok(Vec::new());
         };
+        if !in_campaign(&sms) {
+            return Ok(Vec::new());
+        }
         let disposition: u32 = config_or("disposition_id", SHARED_CALLBACK_ID)?;
         if sms.matches.is_empty() {
             log(
@@ -228,5 +235,22 @@ mod tests {
             .config("disposition_id", "two")
             .run::<ReplyCallTime>(testing::inbound(&record, "2026-12-01 14:30", at));
         assert!(run.result.unwrap_err().contains("disposition_id"));
+    }
+
+    #[test]
+    fn with_a_template_it_answers_only_replies_to_that_campaign() {
+        let record = testing::record(11, PHONE);
+        let at = testing::local("2026-11-30 09:00");
+        let host = TestHost::new().config("template_id", "call-attempt-sms");
+        let mut event = testing::inbound(&record, "2026-12-01 14:30", at);
+        assert_eq!(host.run::<ReplyCallTime>(event.clone()).actions(), &[]);
+        if let Event::Inbound(sms) = &mut event {
+            sms.last_outbound = Some(smstrigger_sdk::SentSms {
+                message_id: "sms-7-11-ask".into(),
+                template_id: Some("call-attempt-sms".into()),
+                timestamp: at - 60,
+            });
+        }
+        assert_eq!(host.run::<ReplyCallTime>(event).actions().len(), 1);
     }
 }

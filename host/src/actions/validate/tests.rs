@@ -404,32 +404,35 @@ fn project_rules_deserialize_with_documented_defaults() {
 }
 
 #[test]
-fn an_sms_faces_scope_do_not_contact_and_its_text_and_is_never_sent_without_a_sender() {
+fn an_sms_faces_scope_do_not_contact_and_its_text() {
     assert_rejected(&one(sms(99, "hi")), Reason::RecordOutOfScope);
     assert_rejected(&one(sms(20, "hi")), Reason::RecordOutOfScope);
     assert_rejected(&one(sms(12, "hi")), Reason::DoNotContact);
     assert_rejected(&one(sms(10, " \n\t")), Reason::EmptyMessage);
     let sendable = one(sms(10, "When may we call you?"));
-    assert_rejected(&sendable, Reason::SmsUnavailable);
+    assert_accepted(&sendable);
     assert_eq!(sendable.action, sms(10, "When may we call you?"));
 }
 
 #[test]
-fn an_sms_never_overrides_a_disposition_on_the_same_record() {
+fn an_sms_and_a_disposition_on_one_record_do_not_conflict_two_sms_do() {
     let verdicts = run_with(
         &rules(),
         &[
             (5, sms(10, "hi")),
             (0, callback(10, now())),
             (0, sms(10, "")),
+            (1, sms(10, "again")),
         ],
     );
     assert_eq!(
         reasons(&verdicts),
         [
-            Some(Reason::SmsUnavailable),
             None,
-            Some(Reason::EmptyMessage)
+            None,
+            Some(Reason::EmptyMessage),
+            Some(Reason::OverriddenByPriority)
         ]
     );
+    assert!(verdicts[0].accepted && verdicts[1].accepted);
 }

@@ -12,6 +12,7 @@ super::conformance!(
     recorded_runs_are_the_newest_of_a_plugin_within_its_tenant,
     an_event_no_longer_pending_is_not_committed_again,
     a_record_two_events_of_one_group_write_ends_as_the_later_left_it,
+    sent_messages_commit_with_their_decision_once_and_read_back_per_tenant,
 );
 
 /// An entry of `project` keyed `key`, about `subject`.
@@ -73,6 +74,7 @@ pub fn processed(event: &PendingEvent, plugin: &str) -> ProcessedEvent {
         decisions: vec![decision(plugin, DecisionOutcome::Ok, serde_json::json!({}))],
         writes: vec![],
         outbox: vec![],
+        messages: vec![],
         opted_out: None,
         processed_at: 1_700_000_100,
         plugin_cpu: Duration::ZERO,
@@ -458,4 +460,109 @@ fn a_record_two_events_of_one_group_write_ends_as_the_later_left_it<S: Backend>(
             (Some(second.event_id), 5, Some("keyword")),
         ]
     );
+}
+
+/// An SMS `text` to `record` by `plugin`.
+pub fn message(
+    project: ProjectId,
+    record: &StoredRecord,
+    text: &str,
+    plugin: &str,
+) -> MessageWrite {
+    MessageWrite {
+        project_id: project,
+        record_id: record.id,
+        phone: record.phone.clone(),
+        text: text.into(),
+        sender_id: None,
+        template_id: Some("ask-time".into()),
+        plugin: plugin.into(),
+        plugin_version: Some(2),
+    }
+}
+
+fn sent_messages_commit_with_their_decision_once_and_read_back_per_tenant<S: Backend>(
+    f: &Fixture<S>,
+) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let first = record_with_phone(store, tenant, project.id, "+36301234567");
+    let second = record_with_phone(store, tenant, project.id, "+36307654321");
+    let (other, other_project) = tenant_with_project(store, "other");
+    accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(tenant, project.id, "b", "r2"),
+        ],
+    );
+    let claimed = store.claim(tenant, EventId(0), 10).unwrap();
+    let mut one = processed(&claimed[0], "ask");
+    one.messages = vec![
+        message(project.id, &first, "When may we call?", "ask"),
+        message(project.id, &second, "Hello {second}", "ask"),
+    ];
+    let mut two = processed(&claimed[1], "ask");
+    two.processed_at += 60;
+    two.messages = vec![message(project.id, &first, "Still there?", "ask")];
+    store.commit(&[one.clone(), two.clone()]).unwrap();
+    // A second commit of the same event sends nothing again, whether the
+    // back end refuses it or skips it.
+    match store.commit(std::slice::from_ref(&one)) {
+        Ok(()) | Err(Error::Conflict { .. }) => {}
+        Err(error) => panic!("neither skipped nor refused: {error:?}"),
+    }
+
+    let page = |after: u64, limit: usize| MessageFilter {
+        project: project.id,
+        record: None,
+        phone: None,
+        after,
+        newest_first: false,
+        limit,
+    };
+    let all = store.messages(tenant, &page(0, 10)).unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    let texts: Vec<&str> = all.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["When may we call?", "Hello {second}", "Still there?"]
+    );
+    let sent = &all[0];
+    assert_eq!(
+        (sent.record_id, sent.event_id, sent.phone.as_str()),
+        (first.id, one.event_id, "+36301234567")
+    );
+    assert_eq!(sent.message_id, one.messages[0].message_id(one.event_id));
+    assert_eq!(
+        (sent.status, sent.created_at, sent.plugin_version),
+        (MessageStatus::Sent, one.processed_at, Some(2))
+    );
+    assert_eq!(sent.template_id.as_deref(), Some("ask-time"));
+    let rest = store.messages(tenant, &page(all[0].id, 10)).unwrap();
+    assert_eq!(rest, all[1..]);
+    assert_eq!(store.messages(tenant, &page(0, 1)).unwrap(), all[..1]);
+
+    let last_to = MessageFilter {
+        phone: Some("+36301234567"),
+        newest_first: true,
+        limit: 1,
+        ..page(0, 1)
+    };
+    let last = store.messages(tenant, &last_to).unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].text, "Still there?");
+    let of_second = MessageFilter {
+        record: Some(second.id),
+        ..page(0, 10)
+    };
+    assert_eq!(store.messages(tenant, &of_second).unwrap().len(), 1);
+
+    // Another tenant sees none of them, by its own project or this one.
+    let theirs = MessageFilter {
+        project: other_project.id,
+        ..page(0, 10)
+    };
+    assert!(store.messages(other, &theirs).unwrap().is_empty());
+    assert!(store.messages(other, &page(0, 10)).unwrap().is_empty());
 }

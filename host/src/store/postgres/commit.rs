@@ -58,6 +58,7 @@ pub(super) fn write_processed(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Re
     write_decisions(tx, events)?;
     write_opt_outs(tx, events)?;
     queue_outbox(tx, events)?;
+    write_messages(tx, events)?;
     write_records(tx, events)
 }
 
@@ -201,6 +202,44 @@ fn write_opt_outs(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
              AS u(t, p, e, c)
          ON CONFLICT DO NOTHING",
         &[&tenants, &phones, &event_ids, &at],
+    )?;
+    Ok(())
+}
+
+/// The SMS the group's decisions send, in order.
+fn write_messages(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
+    let rows: Vec<(&ProcessedEvent, &MessageWrite)> = events
+        .iter()
+        .flat_map(|event| event.messages.iter().map(move |message| (*event, message)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tenants = column(&rows, |(e, _)| big(e.tenant_id.0))?;
+    let projects = column(&rows, |(_, m)| big(m.project_id.0))?;
+    let records = column(&rows, |(_, m)| big(m.record_id.0))?;
+    let event_ids = column(&rows, |(e, _)| big(e.event_id.0))?;
+    let ids = column(&rows, |(e, m)| Ok(m.message_id(e.event_id)))?;
+    let phones = column(&rows, |(_, m)| Ok(m.phone.as_str()))?;
+    let texts = column(&rows, |(_, m)| Ok(m.text.as_str()))?;
+    let senders = column(&rows, |(_, m)| Ok(m.sender_id.as_deref()))?;
+    let templates = column(&rows, |(_, m)| Ok(m.template_id.as_deref()))?;
+    let plugins = column(&rows, |(_, m)| Ok(m.plugin.as_str()))?;
+    let versions = column(&rows, |(_, m)| Ok(m.plugin_version.map(i64::from)))?;
+    let at = column(&rows, |(e, _)| Ok(e.processed_at))?;
+    tx.execute_prepared(
+        "INSERT INTO messages (tenant_id, project_id, record_id, event_id, message_id, phone,
+             text, sender_id, template_id, plugin, plugin_version, status, created_at)
+         SELECT t, p, r, e, id, ph, tx, s, tm, pl, v, 'sent', at
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                     $12::bigint[])
+             WITH ORDINALITY AS u(t, p, r, e, id, ph, tx, s, tm, pl, v, at, k)
+         ORDER BY k",
+        &[
+            &tenants, &projects, &records, &event_ids, &ids, &phones, &texts, &senders, &templates,
+            &plugins, &versions, &at,
+        ],
     )?;
     Ok(())
 }

@@ -186,6 +186,53 @@ impl Records for PgStore {
         .collect()
     }
 
+    fn messages(&self, tenant: TenantId, filter: &MessageFilter<'_>) -> Result<Vec<SentMessage>> {
+        let mut conn = self.conn()?;
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
+        let rows = conn.query(
+            &format!(
+                "SELECT id, message_id, project_id, record_id, event_id, phone, text, sender_id,
+                     template_id, plugin, plugin_version, status, created_at
+                 FROM messages
+                 WHERE tenant_id = $1 AND project_id = $2
+                     AND ($3::bigint IS NULL OR record_id = $3)
+                     AND ($4::text IS NULL OR phone = $4)
+                     AND id > $5
+                 ORDER BY id {order} LIMIT $6"
+            ),
+            &[
+                &big(tenant.0)?,
+                &big(filter.project.0)?,
+                &filter.record.map(|r| big(r.0)).transpose()?,
+                &filter.phone,
+                &big(filter.after)?,
+                &i64::try_from(filter.limit).unwrap_or(i64::MAX),
+            ],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get(11)?;
+                Ok(SentMessage {
+                    id: get_unsigned(row, 0)?,
+                    message_id: row.try_get(1)?,
+                    project_id: ProjectId(get_unsigned(row, 2)?),
+                    record_id: RecordId(get_unsigned(row, 3)?),
+                    event_id: EventId(get_unsigned(row, 4)?),
+                    phone: row.try_get(5)?,
+                    text: row.try_get(6)?,
+                    sender_id: row.try_get(7)?,
+                    template_id: row.try_get(8)?,
+                    plugin: row.try_get(9)?,
+                    plugin_version: get_opt_unsigned(row, 10)?,
+                    status: MessageStatus::parse(&status).ok_or_else(|| Error::Backend {
+                        what: format!("message status {status:?}"),
+                    })?,
+                    created_at: row.try_get(12)?,
+                })
+            })
+            .collect()
+    }
+
     fn set_disposition(
         &self,
         tenant: TenantId,

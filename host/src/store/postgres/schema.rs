@@ -295,4 +295,28 @@ DROP INDEX records_project;
 CREATE INDEX records_project ON records(project_id, id);
 ALTER TABLE events SET (fillfactor = 70);
 "#,
+    // SMS the host sent (the embedded sender's record), each committed
+    // with the decision that sent it: once per event, record and plugin.
+    r#"
+CREATE TABLE messages (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id       BIGINT NOT NULL REFERENCES tenants(id),
+    project_id      BIGINT NOT NULL REFERENCES projects(id),
+    record_id       BIGINT NOT NULL REFERENCES records(id),
+    event_id        BIGINT NOT NULL REFERENCES events(id),
+    message_id      TEXT NOT NULL,
+    phone           TEXT COLLATE "C" NOT NULL,                -- E.164
+    text            TEXT NOT NULL,
+    sender_id       TEXT,
+    template_id     TEXT,
+    plugin          TEXT COLLATE "C" NOT NULL,
+    plugin_version  BIGINT,
+    status          TEXT NOT NULL,                            -- 'sent'
+    created_at      BIGINT NOT NULL,
+    UNIQUE (event_id, record_id, plugin)
+);
+CREATE INDEX messages_project ON messages(tenant_id, project_id, id);
+CREATE INDEX messages_phone ON messages(tenant_id, project_id, phone, id);
+CREATE INDEX messages_record ON messages(tenant_id, record_id, id);
+"#,
 ];

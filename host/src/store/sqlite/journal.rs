@@ -372,6 +372,31 @@ fn commit_processed(
                 what: format!("event {} is not pending", event.event_id),
             });
         }
+        // After the mark: an event decided already is a conflict, not a
+        // second send refused by the messages' uniqueness.
+        for message in &event.messages {
+            tx.prepare_cached(
+                "INSERT INTO messages (tenant_id, project_id, record_id, event_id, message_id,
+                     phone, text, sender_id, template_id, plugin, plugin_version, status,
+                     created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                event.tenant_id.0,
+                message.project_id.0,
+                message.record_id.0,
+                event.event_id.0,
+                message.message_id(event.event_id),
+                message.phone,
+                message.text,
+                message.sender_id,
+                message.template_id,
+                message.plugin,
+                message.plugin_version,
+                MessageStatus::Sent.as_str(),
+                event.processed_at,
+            ])?;
+        }
     }
     tx.commit()?;
     Ok(())

@@ -115,6 +115,55 @@ impl Records for SqliteStore {
         Ok(events)
     }
 
+    fn messages(&self, tenant: TenantId, filter: &MessageFilter<'_>) -> Result<Vec<SentMessage>> {
+        let conn = self.read();
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT id, message_id, project_id, record_id, event_id, phone, text, sender_id,
+                 template_id, plugin, plugin_version, status, created_at
+             FROM messages
+             WHERE tenant_id = ?1 AND project_id = ?2
+                 AND (?3 IS NULL OR record_id = ?3) AND (?4 IS NULL OR phone = ?4)
+                 AND id > ?5
+             ORDER BY id {order} LIMIT ?6"
+        ))?;
+        let rows = statement.query_map(
+            params![
+                tenant.0,
+                filter.project.0,
+                filter.record.map(|r| r.0),
+                filter.phone,
+                filter.after,
+                i64::try_from(filter.limit).unwrap_or(i64::MAX),
+            ],
+            |row| {
+                let status: String = row.get(11)?;
+                Ok(SentMessage {
+                    id: row.get(0)?,
+                    message_id: row.get(1)?,
+                    project_id: ProjectId(row.get(2)?),
+                    record_id: RecordId(row.get(3)?),
+                    event_id: EventId(row.get(4)?),
+                    phone: row.get(5)?,
+                    text: row.get(6)?,
+                    sender_id: row.get(7)?,
+                    template_id: row.get(8)?,
+                    plugin: row.get(9)?,
+                    plugin_version: row.get(10)?,
+                    status: MessageStatus::parse(&status).ok_or_else(|| {
+                        rusqlite::Error::InvalidColumnType(
+                            11,
+                            format!("message status {status:?}"),
+                            rusqlite::types::Type::Text,
+                        )
+                    })?,
+                    created_at: row.get(12)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn add_do_not_contact(&self, tenant: TenantId, phone: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO do_not_contact (tenant_id, phone, source, created_at)

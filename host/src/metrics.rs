@@ -136,7 +136,7 @@ impl Metrics {
             events_processed: counter(
                 &registry,
                 "smstrigger_events_processed_total",
-                "Events processed, by outcome: ok, plugin_failed, opted_out, or error (the batch \
+                "Events processed, by outcome: ok, plugin_failed, opted_out, opted_in, or error (the batch \
                  failed and its events will be claimed again).",
                 &["outcome"],
             ),

@@ -3,10 +3,10 @@
 //!
 //! This module owns two small decisions the host makes about raw text: which
 //! E.164 number a typed phone number means ([`to_e164`], [`same_phone`]), and
-//! whether an inbound message body asks to stop ([`is_opt_out`]). It does not
-//! validate that a number is assigned or reachable, format numbers for
-//! display, guess a country from a number, keep the do-not-contact list, or
-//! decide what re-subscribes a sender: those belong to the callers.
+//! whether an inbound message body asks to stop ([`is_opt_out`]) or to be
+//! contacted again ([`is_opt_in`]). It does not validate that a number is
+//! assigned or reachable, format numbers for display, guess a country from
+//! a number, or keep the do-not-contact list: those belong to the callers.
 //!
 //! # Why hand-written and not the `phonenumber` crate
 //!
@@ -176,43 +176,67 @@ pub fn same_phone(a: &str, b: &str, default_country: &str) -> bool {
     )
 }
 
-/// The opt-out keywords a tenant starts with (DESIGN: "Phones, times and
-/// opt-outs"); a tenant may replace the list.
-pub const DEFAULT_OPT_OUT_KEYWORDS: &[&str] = &[
+/// The opt-out family, as regulators read it: stop, quit, end, revoke,
+/// opt out, cancel, unsubscribe (and `STOPALL`, which carriers treat as
+/// `STOP`). Every tenant's customers may use them whatever the tenant's
+/// own list says: a tenant's keywords add to the family, never replace it.
+pub const STOP_FAMILY: &[&str] = &[
     "STOP",
+    "STOPALL",
     "UNSUBSCRIBE",
     "END",
     "QUIT",
-    "STOPALL",
     "REVOKE",
+    "OPT OUT",
     "OPTOUT",
     "CANCEL",
 ];
 
-/// Whether an inbound message body is an opt-out: its whole trimmed body
-/// equals one of `keywords`, compared in Unicode upper case.
-///
-/// Trailing `.`, `!`, `?` and `…` (and their full-width forms) are ignored,
-/// so `Stop.` and `STOP!!` opt out: carriers treat them as `STOP`, and
-/// missing a real opt-out costs more than honouring a polite one. Anything
-/// else in the body means it is not an opt-out (`stop sending me ads`), and
-/// `YES` is never one. Blank keywords in the list match nothing.
+/// The words that take a phone that opted out back off the do-not-contact
+/// list: an explicit re-subscription. `YES` is not one.
+pub const START_FAMILY: &[&str] = &["START", "UNSTOP"];
+
+/// The opt-out keywords a tenant starts with (DESIGN: "Phones, times and
+/// opt-outs"): the family; a tenant may add its own.
+pub const DEFAULT_OPT_OUT_KEYWORDS: &[&str] = STOP_FAMILY;
+
+/// Whether an inbound message body is an opt-out: its whole body is one of
+/// [`STOP_FAMILY`] or of the tenant's `keywords`, compared as
+/// [`keyword_form`] reads both (case, punctuation and spacing aside), so
+/// `Stop.`, `'STOP'` and `opt-out` opt out: missing a real opt-out costs
+/// more than honouring a polite one. Anything else in the body means it is
+/// not an opt-out (`stop sending me ads`), and `YES` is never one. Blank
+/// keywords in the list match nothing.
 pub fn is_opt_out(message: &str, keywords: &[String]) -> bool {
-    let body = message
-        .trim()
-        .trim_end_matches(|c: char| TRAILING_PUNCTUATION.contains(&c) || c.is_whitespace());
-    if body.is_empty() {
-        return false;
-    }
-    let body = body.to_uppercase();
-    keywords.iter().any(|keyword| {
-        let keyword = keyword.trim();
-        !keyword.is_empty() && keyword.to_uppercase() == body
-    })
+    let body = keyword_form(message);
+    !body.is_empty()
+        && STOP_FAMILY
+            .iter()
+            .copied()
+            .chain(keywords.iter().map(String::as_str))
+            .any(|keyword| keyword_form(keyword) == body)
 }
 
-/// Punctuation an opt-out may end with and still count.
-const TRAILING_PUNCTUATION: &[char] = &['.', '!', '?', '…', '。', '！', '？'];
+/// Whether an inbound message body re-subscribes: its whole body is one of
+/// [`START_FAMILY`], read as [`is_opt_out`] reads.
+pub fn is_opt_in(message: &str) -> bool {
+    let body = keyword_form(message);
+    START_FAMILY
+        .iter()
+        .any(|keyword| keyword_form(keyword) == body)
+}
+
+/// A message body as keywords are compared: Unicode upper case, every
+/// character that is neither a letter nor a digit a space, spaces
+/// collapsed and trimmed (`" 'Opt-out!' "` → `OPT OUT`).
+pub fn keyword_form(text: &str) -> String {
+    let upper = text.to_uppercase();
+    let spaced = upper.split(|c: char| !c.is_alphanumeric());
+    spaced
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The shortest and longest E.164 numbers, in digits including the country code.
 const E164_MIN_DIGITS: usize = 7;
@@ -620,22 +644,25 @@ mod tests {
     }
 
     #[test]
-    fn every_default_keyword_opts_out_in_any_case() {
-        for keyword in DEFAULT_OPT_OUT_KEYWORDS {
-            assert!(is_opt_out(keyword, &keywords()), "{keyword}");
+    fn every_family_keyword_opts_out_in_any_case() {
+        for keyword in STOP_FAMILY {
+            assert!(is_opt_out(keyword, &[]), "{keyword}");
             assert!(is_opt_out(&keyword.to_lowercase(), &keywords()));
         }
-        assert!(is_opt_out("  Stop \n", &keywords()));
-        assert!(is_opt_out("sToPaLl", &keywords()));
+        assert!(is_opt_out("  Stop \n", &[]));
+        assert!(is_opt_out("sToPaLl", &[]));
+        assert!(is_opt_out("opt out", &[]));
+        assert!(is_opt_out("Opt-Out", &[]));
     }
 
     #[test]
-    fn trailing_punctuation_still_opts_out() {
-        for body in ["STOP.", "stop!", "Stop!!", "STOP ?", "stop…", "STOP！"] {
+    fn punctuation_around_a_keyword_still_opts_out() {
+        for body in [
+            "STOP.", "stop!", "Stop!!", "STOP ?", "stop…", "STOP！", "'STOP'", "«stop»", "-Stop-",
+        ] {
             assert!(is_opt_out(body, &keywords()), "{body:?}");
         }
         assert!(!is_opt_out("...", &keywords()));
-        assert!(!is_opt_out("'STOP'", &keywords()));
     }
 
     #[test]
@@ -646,6 +673,7 @@ mod tests {
             "stop sending me ads",
             "STOP STOP",
             "please stop",
+            "s.t.o.p",
             "",
             "  ",
         ] {
@@ -654,16 +682,27 @@ mod tests {
     }
 
     #[test]
-    fn tenant_keywords_compare_in_unicode_upper_case() {
+    fn tenant_keywords_add_to_the_family_in_unicode_upper_case() {
         let hungarian = vec!["leiratkozás".to_string(), " ".to_string()];
         assert!(is_opt_out("LEIRATKOZÁS", &hungarian));
         assert!(is_opt_out("Leiratkozás.", &hungarian));
         assert!(
-            !is_opt_out("STOP", &hungarian),
-            "the tenant list replaces the default"
+            is_opt_out("STOP", &hungarian),
+            "the family holds whatever the tenant's list"
         );
+        assert!(is_opt_out("unsubscribe", &[]), "even with no list at all");
         assert!(!is_opt_out(" ", &hungarian), "blank keywords match nothing");
         let german = vec!["Abmeldung Straße".to_string()];
         assert!(is_opt_out("ABMELDUNG STRASSE", &german));
+    }
+
+    #[test]
+    fn start_and_unstop_re_subscribe_and_yes_does_not() {
+        for body in ["START", "start", "Unstop!", " 'Start' "] {
+            assert!(is_opt_in(body), "{body:?}");
+        }
+        for body in ["YES", "yes please", "start calling me", "STOP", ""] {
+            assert!(!is_opt_in(body), "{body:?}");
+        }
     }
 }

@@ -353,6 +353,7 @@ mod tests {
             outbox: vec![],
             messages: vec![],
             opted_out: None,
+            opted_in: None,
             processed_at: 0,
             plugin_cpu: Default::default(),
         }

@@ -187,6 +187,9 @@ pub struct TenantView {
     name: String,
     webhook_auth: WebhookAuth,
     executor: ExecutorView,
+    /// Whole-message opt-out words of the tenant's own; the opt-out family
+    /// (stop, quit, end, revoke, opt out, cancel, unsubscribe, …) applies
+    /// whatever this list holds.
     opt_out_keywords: Vec<String>,
     /// How far from the host's clock a webhook's timestamp may be; left out
     /// of a `PUT`: the server's defaults (7 days back, 5 minutes ahead

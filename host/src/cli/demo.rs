@@ -247,6 +247,13 @@ impl Demo {
         )?;
         self.inbound("Ferenc opts out", ferenc, "STOP", "2026-12-01 10:30:00")?;
         self.inbound("Ferenc then says YES", ferenc, "YES", "2026-12-01 10:31:00")?;
+        self.inbound("Ferenc texts START", ferenc, "Start", "2026-12-01 10:35:00")?;
+        self.inbound(
+            "Ferenc says YES again",
+            ferenc,
+            "YES",
+            "2026-12-01 10:36:00",
+        )?;
         self.call_disposition(
             "the dialer fails to reach Gábor a second time",
             gabor,
@@ -408,6 +415,11 @@ impl Demo {
                 .collect();
             if decision["outcome"] == "opted_out" {
                 println!("  host: opted out; the sender is on the do-not-contact list now");
+            }
+            if decision["outcome"] == "opted_in" {
+                println!(
+                    "  host: re-subscribed; the sender's opt-out is off the list from the next message"
+                );
             }
             if verdicts.is_empty() && warnings.is_empty() {
                 continue;

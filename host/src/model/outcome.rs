@@ -14,9 +14,12 @@ pub enum DecisionOutcome {
     /// The plugin failed (a trap, a limit, its own error): none of its
     /// actions ran.
     Failed,
-    /// The message was an opt-out: the host listed the sender and ran no
-    /// plugin.
+    /// The message was an opt-out: the host put the sender on the
+    /// do-not-contact list.
     OptedOut,
+    /// The message re-subscribed (`START`, `UNSTOP`): the host took the
+    /// sender off the list where an opt-out had put it.
+    OptedIn,
 }
 
 /// Where a journaled event stands.
@@ -64,7 +67,12 @@ macro_rules! spelled {
     };
 }
 
-spelled!(DecisionOutcome { Ok => "ok", Failed => "failed", OptedOut => "opted_out" });
+spelled!(DecisionOutcome {
+    Ok => "ok",
+    Failed => "failed",
+    OptedOut => "opted_out",
+    OptedIn => "opted_in",
+});
 spelled!(EventState {
     Pending => "pending",
     Superseded => "superseded",
@@ -81,7 +89,7 @@ mod tests {
     #[test]
     fn the_spellings_are_the_stored_and_wire_ones() {
         let outcomes: Vec<_> = DecisionOutcome::ALL.iter().map(|o| o.as_str()).collect();
-        assert_eq!(outcomes, ["ok", "failed", "opted_out"]);
+        assert_eq!(outcomes, ["ok", "failed", "opted_out", "opted_in"]);
         let states: Vec<_> = EventState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(states, ["pending", "superseded", "done", "failed"]);
     }

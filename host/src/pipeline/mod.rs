@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 pub use group_commit::MAX_GROUP;
 pub use incoming::{AcceptError, Acceptance, Incoming, check_window};
-pub use process::{OPT_OUT_DECIDER, ProcessError};
+pub use process::{OPT_IN_DECIDER, OPT_OUT_DECIDER, ProcessError};
 
 use crate::actions::Executor;
 use crate::metrics::Metrics;
@@ -678,11 +678,14 @@ fn cost(result: &Result<ProcessedEvent, ProcessError>) -> Cost {
     })
 }
 
-/// The `outcome` label of a committed event: `opted_out` when the message
-/// was an opt-out, `plugin_failed` when any plugin failed, else `ok`.
+/// The `outcome` label of a committed event: `opted_out` or `opted_in`
+/// when the message was one, `plugin_failed` when any plugin failed, else
+/// `ok`.
 fn outcome(event: &ProcessedEvent) -> &'static str {
     if event.opted_out.is_some() {
         "opted_out"
+    } else if event.opted_in.is_some() {
+        "opted_in"
     } else if event.state() == crate::model::EventState::Failed {
         "plugin_failed"
     } else {

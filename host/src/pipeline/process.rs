@@ -22,6 +22,9 @@ use crate::store::{
 /// The name decisions use for the host's own opt-out rule.
 pub const OPT_OUT_DECIDER: &str = "host:opt-out";
 
+/// The name decisions use for the host's own re-subscription rule.
+pub const OPT_IN_DECIDER: &str = "host:opt-in";
+
 /// Why an event could not be decided now; either way it stays pending and
 /// is tried again, since neither says anything about its plugins.
 #[derive(Debug, thiserror::Error)]
@@ -76,20 +79,31 @@ pub(crate) fn process(
     let event = resolve(store.as_ref(), tenant, &project, incoming)?;
     let mut decisions = Vec::new();
 
-    // Opt-out is the host's rule and comes before any plugin.
-    let opted_out = match &event {
+    // Opting out and back in are the host's rules and come before any
+    // plugin: an opt-out lists the sender before any action is judged; a
+    // re-subscription takes effect for the next event, so nothing this
+    // message makes a plugin ask reaches the phone yet.
+    let (mut opted_out, mut opted_in) = (None, None);
+    let host_rule = match &event {
         SmsEvent::Inbound(sms)
             if phone::is_opt_out(&sms.message, &store.opt_out_keywords(tenant)?) =>
         {
-            decisions.push(DecisionRecord::host(
+            Some((
                 OPT_OUT_DECIDER,
                 DecisionOutcome::OptedOut,
-                None,
-            ));
-            Some(sms.source_phone_number.clone())
+                &mut opted_out,
+                sms,
+            ))
+        }
+        SmsEvent::Inbound(sms) if phone::is_opt_in(&sms.message) => {
+            Some((OPT_IN_DECIDER, DecisionOutcome::OptedIn, &mut opted_in, sms))
         }
         _ => None,
     };
+    if let Some((decider, outcome, phone, sms)) = host_rule {
+        decisions.push(DecisionRecord::host(decider, outcome, None));
+        *phone = Some(sms.source_phone_number.clone());
+    }
 
     let lookup: Arc<dyn RecordLookup> = Arc::new(StoreLookup::new(store, tenant, &project));
     let mut runs = Vec::new();
@@ -210,6 +224,7 @@ pub(crate) fn process(
         outbox: Vec::new(),
         messages,
         opted_out,
+        opted_in,
         processed_at,
         plugin_cpu,
     })

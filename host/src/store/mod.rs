@@ -623,6 +623,9 @@ pub struct ProcessedEvent {
     pub messages: Vec<MessageWrite>,
     /// The sender's phone when the message was an opt-out.
     pub opted_out: Option<String>,
+    /// The sender's phone when the message re-subscribed: its opt-out (and
+    /// only an opt-out: a number the tenant listed stays) leaves the list.
+    pub opted_in: Option<String>,
     pub processed_at: Timestamp,
     /// The CPU time the worker's thread spent in the event's plugin calls
     /// (host calls included, loading excluded): with the fuel, what says
@@ -808,7 +811,8 @@ pub trait Tenants {
     /// at most once per [`API_KEY_LAST_USED_RESOLUTION_SECS`]).
     fn tenant_by_key(&self, key_hash: &str) -> Result<Option<TenantId>>;
     /// The tenant's opt-out keywords: its own, or the defaults when it
-    /// never set any ([`rules::opt_out_keywords`]). Not for back ends to
+    /// never set any ([`rules::opt_out_keywords`]); the opt-out family
+    /// applies besides them (`phone::is_opt_out`). Not for back ends to
     /// override.
     fn opt_out_keywords(&self, tenant: TenantId) -> Result<Vec<String>> {
         Ok(rules::opt_out_keywords(

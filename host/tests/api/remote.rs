@@ -668,6 +668,7 @@ pub fn local_event(b_project: u64, b_record: u64) -> Local {
         outbox: vec![],
         messages: vec![],
         opted_out: None,
+        opted_in: None,
         processed_at: at,
         plugin_cpu: Default::default(),
     };

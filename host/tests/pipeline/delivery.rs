@@ -3,7 +3,7 @@
 //! but for what looks under the SQLite file.
 
 use smstrigger_host::model::DeliveryStatus;
-use smstrigger_host::pipeline::OPT_OUT_DECIDER;
+use smstrigger_host::pipeline::{OPT_IN_DECIDER, OPT_OUT_DECIDER};
 use smstrigger_test_components as components;
 
 use super::*;
@@ -17,6 +17,7 @@ on_both!(
     a_late_not_traceable_never_overrides_delivered,
     sent_then_delivered_processes_both,
     stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe,
+    start_re_subscribes_an_opt_out_but_not_a_number_the_tenant_listed,
     a_burst_of_one_tenant_does_not_hold_back_another_tenants_event,
     the_next_event_runs_what_was_activated_rolled_back_or_bound_since,
     a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why,
@@ -166,6 +167,44 @@ fn stop_opts_out_before_any_plugin_and_a_later_yes_does_not_resubscribe(place: P
     assert_eq!(verdict["accepted"], false);
     assert_eq!(verdict["reason"], "do_not_contact");
     assert_eq!(f.events_of(customer.id), vec![]);
+}
+
+/// `START` (or `UNSTOP`) takes an opt-out back off the list, effective for
+/// the next message; `YES` never did. A number the tenant listed itself
+/// (a regulator's list, say) stays whatever its owner texts.
+fn start_re_subscribes_an_opt_out_but_not_a_number_the_tenant_listed(place: Place) {
+    let f = Fixture::on(place);
+    f.install(f.tenant, "promise-to-pay", components::PROMISE_TO_PAY);
+    f.bind(&[("promise-to-pay", 10, &[])]);
+    let customer = f.record(PHONE);
+    accepted(f.inbound(PHONE, "Opt-out!", local("2026-12-01 10:00")));
+    let start = accepted(f.inbound(PHONE, "'Start'", local("2026-12-01 10:05")));
+    let yes = accepted(f.inbound(PHONE, "YES", local("2026-12-01 10:10")));
+    f.drain();
+    let decisions = f.event(start).decisions;
+    assert_eq!(decisions[0].plugin, OPT_IN_DECIDER);
+    assert_eq!(
+        decisions[0].outcome,
+        smstrigger_host::model::DecisionOutcome::OptedIn
+    );
+    assert!(
+        f.store
+            .do_not_contact(f.tenant, &[PHONE.into()])
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.verdicts(yes)[0]["accepted"], true);
+    assert_eq!(f.events_of(customer.id).len(), 1);
+
+    let listed = "+36307654321";
+    f.record(listed);
+    f.store.add_do_not_contact(f.tenant, listed).unwrap();
+    accepted(f.inbound(listed, "UNSTOP", local("2026-12-01 10:20")));
+    f.drain();
+    assert_eq!(
+        f.store.do_not_contact(f.tenant, &[listed.into()]).unwrap(),
+        vec![listed.to_string()]
+    );
 }
 
 fn a_burst_of_one_tenant_does_not_hold_back_another_tenants_event(place: Place) {

@@ -76,6 +76,7 @@ pub fn processed(event: &PendingEvent, plugin: &str) -> ProcessedEvent {
         outbox: vec![],
         messages: vec![],
         opted_out: None,
+        opted_in: None,
         processed_at: 1_700_000_100,
         plugin_cpu: Duration::ZERO,
     }

@@ -158,6 +158,7 @@ fn journaling_and_committing_leave_the_settings_generation_alone<S: Backend>(f: 
             outbox: Vec::new(),
             messages: Vec::new(),
             opted_out: Some("+36301234567".into()),
+            opted_in: None,
             processed_at: 1,
             plugin_cpu: Duration::ZERO,
         }])

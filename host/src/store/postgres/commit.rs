@@ -57,6 +57,7 @@ pub(super) fn mark_decided(
 pub(super) fn write_processed(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
     write_decisions(tx, events)?;
     write_opt_outs(tx, events)?;
+    write_opt_ins(tx, events)?;
     queue_outbox(tx, events)?;
     write_messages(tx, events)?;
     write_records(tx, events)
@@ -202,6 +203,30 @@ fn write_opt_outs(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
              AS u(t, p, e, c)
          ON CONFLICT DO NOTHING",
         &[&tenants, &phones, &event_ids, &at],
+    )?;
+    Ok(())
+}
+
+/// Re-subscriptions: each sender's opt-out leaves the list (a number the
+/// tenant listed itself stays). After the group's opt-outs, as if its
+/// events had committed one by one; a group holds one event per phone.
+fn write_opt_ins(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
+    let mut tenants = Vec::new();
+    let mut phones = Vec::new();
+    for event in events {
+        if let Some(phone) = event.opted_in.as_deref() {
+            tenants.push(big(event.tenant_id.0)?);
+            phones.push(phone);
+        }
+    }
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    tx.execute_prepared(
+        "DELETE FROM do_not_contact d
+         USING unnest($1::bigint[], $2::text[]) AS u(t, p)
+         WHERE d.tenant_id = u.t AND d.phone = u.p AND d.source = 'opt-out'",
+        &[&tenants, &phones],
     )?;
     Ok(())
 }

@@ -322,6 +322,13 @@ fn commit_processed(
                 event.processed_at
             ])?;
         }
+        if let Some(phone) = &event.opted_in {
+            tx.prepare_cached(
+                "DELETE FROM do_not_contact
+                 WHERE tenant_id = ?1 AND phone = ?2 AND source = 'opt-out'",
+            )?
+            .execute(params![event.tenant_id.0, phone])?;
+        }
         super::outbox::queue(&tx, event)?;
         for write in &event.writes {
             let changed = tx

@@ -8,6 +8,7 @@ mod judge;
 pub mod outbox;
 pub mod remote;
 pub mod router;
+pub mod segments;
 pub mod validate;
 
 pub use executor::{EmbeddedExecutor, Executor};

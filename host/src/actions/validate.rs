@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::calling_hours::{local_time, parse_zone};
+use super::segments::segments;
 use crate::model::{
     Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, SendSms, SetDisposition,
     Timestamp,
@@ -53,6 +54,8 @@ pub enum Reason {
     OutsideCallingHours,
     /// An SMS with no text (nothing but white space).
     EmptyMessage,
+    /// An SMS that would cost more segments than the project allows.
+    TooManySegments,
 }
 
 impl Reason {
@@ -70,6 +73,7 @@ impl Reason {
             Reason::ShiftedToCallingHours => "shifted_to_calling_hours",
             Reason::OutsideCallingHours => "outside_calling_hours",
             Reason::EmptyMessage => "empty_message",
+            Reason::TooManySegments => "too_many_segments",
         }
     }
 }
@@ -206,12 +210,18 @@ fn check(
         Action::SetDisposition(set) => {
             check_disposition(event_time, rules, record, do_not_contact, set)
         }
-        Action::SendSms(sms) => check_sms(record, do_not_contact, sms),
+        Action::SendSms(sms) => check_sms(rules, record, do_not_contact, sms),
     }
 }
 
-/// An SMS to `record`: a phone that may be contacted and a text.
-fn check_sms(record: &RecordScope, do_not_contact: &BTreeSet<String>, sms: &SendSms) -> Verdict {
+/// An SMS to `record`: a phone that may be contacted and a text within the
+/// project's segments.
+fn check_sms(
+    rules: &ProjectRules,
+    record: &RecordScope,
+    do_not_contact: &BTreeSet<String>,
+    sms: &SendSms,
+) -> Verdict {
     let action = Action::SendSms(sms.clone());
     let reject = |reason, detail| Verdict::reject(&action, reason, detail);
     let id = record.id;
@@ -223,6 +233,19 @@ fn check_sms(record: &RecordScope, do_not_contact: &BTreeSet<String>, sms: &Send
     }
     if sms.text.trim().is_empty() {
         return reject(Reason::EmptyMessage, "the SMS has no text".into());
+    }
+    let cost = segments(&sms.text);
+    if cost.count > rules.max_sms_segments {
+        return reject(
+            Reason::TooManySegments,
+            format!(
+                "the text is {} {} units, {} segments; the project allows {}",
+                cost.units,
+                cost.encoding.as_str(),
+                cost.count,
+                rules.max_sms_segments
+            ),
+        );
     }
     Verdict::accept(action, None, None)
 }

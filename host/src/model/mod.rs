@@ -14,7 +14,7 @@ pub use outcome::{DecisionOutcome, EventState};
 
 pub use rules::{
     CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,
-    PastCallbackPolicy, ProjectRules, TenantLimits,
+    DEFAULT_MAX_SMS_SEGMENTS, PastCallbackPolicy, ProjectRules, TenantLimits,
 };
 
 /// An instant as seconds since the Unix epoch, UTC.

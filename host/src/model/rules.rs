@@ -15,6 +15,10 @@ pub const DEFAULT_HORIZON_DAYS: u32 = 90;
 /// How many actions one event may execute, across all plugins, when a project says nothing.
 pub const DEFAULT_MAX_ACTIONS_PER_EVENT: usize = 16;
 
+/// The most segments one SMS may cost (carriers concatenate up to about
+/// ten): a longer text is refused, not sent as a costly surprise.
+pub const DEFAULT_MAX_SMS_SEGMENTS: usize = 10;
+
 /// A project's calling window, local to each record: "08:00"–"20:00".
 ///
 /// The window is `[start, end)`: a call at `start` is allowed, one at `end`
@@ -137,6 +141,13 @@ pub struct ProjectRules {
     /// (2) and Discard are always valid and need not be listed.
     #[serde(default)]
     pub dispositions: BTreeSet<u32>,
+    /// The most segments one SMS may cost.
+    #[serde(default = "default_max_sms_segments")]
+    pub max_sms_segments: usize,
+}
+
+fn default_max_sms_segments() -> usize {
+    DEFAULT_MAX_SMS_SEGMENTS
 }
 
 fn default_horizon_days() -> u32 {
@@ -159,6 +170,7 @@ impl ProjectRules {
             horizon_days: DEFAULT_HORIZON_DAYS,
             max_actions_per_event: DEFAULT_MAX_ACTIONS_PER_EVENT,
             dispositions: BTreeSet::new(),
+            max_sms_segments: DEFAULT_MAX_SMS_SEGMENTS,
         }
     }
 }

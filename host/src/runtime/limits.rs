@@ -43,8 +43,15 @@ pub const DEFAULT_TABLE_ELEMENTS: usize = 10_000;
 /// answer cannot make the host allocate without bound.
 pub const DEFAULT_MAX_ACTIONS: usize = 16;
 
-/// Bytes of one action's note; a longer note fails the call.
+/// Bytes of one action's note (and of an SMS's sender or template id); a
+/// longer one fails the call.
 pub const DEFAULT_MAX_NOTE_BYTES: usize = 1024;
+
+/// Bytes of one SMS's text; a longer text fails the call. Room for the
+/// longest text validation may let through (ten UCS-2 segments of
+/// four-byte characters); validation then holds it to the project's
+/// segments.
+pub const MAX_SMS_TEXT_BYTES: usize = 4096;
 
 /// Bytes of the error message a plugin may return; longer ones are cut.
 pub const MAX_ERROR_BYTES: usize = 4096;

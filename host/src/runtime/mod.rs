@@ -53,7 +53,7 @@ pub use state::PluginConfig;
 pub use wasi::LINKED as LINKED_WASI;
 
 use bindings::{v1, v2};
-use limits::{MAX_ERROR_BYTES, StoreLimiter};
+use limits::{MAX_ERROR_BYTES, MAX_SMS_TEXT_BYTES, StoreLimiter};
 use state::CallState;
 
 pub use crate::model::WorldVersion;
@@ -464,25 +464,22 @@ fn checked_answer(actions: Vec<Action>, limits: &Limits) -> Result<Vec<Action>, 
         });
     }
     for (index, action) in actions.iter().enumerate() {
-        let len = match action {
-            Action::SetDisposition(set) => set.note.as_ref().map_or(0, String::len),
-            Action::SendSms(sms) => [
+        let (notes, text) = match action {
+            Action::SetDisposition(set) => ([set.note.as_ref(), None], None),
+            Action::SendSms(sms) => (
+                [sms.sender_id.as_ref(), sms.template_id.as_ref()],
                 Some(&sms.text),
-                sms.sender_id.as_ref(),
-                sms.template_id.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            .map(String::len)
-            .max()
-            .unwrap_or(0),
+            ),
         };
-        if len > limits.max_note_bytes {
-            return Err(Error::NoteTooLong {
-                index,
-                len,
-                limit: limits.max_note_bytes,
-            });
+        let over = |len: usize, limit: usize| {
+            (len > limit).then_some(Error::NoteTooLong { index, len, limit })
+        };
+        let note = notes.into_iter().flatten().map(String::len).max();
+        let too_long = note
+            .and_then(|len| over(len, limits.max_note_bytes))
+            .or_else(|| text.and_then(|text| over(text.len(), MAX_SMS_TEXT_BYTES)));
+        if let Some(error) = too_long {
+            return Err(error);
         }
     }
     Ok(actions)

@@ -314,6 +314,7 @@ impl Project {
             max_actions_per_event: self.settings.max_actions_per_event,
             past_callback: self.settings.past_callback_policy,
             dispositions: self.dispositions.iter().map(|d| d.id).collect(),
+            max_sms_segments: crate::model::DEFAULT_MAX_SMS_SEGMENTS,
         }
     }
 }

@@ -415,6 +415,24 @@ fn an_sms_faces_scope_do_not_contact_and_its_text() {
 }
 
 #[test]
+fn an_sms_over_the_projects_segments_is_refused_naming_its_cost() {
+    // Ten GSM-7 segments are 1,530 septets; one more character is eleven.
+    assert_accepted(&one(sms(10, &"a".repeat(1_530))));
+    let long = one(sms(10, &"a".repeat(1_531)));
+    assert_rejected(&long, Reason::TooManySegments);
+    assert!(long.detail.unwrap().contains("11 segments"));
+    // In UCS-2 (an `á`) the same budget is 670 units.
+    assert_accepted(&one(sms(10, &"á".repeat(670))));
+    assert_rejected(&one(sms(10, &"á".repeat(671))), Reason::TooManySegments);
+    let strict = ProjectRules {
+        max_sms_segments: 1,
+        ..rules()
+    };
+    let verdicts = run_with(&strict, &[(0, sms(10, &"a".repeat(161)))]);
+    assert_eq!(verdicts[0].reason, Some(Reason::TooManySegments));
+}
+
+#[test]
 fn an_sms_and_a_disposition_on_one_record_do_not_conflict_two_sms_do() {
     let verdicts = run_with(
         &rules(),

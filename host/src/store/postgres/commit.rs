@@ -52,8 +52,10 @@ pub(super) fn mark_decided(
 }
 
 /// Everything of `events` but their done marks, inside the commit's
-/// transaction: decisions (a binding's config stored once), opt-outs,
-/// outbox items, record changes and their event-list entries.
+/// transaction: decisions (a binding's config stored once), opt-outs and
+/// re-subscriptions, outbox items, sent messages, record changes and their
+/// event-list entries. `events` are those whose done mark took, so nothing
+/// of an event decided elsewhere is written twice.
 pub(super) fn write_processed(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
     write_decisions(tx, events)?;
     write_opt_outs(tx, events)?;

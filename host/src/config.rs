@@ -52,6 +52,17 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// (a `?wait=true` webhook waits up to 10 s for its decision, within this).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+impl Config {
+    /// The root of the URLs SMS providers call: [`Config::public_url`]
+    /// without a trailing slash, else `http://` and the listen address.
+    pub fn public_root(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
 /// Everything `smstrigger serve` needs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
@@ -65,6 +76,11 @@ pub struct Config {
     pub database_url: Option<DatabaseUrl>,
     /// Creates tenants and keys; sees no tenant's data. Unset: no operator.
     pub operator_key: Option<String>,
+    /// The URL the SMS providers reach this host at (e.g.
+    /// `https://sms.example.com`): the root of the status callbacks of SMS
+    /// sent through a provider, and of the URLs their signatures cover.
+    /// Unset: `http://` and the listen address.
+    pub public_url: Option<String>,
     /// Seals secrets at rest (executor tokens): 32 bytes as hex or base64.
     /// Unset: a key generated into the data directory on first start
     /// (`secrets.key`, mode 0600). Its `Debug` never shows it.
@@ -100,6 +116,7 @@ impl Default for Config {
             data_dir: DEFAULT_DATA_DIR.into(),
             database_url: None,
             operator_key: None,
+            public_url: None,
             secrets_key: None,
             workers: 0,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -428,6 +445,9 @@ impl Config {
                 v.parse()
                     .map_err(|e| anyhow::anyhow!("SMSTRIGGER_SECRETS_KEY: {e}"))?,
             );
+        }
+        if let Some(v) = get("SMSTRIGGER_PUBLIC_URL") {
+            self.public_url = Some(v.trim().to_string());
         }
         if let Some(v) = get("SMSTRIGGER_WORKERS") {
             self.workers = parse("SMSTRIGGER_WORKERS", &v)?;

@@ -26,6 +26,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::actions::outbox::OutboxPolicy;
+use crate::actions::remote::client::RemoteClient;
+use crate::actions::sms::SmsSender;
 use crate::actions::{RemoteExecutor, TenantRouter};
 use crate::api::{self, AppState};
 use crate::config::Config;
@@ -74,9 +76,14 @@ pub fn open(config: Config) -> anyhow::Result<AppState> {
     }
     let runtime = Arc::new(Runtime::new(Some(cache))?);
     let remote = RemoteExecutor::from_config(Arc::clone(&store), &config.remote)?;
+    let sms = SmsSender::new(
+        RemoteClient::from_config(&config.remote)?,
+        config.public_root(),
+    );
     let executor = Arc::new(TenantRouter::with_remote(
         Arc::clone(&store),
         remote,
+        sms,
         OutboxPolicy::default(),
         config.clock.clone(),
     ));

@@ -9,7 +9,9 @@ pub mod outbox;
 pub mod remote;
 pub mod router;
 pub mod segments;
+pub mod sms;
 pub mod validate;
+pub mod workers;
 
 pub use executor::{EmbeddedExecutor, Executor};
 pub use judge::judge;

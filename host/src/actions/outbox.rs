@@ -11,8 +11,7 @@
 //! - **per tenant, in order**: one worker per tenant at a time delivers its
 //!   items oldest first, and a later item waits for an earlier one's retry
 //!   (a later callback on a record must not be overtaken by an older one);
-//!   at most [`MAX_WORKERS`] tenants are served at once, each on its own
-//!   thread, so a remote that hangs holds only its own tenant's worker;
+//!   the workers, their cap and the breakers are [`super::workers`]';
 //! - **exactly once**: an item is queued in the transaction that decides its
 //!   event, and every attempt sends the same `Idempotency-Key`, so a crash
 //!   between the remote's answer and the settlement re-sends an attempt the
@@ -21,8 +20,6 @@
 //!   ([`OutboxPolicy`]) until the action's time budget runs out; then the
 //!   item is `failed`, visible at `GET /v1/events/{id}` with the reason, as
 //!   is a remote's considered refusal (a 417: `refused`, not retried);
-//! - **a circuit breaker per tenant**: after a run of failures its items
-//!   wait a while before anyone calls that remote again;
 //! - **never a past callback**: an item whose next call date passed while
 //!   it waited is judged on each attempt by the same rule as the embedded
 //!   store's writes at commit ([`judge_write`]): refused (not executed,
@@ -34,187 +31,62 @@
 //! at commit becomes `true` (with the remote's entry) or `false` (with the
 //! error).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::execution_time::{AtExecution, judge_write};
 use super::remote::{Delivery, RemoteExecutor, RemoteTarget};
+use super::workers::{Breakers, Channel, Workers};
+pub use super::workers::{MAX_WORKERS, OutboxPolicy};
 use crate::config::Clock;
-use crate::model::TenantId;
+use crate::model::{TenantId, Timestamp};
 use crate::store::{DeliveryState, OutboxItem, RecordWrite, Settlement, Store};
-
-/// Tenants whose outbox is being delivered at once, each on its own thread.
-pub const MAX_WORKERS: usize = 16;
 
 /// Items one worker reads per pass.
 const BATCH: usize = 64;
 
-/// How often the dispatcher looks for due items unprompted.
-const POLL: Duration = Duration::from_millis(200);
+/// The remote tenants' outbox: its workers stop when it is dropped.
+pub type Outbox = Workers<RemoteWrites>;
 
-/// How the outbox retries.
-#[derive(Debug, Clone, Copy)]
-pub struct OutboxPolicy {
-    /// How long an action may keep failing before it is given up (`failed`).
-    pub budget: Duration,
-    /// The wait after the first failed attempt; it doubles per attempt.
-    pub first_backoff: Duration,
-    /// The longest wait between attempts.
-    pub max_backoff: Duration,
-    /// Failed attempts in a row that open a tenant's circuit breaker.
-    pub breaker_failures: u32,
-    /// How long an open breaker keeps a tenant's remote uncalled.
-    pub breaker_open: Duration,
+/// Starts the outbox's dispatcher, which hands each tenant with due items
+/// to a worker of its own.
+pub fn start(
+    store: Arc<dyn Store>,
+    remote: RemoteExecutor,
+    policy: OutboxPolicy,
+    clock: Clock,
+) -> Outbox {
+    Workers::start(
+        RemoteWrites {
+            store,
+            remote,
+            policy,
+            clock,
+        },
+        policy,
+    )
 }
 
-impl Default for OutboxPolicy {
-    fn default() -> Self {
-        Self {
-            budget: Duration::from_secs(24 * 3600),
-            first_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
-            breaker_failures: 3,
-            breaker_open: Duration::from_secs(30),
-        }
-    }
-}
-
-impl OutboxPolicy {
-    /// The wait before attempt `attempts + 1`, after `attempts` failures.
-    fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
-        self.first_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
-/// The outbox's workers; they stop when it is dropped.
-pub struct Outbox {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
+/// Remote tenants' record writes, carried out through their `/v2` API.
+pub struct RemoteWrites {
     store: Arc<dyn Store>,
     remote: RemoteExecutor,
     policy: OutboxPolicy,
     /// Whether a callback's time has passed (tests and the demo pin it);
     /// retries are scheduled on the system clock.
     clock: Clock,
-    /// Tenants with a worker delivering now.
-    busy: Mutex<HashSet<TenantId>>,
-    /// Per tenant: failures in a row, and until when its breaker is open.
-    breakers: Mutex<HashMap<TenantId, Breaker>>,
-    /// Set (and notified) when a commit queued something.
-    wake: (Mutex<bool>, Condvar),
 }
 
-#[derive(Debug, Default)]
-struct Breaker {
-    failures: u32,
-    open_until: Option<Instant>,
-}
+impl Channel for RemoteWrites {
+    const NAME: &'static str = "outbox";
 
-impl Outbox {
-    /// Starts the dispatcher, which hands each tenant with due items to a
-    /// worker of its own.
-    pub fn start(
-        store: Arc<dyn Store>,
-        remote: RemoteExecutor,
-        policy: OutboxPolicy,
-        clock: Clock,
-    ) -> Self {
-        let shared = Arc::new(Shared {
-            store,
-            remote,
-            policy,
-            clock,
-            busy: Mutex::default(),
-            breakers: Mutex::default(),
-            wake: (Mutex::new(false), Condvar::new()),
-        });
-        let weak = Arc::downgrade(&shared);
-        thread::Builder::new()
-            .name("smstrigger-outbox".into())
-            .spawn(move || dispatch(weak))
-            .expect("spawning the outbox dispatcher");
-        Self { shared }
-    }
-
-    /// Something was queued: look now rather than at the next poll.
-    pub fn wake(&self) {
-        let (flag, condvar) = &self.shared.wake;
-        *lock(flag) = true;
-        condvar.notify_one();
-    }
-}
-
-impl Drop for Outbox {
-    fn drop(&mut self) {
-        self.wake(); // the dispatcher sees the outbox gone and ends
-    }
-}
-
-/// The dispatcher: until the outbox is dropped, hands due tenants to
-/// workers.
-fn dispatch(shared: Weak<Shared>) {
-    loop {
-        let Some(outbox) = shared.upgrade() else {
-            return;
-        };
-        let now = chrono::Utc::now().timestamp();
-        match outbox.store.outbox_due_tenants(now) {
-            Ok(tenants) => {
-                for tenant in tenants {
-                    if !outbox.may_call(tenant) || !outbox.claim(tenant) {
-                        continue;
-                    }
-                    let worker = Arc::clone(&outbox);
-                    let spawned = thread::Builder::new()
-                        .name(format!("smstrigger-outbox-{tenant}"))
-                        .spawn(move || {
-                            worker.deliver(tenant);
-                            lock(&worker.busy).remove(&tenant);
-                        });
-                    if let Err(error) = spawned {
-                        tracing::error!(%tenant, %error, "could not start an outbox worker");
-                        lock(&outbox.busy).remove(&tenant);
-                    }
-                }
-            }
-            Err(error) => tracing::error!(%error, "reading the outbox failed; retrying"),
-        }
-        let (flag, condvar) = &outbox.wake;
-        let guard = lock(flag);
-        let (mut woken, _) = condvar
-            .wait_timeout_while(guard, POLL, |woken| !*woken)
-            .unwrap_or_else(|p| p.into_inner());
-        *woken = false;
-    }
-}
-
-impl Shared {
-    /// Takes `tenant` for a new worker: false when it has one or every
-    /// worker is busy.
-    fn claim(&self, tenant: TenantId) -> bool {
-        let mut busy = lock(&self.busy);
-        busy.len() < MAX_WORKERS && busy.insert(tenant)
-    }
-
-    /// False while `tenant`'s breaker is open.
-    fn may_call(&self, tenant: TenantId) -> bool {
-        lock(&self.breakers)
-            .get(&tenant)
-            .and_then(|b| b.open_until)
-            .is_none_or(|until| Instant::now() >= until)
+    fn due_tenants(&self, now: Timestamp) -> crate::store::Result<Vec<TenantId>> {
+        self.store.outbox_due_tenants(now)
     }
 
     /// Delivers `tenant`'s due items in order until one must wait.
-    fn deliver(&self, tenant: TenantId) {
+    fn deliver(&self, tenant: TenantId, breakers: &Breakers) {
         loop {
             let items = match self.store.outbox_pending(tenant, BATCH) {
                 Ok(items) => items,
@@ -227,10 +99,12 @@ impl Shared {
                 return;
             }
             for item in &items {
-                if item.next_attempt_at > chrono::Utc::now().timestamp() || !self.may_call(tenant) {
+                if item.next_attempt_at > chrono::Utc::now().timestamp()
+                    || !breakers.may_call(tenant)
+                {
                     return; // later items wait for this one
                 }
-                match self.attempt(item) {
+                match self.attempt(item, breakers) {
                     Ok(DeliveryState::Pending) => return, // to be retried
                     Ok(_) => {}
                     Err(error) => {
@@ -241,9 +115,15 @@ impl Shared {
             }
         }
     }
+}
 
+impl RemoteWrites {
     /// One attempt at `item`, settled; returns the item's new state.
-    fn attempt(&self, item: &OutboxItem) -> crate::store::Result<DeliveryState> {
+    fn attempt(
+        &self,
+        item: &OutboxItem,
+        breakers: &Breakers,
+    ) -> crate::store::Result<DeliveryState> {
         let settings = self.store.tenant(item.tenant_id)?;
         // A callback that passed while the item waited is moved or refused,
         // as its project says.
@@ -275,15 +155,13 @@ impl Shared {
         let attempts = item.attempts + 1;
         let (state, result, executed, next_attempt_at) = match delivery {
             Delivery::Delivered(entry) => {
-                self.breaker(item.tenant_id, true);
+                breakers.record(item.tenant_id, true);
                 (DeliveryState::Delivered, entry, Some(true), now)
             }
             Delivery::Refused(error) => (DeliveryState::Refused, error, Some(false), now),
             Delivery::Failed(error) => {
-                self.breaker(item.tenant_id, false);
-                let given_up =
-                    now.saturating_sub(item.queued_at) >= self.policy.budget.as_secs() as i64;
-                if given_up {
+                breakers.record(item.tenant_id, false);
+                if self.policy.given_up(item.queued_at, now) {
                     (DeliveryState::Failed, error, Some(false), now)
                 } else {
                     let wait = self.policy.backoff(attempts).as_secs().max(1) as i64;
@@ -321,23 +199,6 @@ impl Shared {
             },
         )?;
         Ok(state)
-    }
-
-    /// Counts a success or a failure against `tenant`'s breaker.
-    fn breaker(&self, tenant: TenantId, succeeded: bool) {
-        let mut breakers = lock(&self.breakers);
-        let breaker = breakers.entry(tenant).or_default();
-        if succeeded {
-            *breaker = Breaker::default();
-            return;
-        }
-        breaker.failures += 1;
-        if breaker.failures >= self.policy.breaker_failures {
-            breaker.open_until = Some(Instant::now() + self.policy.breaker_open);
-            breaker.failures = 0;
-            tracing::warn!(%tenant, open_for = ?self.policy.breaker_open,
-                "the tenant's remote keeps failing; its circuit breaker is open");
-        }
     }
 }
 
@@ -386,76 +247,9 @@ pub(crate) fn mark(
 /// What a queued action's verdict says until it is settled.
 pub(crate) const QUEUED: &str = "queued";
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The outbox's state on a real store, with a breaker that opens after
-    /// three failures for `open`.
-    fn shared(dir: &std::path::Path, open: Duration) -> Shared {
-        let store: Arc<dyn Store> = Arc::new(crate::store::SqliteStore::open(dir).unwrap());
-        Shared {
-            remote: RemoteExecutor::new(Arc::clone(&store)),
-            store,
-            policy: OutboxPolicy {
-                breaker_failures: 3,
-                breaker_open: open,
-                ..OutboxPolicy::default()
-            },
-            clock: Clock::default(),
-            busy: Mutex::default(),
-            breakers: Mutex::default(),
-            wake: (Mutex::new(false), Condvar::new()),
-        }
-    }
-
-    /// A remote that keeps failing is left alone for a while, and only its
-    /// own tenant's: another tenant's remote is still called.
-    #[test]
-    fn a_run_of_failures_opens_the_tenants_breaker_until_it_times_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = shared(dir.path(), Duration::from_millis(100));
-        let (hostile, quiet) = (TenantId(1), TenantId(2));
-        outbox.breaker(hostile, false);
-        outbox.breaker(hostile, false);
-        assert!(outbox.may_call(hostile), "two failures are not a run");
-        outbox.breaker(hostile, false);
-        assert!(!outbox.may_call(hostile), "the third opens it");
-        assert!(outbox.may_call(quiet), "another tenant is not affected");
-        std::thread::sleep(Duration::from_millis(150));
-        assert!(outbox.may_call(hostile), "it closes again in time");
-        outbox.breaker(hostile, false);
-        outbox.breaker(hostile, true);
-        outbox.breaker(hostile, false);
-        outbox.breaker(hostile, false);
-        assert!(outbox.may_call(hostile), "a success starts the count over");
-    }
-
-    /// At most [`MAX_WORKERS`] tenants are delivered to at once, and one
-    /// tenant has one worker at a time.
-    #[test]
-    fn workers_are_one_per_tenant_and_capped_in_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = shared(dir.path(), Duration::from_secs(30));
-        assert!(outbox.claim(TenantId(0)));
-        assert!(!outbox.claim(TenantId(0)), "one worker per tenant");
-        for tenant in 1..MAX_WORKERS as u64 {
-            assert!(outbox.claim(TenantId(tenant)));
-        }
-        assert!(!outbox.claim(TenantId(999)), "the cap is reached");
-    }
-
-    #[test]
-    fn backoff_doubles_from_the_first_wait_up_to_the_cap() {
-        let policy = OutboxPolicy::default();
-        let waits: Vec<u64> = (1..=11).map(|a| policy.backoff(a).as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
-        assert_eq!(policy.backoff(u32::MAX).as_secs(), 300);
-    }
 
     #[test]
     fn a_settlement_marks_the_first_queued_verdict_on_its_record() {

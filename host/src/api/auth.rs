@@ -161,6 +161,7 @@ mod tests {
             previous_webhook_secret: None,
             webhook_auth: auth,
             executor: crate::store::ExecutorSettings::Embedded,
+            sms_sender: crate::store::SmsSenderSettings::Embedded,
             accept_window: None,
         }
     }

@@ -22,6 +22,7 @@ mod records;
 mod replay;
 mod secrets;
 mod tenants;
+mod twilio;
 mod v2;
 mod webhooks;
 
@@ -156,6 +157,14 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/webhooks/call/disposition",
             post(webhooks::webhooks_call_disposition),
+        )
+        .route(
+            "/v1/webhooks/twilio/{tenant}/status",
+            post(twilio::twilio_status),
+        )
+        .route(
+            "/v1/webhooks/twilio/{tenant}/inbound",
+            post(twilio::twilio_inbound),
         )
         .route("/v1/plugins", get(plugins::plugins_list))
         .route(

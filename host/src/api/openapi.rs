@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 use super::auth::SIGNATURE_HEADER;
 use super::error::{ErrorBody, ErrorDetail};
 use super::{
-    do_not_contact, events, ops, plugins, projects, records, replay, secrets, tenants,
+    do_not_contact, events, ops, plugins, projects, records, replay, secrets, tenants, twilio,
     v2 as v2_api, webhooks,
 };
 
@@ -44,6 +44,8 @@ use super::{
         webhooks::webhooks_status,
         webhooks::webhooks_inbound,
         webhooks::webhooks_call_disposition,
+        twilio::twilio_status,
+        twilio::twilio_inbound,
         plugins::plugins_list,
         plugins::plugins_upload,
         plugins::plugins_get,
@@ -76,7 +78,7 @@ use super::{
     tags(
         (name = "operations", description = "Health and this document (no key); metrics (the operator key, or a tenant's key for its own series)."),
         (name = "tenants", description = "Tenants and keys (operator key), a tenant's own settings."),
-        (name = "webhooks", description = "SMS events and call dispositions from the contact-center platform."),
+        (name = "webhooks", description = "SMS events and call dispositions from the contact-center platform; status callbacks and inbound messages from an SMS provider speaking the Twilio Messages API."),
         (name = "plugins", description = "Plugin versions, hot swap, dry runs and bindings."),
         (name = "projects", description = "Projects and their dispositions."),
         (name = "records", description = "A project's customer records."),

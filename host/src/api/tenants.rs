@@ -13,7 +13,9 @@ use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::directory::{Credentials, NewKey};
 use crate::model::TenantId;
-use crate::store::{AcceptWindow, ExecutorSettings, TenantLimits, TenantSettings, WebhookAuth};
+use crate::store::{
+    AcceptWindow, ExecutorSettings, SmsSenderSettings, TenantLimits, TenantSettings, WebhookAuth,
+};
 
 /// `POST /v1/tenants`: the new tenant's name.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -187,6 +189,10 @@ pub struct TenantView {
     name: String,
     webhook_auth: WebhookAuth,
     executor: ExecutorView,
+    /// Who sends the SMS the tenant's plugins ask for; left out of a `PUT`:
+    /// unchanged.
+    #[serde(default)]
+    sms_sender: Option<SmsSenderView>,
     /// Whole-message opt-out words of the tenant's own; the opt-out family
     /// (stop, quit, end, revoke, opt out, cancel, unsubscribe, …) applies
     /// whatever this list holds.
@@ -281,6 +287,110 @@ impl ExecutorView {
     }
 }
 
+/// The SMS sender as the API shows and takes it; the token is write-only.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SmsSenderView {
+    /// The host records each message as sent (the default).
+    Embedded,
+    /// A provider speaking the Twilio Messages API, over HTTPS.
+    #[serde(rename_all = "camelCase")]
+    Twilio {
+        /// The API's root, e.g. `https://api.twilio.com`.
+        base_url: String,
+        account_sid: String,
+        /// The sending number (or sender id) when an action names none.
+        from: String,
+        /// Write-only: never in an answer. Left out of a request, the
+        /// stored token is kept, but only for the same `baseUrl` and
+        /// `accountSid`.
+        #[serde(default, skip_serializing)]
+        auth_token: Option<String>,
+        /// In answers: whether a token is stored. Ignored in requests.
+        #[serde(default)]
+        auth_token_set: bool,
+    },
+}
+
+impl SmsSenderView {
+    /// What an answer shows of `settings`: everything but the token.
+    fn shown(settings: &SmsSenderSettings) -> Self {
+        match settings {
+            SmsSenderSettings::Embedded => Self::Embedded,
+            SmsSenderSettings::Twilio {
+                base_url,
+                account_sid,
+                auth_token,
+                from,
+            } => Self::Twilio {
+                base_url: base_url.clone(),
+                account_sid: account_sid.clone(),
+                from: from.clone(),
+                auth_token: None,
+                auth_token_set: !auth_token.is_empty(),
+            },
+        }
+    }
+
+    /// The settings a request asks for, given the stored ones: a token
+    /// left out is kept only for the same provider and account.
+    fn resolve(self, stored: &SmsSenderSettings) -> ApiResult<SmsSenderSettings> {
+        let Self::Twilio {
+            base_url,
+            account_sid,
+            from,
+            auth_token,
+            ..
+        } = self
+        else {
+            return Ok(SmsSenderSettings::Embedded);
+        };
+        for (field, value) in [("accountSid", &account_sid), ("from", &from)] {
+            if value.trim().is_empty() || value.len() > MAX_SENDER_FIELD_CHARS {
+                return Err(ApiError::invalid(format!(
+                    "smsSender.{field} must hold 1 to {MAX_SENDER_FIELD_CHARS} characters"
+                )));
+            }
+        }
+        if !account_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ApiError::invalid(
+                "smsSender.accountSid holds letters and digits only",
+            ));
+        }
+        let auth_token = match (auth_token, stored) {
+            (Some(token), _) if token.is_empty() => {
+                return Err(ApiError::invalid("smsSender.authToken must not be empty"));
+            }
+            (Some(token), _) => token,
+            (
+                None,
+                SmsSenderSettings::Twilio {
+                    base_url: stored_url,
+                    account_sid: stored_account,
+                    auth_token,
+                    ..
+                },
+            ) if *stored_url == base_url && *stored_account == account_sid => auth_token.clone(),
+            (None, _) => {
+                return Err(ApiError::invalid(
+                    "smsSender.authToken is required when the sender becomes a provider or \
+                     its baseUrl or accountSid changes (a stored token is kept only for the \
+                     same provider)",
+                ));
+            }
+        };
+        Ok(SmsSenderSettings::Twilio {
+            base_url,
+            account_sid,
+            auth_token,
+            from,
+        })
+    }
+}
+
+/// The longest account id or sending number a sender setting takes.
+const MAX_SENDER_FIELD_CHARS: usize = 64;
+
 /// The calling tenant's settings.
 #[utoipa::path(
     get,
@@ -305,7 +415,7 @@ pub async fn tenant_get(
 }
 
 /// Replaces the calling tenant's settings (name, webhook authentication,
-/// executor, opt-out keywords).
+/// executor, SMS sender, opt-out keywords).
 #[utoipa::path(
     put,
     path = "/v1/tenant",
@@ -316,7 +426,7 @@ pub async fn tenant_get(
         (status = 200, description = "The settings as stored.", body = TenantView),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
-        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor without its token; an empty, too long or 101st keyword; a name of 0 or over 200 characters; an acceptance window wider than the operator allows) or the body has another shape.", body = ErrorBody),
+        (status = 422, description = "A setting is invalid (`invalid_url`: an executor URL that is not https, holds userinfo, a query or a fragment, or names localhost or a loopback, private, link-local or metadata address the operator has not allowed; a remote executor or an SMS provider without its token; an empty, too long or 101st keyword; a name of 0 or over 200 characters; an acceptance window wider than the operator allows) or the body has another shape.", body = ErrorBody),
         (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
@@ -332,6 +442,15 @@ pub async fn tenant_update(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_url",
             format!("executor.baseUrl {error}"),
+        ));
+    }
+    if let Some(SmsSenderView::Twilio { base_url, .. }) = &body.sms_sender
+        && let Err(error) = state.config.remote.url_policy().check(base_url)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_url",
+            format!("smsSender.baseUrl {error}"),
         ));
     }
     check_tenant_name(body.name.trim())?;
@@ -369,6 +488,9 @@ pub async fn tenant_update(
                 settings.name = body.name;
                 settings.webhook_auth = body.webhook_auth;
                 settings.executor = body.executor.resolve(&settings.executor)?;
+                if let Some(sender) = body.sms_sender {
+                    settings.sms_sender = sender.resolve(&settings.sms_sender)?;
+                }
                 settings.accept_window = body.accept_window;
                 Ok(())
             },
@@ -390,6 +512,7 @@ fn view_of(
         name: settings.name,
         webhook_auth: settings.webhook_auth,
         executor: ExecutorView::shown(&settings.executor),
+        sms_sender: Some(SmsSenderView::shown(&settings.sms_sender)),
         opt_out_keywords,
         accept_window: Some(window_of(state, settings.accept_window)),
     }

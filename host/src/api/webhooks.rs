@@ -131,8 +131,21 @@ struct CallDispositionSet {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAck {
-    event_id: EventId,
+    /// The event; absent when the webhook changed nothing (`unchanged`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<EventId>,
     status: AckStatus,
+}
+
+impl WebhookAck {
+    /// The answer to a webhook that journals nothing and changes nothing
+    /// (a provider's status before the handset is reached).
+    pub(super) fn unchanged() -> Self {
+        Self {
+            event_id: None,
+            status: AckStatus::Unchanged,
+        }
+    }
 }
 
 /// What journaling made of a webhook.
@@ -145,6 +158,8 @@ pub enum AckStatus {
     Duplicate,
     /// Recorded, not processed: a later status of the message already arrived.
     Superseded,
+    /// Nothing to journal (a provider's `queued` or `sending`).
+    Unchanged,
 }
 
 /// A webhook timestamp: Unix seconds, RFC 3339, or `YYYY-MM-DD hh:mm:ss`
@@ -445,6 +460,14 @@ fn authenticate(
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let secret = query.get("secret-key").map(String::as_str);
     check_webhook(&settings, secret, signature, body)?;
+    admit(state, tenant)?;
+    let zone = state.directory.project(tenant, project)?.settings.time_zone;
+    Ok((tenant, zone))
+}
+
+/// Refuses an authenticated tenant's webhook while too many of its events
+/// wait to be processed.
+pub(super) fn admit(state: &AppState, tenant: TenantId) -> ApiResult<()> {
     let waiting = state.journal_depth.of(tenant);
     if waiting >= state.config.max_pending {
         return Err(ApiError::overloaded(
@@ -452,8 +475,7 @@ fn authenticate(
             5,
         ));
     }
-    let zone = state.directory.project(tenant, project)?.settings.time_zone;
-    Ok((tenant, zone))
+    Ok(())
 }
 
 /// Whether the request asks to wait for the decision (`?wait=true`).
@@ -469,7 +491,7 @@ fn check_webhook_unknown() -> ApiError {
 
 /// Journals the prepared entry (with whatever else is arriving) and
 /// answers; with `wait`, once the event is decided (or [`WAIT_LIMIT`]).
-async fn accept(
+pub(super) async fn accept(
     state: AppState,
     tenant: TenantId,
     entry: JournalEntry,
@@ -497,7 +519,10 @@ async fn accept(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    let body = WebhookAck { event_id, status };
+    let body = WebhookAck {
+        event_id: Some(event_id),
+        status,
+    };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 

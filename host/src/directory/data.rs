@@ -8,8 +8,8 @@
 
 use crate::model::{EventId, ProjectId, RecordId, TenantId};
 use crate::store::{
-    self, DispositionDef, EventView, ManualDisposition, MessageFilter, NewRecord, Project,
-    ProjectSettings, RecordEvent, SentMessage, StoredRecord,
+    self, DispositionDef, EventView, ManualDisposition, MessageFilter, MessageStatus, NewRecord,
+    Project, ProjectSettings, RecordEvent, SentMessage, StoredRecord,
 };
 
 use super::{Directory, Result};
@@ -140,6 +140,17 @@ impl Directory {
             limit,
         };
         Ok(self.store.messages(tenant, &filter)?)
+    }
+
+    /// Moves the tenant's message `message_id` forward to `status` (a
+    /// provider's status callback); the message as it stands then.
+    pub fn advance_message(
+        &self,
+        tenant: TenantId,
+        message_id: &str,
+        status: MessageStatus,
+    ) -> Result<Option<SentMessage>> {
+        Ok(self.store.advance_message(tenant, message_id, status)?)
     }
 
     /// The SMS the host sent to `record` (found in `project` by the

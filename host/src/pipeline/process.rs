@@ -15,8 +15,8 @@ use crate::phone;
 use crate::registry::{Registry, StoreLookup, VersionRef};
 use crate::runtime::{self, Call, RecordLookup};
 use crate::store::{
-    self, DecisionRecord, MessageFilter, MessageWrite, PendingEvent, ProcessedEvent, Project,
-    RecordWrite, Store,
+    self, DecisionRecord, MessageFilter, MessageStatus, MessageWrite, PendingEvent, ProcessedEvent,
+    Project, RecordWrite, Store,
 };
 
 /// The name decisions use for the host's own opt-out rule.
@@ -177,6 +177,7 @@ pub(crate) fn process(
                         template_id: sms.template_id.clone(),
                         plugin: binding.binding.plugin.clone(),
                         plugin_version: binding.version,
+                        status: MessageStatus::Sent,
                     });
                     continue;
                 }

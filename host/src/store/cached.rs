@@ -536,6 +536,44 @@ impl<S: Outbox> Outbox for Cached<S> {
     }
 }
 
+impl<S: SmsOutbox> SmsOutbox for Cached<S> {
+    fn sms_due_tenants(&self, now: Timestamp) -> Result<Vec<TenantId>> {
+        self.call(|backend| backend.sms_due_tenants(now))
+    }
+
+    fn claim_messages(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        lease_secs: u32,
+        limit: usize,
+    ) -> Result<Vec<SentMessage>> {
+        self.call(|backend| backend.claim_messages(tenant, now, lease_secs, limit))
+    }
+
+    fn settle_message(
+        &self,
+        tenant: TenantId,
+        id: u64,
+        settlement: &MessageSettlement,
+    ) -> Result<()> {
+        self.call(|backend| backend.settle_message(tenant, id, settlement))
+    }
+
+    fn advance_message(
+        &self,
+        tenant: TenantId,
+        message_id: &str,
+        status: MessageStatus,
+    ) -> Result<Option<SentMessage>> {
+        self.call(|backend| backend.advance_message(tenant, message_id, status))
+    }
+
+    fn sms_queued_count(&self) -> Result<u64> {
+        self.call(|backend| backend.sms_queued_count())
+    }
+}
+
 impl<S: RateLimits> RateLimits for Cached<S> {
     fn shared_by_hosts(&self) -> bool {
         self.call(|backend| backend.shared_by_hosts())

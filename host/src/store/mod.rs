@@ -25,6 +25,7 @@ pub(crate) mod conformance;
 mod postgres;
 pub mod rules;
 mod schema;
+mod sealed_fields;
 mod sql;
 mod sqlite;
 
@@ -154,11 +155,60 @@ impl std::fmt::Debug for ExecutorSettings {
     }
 }
 
+/// Who carries a tenant's SMS to the phones.
+///
+/// Its `Debug` leaves the token out, as [`ExecutorSettings`]' does.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SmsSenderSettings {
+    /// The host records each message as sent (the default, and the demo's).
+    #[default]
+    Embedded,
+    /// A provider speaking the Twilio Messages API: messages are queued by
+    /// the decision's commit and sent by the SMS outbox.
+    #[serde(rename_all = "camelCase")]
+    Twilio {
+        /// The API's root, e.g. `https://api.twilio.com`.
+        base_url: String,
+        account_sid: String,
+        auth_token: String,
+        /// The sending number (or sender id) when an action names none.
+        from: String,
+    },
+}
+
+impl SmsSenderSettings {
+    /// Whether messages wait in the SMS outbox for a provider.
+    pub fn queues(&self) -> bool {
+        !matches!(self, Self::Embedded)
+    }
+}
+
+impl std::fmt::Debug for SmsSenderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("Embedded"),
+            Self::Twilio {
+                base_url,
+                account_sid,
+                from,
+                ..
+            } => f
+                .debug_struct("Twilio")
+                .field("base_url", base_url)
+                .field("account_sid", account_sid)
+                .field("from", from)
+                .field("auth_token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
 /// A tenant's own settings.
 ///
-/// The executor's token is here in plain text, in memory only: the store
-/// keeps it sealed at rest (see [`crate::secrets`]) and the API never
-/// shows it.
+/// The executor's token and the SMS provider's are here in plain text, in
+/// memory only: the store keeps them sealed at rest (see
+/// [`crate::secrets`]) and the API never shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSettings {
@@ -171,6 +221,8 @@ pub struct TenantSettings {
     pub previous_webhook_secret: Option<RetiringSecret>,
     pub webhook_auth: WebhookAuth,
     pub executor: ExecutorSettings,
+    #[serde(default)]
+    pub sms_sender: SmsSenderSettings,
     /// How far from the host's clock its webhooks' timestamps may be;
     /// `None`: the server's defaults.
     #[serde(default)]
@@ -536,6 +588,8 @@ pub struct MessageWrite {
     pub template_id: Option<String>,
     pub plugin: String,
     pub plugin_version: Option<u32>,
+    /// `Sent` by the embedded sender; `Queued` for a provider's outbox.
+    pub status: MessageStatus,
 }
 
 impl MessageWrite {
@@ -547,27 +601,56 @@ impl MessageWrite {
     }
 }
 
-/// Where an SMS the host sent stands.
+/// Where an SMS the host sent stands. Statuses only move forward
+/// ([`MessageStatus::rank`]): `delivered` is final, and a late `sent`
+/// after it changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
-    /// Recorded as sent by the embedded sender.
+    /// Waiting in the SMS outbox for the provider to take it.
+    Queued,
+    /// Taken by the provider, or recorded as sent by the embedded sender.
     Sent,
+    /// The provider could not send it (or the outbox gave up).
+    Failed,
+    /// Sent, but the carrier could not deliver it.
+    Undelivered,
+    /// On the phone.
+    Delivered,
 }
 
 impl MessageStatus {
     /// The stored spelling, the same string serde writes.
     pub fn as_str(&self) -> &'static str {
         match self {
+            MessageStatus::Queued => "queued",
             MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Undelivered => "undelivered",
+            MessageStatus::Delivered => "delivered",
         }
     }
 
     /// The status stored as `text`.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "sent" => Some(MessageStatus::Sent),
-            _ => None,
+        [
+            MessageStatus::Queued,
+            MessageStatus::Sent,
+            MessageStatus::Failed,
+            MessageStatus::Undelivered,
+            MessageStatus::Delivered,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+
+    /// The order statuses arrive in: a status replaces only a lower one.
+    pub fn rank(&self) -> u8 {
+        match self {
+            MessageStatus::Queued => 0,
+            MessageStatus::Sent => 1,
+            MessageStatus::Failed | MessageStatus::Undelivered => 2,
+            MessageStatus::Delivered => 3,
         }
     }
 }
@@ -591,6 +674,14 @@ pub struct SentMessage {
     pub plugin_version: Option<u32>,
     pub status: MessageStatus,
     pub created_at: Timestamp,
+    /// Attempts to hand it to the provider so far (0 for the embedded sender).
+    pub attempts: u32,
+    /// While queued: when the outbox tries next.
+    pub next_attempt_at: Option<Timestamp>,
+    /// The provider's id of the message, once it took it.
+    pub provider_sid: Option<String>,
+    /// Why the last attempt failed, or why the message was given up.
+    pub error: Option<String>,
 }
 
 /// Which of a project's sent messages to read: by id, oldest first (a
@@ -747,11 +838,69 @@ pub trait Outbox {
     fn outbox_pending_count(&self) -> Result<u64>;
 }
 
+/// What became of one attempt to hand a queued SMS to its provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSettlement {
+    /// `Queued` again (to be retried), `Sent` (taken) or `Failed`.
+    pub status: MessageStatus,
+    pub attempts: u32,
+    /// When to try again, while still queued.
+    pub next_attempt_at: Option<Timestamp>,
+    pub provider_sid: Option<String>,
+    pub error: Option<String>,
+}
+
+/// SMS queued for a provider by commits, and their statuses.
+///
+/// A claim is a lease: it moves the messages' next attempt past the
+/// lease, so another worker (another host on PostgreSQL) leaves them alone
+/// while this one sends, and takes them over if this one dies. A message
+/// sent twice that way carries the same idempotency key both times.
+pub trait SmsOutbox {
+    /// Tenants with a queued message due at `now`.
+    fn sms_due_tenants(&self, now: Timestamp) -> Result<Vec<TenantId>>;
+    /// Up to `limit` of `tenant`'s queued messages due at `now`, oldest
+    /// first, leased until `now + lease_secs`.
+    fn claim_messages(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        lease_secs: u32,
+        limit: usize,
+    ) -> Result<Vec<SentMessage>>;
+    /// Records an attempt on message `id` (the store's sequence number).
+    /// Its status changes only while queued: a provider's callback that
+    /// overtook the answer to the send is kept.
+    fn settle_message(
+        &self,
+        tenant: TenantId,
+        id: u64,
+        settlement: &MessageSettlement,
+    ) -> Result<()>;
+    /// Moves `tenant`'s message `message_id` to `status` when that is a
+    /// step forward ([`MessageStatus::rank`]); the message as it stands
+    /// afterwards, `None` when the tenant has no such message.
+    fn advance_message(
+        &self,
+        tenant: TenantId,
+        message_id: &str,
+        status: MessageStatus,
+    ) -> Result<Option<SentMessage>>;
+    /// Queued messages in all (for metrics and tools that wait for sends).
+    fn sms_queued_count(&self) -> Result<u64>;
+}
+
 /// The store's operations, one trait per owner; a back end implements
 /// them all. Tenant data is always reached through the tenant's id.
-pub trait Store: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Sync {}
+pub trait Store:
+    Tenants + Records + Plugins + Journal + Outbox + SmsOutbox + RateLimits + Send + Sync
+{
+}
 
-impl<T: Tenants + Records + Plugins + Journal + Outbox + RateLimits + Send + Sync> Store for T {}
+impl<T: Tenants + Records + Plugins + Journal + Outbox + SmsOutbox + RateLimits + Send + Sync> Store
+    for T
+{
+}
 
 /// Token buckets (a tenant's webhook events per second) that every host on
 /// one store shares, so a quota holds for the cluster, not per host.

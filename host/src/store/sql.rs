@@ -18,3 +18,9 @@ pub(crate) fn decision_columns(alias: &str) -> String {
 
 /// How many columns [`decision_columns`] lists.
 pub(crate) const DECISION_COLUMN_COUNT: usize = 13;
+
+/// The columns a message row is read from (its back end's
+/// `message_from_row`), in that order.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, message_id, project_id, record_id, event_id, \
+    phone, text, sender_id, template_id, plugin, plugin_version, status, created_at, attempts, \
+    next_attempt_at, provider_sid, error";

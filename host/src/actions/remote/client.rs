@@ -109,7 +109,7 @@ impl RemoteClient {
 
     /// The shared client, built on first use with `retry`'s timeouts; the
     /// error says why it could not be built (a TLS setup failure).
-    pub(super) fn get(&self, retry: &RetryPolicy) -> Result<&Client, String> {
+    pub(crate) fn get(&self, retry: &RetryPolicy) -> Result<&Client, String> {
         self.client
             .get_or_init(|| {
                 Client::builder()

@@ -479,6 +479,7 @@ pub fn message(
         template_id: Some("ask-time".into()),
         plugin: plugin.into(),
         plugin_version: Some(2),
+        status: MessageStatus::Sent,
     }
 }
 

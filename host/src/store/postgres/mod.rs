@@ -57,6 +57,7 @@ mod pool;
 mod rate_limits;
 mod records;
 mod schema;
+mod sms;
 mod tenants;
 
 #[cfg(test)]
@@ -307,10 +308,4 @@ fn owned_project(
     conn.query_opt(sql, &params)?
         .map(|_| ())
         .ok_or_else(|| not_found(format!("project {project}")))
-}
-
-/// What an executor token is bound to when sealed: its tenant, so a row
-/// copied to another tenant does not open there.
-fn token_context(tenant: TenantId) -> String {
-    format!("tenant {tenant} executor token")
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use ::postgres::GenericClient;
 
 use super::*;
+use crate::store::sql::MESSAGE_COLUMNS;
 
 const RECORD_COLUMNS: &str =
     "id, project_id, phone, time_zone, fields, disposition_id, next_calldate";
@@ -191,8 +192,7 @@ impl Records for PgStore {
         let order = if filter.newest_first { "DESC" } else { "ASC" };
         let rows = conn.query(
             &format!(
-                "SELECT id, message_id, project_id, record_id, event_id, phone, text, sender_id,
-                     template_id, plugin, plugin_version, status, created_at
+                "SELECT {MESSAGE_COLUMNS}
                  FROM messages
                  WHERE tenant_id = $1 AND project_id = $2
                      AND ($3::bigint IS NULL OR record_id = $3)
@@ -209,28 +209,7 @@ impl Records for PgStore {
                 &i64::try_from(filter.limit).unwrap_or(i64::MAX),
             ],
         )?;
-        rows.iter()
-            .map(|row| {
-                let status: String = row.try_get(11)?;
-                Ok(SentMessage {
-                    id: get_unsigned(row, 0)?,
-                    message_id: row.try_get(1)?,
-                    project_id: ProjectId(get_unsigned(row, 2)?),
-                    record_id: RecordId(get_unsigned(row, 3)?),
-                    event_id: EventId(get_unsigned(row, 4)?),
-                    phone: row.try_get(5)?,
-                    text: row.try_get(6)?,
-                    sender_id: row.try_get(7)?,
-                    template_id: row.try_get(8)?,
-                    plugin: row.try_get(9)?,
-                    plugin_version: get_opt_unsigned(row, 10)?,
-                    status: MessageStatus::parse(&status).ok_or_else(|| Error::Backend {
-                        what: format!("message status {status:?}"),
-                    })?,
-                    created_at: row.try_get(12)?,
-                })
-            })
-            .collect()
+        rows.iter().map(message_from_row).collect()
     }
 
     fn set_disposition(
@@ -372,4 +351,30 @@ fn record_event_by_id(conn: &mut impl GenericClient, id: i64) -> Result<RecordEv
         &[&id],
     )?;
     record_event_from_row(&row)
+}
+
+/// A message read by [`MESSAGE_COLUMNS`].
+pub(super) fn message_from_row(row: &::postgres::Row) -> Result<SentMessage> {
+    let status: String = row.try_get(11)?;
+    Ok(SentMessage {
+        id: get_unsigned(row, 0)?,
+        message_id: row.try_get(1)?,
+        project_id: ProjectId(get_unsigned(row, 2)?),
+        record_id: RecordId(get_unsigned(row, 3)?),
+        event_id: EventId(get_unsigned(row, 4)?),
+        phone: row.try_get(5)?,
+        text: row.try_get(6)?,
+        sender_id: row.try_get(7)?,
+        template_id: row.try_get(8)?,
+        plugin: row.try_get(9)?,
+        plugin_version: get_opt_unsigned(row, 10)?,
+        status: MessageStatus::parse(&status).ok_or_else(|| Error::Backend {
+            what: format!("message status {status:?}"),
+        })?,
+        created_at: row.try_get(12)?,
+        attempts: u32::try_from(row.try_get::<_, i64>(13)?).unwrap_or(u32::MAX),
+        next_attempt_at: row.try_get(14)?,
+        provider_sid: row.try_get(15)?,
+        error: row.try_get(16)?,
+    })
 }

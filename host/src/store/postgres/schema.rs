@@ -319,4 +319,18 @@ CREATE INDEX messages_project ON messages(tenant_id, project_id, id);
 CREATE INDEX messages_phone ON messages(tenant_id, project_id, phone, id);
 CREATE INDEX messages_record ON messages(tenant_id, record_id, id);
 "#,
+    // SMS sent through a provider: queued by the decision's commit, sent
+    // by the SMS outbox (attempts, the next one's time, the provider's
+    // message id, the last error), their statuses advanced by the
+    // provider's callbacks; the tenant's sender, its token sealed apart.
+    r#"
+ALTER TABLE messages ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN next_attempt_at BIGINT;   -- Unix seconds; NULL: not queued
+ALTER TABLE messages ADD COLUMN provider_sid TEXT;
+ALTER TABLE messages ADD COLUMN error TEXT;
+CREATE INDEX messages_queued ON messages(next_attempt_at, tenant_id) WHERE status = 'queued';
+CREATE UNIQUE INDEX messages_message_id ON messages(tenant_id, message_id);
+ALTER TABLE tenants ADD COLUMN sms_sender JSONB NOT NULL DEFAULT '{"kind":"embedded"}';
+ALTER TABLE tenants ADD COLUMN sms_sender_token BYTEA;      -- sealed (secrets.rs); NULL: none
+"#,
 ];

@@ -4,6 +4,7 @@
 use ::postgres::GenericClient;
 
 use super::*;
+use crate::store::sealed_fields::SecretField;
 
 /// The non-secret name of a key: the first hex digits of its hash.
 fn fingerprint(key_hash: &str) -> String {
@@ -38,20 +39,12 @@ impl Tenants for PgStore {
             .conn()?
             .query_opt(
                 "SELECT name, webhook_secret, webhook_auth, executor, executor_token,
-                    previous_webhook_secret, previous_secret_until, accept_window
+                    previous_webhook_secret, previous_secret_until, accept_window,
+                    sms_sender, sms_sender_token
                  FROM tenants WHERE id = $1",
                 &[&big(tenant.0)?],
             )?
             .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-        let mut executor: serde_json::Value = row.try_get(3)?;
-        let token: Option<Vec<u8>> = row.try_get(4)?;
-        if let (Some(sealed), Some(fields)) = (token, executor.as_object_mut()) {
-            let token = self.secrets.open(&token_context(tenant), &sealed)?;
-            let token = String::from_utf8(token).map_err(|_| Error::Conflict {
-                what: format!("tenant {tenant}'s executor token is not UTF-8"),
-            })?;
-            fields.insert("token".into(), token.into());
-        }
         let previous: Option<String> = row.try_get(5)?;
         let until: Option<Timestamp> = row.try_get(6)?;
         let window: Option<serde_json::Value> = row.try_get(7)?;
@@ -63,27 +56,36 @@ impl Tenants for PgStore {
                 .zip(until)
                 .map(|(secret, until)| RetiringSecret { secret, until }),
             webhook_auth: serde_json::from_value(serde_json::Value::String(row.try_get(2)?))?,
-            executor: serde_json::from_value(executor)?,
+            executor: SecretField::ExecutorToken.open(
+                &self.secrets,
+                tenant,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            )?,
+            sms_sender: SecretField::SmsAuthToken.open(
+                &self.secrets,
+                tenant,
+                row.try_get(8)?,
+                row.try_get(9)?,
+            )?,
             accept_window: window.map(serde_json::from_value).transpose()?,
         })
     }
 
     fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()> {
         let auth = serde_json::to_value(settings.webhook_auth)?;
-        // The token never enters the executor JSON: it is sealed apart.
-        let mut executor = serde_json::to_value(&settings.executor)?;
-        let token = executor
-            .as_object_mut()
-            .and_then(|fields| fields.remove("token"))
-            .and_then(|token| token.as_str().map(str::to_owned));
-        let sealed = token.map(|token| self.secrets.seal(&token_context(tenant), token.as_bytes()));
+        // Tokens never enter the settings' JSON: they are sealed apart.
+        let (executor, sealed) =
+            SecretField::ExecutorToken.seal(&self.secrets, tenant, &settings.executor)?;
+        let (sender, sender_sealed) =
+            SecretField::SmsAuthToken.seal(&self.secrets, tenant, &settings.sms_sender)?;
         let window = settings
             .accept_window
             .map(serde_json::to_value)
             .transpose()?;
         let changed = self.conn()?.execute(
             "UPDATE tenants SET name = $2, webhook_auth = $3, executor = $4, executor_token = $5,
-                 accept_window = $6
+                 accept_window = $6, sms_sender = $7, sms_sender_token = $8
              WHERE id = $1",
             &[
                 &big(tenant.0)?,
@@ -92,6 +94,8 @@ impl Tenants for PgStore {
                 &executor,
                 &sealed,
                 &window,
+                &sender,
+                &sender_sealed,
             ],
         )?;
         changed_one(changed, tenant)

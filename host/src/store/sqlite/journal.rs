@@ -385,8 +385,9 @@ fn commit_processed(
             tx.prepare_cached(
                 "INSERT INTO messages (tenant_id, project_id, record_id, event_id, message_id,
                      phone, text, sender_id, template_id, plugin, plugin_version, status,
-                     created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                     CASE WHEN ?12 = 'queued' THEN ?13 END)",
             )?
             .execute(params![
                 event.tenant_id.0,
@@ -400,7 +401,7 @@ fn commit_processed(
                 message.template_id,
                 message.plugin,
                 message.plugin_version,
-                MessageStatus::Sent.as_str(),
+                message.status.as_str(),
                 event.processed_at,
             ])?;
         }

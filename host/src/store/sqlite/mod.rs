@@ -22,6 +22,7 @@ mod outbox;
 mod plugins;
 mod records;
 mod sealed;
+mod sms;
 mod tenants;
 
 /// The database file's name inside the data directory.

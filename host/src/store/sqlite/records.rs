@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
+use crate::store::sql::MESSAGE_COLUMNS;
 use std::collections::BTreeSet;
 
 impl Records for SqliteStore {
@@ -119,8 +120,7 @@ impl Records for SqliteStore {
         let conn = self.read();
         let order = if filter.newest_first { "DESC" } else { "ASC" };
         let mut statement = conn.prepare_cached(&format!(
-            "SELECT id, message_id, project_id, record_id, event_id, phone, text, sender_id,
-                 template_id, plugin, plugin_version, status, created_at
+            "SELECT {MESSAGE_COLUMNS}
              FROM messages
              WHERE tenant_id = ?1 AND project_id = ?2
                  AND (?3 IS NULL OR record_id = ?3) AND (?4 IS NULL OR phone = ?4)
@@ -136,30 +136,7 @@ impl Records for SqliteStore {
                 filter.after,
                 i64::try_from(filter.limit).unwrap_or(i64::MAX),
             ],
-            |row| {
-                let status: String = row.get(11)?;
-                Ok(SentMessage {
-                    id: row.get(0)?,
-                    message_id: row.get(1)?,
-                    project_id: ProjectId(row.get(2)?),
-                    record_id: RecordId(row.get(3)?),
-                    event_id: EventId(row.get(4)?),
-                    phone: row.get(5)?,
-                    text: row.get(6)?,
-                    sender_id: row.get(7)?,
-                    template_id: row.get(8)?,
-                    plugin: row.get(9)?,
-                    plugin_version: row.get(10)?,
-                    status: MessageStatus::parse(&status).ok_or_else(|| {
-                        rusqlite::Error::InvalidColumnType(
-                            11,
-                            format!("message status {status:?}"),
-                            rusqlite::types::Type::Text,
-                        )
-                    })?,
-                    created_at: row.get(12)?,
-                })
-            },
+            message_from_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -334,5 +311,35 @@ fn record_event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordEven
         plugin: row.get(6)?,
         plugin_version: row.get(7)?,
         note: row.get(8)?,
+    })
+}
+
+/// A message read by [`MESSAGE_COLUMNS`].
+pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<SentMessage> {
+    let status: String = row.get(11)?;
+    Ok(SentMessage {
+        id: row.get(0)?,
+        message_id: row.get(1)?,
+        project_id: ProjectId(row.get(2)?),
+        record_id: RecordId(row.get(3)?),
+        event_id: EventId(row.get(4)?),
+        phone: row.get(5)?,
+        text: row.get(6)?,
+        sender_id: row.get(7)?,
+        template_id: row.get(8)?,
+        plugin: row.get(9)?,
+        plugin_version: row.get(10)?,
+        status: MessageStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(
+                11,
+                format!("message status {status:?}"),
+                rusqlite::types::Type::Text,
+            )
+        })?,
+        created_at: row.get(12)?,
+        attempts: row.get(13)?,
+        next_attempt_at: row.get(14)?,
+        provider_sid: row.get(15)?,
+        error: row.get(16)?,
     })
 }

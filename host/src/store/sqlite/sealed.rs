@@ -11,16 +11,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Result;
 use crate::model::TenantId;
 use crate::secrets::SecretsKey;
+use crate::store::sealed_fields::SecretField;
 
 /// What `secrets_check` holds sealed: opening it proves the key.
 const CHECK_VALUE: &[u8] = b"smstrigger secrets at rest";
 const CHECK_CONTEXT: &str = "secrets check";
-
-/// What an executor token is bound to when sealed: its tenant, so a row
-/// copied to another tenant does not open there.
-pub(super) fn token_context(tenant: TenantId) -> String {
-    format!("tenant {tenant} executor token")
-}
 
 /// At open: fails when `key` is not the database's key (or records it on
 /// a new database), then seals every executor token still in plain text
@@ -52,7 +47,10 @@ pub(super) fn seal_at_rest(conn: &Connection, key: &SecretsKey) -> Result<()> {
     conn.pragma_update(None, "secure_delete", true)?;
     let tx = conn.unchecked_transaction()?;
     for (tenant, token) in &plain {
-        let sealed = key.seal(&token_context(TenantId(*tenant)), token.as_bytes());
+        let sealed = key.seal(
+            &SecretField::ExecutorToken.context(TenantId(*tenant)),
+            token.as_bytes(),
+        );
         tx.execute(
             "UPDATE tenants SET executor = json_remove(executor, '$.token'), executor_token = ?2
              WHERE id = ?1",

@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
+use crate::store::sealed_fields::SecretField;
 
 /// The non-secret name of a key: the first hex digits of its hash.
 fn fingerprint(key_hash: &str) -> String {
@@ -187,35 +188,53 @@ impl Tenants for SqliteStore {
     }
 
     fn tenant(&self, tenant: TenantId) -> Result<TenantSettings> {
-        let (name, webhook_secret, auth, executor, token, previous, until, window) = self
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<Vec<u8>>,
+            Option<String>,
+            Option<Timestamp>,
+            Option<String>,
+            String,
+            Option<Vec<u8>>,
+        );
+        let (
+            name,
+            webhook_secret,
+            auth,
+            executor,
+            token,
+            previous,
+            until,
+            window,
+            sender,
+            sender_token,
+        ): Row = self
             .read()
             .prepare_cached(
                 "SELECT name, webhook_secret, webhook_auth, executor, executor_token,
-                    previous_webhook_secret, previous_secret_until, accept_window
+                    previous_webhook_secret, previous_secret_until, accept_window,
+                    sms_sender, sms_sender_token
                  FROM tenants WHERE id = ?1",
             )?
             .query_row([tenant.0], |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<Vec<u8>>>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                    row.get::<_, Option<Timestamp>>(6)?,
-                    row.get::<_, Option<String>>(7)?,
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
                 ))
             })
             .optional()?
             .ok_or_else(|| not_found(format!("tenant {tenant}")))?;
-        let mut executor: serde_json::Value = serde_json::from_str(&executor)?;
-        if let (Some(sealed), Some(fields)) = (token, executor.as_object_mut()) {
-            let token = self.secrets.open(&sealed::token_context(tenant), &sealed)?;
-            let token = String::from_utf8(token).map_err(|_| Error::Conflict {
-                what: format!("tenant {tenant}'s executor token is not UTF-8"),
-            })?;
-            fields.insert("token".into(), token.into());
-        }
         Ok(TenantSettings {
             id: tenant,
             name,
@@ -224,26 +243,32 @@ impl Tenants for SqliteStore {
                 .zip(until)
                 .map(|(secret, until)| RetiringSecret { secret, until }),
             webhook_auth: serde_json::from_value(serde_json::Value::String(auth))?,
-            executor: serde_json::from_value(executor)?,
+            executor: SecretField::ExecutorToken.open(
+                &self.secrets,
+                tenant,
+                serde_json::from_str(&executor)?,
+                token,
+            )?,
+            sms_sender: SecretField::SmsAuthToken.open(
+                &self.secrets,
+                tenant,
+                serde_json::from_str(&sender)?,
+                sender_token,
+            )?,
             accept_window: window.as_deref().map(serde_json::from_str).transpose()?,
         })
     }
 
     fn update_tenant(&self, tenant: TenantId, settings: &TenantSettings) -> Result<()> {
         let auth = serde_json::to_value(settings.webhook_auth)?;
-        // The token never enters the executor JSON: it is sealed apart.
-        let mut executor = serde_json::to_value(&settings.executor)?;
-        let token = executor
-            .as_object_mut()
-            .and_then(|fields| fields.remove("token"))
-            .and_then(|token| token.as_str().map(str::to_owned));
-        let sealed = token.map(|token| {
-            self.secrets
-                .seal(&sealed::token_context(tenant), token.as_bytes())
-        });
+        // Tokens never enter the settings' JSON: they are sealed apart.
+        let (executor, sealed) =
+            SecretField::ExecutorToken.seal(&self.secrets, tenant, &settings.executor)?;
+        let (sender, sender_sealed) =
+            SecretField::SmsAuthToken.seal(&self.secrets, tenant, &settings.sms_sender)?;
         let changed = self.conn().execute(
             "UPDATE tenants SET name = ?2, webhook_auth = ?3, executor = ?4, executor_token = ?5,
-                 accept_window = ?6
+                 accept_window = ?6, sms_sender = ?7, sms_sender_token = ?8
              WHERE id = ?1",
             params![
                 tenant.0,
@@ -255,6 +280,8 @@ impl Tenants for SqliteStore {
                     .accept_window
                     .map(|w| serde_json::to_string(&w))
                     .transpose()?,
+                serde_json::to_string(&sender)?,
+                sender_sealed,
             ],
         )?;
         if changed == 0 {

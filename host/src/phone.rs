@@ -381,7 +381,7 @@ fn drop_trunk_after_code(digits: &str) -> String {
         let rest = &digits[country.code.len()..];
         for trunk in country.trunk.iter().filter(|t| t.starts_with('0')) {
             if let Some(national) = rest.strip_prefix(trunk)
-                && country.fits(national)
+                && national_number(country, national)
             {
                 return format!("{}{national}", country.code);
             }
@@ -390,12 +390,20 @@ fn drop_trunk_after_code(digits: &str) -> String {
     digits.to_owned()
 }
 
+/// Whether `digits` left after a trunk prefix can be a national number of
+/// `country`: of its lengths, and not starting with 0 (none does in a
+/// country with a trunk prefix), so dropping a prefix never leaves
+/// another to drop, and a normalized number reads as itself.
+fn national_number(country: &Country, digits: &str) -> bool {
+    country.fits(digits) && !digits.starts_with('0')
+}
+
 /// Country code and national number of digits written without `+` or an
 /// international prefix, by the rules in the module documentation.
 fn national(country: &Country, digits: &str) -> Option<String> {
     for trunk in country.trunk {
         if let Some(national) = digits.strip_prefix(trunk)
-            && country.fits(national)
+            && national_number(country, national)
         {
             return Some(format!("{}{national}", country.code));
         }

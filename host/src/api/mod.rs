@@ -159,11 +159,11 @@ pub fn app(state: AppState) -> Router {
             post(webhooks::webhooks_call_disposition),
         )
         .route(
-            "/v1/webhooks/twilio/{tenant}/status",
+            "/v1/webhooks/twilio/{tenantId}/status",
             post(twilio::twilio_status),
         )
         .route(
-            "/v1/webhooks/twilio/{tenant}/inbound",
+            "/v1/webhooks/twilio/{tenantId}/inbound",
             post(twilio::twilio_inbound),
         )
         .route("/v1/plugins", get(plugins::plugins_list))

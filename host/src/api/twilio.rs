@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -55,6 +56,33 @@ pub fn twilio_signature(auth_token: &str, url: &str, fields: &[(String, String)]
         mac.update(value.as_bytes());
     }
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The fields of a status callback this host reads (the provider sends
+/// more, all signed). Documentation only: the form is read as it came.
+#[allow(non_snake_case, dead_code)]
+#[derive(utoipa::ToSchema)]
+struct TwilioStatusForm {
+    MessageSid: String,
+    /// queued, accepted, scheduled, sending, sent, delivered, undelivered,
+    /// failed, read or canceled.
+    MessageStatus: String,
+    AccountSid: Option<String>,
+    ErrorCode: Option<String>,
+}
+
+/// The fields of an inbound message this host reads (the provider sends
+/// more, all signed). Documentation only: the form is read as it came.
+#[allow(non_snake_case, dead_code)]
+#[derive(utoipa::ToSchema)]
+struct TwilioInboundForm {
+    MessageSid: String,
+    /// The customer's phone.
+    From: String,
+    /// The tenant's number.
+    To: Option<String>,
+    Body: Option<String>,
+    AccountSid: Option<String>,
 }
 
 /// The provider's message statuses, and what each means here: the
@@ -99,6 +127,12 @@ impl Form {
             .filter(|value| !value.trim().is_empty())
             .ok_or_else(|| ApiError::invalid(format!("{name} is required")))
     }
+}
+
+/// The tenant id in the path; one that does not parse names no tenant, and
+/// gets the answer an unknown one gets (401), not axum's plain-text 400.
+fn path_tenant(tenant: Result<Path<u64>, PathRejection>) -> u64 {
+    tenant.map_or(u64::MAX, |Path(tenant)| tenant)
 }
 
 /// Checks the request's signature against `tenant`'s provider token.
@@ -152,7 +186,7 @@ fn authenticate(
         ("messageId" = String, Query, description = "The host's id of the message, as the SMS outbox put it in the callback URL."),
         ("X-Twilio-Signature" = String, Header, description = "Base64 HMAC-SHA1, under the tenant's provider auth token, of the URL called and the form fields sorted by name."),
     ),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's fields: `MessageSid`, `MessageStatus` (queued, accepted, scheduled, sending, sent, delivered, undelivered, failed, read, canceled), and others it sends, all signed."),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded", description = "The provider's fields: `MessageSid`, `MessageStatus` (queued, accepted, scheduled, sending, sent, delivered, undelivered, failed, read, canceled), and others it sends, all signed."),
     responses(
         (status = 202, description = "A delivery event was journaled (or was a duplicate or superseded: a status never moves a message backwards); or the status changes nothing (`eventId` 0).", body = super::webhooks::WebhookAck),
         (status = 401, description = "Unknown tenant, a tenant without this provider, or a wrong signature (the same answer).", body = ErrorBody),
@@ -165,12 +199,13 @@ fn authenticate(
 )]
 pub async fn twilio_status(
     State(state): State<AppState>,
-    Path(tenant): Path<u64>,
+    tenant: Result<Path<u64>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
     uri: Uri,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    let tenant = path_tenant(tenant);
     let form = Form::parse(&body);
     let prepared = state.clone();
     let journaled = blocking(move || {
@@ -225,7 +260,7 @@ pub async fn twilio_status(
         ("projectId" = u64, Query, description = "The project the number's messages belong to (one webhook URL per project)."),
         ("X-Twilio-Signature" = String, Header, description = "Base64 HMAC-SHA1, under the tenant's provider auth token, of the URL called and the form fields sorted by name."),
     ),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's fields: `MessageSid`, `From`, `To`, `Body`, and others it sends, all signed."),
+    request_body(content = TwilioInboundForm, content_type = "application/x-www-form-urlencoded", description = "The provider's fields: `MessageSid`, `From`, `To`, `Body`, and others it sends, all signed."),
     responses(
         (status = 200, description = "Journaled (durably), or a duplicate of a `MessageSid` seen before: empty TwiML (no reply); `X-Smstrigger-Event-Id` names the event.", content_type = "application/xml", body = String),
         (status = 401, description = "Unknown tenant, a tenant without this provider, or a wrong signature (the same answer).", body = ErrorBody),
@@ -238,12 +273,13 @@ pub async fn twilio_status(
 )]
 pub async fn twilio_inbound(
     State(state): State<AppState>,
-    Path(tenant): Path<u64>,
+    tenant: Result<Path<u64>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
     uri: Uri,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    let tenant = path_tenant(tenant);
     let form = Form::parse(&body);
     let prepared = state.clone();
     let (tenant, entry) = blocking(move || {

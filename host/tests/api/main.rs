@@ -9,6 +9,7 @@ mod cli;
 mod data;
 mod ops;
 mod plugins;
+mod provider;
 mod remote;
 mod secrets;
 mod timeouts;
@@ -79,6 +80,9 @@ impl Server {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 ready_tx.send(listener.local_addr().unwrap()).unwrap();
+                // Where it listens (what a provider's callbacks are signed for).
+                let mut config = config;
+                config.listen = listener.local_addr().unwrap();
                 let state = server::state(config).unwrap();
                 server::run(listener, state, async {
                     shutdown_rx.await.ok();
@@ -98,6 +102,19 @@ impl Server {
             _dir: dir,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
+        }
+    }
+
+    /// The helpers of this module for a server running elsewhere (the real
+    /// binary, say) at `url`, with its data in `dir`.
+    pub fn at(url: String, dir: tempfile::TempDir) -> Self {
+        Self {
+            url,
+            client: Client::builder().pool_max_idle_per_host(0).build().unwrap(),
+            clock: Clock::default(),
+            _dir: dir,
+            shutdown: None,
+            thread: None,
         }
     }
 

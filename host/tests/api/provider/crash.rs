@@ -1,0 +1,80 @@
+//! The real binary killed (SIGKILL) while the provider holds its answer to
+//! a send: the restarted host sends the message again under the same
+//! idempotency key, so the provider holds it once, and the host records
+//! the provider's id.
+
+use std::process::{Child, Command};
+
+use super::*;
+
+/// `smstrigger serve` on `port` over `dir`, trusting the loopback provider.
+fn serve(dir: &std::path::Path, port: u16) -> Child {
+    let config = dir.join("smstrigger.toml");
+    std::fs::write(
+        &config,
+        "[remote]\nallow_http = true\nallow_networks = [\"127.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_smstrigger"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env("SMSTRIGGER_OPERATOR_KEY", OPERATOR_KEY)
+        .env("SMSTRIGGER_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("starting smstrigger serve")
+}
+
+/// Waits until the server at `url` answers its health check.
+fn healthy(url: &str) {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{url}/healthz"))
+        .send()
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn provider_a_host_killed_mid_send_sends_each_message_once() {
+    let provider = Provider::start(Mode::TakeThenHang);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = serve(&root, port);
+    healthy(&url);
+    let server = Server::at(url.clone(), dir);
+    let l = Loop::configure(server, &provider);
+    let now = chrono::Utc::now().to_rfc3339();
+    l.unanswered_call_at("call-1", &now);
+
+    // The provider took the message and holds its answer: kill the host.
+    let calls = provider.wait_for_calls(1, Duration::from_secs(20));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = serve(&root, port);
+    healthy(&url);
+    let message = l.message_becomes("sent", Duration::from_secs(20));
+    let after = provider.calls();
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(after.len(), 2, "sent again after the restart: {after:?}");
+    assert_eq!(after[0], calls[0]);
+    assert_eq!(after[1], calls[0], "under the same key");
+    let taken = provider.taken();
+    assert_eq!(taken.len(), 1, "one message at the provider: {taken:?}");
+    assert_eq!(message["providerSid"], taken[0].sid.as_str());
+}

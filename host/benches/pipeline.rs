@@ -680,6 +680,7 @@ fn settings() -> ProjectSettings {
         horizon_days: 90,
         max_actions_per_event: 16,
         past_callback_policy: Default::default(),
+        sms_rules: Default::default(),
     }
 }
 

@@ -34,6 +34,19 @@ pub(crate) fn local_time(at: Timestamp, zone: Tz) -> Result<DateTime<Tz>, String
         .ok_or_else(|| format!("timestamp {at} is out of range"))
 }
 
+/// The first instant of `at`'s local day in `zone` (midnight, or the first
+/// instant after a DST gap that swallows it).
+pub(crate) fn day_start(at: Timestamp, zone: &str) -> Result<Timestamp, String> {
+    let tz = parse_zone(zone)?;
+    let midnight = local_time(at, tz)?
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN);
+    instants_of(tz, midnight)
+        .into_iter()
+        .min()
+        .ok_or_else(|| format!("the day of {at} has no start in {zone}"))
+}
+
 impl CallingHours {
     /// The first instant at or after `at` within the window in `zone`, and whether it moved.
     ///

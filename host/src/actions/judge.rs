@@ -7,9 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::calling_hours::day_start;
+use super::validate::record_zone;
 use super::{Proposal, RecordScope, Verdict, validate};
-use crate::model::{ContactRecord, RecordId, TenantId};
-use crate::store::{self, Project, Store};
+use crate::model::{Action, ContactRecord, RecordId, TenantId};
+use crate::store::{self, MessageFilter, Project, Store};
 
 /// The host's verdicts on `proposals` for an event of `project` at
 /// `event_time`: the records they name (within the tenant), the
@@ -28,7 +30,8 @@ pub fn judge(
     opting_out: Option<&str>,
     resolved: &[ContactRecord],
 ) -> Result<Vec<Verdict>, store::Error> {
-    let records = scopes(store, tenant, proposals, resolved)?;
+    let mut records = scopes(store, tenant, proposals, resolved)?;
+    count_sms_today(store, tenant, project, event_time, proposals, &mut records)?;
     let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
     let mut do_not_contact: BTreeSet<String> =
         store.do_not_contact(tenant, &phones)?.into_iter().collect();
@@ -63,6 +66,7 @@ fn scopes(
                     project_id: contact.project_id,
                     phone: contact.phone.clone(),
                     time_zone: Some(contact.time_zone.clone()),
+                    sms_today: 0,
                 },
             );
             continue;
@@ -76,6 +80,7 @@ fn scopes(
                         project_id: record.project_id,
                         phone: record.phone,
                         time_zone: record.time_zone,
+                        sms_today: 0,
                     },
                 );
             }
@@ -84,4 +89,43 @@ fn scopes(
         }
     }
     Ok(scopes)
+}
+
+/// Fills in, for each record of the project an SMS proposal names, how
+/// many SMS it has had since its local day began at `event_time`: the
+/// newest up to the project's cap are read, which is all the cap needs.
+fn count_sms_today(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: &Project,
+    event_time: i64,
+    proposals: &[Proposal],
+    records: &mut BTreeMap<RecordId, RecordScope>,
+) -> Result<(), store::Error> {
+    let rules = project.rules();
+    let texted: BTreeSet<RecordId> = proposals
+        .iter()
+        .filter(|p| matches!(p.action, Action::SendSms(_)))
+        .map(|p| p.action.record_id())
+        .collect();
+    for id in texted {
+        let Some(record) = records.get_mut(&id).filter(|r| r.project_id == project.id) else {
+            continue;
+        };
+        let zone = record_zone(record.time_zone.as_deref(), &rules);
+        // A zone that cannot be read (refused by the hours check anyway)
+        // counts the last day.
+        let since = day_start(event_time, zone).unwrap_or(event_time - 86_400);
+        let filter = MessageFilter {
+            project: project.id,
+            record: Some(id),
+            phone: None,
+            after: 0,
+            newest_first: true,
+            limit: rules.sms.max_per_day as usize,
+        };
+        let sent = store.messages(tenant, &filter)?;
+        record.sms_today = sent.iter().filter(|m| m.created_at >= since).count() as u32;
+    }
+    Ok(())
 }

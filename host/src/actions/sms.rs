@@ -23,6 +23,10 @@
 //!   connect time);
 //! - the provider's message id is kept; its status callbacks then advance
 //!   the message (`api::twilio`) and become this product's delivery events.
+//!
+//! The outbox also sends the messages of any tenant that wait for a later
+//! time (an SMS moved into its project's SMS hours): when due, through the
+//! provider, or recorded sent by the embedded sender.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -48,8 +52,6 @@ const LEASE_SECS: u32 = 60;
 pub const PROVIDER_UNAVAILABLE: &str = "provider_unavailable";
 /// The error a provider's refusal (another 4xx) leaves on the message.
 pub const PROVIDER_REFUSED: &str = "provider_refused";
-/// The error of a message queued for a provider the tenant no longer has.
-pub const SENDER_NOT_CONFIGURED: &str = "sender_not_configured";
 
 /// The SMS outbox: its workers stop when it is dropped.
 pub type SmsOutbox = Workers<ProviderSends>;
@@ -93,7 +95,10 @@ impl SmsSender {
             from,
         } = settings
         else {
-            return Sent::Refused(SENDER_NOT_CONFIGURED.into());
+            // The embedded sender: a message that waited for the project's
+            // SMS hours (or for a provider the tenant no longer has) is
+            // recorded sent now.
+            return Sent::Taken(None);
         };
         let url = format!(
             "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
@@ -148,7 +153,9 @@ impl SmsSender {
             .unwrap_or(Value::Null);
         if status.is_success() {
             return match body["sid"].as_str() {
-                Some(sid) if !sid.is_empty() && sid.len() <= 64 => Sent::Taken(sid.to_string()),
+                Some(sid) if !sid.is_empty() && sid.len() <= 64 => {
+                    Sent::Taken(Some(sid.to_string()))
+                }
                 _ => Sent::Unavailable(format!(
                     "{PROVIDER_UNAVAILABLE}: a {} answer without a message sid",
                     status.as_u16()
@@ -177,8 +184,8 @@ pub fn status_callback(root: &str, tenant: TenantId, message_id: &str) -> String
 
 /// What one attempt came to.
 enum Sent {
-    /// The provider took it, under this id.
-    Taken(String),
+    /// The provider took it, under this id (none: the embedded sender).
+    Taken(Option<String>),
     /// Worth another attempt (and a failure for the breaker).
     Unavailable(String),
     /// Never worth another attempt.
@@ -245,7 +252,7 @@ impl ProviderSends {
                     status: MessageStatus::Sent,
                     attempts,
                     next_attempt_at: None,
-                    provider_sid: Some(sid),
+                    provider_sid: sid,
                     error: None,
                 }
             }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::calling_hours::{local_time, parse_zone};
+use super::calling_hours::{CallingHours, local_time, parse_zone};
 use super::segments::segments;
 use crate::model::{
     Action, Disposition, ProjectId, RecordId, SHARED_CALLBACK_ID, SendSms, SetDisposition,
@@ -56,6 +56,12 @@ pub enum Reason {
     EmptyMessage,
     /// An SMS that would cost more segments than the project allows.
     TooManySegments,
+    /// The record has had as many SMS today (its local day) as the project allows.
+    ContactLimit,
+    /// Accepted, to be sent at the start of the project's SMS hours.
+    ShiftedToSmsHours,
+    /// Outside the project's SMS hours under the `reject` policy, or the zone is unknown.
+    OutsideSmsHours,
 }
 
 impl Reason {
@@ -74,6 +80,9 @@ impl Reason {
             Reason::OutsideCallingHours => "outside_calling_hours",
             Reason::EmptyMessage => "empty_message",
             Reason::TooManySegments => "too_many_segments",
+            Reason::ContactLimit => "contact_limit",
+            Reason::ShiftedToSmsHours => "shifted_to_sms_hours",
+            Reason::OutsideSmsHours => "outside_sms_hours",
         }
     }
 }
@@ -92,6 +101,10 @@ pub struct RecordScope {
     /// IANA zone; `None` (or empty) means the project's.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// SMS the host sent (or scheduled) to the record since its local day
+    /// began at the event's time: what the per-day cap counts.
+    #[serde(default)]
+    pub sms_today: u32,
 }
 
 /// One action as one plugin asked for it.
@@ -115,6 +128,9 @@ pub struct Verdict {
     pub action: Action,
     /// Human text for logs and the API, e.g. what was moved where.
     pub detail: Option<String>,
+    /// An accepted SMS moved into the project's SMS hours: when it goes out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<Timestamp>,
 }
 
 impl Verdict {
@@ -124,6 +140,7 @@ impl Verdict {
             reason,
             action,
             detail,
+            send_at: None,
         }
     }
 
@@ -133,6 +150,7 @@ impl Verdict {
             reason: Some(reason),
             action: action.clone(),
             detail: Some(detail),
+            send_at: None,
         }
     }
 }
@@ -210,13 +228,15 @@ fn check(
         Action::SetDisposition(set) => {
             check_disposition(event_time, rules, record, do_not_contact, set)
         }
-        Action::SendSms(sms) => check_sms(rules, record, do_not_contact, sms),
+        Action::SendSms(sms) => check_sms(event_time, rules, record, do_not_contact, sms),
     }
 }
 
-/// An SMS to `record`: a phone that may be contacted and a text within the
-/// project's segments.
+/// An SMS to `record` at `event_time`: a phone that may be contacted, a
+/// text within the project's segments, room in the record's day, and the
+/// project's SMS hours (shifted or refused outside them).
 fn check_sms(
+    event_time: Timestamp,
     rules: &ProjectRules,
     record: &RecordScope,
     do_not_contact: &BTreeSet<String>,
@@ -235,7 +255,7 @@ fn check_sms(
         return reject(Reason::EmptyMessage, "the SMS has no text".into());
     }
     let cost = segments(&sms.text);
-    if cost.count > rules.max_sms_segments {
+    if cost.count > rules.sms.max_segments {
         return reject(
             Reason::TooManySegments,
             format!(
@@ -243,11 +263,33 @@ fn check_sms(
                 cost.units,
                 cost.encoding.as_str(),
                 cost.count,
-                rules.max_sms_segments
+                rules.sms.max_segments
             ),
         );
     }
-    Verdict::accept(action, None, None)
+    if record.sms_today >= rules.sms.max_per_day {
+        return reject(
+            Reason::ContactLimit,
+            format!(
+                "record {id} has had {} SMS today; the project allows {} a day",
+                record.sms_today, rules.sms.max_per_day
+            ),
+        );
+    }
+    let zone = record_zone(record.time_zone.as_deref(), rules);
+    let hours = Hours {
+        window: Some(&rules.sms.hours),
+        policy: rules.sms.policy,
+        name: "SMS hours",
+    };
+    match hours.place(zone, event_time) {
+        Placement::Kept => Verdict::accept(action, None, None),
+        Placement::Refused { detail } => reject(Reason::OutsideSmsHours, detail),
+        Placement::Shifted { to, detail } => Verdict {
+            send_at: Some(to),
+            ..Verdict::accept(action, Some(Reason::ShiftedToSmsHours), Some(detail))
+        },
+    }
 }
 
 /// Rules 2–7 (scope is checked) for a disposition on `record`.
@@ -363,31 +405,52 @@ pub(crate) enum Placement {
 /// before execution (see [`super::execution_time`]) do it, so they cannot
 /// disagree. Without calling hours the zone is never read.
 pub(crate) fn within_calling_hours(rules: &ProjectRules, zone: &str, at: Timestamp) -> Placement {
-    let Some(hours) = &rules.calling_hours else {
-        return Placement::Kept;
-    };
-    let moved = match hours.next_allowed(at, zone) {
-        Err(detail) => return Placement::Refused { detail },
-        Ok((_, false)) => return Placement::Kept,
-        Ok((moved, true)) => moved,
-    };
-    let (start, end) = (hours.start.format("%H:%M"), hours.end.format("%H:%M"));
-    let local = local_text(at, zone);
-    let wall = parse_zone(zone).and_then(|tz| local_time(at, tz));
-    let side = match wall.map(|t| t.time()) {
-        Ok(t) if t < hours.start => format!("before {start}"),
-        Ok(t) if t == hours.end => format!("at {end}, when calling hours end"),
-        _ => format!("after {end}"),
-    };
-    if rules.policy == CallingHoursPolicy::Reject {
-        let detail = format!("{local} {zone} is {side}, outside calling hours {start}–{end}");
-        return Placement::Refused { detail };
+    Hours {
+        window: rules.calling_hours.as_ref(),
+        policy: rules.policy,
+        name: "calling hours",
     }
-    let detail = format!(
-        "{local} {zone} is {side}; moved to {}",
-        local_text(moved, zone)
-    );
-    Placement::Shifted { to: moved, detail }
+    .place(zone, at)
+}
+
+/// A daily window an action must fall in (calling hours for callbacks,
+/// SMS hours for SMS), what to do outside it, and its name in details.
+struct Hours<'a> {
+    window: Option<&'a CallingHours>,
+    policy: CallingHoursPolicy,
+    name: &'static str,
+}
+
+impl Hours<'_> {
+    /// Where the window puts an action at `at` on `zone`'s wall clock.
+    fn place(&self, zone: &str, at: Timestamp) -> Placement {
+        let Some(hours) = self.window else {
+            return Placement::Kept;
+        };
+        let moved = match hours.next_allowed(at, zone) {
+            Err(detail) => return Placement::Refused { detail },
+            Ok((_, false)) => return Placement::Kept,
+            Ok((moved, true)) => moved,
+        };
+        let (start, end) = (hours.start.format("%H:%M"), hours.end.format("%H:%M"));
+        let local = local_text(at, zone);
+        let wall = parse_zone(zone).and_then(|tz| local_time(at, tz));
+        let name = self.name;
+        let side = match wall.map(|t| t.time()) {
+            Ok(t) if t < hours.start => format!("before {start}"),
+            Ok(t) if t == hours.end => format!("at {end}, when {name} end"),
+            _ => format!("after {end}"),
+        };
+        if self.policy == CallingHoursPolicy::Reject {
+            let detail = format!("{local} {zone} is {side}, outside {name} {start}–{end}");
+            return Placement::Refused { detail };
+        }
+        let detail = format!(
+            "{local} {zone} is {side}; moved to {}",
+            local_text(moved, zone)
+        );
+        Placement::Shifted { to: moved, detail }
+    }
 }
 
 /// `at` on `zone`'s wall clock as `YYYY-MM-DD HH:MM`, or the raw seconds if it has none.

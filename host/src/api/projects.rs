@@ -20,7 +20,7 @@ use super::body::Json;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::calling_hours::CallingHours;
 use crate::actions::{CallingHoursPolicy, PastCallbackPolicy};
-use crate::model::ProjectId;
+use crate::model::{ProjectId, SmsRules};
 use crate::phone::{PhoneError, is_supported_country};
 use crate::store::{DispositionDef, Project, ProjectSettings};
 
@@ -109,7 +109,18 @@ pub struct NewProject {
     /// was; `now` sets it for now, put through calling hours.
     #[serde(default)]
     past_callback_policy: PastCallbackPolicy,
+    /// The project's SMS: sending hours on each record's wall clock
+    /// (`hours`, default 08:00–21:00), `policy` outside them (`shift`, the
+    /// default, or `reject`), `maxPerDay` per record (default 3) and
+    /// `maxSegments` per message (default 10).
+    #[serde(default)]
+    sms_rules: SmsRules,
 }
+
+/// The SMS a project may allow one record per day.
+pub const MAX_SMS_PER_DAY: std::ops::RangeInclusive<u32> = 0..=100;
+/// The segments a project may allow one SMS (carriers join up to about ten).
+pub const MAX_SMS_SEGMENTS: std::ops::RangeInclusive<usize> = 1..=10;
 
 fn default_horizon() -> u32 {
     crate::actions::DEFAULT_HORIZON_DAYS
@@ -147,6 +158,22 @@ impl NewProject {
                 self.max_actions_per_event
             )));
         }
+        if !MAX_SMS_PER_DAY.contains(&self.sms_rules.max_per_day) {
+            return Err(ApiError::invalid(format!(
+                "smsRules.maxPerDay must be {} to {}, got {}",
+                MAX_SMS_PER_DAY.start(),
+                MAX_SMS_PER_DAY.end(),
+                self.sms_rules.max_per_day
+            )));
+        }
+        if !MAX_SMS_SEGMENTS.contains(&self.sms_rules.max_segments) {
+            return Err(ApiError::invalid(format!(
+                "smsRules.maxSegments must be {} to {}, got {}",
+                MAX_SMS_SEGMENTS.start(),
+                MAX_SMS_SEGMENTS.end(),
+                self.sms_rules.max_segments
+            )));
+        }
         Ok(ProjectSettings {
             name,
             time_zone: self.time_zone,
@@ -156,6 +183,7 @@ impl NewProject {
             horizon_days: self.horizon_days,
             max_actions_per_event: self.max_actions_per_event,
             past_callback_policy: self.past_callback_policy,
+            sms_rules: self.sms_rules,
         })
     }
 }

@@ -129,6 +129,7 @@ impl Demo {
             json!({
                 "name": "Collections", "timeZone": ZONE, "defaultCountry": "HU",
                 "callingHours": { "start": "08:00", "end": "20:00" }, "callingHoursPolicy": "shift",
+                "smsRules": { "maxPerDay": 1 },
             }),
         )?;
         self.project = project["id"].as_u64().context("project id")?;
@@ -273,6 +274,13 @@ impl Demo {
             gabor,
             "2026-12-02 16:00",
             "2026-12-01 11:45:00",
+        )?;
+        self.call_disposition(
+            "a fourth unanswered call the same day: the project allows one SMS a day",
+            gabor,
+            "call-3",
+            4,
+            "2026-12-01 12:40:00",
         )?;
 
         println!("\n== each customer's event list ==");

@@ -169,6 +169,8 @@ fn scopes(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, Rec
                 project_id: record.project_id,
                 phone: record.phone.clone(),
                 time_zone: Some(record.time_zone.clone()),
+                // A local run knows no history: every record starts its day.
+                sms_today: 0,
             };
             (record.id, scope)
         })

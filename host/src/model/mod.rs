@@ -14,7 +14,8 @@ pub use outcome::{DecisionOutcome, EventState};
 
 pub use rules::{
     CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,
-    DEFAULT_MAX_SMS_SEGMENTS, PastCallbackPolicy, ProjectRules, TenantLimits,
+    DEFAULT_MAX_SMS_PER_DAY, DEFAULT_MAX_SMS_SEGMENTS, PastCallbackPolicy, ProjectRules, SmsRules,
+    TenantLimits,
 };
 
 /// An instant as seconds since the Unix epoch, UTC.

@@ -19,6 +19,37 @@ pub const DEFAULT_MAX_ACTIONS_PER_EVENT: usize = 16;
 /// ten): a longer text is refused, not sent as a costly surprise.
 pub const DEFAULT_MAX_SMS_SEGMENTS: usize = 10;
 
+/// SMS per record per local day when a project says nothing.
+pub const DEFAULT_MAX_SMS_PER_DAY: u32 = 3;
+
+/// A project's rules for the SMS its plugins send, whatever they ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SmsRules {
+    /// When an SMS may go out, on each record's wall clock (default
+    /// 08:00–21:00; separate from calling hours).
+    pub hours: CallingHours,
+    /// An SMS asked for outside them: `shift` (the default) sends it at the
+    /// next allowed time, `reject` refuses it (`outside_sms_hours`).
+    pub policy: CallingHoursPolicy,
+    /// SMS one record may get per local day; more are refused
+    /// (`contact_limit`).
+    pub max_per_day: u32,
+    /// The most segments one SMS may cost (`too_many_segments`).
+    pub max_segments: usize,
+}
+
+impl Default for SmsRules {
+    fn default() -> Self {
+        SmsRules {
+            hours: CallingHours::parse("08:00", "21:00").expect("a valid window"),
+            policy: CallingHoursPolicy::Shift,
+            max_per_day: DEFAULT_MAX_SMS_PER_DAY,
+            max_segments: DEFAULT_MAX_SMS_SEGMENTS,
+        }
+    }
+}
+
 /// A project's calling window, local to each record: "08:00"–"20:00".
 ///
 /// The window is `[start, end)`: a call at `start` is allowed, one at `end`
@@ -141,13 +172,9 @@ pub struct ProjectRules {
     /// (2) and Discard are always valid and need not be listed.
     #[serde(default)]
     pub dispositions: BTreeSet<u32>,
-    /// The most segments one SMS may cost.
-    #[serde(default = "default_max_sms_segments")]
-    pub max_sms_segments: usize,
-}
-
-fn default_max_sms_segments() -> usize {
-    DEFAULT_MAX_SMS_SEGMENTS
+    /// The rules for SMS: sending hours, per-day cap, segments.
+    #[serde(default)]
+    pub sms: SmsRules,
 }
 
 fn default_horizon_days() -> u32 {
@@ -170,7 +197,7 @@ impl ProjectRules {
             horizon_days: DEFAULT_HORIZON_DAYS,
             max_actions_per_event: DEFAULT_MAX_ACTIONS_PER_EVENT,
             dispositions: BTreeSet::new(),
-            max_sms_segments: DEFAULT_MAX_SMS_SEGMENTS,
+            sms: SmsRules::default(),
         }
     }
 }

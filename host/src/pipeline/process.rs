@@ -177,7 +177,11 @@ pub(crate) fn process(
                         template_id: sms.template_id.clone(),
                         plugin: binding.binding.plugin.clone(),
                         plugin_version: binding.version,
-                        status: MessageStatus::Sent,
+                        status: match verdict.send_at {
+                            Some(_) => MessageStatus::Queued,
+                            None => MessageStatus::Sent,
+                        },
+                        send_at: verdict.send_at,
                     });
                     continue;
                 }

@@ -42,7 +42,7 @@ pub use crate::model::TenantLimits;
 use crate::model::{
     CallingHours, CallingHoursPolicy, ContactRecord, DEFAULT_HORIZON_DAYS,
     DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, PastCallbackPolicy,
-    ProjectId, ProjectRules, RecordId, TenantId, Timestamp,
+    ProjectId, ProjectRules, RecordId, SmsRules, TenantId, Timestamp,
 };
 
 /// What went wrong in the store, in terms any back end can report.
@@ -329,6 +329,9 @@ pub struct ProjectSettings {
     /// What happens to a callback already past when it executes.
     #[serde(default)]
     pub past_callback_policy: PastCallbackPolicy,
+    /// Sending hours, per-day cap and segments of the project's SMS.
+    #[serde(default)]
+    pub sms_rules: SmsRules,
 }
 
 fn default_policy() -> CallingHoursPolicy {
@@ -366,7 +369,7 @@ impl Project {
             max_actions_per_event: self.settings.max_actions_per_event,
             past_callback: self.settings.past_callback_policy,
             dispositions: self.dispositions.iter().map(|d| d.id).collect(),
-            max_sms_segments: crate::model::DEFAULT_MAX_SMS_SEGMENTS,
+            sms: self.settings.sms_rules.clone(),
         }
     }
 }
@@ -588,8 +591,12 @@ pub struct MessageWrite {
     pub template_id: Option<String>,
     pub plugin: String,
     pub plugin_version: Option<u32>,
-    /// `Sent` by the embedded sender; `Queued` for a provider's outbox.
+    /// `Sent` by the embedded sender; `Queued` for a provider's outbox or
+    /// a later time.
     pub status: MessageStatus,
+    /// When it may go out, when not at once (moved into the project's SMS
+    /// hours): it waits queued in the SMS outbox until then.
+    pub send_at: Option<Timestamp>,
 }
 
 impl MessageWrite {

@@ -333,6 +333,11 @@ CREATE UNIQUE INDEX messages_message_id ON messages(tenant_id, message_id);
 ALTER TABLE tenants ADD COLUMN sms_sender TEXT NOT NULL DEFAULT '{"kind":"embedded"}';
 ALTER TABLE tenants ADD COLUMN sms_sender_token BLOB;      -- sealed (secrets.rs); NULL: none
 "#,
+    // A project's rules for SMS (sending hours, policy, per-day cap,
+    // segments), as JSON; '{}' is every default.
+    r#"
+ALTER TABLE projects ADD COLUMN sms_rules TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 #[cfg(test)]

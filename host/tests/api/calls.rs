@@ -342,3 +342,88 @@ fn a_0_1_0_plugin_is_not_dry_run_on_a_call_disposition() {
         "{answer}"
     );
 }
+
+/// The project's SMS rules hold whatever the plugin asks: one SMS a day
+/// per record (the second is refused `contact_limit`), and an SMS asked
+/// for at night waits for the morning (`shifted_to_sms_hours`), queued
+/// until then and sent by the outbox when due.
+#[test]
+fn sms_rules_cap_a_records_day_and_move_a_night_sms_to_the_morning() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let rules = json!({ "smsRules": { "maxPerDay": 1 } });
+    let project = server.project_with(&tenant, rules);
+    server.record(&tenant, project, PHONE);
+    server.install(&tenant, "ask-time", components::CALL_ATTEMPT_SMS);
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": "ask-time", "priority": 1 }]),
+    );
+    let call = |uuid: &str, timestamp: &str| {
+        let (status, event) = send(
+            server
+                .post(&format!(
+                    "/v1/webhooks/call/disposition?secret-key={}&wait=true",
+                    tenant.webhook_secret
+                ))
+                .json(&json!({
+                    "uuid": uuid,
+                    "projectid": project,
+                    "destination": PHONE,
+                    "direction": "out",
+                    "disposition": { "id": 7, "name": "No answer", "assessment": "not_reached" },
+                    "sum_attempted_calls": 3,
+                    "create_time": timestamp,
+                })),
+        );
+        assert_eq!(status, StatusCode::OK, "{event}");
+        event["decisions"][0]["verdicts"][0].clone()
+    };
+    // 21:30 in Budapest, after the default SMS hours (08:00–21:00).
+    let night = call("call-night", "2026-11-30 21:30:00");
+    assert_eq!(night["accepted"], true, "{night}");
+    assert_eq!(night["reason"], "shifted_to_sms_hours", "{night}");
+    // 2026-12-01 08:00 in Budapest.
+    assert_eq!(night["sendAt"], 1_796_108_400, "{night}");
+    // The morning has come (the server's clock): the outbox sends it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let message = loop {
+        let (_, messages) = send(
+            server
+                .get(&format!("/v1/projects/{project}/messages"))
+                .bearer_auth(&tenant.api_key),
+        );
+        if messages[0]["status"] == "sent" {
+            break messages[0].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{messages}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(message["attempts"], 1, "{message}");
+
+    let capped = call("call-day", "2026-12-01 10:00:00");
+    assert_eq!(capped["accepted"], false, "{capped}");
+    assert_eq!(capped["reason"], "contact_limit", "{capped}");
+
+    // The rules are checked when the project is made.
+    for (rules, field) in [
+        (json!({ "maxPerDay": 101 }), "smsRules.maxPerDay"),
+        (json!({ "maxSegments": 0 }), "smsRules.maxSegments"),
+    ] {
+        let (status, body) = send(
+            server
+                .post("/v1/projects")
+                .bearer_auth(&tenant.api_key)
+                .json(&json!({
+                    "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU",
+                    "smsRules": rules,
+                })),
+        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+}

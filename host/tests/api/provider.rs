@@ -35,13 +35,15 @@ impl Loop {
         Self::configure(
             Server::start_with(|config| config.remote = loopback_remote()),
             provider,
+            json!({}),
         )
     }
 
-    /// Sets up the tenant on `server`, which trusts the loopback provider.
-    fn configure(server: Server, provider: &Provider) -> Self {
+    /// Sets up the tenant on `server`, which trusts the loopback provider,
+    /// its project with `settings` on top of the usual ones.
+    fn configure(server: Server, provider: &Provider, settings: Value) -> Self {
         let tenant = server.tenant("acme");
-        let project = server.project(&tenant);
+        let project = server.project_with(&tenant, settings);
         let record = server.record(&tenant, project, PHONE);
         server.install(&tenant, "ask-time", components::CALL_ATTEMPT_SMS);
         server.install(&tenant, "followup", components::DELIVERED_FOLLOWUP);

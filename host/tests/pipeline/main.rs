@@ -261,6 +261,7 @@ pub fn settings(policy: CallingHoursPolicy) -> ProjectSettings {
         horizon_days: 90,
         max_actions_per_event: 16,
         past_callback_policy: Default::default(),
+        sms_rules: Default::default(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The validation rules, each tried to be broken and to be passed.
 
 use super::*;
-use crate::model::CallingHours;
+use crate::model::{CallingHours, SmsRules};
 use chrono::{NaiveDateTime, TimeZone};
 
 const PROJECT: ProjectId = ProjectId(1);
@@ -40,6 +40,7 @@ fn scope(id: u64, project: u64, phone: &str, zone: Option<&str>) -> (RecordId, R
             project_id,
             phone: phone.into(),
             time_zone,
+            sms_today: 0,
         },
     )
 }
@@ -212,7 +213,8 @@ fn a_callback_within_hours_is_accepted_unchanged() {
             accepted: true,
             reason: None,
             action,
-            detail: None
+            detail: None,
+            send_at: None,
         }
     );
 }
@@ -379,6 +381,9 @@ fn reason_codes_are_the_serde_spelling() {
         Reason::RecordOutOfScope,
         Reason::ShiftedToCallingHours,
         Reason::OutsideCallingHours,
+        Reason::ContactLimit,
+        Reason::ShiftedToSmsHours,
+        Reason::OutsideSmsHours,
     ] {
         assert_eq!(serde_json::to_value(reason).unwrap(), reason.code());
     }
@@ -425,7 +430,10 @@ fn an_sms_over_the_projects_segments_is_refused_naming_its_cost() {
     assert_accepted(&one(sms(10, &"á".repeat(670))));
     assert_rejected(&one(sms(10, &"á".repeat(671))), Reason::TooManySegments);
     let strict = ProjectRules {
-        max_sms_segments: 1,
+        sms: SmsRules {
+            max_segments: 1,
+            ..SmsRules::default()
+        },
         ..rules()
     };
     let verdicts = run_with(&strict, &[(0, sms(10, &"a".repeat(161)))]);
@@ -453,4 +461,68 @@ fn an_sms_and_a_disposition_on_one_record_do_not_conflict_two_sms_do() {
         ]
     );
     assert!(verdicts[0].accepted && verdicts[1].accepted);
+}
+
+#[test]
+fn a_records_sms_per_day_are_capped_and_the_cap_is_the_projects() {
+    let texted = |sms_today: u32, rules: &ProjectRules| {
+        let mut records = records();
+        records.get_mut(&RecordId(10)).unwrap().sms_today = sms_today;
+        let proposal = Proposal {
+            plugin: "p".into(),
+            priority: 0,
+            action: sms(10, "hi"),
+        };
+        validate(now(), rules, &records, &BTreeSet::new(), &[proposal]).remove(0)
+    };
+    assert_accepted(&texted(2, &rules()));
+    let over = texted(3, &rules());
+    assert_rejected(&over, Reason::ContactLimit);
+    assert!(over.detail.unwrap().contains("3 SMS today"));
+    let one_a_day = ProjectRules {
+        sms: SmsRules {
+            max_per_day: 1,
+            ..SmsRules::default()
+        },
+        ..rules()
+    };
+    assert_accepted(&texted(0, &one_a_day));
+    assert_rejected(&texted(1, &one_a_day), Reason::ContactLimit);
+}
+
+#[test]
+fn an_sms_outside_sms_hours_waits_for_them_or_is_refused_in_the_records_zone() {
+    // 21:30 in Budapest: after the default 08:00–21:00.
+    let late = bud("2026-12-01 21:30");
+    let verdicts = run_at(late, &rules(), &[(0, sms(10, "hi")), (0, sms(13, "hi"))]);
+    assert_eq!(verdicts[0].reason, Some(Reason::ShiftedToSmsHours));
+    assert!(verdicts[0].accepted);
+    assert_eq!(verdicts[0].send_at, Some(bud("2026-12-02 08:00")));
+    assert!(
+        verdicts[0]
+            .detail
+            .as_ref()
+            .unwrap()
+            .contains("moved to 2026-12-02 08:00")
+    );
+    // London is an hour behind: 20:30 there, inside its hours.
+    assert_eq!((verdicts[1].reason, verdicts[1].send_at), (None, None));
+    let strict = ProjectRules {
+        sms: SmsRules {
+            policy: CallingHoursPolicy::Reject,
+            ..SmsRules::default()
+        },
+        ..rules()
+    };
+    let refused = run_at(late, &strict, &[(0, sms(10, "hi"))]).remove(0);
+    assert_rejected(&refused, Reason::OutsideSmsHours);
+    assert!(
+        refused
+            .detail
+            .unwrap()
+            .contains("outside SMS hours 08:00–21:00")
+    );
+    // Inside the hours nothing moves; an unknown zone cannot be placed.
+    assert_eq!(one(sms(10, "hi")).send_at, None);
+    assert_rejected(&one(sms(14, "hi")), Reason::OutsideSmsHours);
 }

@@ -480,6 +480,7 @@ pub fn message(
         plugin: plugin.into(),
         plugin_version: Some(2),
         status: MessageStatus::Sent,
+        send_at: None,
     }
 }
 

@@ -255,20 +255,21 @@ fn write_messages(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
     let versions = column(&rows, |(_, m)| Ok(m.plugin_version.map(i64::from)))?;
     let at = column(&rows, |(e, _)| Ok(e.processed_at))?;
     let statuses = column(&rows, |(_, m)| Ok(m.status.as_str()))?;
+    let send_at = column(&rows, |(_, m)| Ok(m.send_at))?;
     tx.execute_prepared(
         "INSERT INTO messages (tenant_id, project_id, record_id, event_id, message_id, phone,
              text, sender_id, template_id, plugin, plugin_version, status, created_at,
              next_attempt_at)
          SELECT t, p, r, e, id, ph, tx, s, tm, pl, v, st, at,
-             CASE WHEN st = 'queued' THEN at END
+             CASE WHEN st = 'queued' THEN COALESCE(sa, at) END
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
-                     $12::bigint[], $13::text[])
-             WITH ORDINALITY AS u(t, p, r, e, id, ph, tx, s, tm, pl, v, at, st, k)
+                     $12::bigint[], $13::text[], $14::bigint[])
+             WITH ORDINALITY AS u(t, p, r, e, id, ph, tx, s, tm, pl, v, at, st, sa, k)
          ORDER BY k",
         &[
             &tenants, &projects, &records, &event_ids, &ids, &phones, &texts, &senders, &templates,
-            &plugins, &versions, &at, &statuses,
+            &plugins, &versions, &at, &statuses, &send_at,
         ],
     )?;
     Ok(())

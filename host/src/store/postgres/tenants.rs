@@ -284,8 +284,9 @@ impl Tenants for PgStore {
         let mut tx = conn.transaction()?;
         let row = tx.query_one(
             "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
-                 hours_end, hours_policy, horizon_days, max_actions, past_callback_policy)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 hours_end, hours_policy, horizon_days, max_actions, past_callback_policy,
+                 sms_rules)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             &[
                 &big(tenant.0)?,
                 &settings.name,
@@ -297,6 +298,7 @@ impl Tenants for PgStore {
                 &i64::from(settings.horizon_days),
                 &max_actions,
                 &past.as_str(),
+                &serde_json::to_value(&settings.sms_rules)?,
             ],
         )?;
         let id: i64 = row.try_get(0)?;
@@ -388,7 +390,7 @@ fn load_project(
     let row = conn
         .query_opt(
             "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                horizon_days, max_actions, past_callback_policy
+                horizon_days, max_actions, past_callback_policy, sms_rules
              FROM projects WHERE id = $1 AND tenant_id = $2",
             &[&big(project.0)?, &big(tenant.0)?],
         )?
@@ -432,6 +434,7 @@ fn load_project(
             past_callback_policy: serde_json::from_value(serde_json::Value::String(
                 row.try_get(8)?,
             ))?,
+            sms_rules: serde_json::from_value(row.try_get(9)?)?,
         },
         dispositions,
     })

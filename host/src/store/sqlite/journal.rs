@@ -387,7 +387,7 @@ fn commit_processed(
                      phone, text, sender_id, template_id, plugin, plugin_version, status,
                      created_at, next_attempt_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                     CASE WHEN ?12 = 'queued' THEN ?13 END)",
+                     CASE WHEN ?12 = 'queued' THEN COALESCE(?14, ?13) END)",
             )?
             .execute(params![
                 event.tenant_id.0,
@@ -403,6 +403,7 @@ fn commit_processed(
                 message.plugin_version,
                 message.status.as_str(),
                 event.processed_at,
+                message.send_at,
             ])?;
         }
     }

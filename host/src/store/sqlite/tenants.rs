@@ -58,8 +58,9 @@ impl Tenants for SqliteStore {
         let hours = settings.calling_hours.as_ref();
         tx.execute(
             "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
-                 hours_end, hours_policy, horizon_days, max_actions, past_callback_policy)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 hours_end, hours_policy, horizon_days, max_actions, past_callback_policy,
+                 sms_rules)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 tenant.0,
                 settings.name,
@@ -71,6 +72,7 @@ impl Tenants for SqliteStore {
                 settings.horizon_days,
                 settings.max_actions_per_event as i64,
                 serde_json::to_value(settings.past_callback_policy)?.as_str(),
+                serde_json::to_string(&settings.sms_rules)?,
             ],
         )?;
         let id = ProjectId(tx.last_insert_rowid() as u64);
@@ -97,7 +99,7 @@ impl Tenants for SqliteStore {
         let row = conn
             .prepare_cached(
                 "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                    horizon_days, max_actions, past_callback_policy
+                    horizon_days, max_actions, past_callback_policy, sms_rules
              FROM projects WHERE id = ?1 AND tenant_id = ?2",
             )?
             .query_row(params![project.0, tenant.0], |row| {
@@ -111,6 +113,7 @@ impl Tenants for SqliteStore {
                     row.get::<_, u32>(6)?,
                     row.get::<_, i64>(7)?,
                     row.get::<_, String>(8)?,
+                    row.get::<_, String>(9)?,
                 ))
             })
             .optional()?
@@ -125,6 +128,7 @@ impl Tenants for SqliteStore {
             horizon_days,
             max_actions,
             past_callback,
+            sms_rules,
         ) = row;
         let calling_hours = match (start, end) {
             (Some(start), Some(end)) => {
@@ -159,6 +163,7 @@ impl Tenants for SqliteStore {
                 past_callback_policy: serde_json::from_value(serde_json::Value::String(
                     past_callback,
                 ))?,
+                sms_rules: serde_json::from_str(&sms_rules)?,
             },
             dispositions,
         })

@@ -5,10 +5,28 @@
 
 use std::process::{Child, Command};
 
+use serde_json::json;
+
 use super::*;
 
+/// A server process, killed when dropped (a failed test leaves none behind).
+struct Running(Child);
+
+impl Running {
+    fn kill(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// `smstrigger serve` on `port` over `dir`, trusting the loopback provider.
-fn serve(dir: &std::path::Path, port: u16) -> Child {
+fn serve(dir: &std::path::Path, port: u16) -> Running {
     let config = dir.join("smstrigger.toml");
     std::fs::write(
         &config,
@@ -25,6 +43,7 @@ fn serve(dir: &std::path::Path, port: u16) -> Child {
         .env("SMSTRIGGER_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .spawn()
+        .map(Running)
         .expect("starting smstrigger serve")
 }
 
@@ -56,21 +75,22 @@ fn provider_a_host_killed_mid_send_sends_each_message_once() {
     let mut child = serve(&root, port);
     healthy(&url);
     let server = Server::at(url.clone(), dir);
-    let l = Loop::configure(server, &provider);
+    // The binary decides on the system clock: SMS may go out at any hour
+    // (but the last minute of the day), so the test never waits for morning.
+    let all_day = json!({ "smsRules": { "hours": { "start": "00:00", "end": "23:59" } } });
+    let l = Loop::configure(server, &provider, all_day);
     let now = chrono::Utc::now().to_rfc3339();
     l.unanswered_call_at("call-1", &now);
 
     // The provider took the message and holds its answer: kill the host.
     let calls = provider.wait_for_calls(1, Duration::from_secs(20));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 
     let mut child = serve(&root, port);
     healthy(&url);
     let message = l.message_becomes("sent", Duration::from_secs(20));
     let after = provider.calls();
-    child.kill().ok();
-    child.wait().ok();
+    child.kill();
     assert_eq!(after.len(), 2, "sent again after the restart: {after:?}");
     assert_eq!(after[0], calls[0]);
     assert_eq!(after[1], calls[0], "under the same key");

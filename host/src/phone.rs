@@ -196,6 +196,9 @@ pub const STOP_FAMILY: &[&str] = &[
 /// list: an explicit re-subscription. `YES` is not one.
 pub const START_FAMILY: &[&str] = &["START", "UNSTOP"];
 
+/// The words that ask for help, answered with the project's help text.
+pub const HELP_FAMILY: &[&str] = &["HELP", "INFO"];
+
 /// The opt-out keywords a tenant starts with (DESIGN: "Phones, times and
 /// opt-outs"): the family; a tenant may add its own.
 pub const DEFAULT_OPT_OUT_KEYWORDS: &[&str] = STOP_FAMILY;
@@ -222,6 +225,15 @@ pub fn is_opt_out(message: &str, keywords: &[String]) -> bool {
 pub fn is_opt_in(message: &str) -> bool {
     let body = keyword_form(message);
     START_FAMILY
+        .iter()
+        .any(|keyword| keyword_form(keyword) == body)
+}
+
+/// Whether an inbound message body asks for help: its whole body is one of
+/// [`HELP_FAMILY`], read as [`is_opt_out`] reads.
+pub fn is_help(message: &str) -> bool {
+    let body = keyword_form(message);
+    HELP_FAMILY
         .iter()
         .any(|keyword| keyword_form(keyword) == body)
 }

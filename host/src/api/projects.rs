@@ -112,7 +112,9 @@ pub struct NewProject {
     /// The project's SMS: sending hours on each record's wall clock
     /// (`hours`, default 08:00–21:00), `policy` outside them (`shift`, the
     /// default, or `reject`), `maxPerDay` per record (default 3) and
-    /// `maxSegments` per message (default 10).
+    /// `maxSegments` per message (default 10); `helpText`, the answer to
+    /// `HELP` or `INFO`, and `optOutConfirmation`, sent once when a phone
+    /// opts out (neither by default).
     #[serde(default)]
     sms_rules: SmsRules,
 }
@@ -173,6 +175,23 @@ impl NewProject {
                 MAX_SMS_SEGMENTS.end(),
                 self.sms_rules.max_segments
             )));
+        }
+        let replies = [
+            ("smsRules.helpText", &self.sms_rules.help_text),
+            (
+                "smsRules.optOutConfirmation",
+                &self.sms_rules.opt_out_confirmation,
+            ),
+        ];
+        for (field, text) in replies {
+            let Some(text) = text else { continue };
+            let cost = crate::actions::segments::segments(text);
+            if text.trim().is_empty() || cost.count > self.sms_rules.max_segments {
+                return Err(ApiError::invalid(format!(
+                    "{field} must be a text of 1 to {} segments, got {} segments",
+                    self.sms_rules.max_segments, cost.count
+                )));
+            }
         }
         Ok(ProjectSettings {
             name,

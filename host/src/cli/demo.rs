@@ -129,7 +129,10 @@ impl Demo {
             json!({
                 "name": "Collections", "timeZone": ZONE, "defaultCountry": "HU",
                 "callingHours": { "start": "08:00", "end": "20:00" }, "callingHoursPolicy": "shift",
-                "smsRules": { "maxPerDay": 1 },
+                "smsRules": {
+                    "maxPerDay": 1,
+                    "optOutConfirmation": "You will get no more messages from Demo Collections. Reply START to undo.",
+                },
             }),
         )?;
         self.project = project["id"].as_u64().context("project id")?;
@@ -296,10 +299,13 @@ impl Demo {
                 disposition(&record["dispositionId"], &record["nextCalldate"])
             );
             for message in record["messages"].as_array().into_iter().flatten() {
+                let version = match message["pluginVersion"].as_u64() {
+                    Some(version) => format!(" v{version}"),
+                    None => String::new(), // the host's own answer
+                };
                 println!(
-                    "  SMS sent by {} v{} (template {}): {}",
+                    "  SMS sent by {}{version} (template {}): {}",
                     message["plugin"].as_str().unwrap_or("-"),
-                    message["pluginVersion"],
                     message["templateId"].as_str().unwrap_or("-"),
                     message["text"],
                 );
@@ -422,7 +428,10 @@ impl Demo {
                 .filter_map(|line| line["message"].as_str())
                 .collect();
             if decision["outcome"] == "opted_out" {
-                println!("  host: opted out; the sender is on the do-not-contact list now");
+                println!(
+                    "  host: opted out; the sender is on the do-not-contact list now \
+                     (and gets the project's one confirmation SMS)"
+                );
             }
             if decision["outcome"] == "opted_in" {
                 println!(

@@ -20,6 +20,9 @@ pub enum DecisionOutcome {
     /// The message re-subscribed (`START`, `UNSTOP`): the host took the
     /// sender off the list where an opt-out had put it.
     OptedIn,
+    /// The message asked for help (`HELP`, `INFO`): the host answered with
+    /// the project's help text.
+    HelpAnswered,
 }
 
 /// Where a journaled event stands.
@@ -72,6 +75,7 @@ spelled!(DecisionOutcome {
     Failed => "failed",
     OptedOut => "opted_out",
     OptedIn => "opted_in",
+    HelpAnswered => "help_answered",
 });
 spelled!(EventState {
     Pending => "pending",

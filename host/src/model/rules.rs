@@ -37,6 +37,12 @@ pub struct SmsRules {
     pub max_per_day: u32,
     /// The most segments one SMS may cost (`too_many_segments`).
     pub max_segments: usize,
+    /// The answer to `HELP` (or `INFO`); none: such a message is like any
+    /// other.
+    pub help_text: Option<String>,
+    /// Sent once when a phone opts out (not again while it stays out);
+    /// none: nothing is sent.
+    pub opt_out_confirmation: Option<String>,
 }
 
 impl Default for SmsRules {
@@ -46,6 +52,8 @@ impl Default for SmsRules {
             policy: CallingHoursPolicy::Shift,
             max_per_day: DEFAULT_MAX_SMS_PER_DAY,
             max_segments: DEFAULT_MAX_SMS_SEGMENTS,
+            help_text: None,
+            opt_out_confirmation: None,
         }
     }
 }

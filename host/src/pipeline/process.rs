@@ -24,6 +24,11 @@ pub const OPT_OUT_DECIDER: &str = "host:opt-out";
 
 /// The name decisions use for the host's own re-subscription rule.
 pub const OPT_IN_DECIDER: &str = "host:opt-in";
+/// The decision (and the sender of the answer) of a `HELP` the host answered.
+pub const HELP_DECIDER: &str = "host:help";
+/// The template ids of the host's own answers.
+pub const HELP_TEMPLATE: &str = "help";
+pub const OPT_OUT_TEMPLATE: &str = "opt-out-confirmation";
 
 /// Why an event could not be decided now; either way it stays pending and
 /// is tried again, since neither says anything about its plugins.
@@ -104,6 +109,29 @@ pub(crate) fn process(
         decisions.push(DecisionRecord::host(decider, outcome, None));
         *phone = Some(sms.source_phone_number.clone());
     }
+    let mut messages = host_replies(
+        store.as_ref(),
+        tenant,
+        &project,
+        &event,
+        opted_out.is_some(),
+    )?;
+    if let (SmsEvent::Inbound(sms), Some(_)) = (&event, &project.settings.sms_rules.help_text)
+        && phone::is_help(&sms.message)
+    {
+        let unanswered = messages.iter().all(|m| m.plugin != HELP_DECIDER);
+        let error = unanswered.then(|| {
+            (
+                "no_record".to_string(),
+                "no record of the project has the sender's phone: nobody to answer".to_string(),
+            )
+        });
+        decisions.push(DecisionRecord::host(
+            HELP_DECIDER,
+            DecisionOutcome::HelpAnswered,
+            error,
+        ));
+    }
 
     let lookup: Arc<dyn RecordLookup> = Arc::new(StoreLookup::new(store, tenant, &project));
     let mut runs = Vec::new();
@@ -160,7 +188,6 @@ pub(crate) fn process(
 
     let mut verdicts = verdicts.into_iter();
     let mut writes = Vec::new();
-    let mut messages = Vec::new();
     for (binding, outcome) in runs {
         let count = outcome.result.as_ref().map_or(0, Vec::len);
         let mine: Vec<_> = verdicts.by_ref().take(count).collect();
@@ -233,6 +260,58 @@ pub(crate) fn process(
         processed_at,
         plugin_cpu,
     })
+}
+
+/// The SMS the host itself answers an inbound message with, from the
+/// project's SMS rules: its help text to `HELP`, and its confirmation to an
+/// opt-out (`opting_out`) of a phone not listed already (one confirmation
+/// per opt-out, none to a phone already out). Addressed to the sender's
+/// record; with none in the project, nothing is sent. Sent at once, whatever
+/// the hours, the day's count or the list: the sender just wrote.
+fn host_replies(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: &Project,
+    event: &SmsEvent,
+    opting_out: bool,
+) -> Result<Vec<MessageWrite>, ProcessError> {
+    let SmsEvent::Inbound(sms) = event else {
+        return Ok(Vec::new());
+    };
+    let rules = &project.settings.sms_rules;
+    let phone = &sms.source_phone_number;
+    let reply = if opting_out {
+        let listed = !store
+            .do_not_contact(tenant, std::slice::from_ref(phone))?
+            .is_empty();
+        rules
+            .opt_out_confirmation
+            .as_ref()
+            .filter(|_| !listed)
+            .map(|text| (OPT_OUT_DECIDER, OPT_OUT_TEMPLATE, text))
+    } else if phone::is_help(&sms.message) {
+        rules
+            .help_text
+            .as_ref()
+            .map(|text| (HELP_DECIDER, HELP_TEMPLATE, text))
+    } else {
+        None
+    };
+    let (Some((decider, template, text)), Some(record)) = (reply, event.contacts().first()) else {
+        return Ok(Vec::new());
+    };
+    Ok(vec![MessageWrite {
+        project_id: project.id,
+        record_id: record.id,
+        phone: phone.clone(),
+        text: text.clone(),
+        sender_id: None,
+        template_id: Some(template.into()),
+        plugin: decider.into(),
+        plugin_version: None,
+        status: MessageStatus::Sent,
+        send_at: None,
+    }])
 }
 
 /// The last SMS the project sent to `phone`: what a reply from it answers.

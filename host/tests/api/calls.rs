@@ -427,3 +427,95 @@ fn sms_rules_cap_a_records_day_and_move_a_night_sms_to_the_morning() {
         );
     }
 }
+
+/// `HELP` is answered with the project's help text, an opt-out is
+/// confirmed once (not again while the phone stays out), both through the
+/// same messages as any SMS; a sender with no record gets nothing, and the
+/// decision says why.
+#[test]
+fn help_is_answered_and_an_opt_out_confirmed_once() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let rules = json!({ "smsRules": {
+        "helpText": "Acme Collections: reply STOP to opt out, or call +3612345678.",
+        "optOutConfirmation": "You will get no more messages from Acme. Reply START to undo.",
+    }});
+    let project = server.project_with(&tenant, rules);
+    let record = server.record(&tenant, project, PHONE);
+    let inbound = |from: &str, message: &str, id: &str| {
+        let (status, event) = send(
+            server
+                .post(&format!(
+                    "/v1/webhooks/sms/inbound?secret-key={}&wait=true",
+                    tenant.webhook_secret
+                ))
+                .json(&json!({
+                    "direction": "in", "message": message, "numberId": 1,
+                    "projectId": project, "sourcePhoneNumber": from,
+                    "timestamp": "2026-12-01T09:00:00Z", "messageId": id,
+                })),
+        );
+        assert_eq!(status, StatusCode::OK, "{event}");
+        event
+    };
+    let messages = || {
+        let (_, messages) = send(
+            server
+                .get(&format!("/v1/projects/{project}/messages"))
+                .bearer_auth(&tenant.api_key),
+        );
+        messages.as_array().unwrap().clone()
+    };
+
+    let help = inbound(PHONE, " help! ", "m1");
+    assert_eq!(help["decisions"][0]["plugin"], "host:help", "{help}");
+    assert_eq!(help["decisions"][0]["outcome"], "help_answered", "{help}");
+    let sent = messages();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["templateId"], "help");
+    assert_eq!(sent[0]["recordId"], record);
+    assert!(
+        sent[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Acme Collections")
+    );
+
+    inbound(PHONE, "STOP", "m2");
+    inbound(PHONE, "stop", "m3");
+    let sent = messages();
+    let confirmations: Vec<_> = sent
+        .iter()
+        .filter(|m| m["templateId"] == "opt-out-confirmation")
+        .collect();
+    assert_eq!(confirmations.len(), 1, "once: {sent:?}");
+    assert_eq!(confirmations[0]["plugin"], "host:opt-out");
+
+    // Help is answered even to a phone that opted out; a stranger is not.
+    inbound(PHONE, "INFO", "m4");
+    assert_eq!(messages().len(), 3);
+    let stranger = inbound("+36309876543", "HELP", "m5");
+    assert_eq!(
+        stranger["decisions"][0]["errorCode"], "no_record",
+        "{stranger}"
+    );
+    assert_eq!(messages().len(), 3, "nobody to answer");
+
+    // The texts are checked when the project is made.
+    let (status, body) = send(
+        server
+            .post("/v1/projects")
+            .bearer_auth(&tenant.api_key)
+            .json(&json!({
+                "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU",
+                "smsRules": { "helpText": "  " },
+            })),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("smsRules.helpText")
+    );
+}

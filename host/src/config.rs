@@ -53,6 +53,30 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Config {
+    /// Refuses a `public_url` providers could not call back at, or whose
+    /// signatures could not match: an `http(s)` URL with a host, without
+    /// userinfo, query or fragment.
+    pub fn check_public_url(&self) -> anyhow::Result<()> {
+        let Some(text) = &self.public_url else {
+            return Ok(());
+        };
+        let url = url::Url::parse(text)
+            .map_err(|e| anyhow::anyhow!("public_url `{text}` is not a URL: {e}"))?;
+        let fine = matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !fine {
+            anyhow::bail!(
+                "public_url `{text}` must be http(s)://host[:port][/path], without \
+                 userinfo, query or fragment"
+            );
+        }
+        Ok(())
+    }
+
     /// The root of the URLs SMS providers call: [`Config::public_url`]
     /// without a trailing slash, else `http://` and the listen address.
     pub fn public_root(&self) -> String {
@@ -627,6 +651,34 @@ mod tests {
             config.database_url.unwrap().as_str(),
             "postgres://root@127.0.0.1/test"
         );
+    }
+
+    #[test]
+    fn a_public_url_must_be_one_providers_can_call_and_sign() {
+        let with = |url: &str| Config {
+            public_url: Some(url.into()),
+            ..Config::default()
+        };
+        for good in [
+            "https://sms.example.com",
+            "http://10.0.0.5:8080/smstrigger/",
+        ] {
+            assert!(with(good).check_public_url().is_ok(), "{good}");
+        }
+        assert_eq!(
+            with("https://sms.example.com/").public_root(),
+            "https://sms.example.com"
+        );
+        for bad in [
+            "sms.example.com",
+            "ftp://sms.example.com",
+            "https://user:pw@sms.example.com",
+            "https://sms.example.com/?a=1",
+            "https://sms.example.com/#x",
+        ] {
+            assert!(with(bad).check_public_url().is_err(), "{bad}");
+        }
+        assert_eq!(Config::default().public_root(), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 /// every command that runs events builds them (`serve`, `ingest`, `demo`).
 /// Plugins load on first use.
 pub fn open(config: Config) -> anyhow::Result<AppState> {
+    config.check_public_url()?;
     let store = open_store(&config)?;
     let mut cache = CompileCache::open(config.data_dir.join("compiled"))?;
     if let Some(worker) = config.compile.worker() {

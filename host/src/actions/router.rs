@@ -66,8 +66,8 @@ impl TenantRouter {
     ) -> Self {
         Self {
             embedded: EmbeddedExecutor::with_clock(Arc::clone(&store), clock.clone()),
-            outbox: outbox::start(Arc::clone(&store), remote, policy, clock),
-            sms: sms::start(Arc::clone(&store), sms, policy),
+            outbox: outbox::start(Arc::clone(&store), remote, policy, clock.clone()),
+            sms: sms::start(Arc::clone(&store), sms, policy, clock),
             store,
         }
     }

@@ -35,16 +35,24 @@ use serde_json::Value;
 
 use super::remote::RetryPolicy;
 use super::remote::client::RemoteClient;
+use super::validate::{Placement, record_zone, within_sms_hours};
 use super::workers::{Breakers, Channel, OutboxPolicy, Workers};
+use crate::config::Clock;
 use crate::model::{TenantId, Timestamp};
 use crate::store::{MessageSettlement, MessageStatus, SentMessage, SmsSenderSettings, Store};
 
-/// Messages one worker claims per pass.
-const BATCH: usize = 32;
+/// The plugin name the host's own answers are sent under (`host:help`,
+/// `host:opt-out`).
+const HOST_SENDER_PREFIX: &str = "host:";
 
-/// How long a claim keeps other workers off a message: longer than one
-/// attempt can take (the client's timeouts), so only a dead worker's
-/// messages are taken over.
+/// Messages one worker claims per pass: few enough that sending them all
+/// at the client's worst (2 s to connect, 5 s to answer) ends within the
+/// lease.
+const BATCH: usize = 8;
+
+/// How long a claim keeps other workers off a message: longer than a
+/// batch's attempts can take, so only a dead worker's messages are taken
+/// over.
 const LEASE_SECS: u32 = 60;
 
 /// The error a provider that could not be reached (or answered 5xx/429)
@@ -56,13 +64,20 @@ pub const PROVIDER_REFUSED: &str = "provider_refused";
 /// The SMS outbox: its workers stop when it is dropped.
 pub type SmsOutbox = Workers<ProviderSends>;
 
-/// Starts the SMS outbox's dispatcher.
-pub fn start(store: Arc<dyn Store>, sender: SmsSender, policy: OutboxPolicy) -> SmsOutbox {
+/// Starts the SMS outbox's dispatcher; `clock` is the host's now for the
+/// last check before a send (retries are scheduled on the system clock).
+pub fn start(
+    store: Arc<dyn Store>,
+    sender: SmsSender,
+    policy: OutboxPolicy,
+    clock: Clock,
+) -> SmsOutbox {
     Workers::start(
         ProviderSends {
             store,
             sender,
             policy,
+            clock,
         },
         policy,
     )
@@ -197,6 +212,7 @@ pub struct ProviderSends {
     store: Arc<dyn Store>,
     sender: SmsSender,
     policy: OutboxPolicy,
+    clock: Clock,
 }
 
 impl Channel for ProviderSends {
@@ -217,30 +233,92 @@ impl Channel for ProviderSends {
                     return;
                 }
             };
+            let mut waits = false;
             for message in &claimed {
                 // A message left unsent here keeps its lease and is taken
                 // up again when the lease runs out.
                 if !breakers.may_call(tenant) {
                     return;
                 }
-                if let Err(error) = self.attempt(tenant, message, breakers) {
-                    tracing::error!(%tenant, message = %message.message_id, %error,
-                        "settling an SMS failed");
-                    return;
+                match self.attempt(tenant, message, breakers) {
+                    Ok(status) => waits |= status == MessageStatus::Queued,
+                    Err(error) => {
+                        tracing::error!(%tenant, message = %message.message_id, %error,
+                            "settling an SMS failed");
+                        return;
+                    }
                 }
+            }
+            if waits {
+                return; // what waits is looked at again at the next poll
             }
         }
     }
 }
 
 impl ProviderSends {
-    /// One attempt at `message`, settled.
+    /// The last check before a send, on what may have changed since the
+    /// decision: a phone that opted out meanwhile gets nothing (`failed`,
+    /// `do_not_contact`); a plugin's SMS whose time has drifted out of the
+    /// project's SMS hours (a backlog, retries) waits for them again or is
+    /// refused (`outside_sms_hours`), as the project says. The host's own
+    /// answers (help, the opt-out confirmation) go out regardless.
+    fn held(
+        &self,
+        tenant: TenantId,
+        message: &SentMessage,
+    ) -> crate::store::Result<Option<MessageSettlement>> {
+        if message.plugin.starts_with(HOST_SENDER_PREFIX) {
+            return Ok(None);
+        }
+        let failed = |error: String| MessageSettlement {
+            status: MessageStatus::Failed,
+            attempts: message.attempts,
+            next_attempt_at: None,
+            provider_sid: None,
+            error: Some(error),
+        };
+        let listed = self
+            .store
+            .do_not_contact(tenant, std::slice::from_ref(&message.phone))?;
+        if !listed.is_empty() {
+            return Ok(Some(failed(
+                "do_not_contact: the phone opted out before the SMS went out".into(),
+            )));
+        }
+        let rules = self.store.project(tenant, message.project_id)?.rules();
+        let zone = match self.store.record(tenant, message.record_id) {
+            Ok(record) => record.time_zone,
+            Err(crate::store::Error::NotFound { .. }) => None,
+            Err(other) => return Err(other),
+        };
+        let zone = record_zone(zone.as_deref(), &rules);
+        Ok(match within_sms_hours(&rules, zone, self.clock.now()) {
+            Placement::Kept => None,
+            Placement::Refused { detail } => Some(failed(format!("outside_sms_hours: {detail}"))),
+            Placement::Shifted { to, .. } => Some(MessageSettlement {
+                status: MessageStatus::Queued,
+                attempts: message.attempts,
+                next_attempt_at: Some(to),
+                provider_sid: None,
+                error: None,
+            }),
+        })
+    }
+
+    /// One attempt at `message`, settled; its status then.
     fn attempt(
         &self,
         tenant: TenantId,
         message: &SentMessage,
         breakers: &Breakers,
-    ) -> crate::store::Result<()> {
+    ) -> crate::store::Result<MessageStatus> {
+        if let Some(held) = self.held(tenant, message)? {
+            tracing::info!(%tenant, message = %message.message_id, status = held.status.as_str(),
+                error = held.error.as_deref().unwrap_or(""), "SMS held back before sending");
+            self.store.settle_message(tenant, message.id, &held)?;
+            return Ok(held.status);
+        }
         let settings = self.store.tenant(tenant)?.sms_sender;
         let sent = self.sender.send(&settings, tenant, message);
         let now = chrono::Utc::now().timestamp();
@@ -281,6 +359,7 @@ impl ProviderSends {
         };
         tracing::info!(%tenant, message = %message.message_id, status = settlement.status.as_str(),
             attempts, error = settlement.error.as_deref().unwrap_or(""), "SMS to the provider");
-        self.store.settle_message(tenant, message.id, &settlement)
+        self.store.settle_message(tenant, message.id, &settlement)?;
+        Ok(settlement.status)
     }
 }

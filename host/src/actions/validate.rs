@@ -277,12 +277,7 @@ fn check_sms(
         );
     }
     let zone = record_zone(record.time_zone.as_deref(), rules);
-    let hours = Hours {
-        window: Some(&rules.sms.hours),
-        policy: rules.sms.policy,
-        name: "SMS hours",
-    };
-    match hours.place(zone, event_time) {
+    match within_sms_hours(rules, zone, event_time) {
         Placement::Kept => Verdict::accept(action, None, None),
         Placement::Refused { detail } => reject(Reason::OutsideSmsHours, detail),
         Placement::Shifted { to, detail } => Verdict {
@@ -409,6 +404,18 @@ pub(crate) fn within_calling_hours(rules: &ProjectRules, zone: &str, at: Timesta
         window: rules.calling_hours.as_ref(),
         policy: rules.policy,
         name: "calling hours",
+    }
+    .place(zone, at)
+}
+
+/// Puts an SMS going out at `at` through the project's SMS hours in
+/// `zone`: what validation does at the event's time, done again by the SMS
+/// outbox just before a send.
+pub(crate) fn within_sms_hours(rules: &ProjectRules, zone: &str, at: Timestamp) -> Placement {
+    Hours {
+        window: Some(&rules.sms.hours),
+        policy: rules.sms.policy,
+        name: "SMS hours",
     }
     .place(zone, at)
 }

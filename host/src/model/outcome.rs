@@ -93,7 +93,10 @@ mod tests {
     #[test]
     fn the_spellings_are_the_stored_and_wire_ones() {
         let outcomes: Vec<_> = DecisionOutcome::ALL.iter().map(|o| o.as_str()).collect();
-        assert_eq!(outcomes, ["ok", "failed", "opted_out", "opted_in"]);
+        assert_eq!(
+            outcomes,
+            ["ok", "failed", "opted_out", "opted_in", "help_answered"]
+        );
         let states: Vec<_> = EventState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(states, ["pending", "superseded", "done", "failed"]);
     }

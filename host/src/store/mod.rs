@@ -859,9 +859,9 @@ pub struct MessageSettlement {
 
 /// SMS queued for a provider by commits, and their statuses.
 ///
-/// A claim is a lease: it moves the messages' next attempt past the
-/// lease, so another worker (another host on PostgreSQL) leaves them alone
-/// while this one sends, and takes them over if this one dies. A message
+/// A claim is a lease (kept apart from the time a message is due): another
+/// worker (another host on PostgreSQL) leaves a leased message alone while
+/// this one sends, and takes it over if this one dies. A message
 /// sent twice that way carries the same idempotency key both times.
 pub trait SmsOutbox {
     /// Tenants with a queued message due at `now`.

@@ -519,3 +519,87 @@ fn help_is_answered_and_an_opt_out_confirmed_once() {
             .contains("smsRules.helpText")
     );
 }
+
+/// The last check before a send: an SMS waiting for the morning is held
+/// while the host's clock is still before the SMS hours, and a STOP that
+/// arrives meanwhile means it never goes out.
+#[test]
+fn a_waiting_sms_is_held_until_its_hours_and_dropped_if_the_phone_opts_out() {
+    let server = Server::start();
+    // 07:00 in Budapest, before the SMS hours.
+    server.clock.set(NOW - 3 * 3600);
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    server.record(&tenant, project, PHONE);
+    server.install(&tenant, "ask-time", components::CALL_ATTEMPT_SMS);
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": "ask-time", "priority": 1 }]),
+    );
+    let webhook = |path: &str, body: Value| {
+        let (status, event) = send(
+            server
+                .post(&format!(
+                    "/v1/webhooks/{path}?secret-key={}&wait=true",
+                    tenant.webhook_secret
+                ))
+                .json(&body),
+        );
+        assert_eq!(status, StatusCode::OK, "{event}");
+        event
+    };
+    let call = webhook(
+        "call/disposition",
+        json!({
+            "uuid": "night", "projectid": project, "destination": PHONE, "direction": "out",
+            "disposition": { "id": 7, "name": "No answer", "assessment": "not_reached" },
+            "sum_attempted_calls": 3, "create_time": "2026-12-01 06:30:00",
+        }),
+    );
+    assert_eq!(
+        call["decisions"][0]["verdicts"][0]["reason"],
+        "shifted_to_sms_hours"
+    );
+    let message = || {
+        let (_, messages) = send(
+            server
+                .get(&format!("/v1/projects/{project}/messages"))
+                .bearer_auth(&tenant.api_key),
+        );
+        messages[0].clone()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(
+        message()["status"],
+        "queued",
+        "held until 08:00: {}",
+        message()
+    );
+
+    webhook(
+        "sms/inbound",
+        json!({
+            "direction": "in", "message": "STOP", "numberId": 1, "projectId": project,
+            "sourcePhoneNumber": PHONE, "timestamp": "2026-12-01 07:04:00",
+        }),
+    );
+    server.clock.set(NOW); // 10:00: the hours have come
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let held = loop {
+        let held = message();
+        if held["status"] != "queued" {
+            break held;
+        }
+        assert!(std::time::Instant::now() < deadline, "{held}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(held["status"], "failed", "{held}");
+    assert!(
+        held["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("do_not_contact"),
+        "{held}"
+    );
+}

@@ -320,12 +320,13 @@ CREATE INDEX messages_phone ON messages(tenant_id, project_id, phone, id);
 CREATE INDEX messages_record ON messages(tenant_id, record_id, id);
 "#,
     // SMS sent through a provider: queued by the decision's commit, sent
-    // by the SMS outbox (attempts, the next one's time, the provider's
-    // message id, the last error), their statuses advanced by the
+    // by the SMS outbox (attempts, the next one's time, a claim's lease,
+    // the provider's message id, the last error), their statuses advanced by the
     // provider's callbacks; the tenant's sender, its token sealed apart.
     r#"
 ALTER TABLE messages ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN next_attempt_at BIGINT;   -- Unix seconds; NULL: not queued
+ALTER TABLE messages ADD COLUMN leased_until BIGINT;     -- a claim's lease (Unix seconds); NULL: none
 ALTER TABLE messages ADD COLUMN provider_sid TEXT;
 ALTER TABLE messages ADD COLUMN error TEXT;
 CREATE INDEX messages_queued ON messages(next_attempt_at, tenant_id) WHERE status = 'queued';

@@ -1,6 +1,5 @@
 //! The SMS outbox on PostgreSQL: messages queued by `commit` for a
-//! provider, claimed (`FOR UPDATE SKIP LOCKED`, then leased by moving
-//! their next attempt) and settled by any host's SMS outbox, and advanced
+//! provider, claimed (`FOR UPDATE SKIP LOCKED`, then leased) and settled by any host's SMS outbox, and advanced
 //! by the provider's status callbacks.
 
 use super::records::message_from_row;
@@ -12,7 +11,8 @@ impl SmsOutbox for PgStore {
         self.conn()?
             .query(
                 "SELECT DISTINCT tenant_id FROM messages
-                 WHERE status = 'queued' AND next_attempt_at <= $1",
+                 WHERE status = 'queued' AND next_attempt_at <= $1
+                   AND (leased_until IS NULL OR leased_until <= $1)",
                 &[&now],
             )?
             .iter()
@@ -35,9 +35,10 @@ impl SmsOutbox for PgStore {
             .join(", ");
         let rows = self.conn()?.query(
             &format!(
-                "UPDATE messages m SET next_attempt_at = $2 + $4
+                "UPDATE messages m SET leased_until = $2 + $4
                  FROM (SELECT id FROM messages
                        WHERE tenant_id = $1 AND status = 'queued' AND next_attempt_at <= $2
+                         AND (leased_until IS NULL OR leased_until <= $2)
                        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
                  WHERE m.id = due.id
                  RETURNING {columns}"
@@ -65,7 +66,8 @@ impl SmsOutbox for PgStore {
                  next_attempt_at = CASE WHEN status = 'queued' AND $3::text = 'queued'
                                         THEN $5::bigint END,
                  provider_sid = COALESCE($6, provider_sid),
-                 error = $7
+                 error = $7,
+                 leased_until = NULL
              WHERE id = $1 AND tenant_id = $2",
             &[
                 &big(id)?,
@@ -103,7 +105,8 @@ impl SmsOutbox for PgStore {
         };
         if status.rank() > message.status.rank() {
             tx.execute(
-                "UPDATE messages SET status = $2, next_attempt_at = NULL WHERE id = $1",
+                "UPDATE messages SET status = $2, next_attempt_at = NULL, leased_until = NULL
+                 WHERE id = $1",
                 &[&big(message.id)?, &status.as_str()],
             )?;
             message.status = status;

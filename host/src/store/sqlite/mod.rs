@@ -82,13 +82,12 @@ impl SqliteStore {
         migrate(&writer)?;
         sealed::seal_at_rest(&writer, &secrets)?;
         // A claim's lease keeps hosts sharing a database apart; this file
-        // has one host, so a restart takes up its queued SMS at once (one
-        // cut short by a crash mid-send goes again, under its idempotency
-        // key).
+        // has one host, so a restart drops the leases and takes up its due
+        // SMS at once (one cut short by a crash mid-send goes again, under
+        // its idempotency key); those waiting for their time still wait.
         writer.execute(
-            "UPDATE messages SET next_attempt_at = ?1
-             WHERE status = 'queued' AND next_attempt_at > ?1",
-            [chrono::Utc::now().timestamp()],
+            "UPDATE messages SET leased_until = NULL WHERE leased_until IS NOT NULL",
+            [],
         )?;
         let readers = (0..READERS)
             .map(|_| connect(&path).map(Mutex::new))

@@ -13,7 +13,8 @@ impl SmsOutbox for SqliteStore {
         let conn = self.read();
         let mut statement = conn.prepare_cached(
             "SELECT DISTINCT tenant_id FROM messages
-             WHERE status = 'queued' AND next_attempt_at <= ?1",
+             WHERE status = 'queued' AND next_attempt_at <= ?1
+               AND (leased_until IS NULL OR leased_until <= ?1)",
         )?;
         let tenants = statement
             .query_map([now], |row| Ok(TenantId(row.get(0)?)))?
@@ -34,6 +35,7 @@ impl SmsOutbox for SqliteStore {
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages
                  WHERE tenant_id = ?1 AND status = 'queued' AND next_attempt_at <= ?2
+                   AND (leased_until IS NULL OR leased_until <= ?2)
                  ORDER BY id LIMIT ?3"
             ))?
             .query_map(
@@ -42,7 +44,7 @@ impl SmsOutbox for SqliteStore {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut lease = tx.prepare_cached(
-            "UPDATE messages SET next_attempt_at = ?2 WHERE id = ?1 AND status = 'queued'",
+            "UPDATE messages SET leased_until = ?2 WHERE id = ?1 AND status = 'queued'",
         )?;
         for message in &claimed {
             lease.execute(params![message.id, now + i64::from(lease_secs)])?;
@@ -66,7 +68,8 @@ impl SmsOutbox for SqliteStore {
                      attempts = ?4,
                      next_attempt_at = CASE WHEN status = 'queued' AND ?3 = 'queued' THEN ?5 END,
                      provider_sid = COALESCE(?6, provider_sid),
-                     error = ?7
+                     error = ?7,
+                     leased_until = NULL
                  WHERE id = ?1 AND tenant_id = ?2",
             )?
             .execute(params![

@@ -188,7 +188,7 @@ fn authenticate(
     ),
     request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded", description = "The provider's fields: `MessageSid`, `MessageStatus` (queued, accepted, scheduled, sending, sent, delivered, undelivered, failed, read, canceled), and others it sends, all signed."),
     responses(
-        (status = 202, description = "A delivery event was journaled (or was a duplicate or superseded: a status never moves a message backwards); or the status changes nothing (`eventId` 0).", body = super::webhooks::WebhookAck),
+        (status = 202, description = "A delivery event was journaled (or was a duplicate or superseded: a status never moves a message backwards); or the status changes nothing (`unchanged`, no `eventId`).", body = super::webhooks::WebhookAck),
         (status = 401, description = "Unknown tenant, a tenant without this provider, or a wrong signature (the same answer).", body = ErrorBody),
         (status = 404, description = "The tenant sent no message with this `messageId`.", body = ErrorBody),
         (status = 413, description = "The body is over the server's size limit.", body = ErrorBody),
@@ -221,6 +221,11 @@ pub async fn twilio_status(
                 "MessageStatus {text:?} is not a status of the provider's"
             ))
         })?;
+        // The quota first: a 429 must leave the message as it was, so the
+        // provider's retry advances it and journals its event together.
+        if delivery.is_some() {
+            prepared.quotas.take_event(tenant)?;
+        }
         let message = prepared
             .directory
             .advance_message(tenant, message_id, status)?
@@ -228,7 +233,6 @@ pub async fn twilio_status(
         let Some(delivery) = delivery else {
             return Ok(None);
         };
-        prepared.quotas.take_event(tenant)?;
         let incoming = Incoming::Status {
             message_id: message.message_id,
             project_id: message.project_id,

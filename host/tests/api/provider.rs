@@ -309,6 +309,30 @@ fn provider_the_seeds_loop_closes_through_the_provider() {
     );
     let forged = post_signed(&l.server.client, &inbound, "guess", &reply);
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+
+    // Signed but unusable: no project, another tenant's project, no sender.
+    let other = l.server.tenant("other");
+    let theirs = l.server.project(&other);
+    for (path, fields, status) in [
+        (
+            "inbound".to_string(),
+            &reply[..],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("inbound?projectId={theirs}"),
+            &reply[..],
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("inbound?projectId={}", l.project),
+            &reply[..2],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let answer = post_signed(&l.server.client, &l.webhook(&path), TOKEN, fields);
+        assert_eq!(answer.status(), status, "{path} {fields:?}");
+    }
     assert_eq!(provider.taken().len(), 1, "one SMS in all");
 }
 
@@ -386,6 +410,20 @@ fn provider_settings_are_checked_and_callbacks_reach_only_their_tenant() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid",
     );
+    // The account id and sending number are bounded and plain.
+    for (field, value) in [
+        ("accountSid", json!("AC../../x")),
+        ("accountSid", json!("A".repeat(65))),
+        ("from", json!("")),
+        ("from", json!("1".repeat(65))),
+    ] {
+        let mut sender = twilio("https://sms.example.com", Some(TOKEN));
+        sender[field] = value;
+        let (status, body) = put(sender);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("smsSender.{field}")), "{body}");
+    }
     let (status, stored) = put(twilio("https://sms.example.com", Some(TOKEN)));
     assert_eq!(status, StatusCode::OK, "{stored}");
     assert!(!stored.to_string().contains(TOKEN));

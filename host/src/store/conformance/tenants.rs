@@ -230,10 +230,19 @@ fn projects_read_back_and_are_reached_only_through_their_tenant<S: Backend>(f: &
     custom.past_callback_policy = PastCallbackPolicy::Now;
     custom.horizon_days = 30;
     custom.max_actions_per_event = 4;
+    custom.sms_rules = crate::model::SmsRules {
+        hours: CallingHours::parse("09:00", "19:30").unwrap(),
+        policy: CallingHoursPolicy::Reject,
+        max_per_day: 1,
+        max_segments: 2,
+        help_text: Some("Call us on +3612345678.".into()),
+        opt_out_confirmation: Some("You are out. Reply START to undo.".into()),
+    };
     let first = store.create_project(tenant, &settings("p")).unwrap();
     let second = store.create_project(tenant, &custom).unwrap();
     let theirs = store.create_project(other, &settings("q")).unwrap();
     assert_eq!(second.settings, custom);
+    assert_eq!(first.settings.sms_rules, crate::model::SmsRules::default());
     assert_eq!(second.tenant_id, tenant);
     assert_eq!(store.project(tenant, second.id).unwrap(), second);
     assert_eq!(

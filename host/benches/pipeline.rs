@@ -681,6 +681,9 @@ fn settings() -> ProjectSettings {
         max_actions_per_event: 16,
         past_callback_policy: Default::default(),
         sms_rules: Default::default(),
+        // Each record gets far more receipts than a week's seven calls,
+        // and every one must execute.
+        contact_rules: None,
     }
 }
 

@@ -88,7 +88,9 @@ impl Api {
     }
 
     /// A project in Europe/Budapest, Hungarian phones, calling hours
-    /// 08:00–20:00 (callbacks outside them are shifted).
+    /// 08:00–20:00 (callbacks outside them are shifted), and no cap on
+    /// contact attempts: a load sends each record far more receipts than
+    /// a week's seven calls, and every one must execute.
     pub fn create_project(&self, tenant: &TenantKeys, name: &str) -> Result<u64> {
         let project = self.send(
             "creating a project",
@@ -100,6 +102,7 @@ impl Api {
                     "timeZone": crate::requests::ZONE,
                     "defaultCountry": "HU",
                     "callingHours": { "start": "08:00", "end": "20:00" },
+                    "contactRules": null,
                 })),
         )?;
         project["id"]

@@ -352,6 +352,7 @@ mod tests {
             writes,
             outbox: vec![],
             messages: vec![],
+            contacts: vec![],
             opted_out: None,
             opted_in: None,
             processed_at: 0,

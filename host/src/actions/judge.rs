@@ -10,28 +10,33 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::calling_hours::day_start;
 use super::validate::record_zone;
 use super::{Proposal, RecordScope, Verdict, validate};
-use crate::model::{Action, ContactRecord, RecordId, TenantId};
+use crate::model::{Action, ContactRecord, RecordId, SmsEvent, TenantId};
 use crate::store::{self, MessageFilter, Project, Store};
 
-/// The host's verdicts on `proposals` for an event of `project` at
-/// `event_time`: the records they name (within the tenant), the
-/// do-not-contact list (plus a phone opting out right now) and the
-/// project's rules. Shared by processing and dry runs, so both judge alike.
+/// The host's verdicts on `proposals` for `event` of `project`: the
+/// records they name (within the tenant), the do-not-contact list (plus a
+/// phone opting out right now), the project's rules and each record's
+/// recent contacts (the call `event` reports, not committed yet, among
+/// them). Shared by processing and dry runs, so both judge alike.
 ///
-/// `resolved` are records the host itself read for this event (within the
-/// tenant and project), used as they are instead of being read again; a
-/// dry run's event comes from the caller, so it passes none.
+/// With `resolved`, the event's records are ones the host itself read for
+/// it (within the tenant and project) and are used as they are instead of
+/// being read again; a dry run's event comes from the caller, so its
+/// records are read.
 pub fn judge(
     store: &dyn Store,
     tenant: TenantId,
     project: &Project,
-    event_time: i64,
+    event: &SmsEvent,
     proposals: &[Proposal],
     opting_out: Option<&str>,
-    resolved: &[ContactRecord],
+    resolved: bool,
 ) -> Result<Vec<Verdict>, store::Error> {
-    let mut records = scopes(store, tenant, proposals, resolved)?;
+    let event_time = event.timestamp();
+    let known = if resolved { event.contacts() } else { &[] };
+    let mut records = scopes(store, tenant, proposals, known)?;
     count_sms_today(store, tenant, project, event_time, proposals, &mut records)?;
+    count_contacts(store, tenant, project, event, proposals, &mut records)?;
     let phones: Vec<String> = records.values().map(|r| r.phone.clone()).collect();
     let mut do_not_contact: BTreeSet<String> =
         store.do_not_contact(tenant, &phones)?.into_iter().collect();
@@ -67,6 +72,7 @@ fn scopes(
                     phone: contact.phone.clone(),
                     time_zone: Some(contact.time_zone.clone()),
                     sms_today: 0,
+                    contacts: 0,
                 },
             );
             continue;
@@ -81,6 +87,7 @@ fn scopes(
                         phone: record.phone,
                         time_zone: record.time_zone,
                         sms_today: 0,
+                        contacts: 0,
                     },
                 );
             }
@@ -126,6 +133,41 @@ fn count_sms_today(
         };
         let sent = store.messages(tenant, &filter)?;
         record.sms_today = sent.iter().filter(|m| m.created_at >= since).count() as u32;
+    }
+    Ok(())
+}
+
+/// Fills in, for each record of the project a callback proposal names, its
+/// contact attempts in the project's window before the event (the newest
+/// up to the cap, which is all the cap needs), plus the call the event
+/// itself reports on it.
+fn count_contacts(
+    store: &dyn Store,
+    tenant: TenantId,
+    project: &Project,
+    event: &SmsEvent,
+    proposals: &[Proposal],
+    records: &mut BTreeMap<RecordId, RecordScope>,
+) -> Result<(), store::Error> {
+    let Some(rules) = &project.settings.contact_rules else {
+        return Ok(());
+    };
+    let called = match event {
+        SmsEvent::CallDisposition(call) => Some(call.contact.id),
+        _ => None,
+    };
+    let callbacks: BTreeSet<RecordId> = proposals
+        .iter()
+        .filter(|p| p.action.schedules_callback())
+        .map(|p| p.action.record_id())
+        .collect();
+    let since = event.timestamp().saturating_sub(rules.window_secs());
+    for id in callbacks {
+        let Some(record) = records.get_mut(&id).filter(|r| r.project_id == project.id) else {
+            continue;
+        };
+        let before = store.contact_attempts(tenant, id, since, rules.max_attempts)?;
+        record.contacts = before + u32::from(called == Some(id));
     }
     Ok(())
 }

@@ -56,7 +56,8 @@ pub enum Reason {
     EmptyMessage,
     /// An SMS that would cost more segments than the project allows.
     TooManySegments,
-    /// The record has had as many SMS today (its local day) as the project allows.
+    /// The record has had as many SMS today (its local day), or as many
+    /// contact attempts in the window (a callback), as the project allows.
     ContactLimit,
     /// Accepted, to be sent at the start of the project's SMS hours.
     ShiftedToSmsHours,
@@ -105,6 +106,11 @@ pub struct RecordScope {
     /// began at the event's time: what the per-day cap counts.
     #[serde(default)]
     pub sms_today: u32,
+    /// Contact attempts on the record in the project's window before the
+    /// event (the call the event reports included): what the contact cap
+    /// counts.
+    #[serde(default)]
+    pub contacts: u32,
 }
 
 /// One action as one plugin asked for it.
@@ -344,6 +350,17 @@ fn check_disposition(
     let Some(at) = next else {
         return Verdict::accept(action, None, None);
     };
+    if let Some(cap) = &rules.contacts
+        && record.contacts >= cap.max_attempts
+    {
+        return reject(
+            Reason::ContactLimit,
+            format!(
+                "record {id} has had {} contact attempts in {} days; the project allows {}",
+                record.contacts, cap.window_days, cap.max_attempts
+            ),
+        );
+    }
     let zone = record_zone(record.time_zone.as_deref(), rules);
     let (moved, detail) = match within_calling_hours(rules, zone, at) {
         Placement::Kept => return Verdict::accept(action, None, None),

@@ -20,7 +20,7 @@ use super::body::Json;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::calling_hours::CallingHours;
 use crate::actions::{CallingHoursPolicy, PastCallbackPolicy};
-use crate::model::{ProjectId, SmsRules};
+use crate::model::{ContactRules, ProjectId, SmsRules};
 use crate::phone::{PhoneError, is_supported_country};
 use crate::store::{DispositionDef, Project, ProjectSettings};
 
@@ -117,12 +117,38 @@ pub struct NewProject {
     /// opts out (neither by default).
     #[serde(default)]
     sms_rules: SmsRules,
+    /// Contact attempts per record in a rolling window: `maxAttempts`
+    /// (default 7) call dispositions received and callbacks scheduled in
+    /// `windowDays` (default 7); a callback over it is refused
+    /// (`contact_limit`). `null` turns the cap off.
+    #[serde(default = "ContactRules::on")]
+    contact_rules: Option<ContactRules>,
 }
 
 /// The SMS a project may allow one record per day.
 pub const MAX_SMS_PER_DAY: std::ops::RangeInclusive<u32> = 0..=100;
 /// The segments a project may allow one SMS (carriers join up to about ten).
 pub const MAX_SMS_SEGMENTS: std::ops::RangeInclusive<usize> = 1..=10;
+/// The contact attempts a project may allow in its window.
+pub const MAX_CONTACT_ATTEMPTS: std::ops::RangeInclusive<u32> = 1..=100;
+/// The contact window a project may set, in days.
+pub const CONTACT_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 1..=90;
+
+/// `value` of `field` within `range`, else a 422 saying so.
+fn within<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    value: T,
+    range: &std::ops::RangeInclusive<T>,
+) -> ApiResult<()> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(format!(
+        "{field} must be {} to {}, got {value}",
+        range.start(),
+        range.end(),
+    )))
+}
 
 fn default_horizon() -> u32 {
     crate::actions::DEFAULT_HORIZON_DAYS
@@ -144,37 +170,26 @@ impl NewProject {
             };
             return Err(ApiError::invalid(format!("defaultCountry: {why}")));
         }
-        if !HORIZON_DAYS.contains(&self.horizon_days) {
-            return Err(ApiError::invalid(format!(
-                "horizonDays must be {} to {}, got {}",
-                HORIZON_DAYS.start(),
-                HORIZON_DAYS.end(),
-                self.horizon_days
-            )));
-        }
-        if !MAX_ACTIONS_PER_EVENT.contains(&self.max_actions_per_event) {
-            return Err(ApiError::invalid(format!(
-                "maxActionsPerEvent must be {} to {}, got {}",
-                MAX_ACTIONS_PER_EVENT.start(),
-                MAX_ACTIONS_PER_EVENT.end(),
-                self.max_actions_per_event
-            )));
-        }
-        if !MAX_SMS_PER_DAY.contains(&self.sms_rules.max_per_day) {
-            return Err(ApiError::invalid(format!(
-                "smsRules.maxPerDay must be {} to {}, got {}",
-                MAX_SMS_PER_DAY.start(),
-                MAX_SMS_PER_DAY.end(),
-                self.sms_rules.max_per_day
-            )));
-        }
-        if !MAX_SMS_SEGMENTS.contains(&self.sms_rules.max_segments) {
-            return Err(ApiError::invalid(format!(
-                "smsRules.maxSegments must be {} to {}, got {}",
-                MAX_SMS_SEGMENTS.start(),
-                MAX_SMS_SEGMENTS.end(),
-                self.sms_rules.max_segments
-            )));
+        within("horizonDays", self.horizon_days, &HORIZON_DAYS)?;
+        within(
+            "maxActionsPerEvent",
+            self.max_actions_per_event,
+            &MAX_ACTIONS_PER_EVENT,
+        )?;
+        let sms = &self.sms_rules;
+        within("smsRules.maxPerDay", sms.max_per_day, &MAX_SMS_PER_DAY)?;
+        within("smsRules.maxSegments", sms.max_segments, &MAX_SMS_SEGMENTS)?;
+        if let Some(contacts) = &self.contact_rules {
+            within(
+                "contactRules.maxAttempts",
+                contacts.max_attempts,
+                &MAX_CONTACT_ATTEMPTS,
+            )?;
+            within(
+                "contactRules.windowDays",
+                contacts.window_days,
+                &CONTACT_WINDOW_DAYS,
+            )?;
         }
         let replies = [
             ("smsRules.helpText", &self.sms_rules.help_text),
@@ -203,6 +218,7 @@ impl NewProject {
             max_actions_per_event: self.max_actions_per_event,
             past_callback_policy: self.past_callback_policy,
             sms_rules: self.sms_rules,
+            contact_rules: self.contact_rules,
         })
     }
 }

@@ -238,7 +238,9 @@ pub async fn records_get(
         let record = state
             .directory
             .record_in(tenant, &project, RecordId(record))?;
-        let events = state.directory.record_events(tenant, record.id)?;
+        let events = state
+            .directory
+            .record_events(tenant, project.id, record.id)?;
         let messages = state
             .directory
             .record_messages(tenant, project.id, record.id)?;

@@ -191,7 +191,9 @@ pub async fn v2_record_get(
     let view = blocking(move || {
         let project = project_of(&state.directory, tenant, project)?;
         let record = record_of(&state.directory, tenant, &project, record)?;
-        let events = state.directory.record_events(tenant, record.id)?;
+        let events = state
+            .directory
+            .record_events(tenant, project.id, record.id)?;
         Ok(record_view(
             &record,
             &zone_of(&record, &project),

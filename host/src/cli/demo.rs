@@ -298,37 +298,36 @@ impl Demo {
                 "\n{name} ({phone}), record {id}: now {}",
                 disposition(&record["dispositionId"], &record["nextCalldate"])
             );
-            for message in record["messages"].as_array().into_iter().flatten() {
-                let version = match message["pluginVersion"].as_u64() {
-                    Some(version) => format!(" v{version}"),
-                    None => String::new(), // the host's own answer
-                };
-                println!(
-                    "  SMS sent by {}{version} (template {}): {}",
-                    message["plugin"].as_str().unwrap_or("-"),
-                    message["templateId"].as_str().unwrap_or("-"),
-                    message["text"],
-                );
-            }
             let events = record["events"].as_array().cloned().unwrap_or_default();
             if events.is_empty() {
                 println!("  (no entries)");
                 continue;
             }
             println!(
-                "  type user   disposition       next call                              decided by"
+                "  type         user   disposition       next call                              decided by"
             );
             for event in events {
+                let version = match event["pluginVersion"].as_u64() {
+                    Some(version) => format!(" v{version}"),
+                    None => String::new(), // the host's own answer
+                };
+                // An SMS the host sent shows its text where a disposition
+                // shows what it set.
+                let what = match event["messageId"].is_string() {
+                    true => format!("{:<56}", clip(event["note"].as_str().unwrap_or(""), 56)),
+                    false => format!(
+                        "{:<17} {:<38}",
+                        disposition_name(&event["dispositionId"]),
+                        event["nextCalldate"]
+                            .as_i64()
+                            .map_or("-".into(), |at| format_time(at, Some(ZONE))),
+                    ),
+                };
                 println!(
-                    "  {:<4} {:<6} {:<17} {:<38} {} v{}",
+                    "  {:<12} {:<6} {what} {}{version}",
                     event["eventType"].as_str().unwrap_or("?"),
                     event["user"].as_str().unwrap_or("?"),
-                    disposition_name(&event["dispositionId"]),
-                    event["nextCalldate"]
-                        .as_i64()
-                        .map_or("-".into(), |at| format_time(at, Some(ZONE))),
                     event["plugin"].as_str().unwrap_or("-"),
-                    event["pluginVersion"],
                 );
             }
         }
@@ -540,5 +539,13 @@ fn disposition(id: &Value, next: &Value) -> String {
             format_time(at, Some(ZONE))
         ),
         None => disposition_name(id),
+    }
+}
+
+/// `text` cut to `width` characters, an ellipsis marking the cut.
+fn clip(text: &str, width: usize) -> String {
+    match text.char_indices().nth(width.saturating_sub(1)) {
+        Some((end, _)) if text.chars().count() > width => format!("{}…", &text[..end]),
+        _ => text.to_string(),
     }
 }

@@ -169,8 +169,12 @@ fn scopes(event: &SmsEvent, records: &[ContactRecord]) -> BTreeMap<RecordId, Rec
                 project_id: record.project_id,
                 phone: record.phone.clone(),
                 time_zone: Some(record.time_zone.clone()),
-                // A local run knows no history: every record starts its day.
+                // A local run knows no history: every record starts its
+                // day and its window, with the call the event reports.
                 sms_today: 0,
+                contacts: u32::from(
+                    matches!(event, SmsEvent::CallDisposition(call) if call.contact.id == record.id),
+                ),
             };
             (record.id, scope)
         })

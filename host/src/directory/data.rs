@@ -116,9 +116,21 @@ impl Directory {
         Ok(self.store.records_by_phone(tenant, project, e164)?)
     }
 
-    /// The record's event list, oldest first.
-    pub fn record_events(&self, tenant: TenantId, record: RecordId) -> Result<Vec<RecordEvent>> {
-        Ok(self.store.record_events(tenant, record)?)
+    /// The record's event list, oldest first, as the contact center shows
+    /// it: the dispositions set on it and the SMS the host sent it (found
+    /// in `project` by the caller), in the order of the events that made
+    /// them.
+    pub fn record_events(
+        &self,
+        tenant: TenantId,
+        project: ProjectId,
+        record: RecordId,
+    ) -> Result<Vec<RecordEvent>> {
+        let mut events = self.store.record_events(tenant, record)?;
+        let sent = self.record_messages(tenant, project, record)?;
+        events.extend(sent.iter().map(RecordEvent::sent));
+        events.sort_by_key(|event| (event.created_at, event.event_id));
+        Ok(events)
     }
 
     /// A page of the SMS the host sent for `project` (the tenant's, else

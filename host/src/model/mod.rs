@@ -13,9 +13,9 @@ mod rules;
 pub use outcome::{DecisionOutcome, EventState};
 
 pub use rules::{
-    CallingHours, CallingHoursPolicy, DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT,
-    DEFAULT_MAX_SMS_PER_DAY, DEFAULT_MAX_SMS_SEGMENTS, PastCallbackPolicy, ProjectRules, SmsRules,
-    TenantLimits,
+    CallingHours, CallingHoursPolicy, ContactRules, DEFAULT_HORIZON_DAYS,
+    DEFAULT_MAX_ACTIONS_PER_EVENT, DEFAULT_MAX_SMS_PER_DAY, DEFAULT_MAX_SMS_SEGMENTS,
+    PastCallbackPolicy, ProjectRules, SmsRules, TenantLimits,
 };
 
 /// An instant as seconds since the Unix epoch, UTC.
@@ -319,15 +319,20 @@ impl Action {
             Action::SendSms(sms) => sms.record_id,
         }
     }
-}
 
-impl Action {
     /// The disposition asked for, when this action sets one.
     pub fn set_disposition(&self) -> Option<&SetDisposition> {
         match self {
             Action::SetDisposition(set) => Some(set),
             Action::SendSms(_) => None,
         }
+    }
+
+    /// Whether it schedules a callback (a disposition with a next call
+    /// date): a contact attempt the project's contact rule counts.
+    pub fn schedules_callback(&self) -> bool {
+        self.set_disposition()
+            .is_some_and(|set| set.disposition.next_calldate().is_some())
     }
 }
 

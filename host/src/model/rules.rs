@@ -22,6 +22,46 @@ pub const DEFAULT_MAX_SMS_SEGMENTS: usize = 10;
 /// SMS per record per local day when a project says nothing.
 pub const DEFAULT_MAX_SMS_PER_DAY: u32 = 3;
 
+/// Contact attempts per record in the rolling window when a project says
+/// nothing: seven in seven days, as debt-collection rules count calls.
+pub const DEFAULT_MAX_CONTACT_ATTEMPTS: u32 = 7;
+pub const DEFAULT_CONTACT_WINDOW_DAYS: u32 = 7;
+
+/// How often a project's records may be called, whatever a plugin asks:
+/// the call dispositions received for a record and the callbacks the host
+/// scheduled for it, each counted at the time it happened, over the last
+/// `window_days`; a callback asked for when `max_attempts` are reached is
+/// refused (`contact_limit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ContactRules {
+    /// Attempts one record may have in the window (default 7).
+    pub max_attempts: u32,
+    /// The rolling window, in days (default 7).
+    pub window_days: u32,
+}
+
+impl Default for ContactRules {
+    fn default() -> Self {
+        ContactRules {
+            max_attempts: DEFAULT_MAX_CONTACT_ATTEMPTS,
+            window_days: DEFAULT_CONTACT_WINDOW_DAYS,
+        }
+    }
+}
+
+impl ContactRules {
+    /// The default rule, on: what a project that says nothing gets.
+    pub fn on() -> Option<Self> {
+        Some(ContactRules::default())
+    }
+
+    /// The window's length in seconds.
+    pub fn window_secs(&self) -> i64 {
+        i64::from(self.window_days) * 86_400
+    }
+}
+
 /// A project's rules for the SMS its plugins send, whatever they ask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -183,6 +223,9 @@ pub struct ProjectRules {
     /// The rules for SMS: sending hours, per-day cap, segments.
     #[serde(default)]
     pub sms: SmsRules,
+    /// Contact attempts per record in a rolling window; `None`: no cap.
+    #[serde(default = "ContactRules::on")]
+    pub contacts: Option<ContactRules>,
 }
 
 fn default_horizon_days() -> u32 {
@@ -206,6 +249,7 @@ impl ProjectRules {
             max_actions_per_event: DEFAULT_MAX_ACTIONS_PER_EVENT,
             dispositions: BTreeSet::new(),
             sms: SmsRules::default(),
+            contacts: ContactRules::on(),
         }
     }
 }

@@ -15,8 +15,8 @@ use crate::phone;
 use crate::registry::{Registry, StoreLookup, VersionRef};
 use crate::runtime::{self, Call, RecordLookup};
 use crate::store::{
-    self, DecisionRecord, MessageFilter, MessageStatus, MessageWrite, PendingEvent, ProcessedEvent,
-    Project, RecordWrite, Store,
+    self, ContactAttempt, ContactKind, DecisionRecord, MessageFilter, MessageStatus, MessageWrite,
+    PendingEvent, ProcessedEvent, Project, RecordWrite, Store,
 };
 
 /// The name decisions use for the host's own opt-out rule.
@@ -180,10 +180,10 @@ pub(crate) fn process(
         store.as_ref(),
         tenant,
         &project,
-        event.timestamp(),
+        &event,
         &proposals,
         opted_out.as_deref(),
-        event.contacts(),
+        true,
     )?;
 
     let mut verdicts = verdicts.into_iter();
@@ -247,6 +247,11 @@ pub(crate) fn process(
         });
     }
 
+    // Counted while the project's contact rule is on.
+    let contacts = match project.settings.contact_rules {
+        Some(_) => contact_attempts(&event, &writes),
+        None => Vec::new(),
+    };
     Ok(ProcessedEvent {
         event_id: pending.id,
         tenant_id: tenant,
@@ -255,11 +260,36 @@ pub(crate) fn process(
         writes,
         outbox: Vec::new(),
         messages,
+        contacts,
         opted_out,
         opted_in,
         processed_at,
         plugin_cpu,
     })
+}
+
+/// The contact attempts an event makes, counted at its time (as the cap
+/// counts them when it judges): the call a call disposition reports, and
+/// each callback its accepted actions schedule.
+fn contact_attempts(event: &SmsEvent, writes: &[RecordWrite]) -> Vec<ContactAttempt> {
+    let at = event.timestamp();
+    let call = match event {
+        SmsEvent::CallDisposition(call) => Some(ContactAttempt {
+            record_id: call.contact.id,
+            kind: ContactKind::Call,
+            at,
+        }),
+        _ => None,
+    };
+    let callbacks = writes
+        .iter()
+        .filter(|write| write.next_calldate.is_some())
+        .map(|write| ContactAttempt {
+            record_id: write.record_id,
+            kind: ContactKind::Callback,
+            at,
+        });
+    call.into_iter().chain(callbacks).collect()
 }
 
 /// The SMS the host itself answers an inbound message with, from the

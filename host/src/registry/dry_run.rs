@@ -86,10 +86,10 @@ impl Registry {
                     self.store.as_ref(),
                     tenant,
                     project,
-                    request.event.timestamp(),
+                    &request.event,
                     &proposals,
                     None,
-                    &[],
+                    false,
                 )?)
             }
             None => None,

@@ -402,6 +402,16 @@ impl<S: Records> Records for Cached<S> {
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>> {
         self.call(|backend| backend.do_not_contact(tenant, phones))
     }
+
+    fn contact_attempts(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u32> {
+        self.call(|backend| backend.contact_attempts(tenant, record, since, limit))
+    }
 }
 
 impl<S: Plugins> Plugins for Cached<S> {

@@ -40,7 +40,7 @@ pub use sqlite::SqliteStore;
 
 pub use crate::model::TenantLimits;
 use crate::model::{
-    CallingHours, CallingHoursPolicy, ContactRecord, DEFAULT_HORIZON_DAYS,
+    CallingHours, CallingHoursPolicy, ContactRecord, ContactRules, DEFAULT_HORIZON_DAYS,
     DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, PastCallbackPolicy,
     ProjectId, ProjectRules, RecordId, SmsRules, TenantId, Timestamp,
 };
@@ -332,6 +332,9 @@ pub struct ProjectSettings {
     /// Sending hours, per-day cap and segments of the project's SMS.
     #[serde(default)]
     pub sms_rules: SmsRules,
+    /// Contact attempts per record in a rolling window; `None`: no cap.
+    #[serde(default = "ContactRules::on")]
+    pub contact_rules: Option<ContactRules>,
 }
 
 fn default_policy() -> CallingHoursPolicy {
@@ -370,6 +373,7 @@ impl Project {
             past_callback: self.settings.past_callback_policy,
             dispositions: self.dispositions.iter().map(|d| d.id).collect(),
             sms: self.settings.sms_rules.clone(),
+            contacts: self.settings.contact_rules.clone(),
         }
     }
 }
@@ -427,7 +431,12 @@ impl StoredRecord {
     }
 }
 
-/// One entry of a record's event list.
+/// The event type of a record's entry for an SMS the host sent it.
+pub const OUTBOUND_SMS_EVENT_TYPE: &str = "Outbound SMS";
+
+/// One entry of a record's event list: a disposition set on it (by a
+/// plugin, event type `SMS`, or by hand), or an SMS the host sent it
+/// (`Outbound SMS`, its text as the note).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordEvent {
@@ -435,11 +444,36 @@ pub struct RecordEvent {
     pub event_type: String,
     pub user: String,
     pub created_at: Timestamp,
-    pub disposition_id: u32,
+    /// The disposition set; none for an SMS.
+    pub disposition_id: Option<u32>,
     pub next_calldate: Option<Timestamp>,
     pub plugin: Option<String>,
     pub plugin_version: Option<u32>,
     pub note: Option<String>,
+    /// For an SMS: its id and where it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_status: Option<MessageStatus>,
+}
+
+impl RecordEvent {
+    /// The entry of an SMS the host sent.
+    pub fn sent(message: &SentMessage) -> Self {
+        RecordEvent {
+            event_id: Some(message.event_id),
+            event_type: OUTBOUND_SMS_EVENT_TYPE.into(),
+            user: "System".into(),
+            created_at: message.created_at,
+            disposition_id: None,
+            next_calldate: None,
+            plugin: Some(message.plugin.clone()),
+            plugin_version: message.plugin_version,
+            note: Some(message.text.clone()),
+            message_id: Some(message.message_id.clone()),
+            message_status: Some(message.status),
+        }
+    }
 }
 
 /// A plugin bound to a project.
@@ -608,6 +642,35 @@ impl MessageWrite {
     }
 }
 
+/// One contact attempt on a record, counted by the project's contact rule
+/// ([`ContactRules`]): written with the decision that saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactAttempt {
+    pub record_id: RecordId,
+    pub kind: ContactKind,
+    /// When it happened: the call's time set, the callback's decision.
+    pub at: Timestamp,
+}
+
+/// What a contact attempt was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactKind {
+    /// A call disposition received for the record.
+    Call,
+    /// A callback the host scheduled for it.
+    Callback,
+}
+
+impl ContactKind {
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContactKind::Call => "call",
+            ContactKind::Callback => "callback",
+        }
+    }
+}
+
 /// Where an SMS the host sent stands. Statuses only move forward
 /// ([`MessageStatus::rank`]): `delivered` is final, and a late `sent`
 /// after it changes nothing.
@@ -720,6 +783,9 @@ pub struct ProcessedEvent {
     pub outbox: Vec<RecordWrite>,
     /// SMS its accepted actions send.
     pub messages: Vec<MessageWrite>,
+    /// The contact attempts it makes: the call it reports, the callbacks
+    /// it schedules.
+    pub contacts: Vec<ContactAttempt>,
     /// The sender's phone when the message was an opt-out.
     pub opted_out: Option<String>,
     /// The sender's phone when the message re-subscribed: its opt-out (and
@@ -1091,6 +1157,15 @@ pub trait Records {
     ) -> Result<Vec<String>>;
     /// Which of `phones` are on the tenant's do-not-contact list.
     fn do_not_contact(&self, tenant: TenantId, phones: &[String]) -> Result<Vec<String>>;
+    /// How many contact attempts the tenant's `record` has had at or after
+    /// `since`, at most `limit` (all a cap needs to know).
+    fn contact_attempts(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u32>;
 }
 
 /// Plugin versions, the active pointer, and bindings to projects.

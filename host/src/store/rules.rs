@@ -162,6 +162,7 @@ mod tests {
             writes: vec![],
             outbox: vec![],
             messages: vec![],
+            contacts: vec![],
             opted_out: None,
             opted_in: None,
             processed_at: 0,

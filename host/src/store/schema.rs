@@ -339,6 +339,22 @@ ALTER TABLE tenants ADD COLUMN sms_sender_token BLOB;      -- sealed (secrets.rs
     r#"
 ALTER TABLE projects ADD COLUMN sms_rules TEXT NOT NULL DEFAULT '{}';
 "#,
+    // Contact attempts per record in a rolling window: the project's rule,
+    // as JSON ('{}' is every default), and each attempt counted (a call
+    // disposition received, a callback the host scheduled), written with
+    // the decision that saw it.
+    r#"
+ALTER TABLE projects ADD COLUMN contact_rules TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE contact_attempts (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+    record_id   INTEGER NOT NULL REFERENCES records(id),
+    event_id    INTEGER NOT NULL REFERENCES events(id),
+    kind        TEXT NOT NULL,                      -- 'call' or 'callback'
+    at          INTEGER NOT NULL                      -- Unix seconds
+);
+CREATE INDEX contact_attempts_record ON contact_attempts(tenant_id, record_id, at);
+"#,
 ];
 
 #[cfg(test)]

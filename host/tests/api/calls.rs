@@ -164,6 +164,17 @@ fn the_sms_a_call_asks_for_is_sent_once_and_the_reply_knows_it() {
     );
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["messages"][0]["messageId"], message_id.as_str());
+    // The record's event list shows it as the contact center would.
+    let entry = &view["events"][0];
+    assert_eq!(entry["eventType"], "Outbound SMS", "{view}");
+    assert_eq!(
+        (&entry["user"], &entry["messageId"], &entry["messageStatus"]),
+        (&json!("System"), &json!(message_id), &json!("sent")),
+        "{view}"
+    );
+    assert_eq!(entry["dispositionId"], Value::Null);
+    assert_eq!(entry["note"], message["text"]);
+    assert_eq!(entry["plugin"], "ask-time");
 
     // The customer answers with a time: the reply carries the message it
     // answers, and the time becomes a Shared Callback.
@@ -193,6 +204,29 @@ fn the_sms_a_call_asks_for_is_sent_once_and_the_reply_knows_it() {
         .find(|d| d["plugin"] == "reply-time")
         .unwrap_or_else(|| panic!("reply-time decided: {reply}"));
     assert_eq!(callback["verdicts"][0]["accepted"], true, "{reply}");
+    // The callback follows the SMS in the event list, here and on /v2.
+    let (_, view) = send(
+        s.server
+            .get(&format!("/v1/projects/{}/records/{}", s.project, s.record))
+            .bearer_auth(&s.tenant.api_key),
+    );
+    let types: Vec<&str> = view["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["Outbound SMS", "SMS"], "{view}");
+    let (status, v2) = send(
+        s.server
+            .get(&format!("/v2/projects/{}/records/{}", s.project, s.record))
+            .basic_auth(s.tenant.id, Some(&s.tenant.api_key)),
+    );
+    assert_eq!(status, StatusCode::OK, "{v2}");
+    let first = &v2["response"]["events"][0];
+    assert_eq!(first["eventtype"], "Outbound SMS", "{v2}");
+    assert_eq!(first["dispositionid"], Value::Null, "{v2}");
+    assert_eq!(first["description"], message["text"], "{v2}");
 
     // Another tenant cannot read this project's messages.
     let intruder = s.server.tenant("intruder");
@@ -411,20 +445,65 @@ fn sms_rules_cap_a_records_day_and_move_a_night_sms_to_the_morning() {
         (json!({ "maxPerDay": 101 }), "smsRules.maxPerDay"),
         (json!({ "maxSegments": 0 }), "smsRules.maxSegments"),
     ] {
-        let (status, body) = send(
-            server
-                .post("/v1/projects")
-                .bearer_auth(&tenant.api_key)
-                .json(&json!({
-                    "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU",
-                    "smsRules": rules,
-                })),
+        refused_project(&server, &tenant, json!({ "smsRules": rules }), field);
+    }
+}
+
+/// The project's contact rule holds whatever the plugins ask: the call
+/// dispositions received for a record and the callbacks the host scheduled
+/// for it count in the rolling window, and a callback over the cap is
+/// refused `contact_limit`; another record, with room, still gets its
+/// callback. The cap is checked when the project is made.
+#[test]
+fn contact_attempts_in_the_window_cap_a_records_callbacks() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let rules = json!({ "contactRules": { "maxAttempts": 2, "windowDays": 7 } });
+    let project = with_one_plugin(&server, &tenant, rules, components::REPLY_CALL_TIME);
+    server.record(&tenant, project, "+36307654321");
+    let post = |path: &str, body: Value| decided(&server, &tenant, path, body);
+    let called = post(
+        "call/disposition",
+        json!({
+            "uuid": "call-1", "projectid": project, "destination": PHONE, "direction": "out",
+            "disposition": { "id": 7, "name": "No answer", "assessment": "not_reached" },
+            "sum_attempted_calls": 1, "timestamp": "2026-11-30T15:00:00Z",
+        }),
+    );
+    assert_eq!(called["state"], "done", "{called}");
+    let reply = |from: &str, id: &str| {
+        let event = post(
+            "sms/inbound",
+            json!({
+                "direction": "in", "message": "2026-12-02 14:30", "numberId": 1,
+                "projectId": project, "sourcePhoneNumber": from,
+                "timestamp": "2026-12-01T09:00:00Z", "messageId": id,
+            }),
         );
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        assert!(
-            body["error"]["message"].as_str().unwrap().contains(field),
-            "{body}"
-        );
+        event["decisions"][0]["verdicts"][0].clone()
+    };
+    // One call so far: the callback is the second attempt, and allowed.
+    let second = reply(PHONE, "r1");
+    assert_eq!(second["accepted"], true, "{second}");
+    // The call and that callback: the third is over the cap.
+    let third = reply(PHONE, "r2");
+    assert_eq!(third["accepted"], false, "{third}");
+    assert_eq!(third["reason"], "contact_limit", "{third}");
+    assert!(
+        third["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 contact attempts in 7 days"),
+        "{third}"
+    );
+    let other = reply("+36307654321", "r3");
+    assert_eq!(other["accepted"], true, "{other}");
+
+    for (rules, field) in [
+        (json!({ "maxAttempts": 0 }), "contactRules.maxAttempts"),
+        (json!({ "windowDays": 91 }), "contactRules.windowDays"),
+    ] {
+        refused_project(&server, &tenant, json!({ "contactRules": rules }), field);
     }
 }
 
@@ -529,26 +608,8 @@ fn a_waiting_sms_is_held_until_its_hours_and_dropped_if_the_phone_opts_out() {
     // 07:00 in Budapest, before the SMS hours.
     server.clock.set(NOW - 3 * 3600);
     let tenant = server.tenant("acme");
-    let project = server.project(&tenant);
-    server.record(&tenant, project, PHONE);
-    server.install(&tenant, "ask-time", components::CALL_ATTEMPT_SMS);
-    server.bind(
-        &tenant,
-        project,
-        json!([{ "plugin": "ask-time", "priority": 1 }]),
-    );
-    let webhook = |path: &str, body: Value| {
-        let (status, event) = send(
-            server
-                .post(&format!(
-                    "/v1/webhooks/{path}?secret-key={}&wait=true",
-                    tenant.webhook_secret
-                ))
-                .json(&body),
-        );
-        assert_eq!(status, StatusCode::OK, "{event}");
-        event
-    };
+    let project = with_one_plugin(&server, &tenant, json!({}), components::CALL_ATTEMPT_SMS);
+    let webhook = |path: &str, body: Value| decided(&server, &tenant, path, body);
     let call = webhook(
         "call/disposition",
         json!({
@@ -601,5 +662,53 @@ fn a_waiting_sms_is_held_until_its_hours_and_dropped_if_the_phone_opts_out() {
             .unwrap()
             .starts_with("do_not_contact"),
         "{held}"
+    );
+}
+
+/// A project with `rules` (on top of the test defaults), a record with
+/// [`PHONE`] and `component` bound as its one plugin.
+fn with_one_plugin(server: &Server, tenant: &TenantKeys, rules: Value, component: &str) -> u64 {
+    let project = server.project_with(tenant, rules);
+    server.record(tenant, project, PHONE);
+    server.install(tenant, "rule", component);
+    server.bind(
+        tenant,
+        project,
+        json!([{ "plugin": "rule", "priority": 1 }]),
+    );
+    project
+}
+
+/// Posts a webhook to `path` with the tenant's secret and waits for its
+/// decision: the event as decided.
+fn decided(server: &Server, tenant: &TenantKeys, path: &str, body: Value) -> Value {
+    let (status, event) = send(
+        server
+            .post(&format!(
+                "/v1/webhooks/{path}?secret-key={}&wait=true",
+                tenant.webhook_secret
+            ))
+            .json(&body),
+    );
+    assert_eq!(status, StatusCode::OK, "{event}");
+    event
+}
+
+/// A project with `settings` is refused with a 422 naming `field`.
+fn refused_project(server: &Server, tenant: &TenantKeys, settings: Value, field: &str) {
+    let mut body = json!({ "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU" });
+    for (key, value) in settings.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    let (status, body) = send(
+        server
+            .post("/v1/projects")
+            .bearer_auth(&tenant.api_key)
+            .json(&body),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(field),
+        "{body}"
     );
 }

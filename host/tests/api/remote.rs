@@ -667,6 +667,7 @@ pub fn local_event(b_project: u64, b_record: u64) -> Local {
         }],
         outbox: vec![],
         messages: vec![],
+        contacts: vec![],
         opted_out: None,
         opted_in: None,
         processed_at: at,

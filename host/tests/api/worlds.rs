@@ -73,7 +73,8 @@ fn a_0_1_0_component_decides_a_live_event_beside_a_0_2_0_one() {
     assert_eq!(verdict["action"]["text"], "Thanks! When may we call?");
     assert_eq!(verdict["action"]["templateId"], "hostile");
 
-    // The callback reached the record's event list, the SMS its messages.
+    // The callback and the SMS reached the record's event list, the SMS
+    // its messages too.
     let (status, view) = send(
         server
             .get(&format!("/v1/projects/{project}/records/{record}"))
@@ -81,8 +82,9 @@ fn a_0_1_0_component_decides_a_live_event_beside_a_0_2_0_one() {
     );
     assert_eq!(status, StatusCode::OK, "{view}");
     let events = view["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1, "{view}");
+    assert_eq!(events.len(), 2, "{view}");
     assert_eq!(events[0]["plugin"], "followup", "{view}");
+    assert_eq!(events[1]["eventType"], "Outbound SMS", "{view}");
     assert_eq!(
         view["messages"][0]["text"], "Thanks! When may we call?",
         "{view}"

@@ -272,7 +272,8 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// A tenant with a project (Europe/Budapest, calling hours shifted),
+    /// A tenant with a project (Europe/Budapest, calling hours shifted, no
+    /// cap on contact attempts),
     /// `records` records and `delivered-followup` installed and bound,
     /// all made through `host`.
     pub fn set_up(host: &Host, records: usize) -> Self {
@@ -300,6 +301,8 @@ impl Tenant {
                     "defaultCountry": "HU",
                     "callingHours": { "start": "08:00", "end": "20:00" },
                     "callingHoursPolicy": "shift",
+                    // Loads send each record many receipts, all executed.
+                    "contactRules": null,
                 })),
         );
         assert_eq!(status, StatusCode::CREATED, "{body}");

@@ -333,7 +333,7 @@ fn a_callback_already_past_when_it_executes_is_not_set_and_the_verdict_says_why(
     assert_eq!(f.verdicts(paid)[0].get("executed"), None);
     let entries = f.events_of(customer.id);
     assert_eq!(entries.len(), 2, "{entries:?}");
-    assert_eq!(entries[1].disposition_id, 41);
+    assert_eq!(entries[1].disposition_id, Some(41));
 }
 
 /// A binding's config is recorded for replays, once: 900 KB copied into

@@ -262,6 +262,7 @@ pub fn settings(policy: CallingHoursPolicy) -> ProjectSettings {
         max_actions_per_event: 16,
         past_callback_policy: Default::default(),
         sms_rules: Default::default(),
+        contact_rules: Default::default(),
     }
 }
 

@@ -231,6 +231,6 @@ fn under_now_a_discard_has_no_date_to_move_and_executes_untouched(place: Place) 
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
         (entries[0].disposition_id, entries[0].next_calldate),
-        (DISCARD_ID, None)
+        (Some(DISCARD_ID), None)
     );
 }

@@ -52,7 +52,7 @@ fn not_traceable_sets_a_shared_callback_an_hour_later(place: Place) {
     );
     f.drain();
     let entry = only_entry(&f, customer.id, "not-traceable-callback");
-    assert_eq!(entry.disposition_id, SHARED_CALLBACK_ID);
+    assert_eq!(entry.disposition_id, Some(SHARED_CALLBACK_ID));
     assert_eq!(entry.next_calldate, Some(local("2026-12-01 11:00")));
     let stored = f.store.record(f.tenant, customer.id).unwrap();
     assert_eq!(stored.disposition_id, Some(SHARED_CALLBACK_ID));
@@ -120,7 +120,7 @@ fn a_keyword_sets_its_inactive_custom_disposition(place: Place) {
     f.inbound(PHONE, "Paid!", local("2026-12-01 10:00"));
     f.drain();
     let entry = only_entry(&f, customer.id, "keyword-disposition");
-    assert_eq!(entry.disposition_id, 41);
+    assert_eq!(entry.disposition_id, Some(41));
     assert_eq!(entry.next_calldate, None);
 }
 

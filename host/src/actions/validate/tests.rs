@@ -41,6 +41,7 @@ fn scope(id: u64, project: u64, phone: &str, zone: Option<&str>) -> (RecordId, R
             phone: phone.into(),
             time_zone,
             sms_today: 0,
+            contacts: 0,
         },
     )
 }
@@ -488,6 +489,57 @@ fn a_records_sms_per_day_are_capped_and_the_cap_is_the_projects() {
     };
     assert_accepted(&texted(0, &one_a_day));
     assert_rejected(&texted(1, &one_a_day), Reason::ContactLimit);
+}
+
+#[test]
+fn a_records_callbacks_are_capped_by_its_contact_attempts_in_the_projects_window() {
+    let judged = |contacts: u32, rules: &ProjectRules, action: Action| {
+        let mut records = records();
+        records.get_mut(&RecordId(10)).unwrap().contacts = contacts;
+        let proposal = Proposal {
+            plugin: "p".into(),
+            priority: 0,
+            action,
+        };
+        validate(now(), rules, &records, &BTreeSet::new(), &[proposal]).remove(0)
+    };
+    let at = now() + 3600;
+    assert_accepted(&judged(6, &rules(), callback(10, at)));
+    let over = judged(7, &rules(), callback(10, at));
+    assert_rejected(&over, Reason::ContactLimit);
+    assert!(
+        over.detail
+            .unwrap()
+            .contains("7 contact attempts in 7 days; the project allows 7"),
+    );
+    // A custom disposition with a next call date is a callback too; one
+    // without, or an SMS, schedules no call and is not capped by it.
+    let custom = |next_calldate| {
+        set(
+            10,
+            Disposition::Custom {
+                id: 100,
+                next_calldate,
+            },
+        )
+    };
+    assert_rejected(&judged(7, &rules(), custom(Some(at))), Reason::ContactLimit);
+    assert_accepted(&judged(7, &rules(), custom(None)));
+    assert_accepted(&judged(7, &rules(), sms(10, "hi")));
+    let twice = ProjectRules {
+        contacts: Some(crate::model::ContactRules {
+            max_attempts: 2,
+            window_days: 1,
+        }),
+        ..rules()
+    };
+    assert_accepted(&judged(1, &twice, callback(10, at)));
+    assert_rejected(&judged(2, &twice, callback(10, at)), Reason::ContactLimit);
+    let uncapped = ProjectRules {
+        contacts: None,
+        ..rules()
+    };
+    assert_accepted(&judged(1000, &uncapped, callback(10, at)));
 }
 
 #[test]

@@ -13,6 +13,7 @@ super::conformance!(
     an_event_no_longer_pending_is_not_committed_again,
     a_record_two_events_of_one_group_write_ends_as_the_later_left_it,
     sent_messages_commit_with_their_decision_once_and_read_back_per_tenant,
+    contact_attempts_commit_with_their_decision_and_count_per_record_in_the_window,
 );
 
 /// An entry of `project` keyed `key`, about `subject`.
@@ -75,6 +76,7 @@ pub fn processed(event: &PendingEvent, plugin: &str) -> ProcessedEvent {
         writes: vec![],
         outbox: vec![],
         messages: vec![],
+        contacts: vec![],
         opted_out: None,
         opted_in: None,
         processed_at: 1_700_000_100,
@@ -294,11 +296,13 @@ fn a_commit_records_decisions_record_changes_opt_outs_and_outbox_together<S: Bac
             event_type: "SMS".into(),
             user: "System".into(),
             created_at: decided.processed_at,
-            disposition_id: 2,
+            disposition_id: Some(2),
             next_calldate: Some(1_700_086_400),
             plugin: Some("callback".into()),
             plugin_version: Some(3),
             note: Some("called back".into()),
+            message_id: None,
+            message_status: None,
         }]
     );
     assert_eq!(
@@ -457,8 +461,8 @@ fn a_record_two_events_of_one_group_write_ends_as_the_later_left_it<S: Backend>(
             .map(|e| (e.event_id, e.disposition_id, e.plugin.as_deref()))
             .collect::<Vec<_>>(),
         [
-            (Some(first.event_id), 2, Some("callback")),
-            (Some(second.event_id), 5, Some("keyword")),
+            (Some(first.event_id), Some(2), Some("callback")),
+            (Some(second.event_id), Some(5), Some("keyword")),
         ]
     );
 }
@@ -568,4 +572,53 @@ fn sent_messages_commit_with_their_decision_once_and_read_back_per_tenant<S: Bac
     };
     assert!(store.messages(other, &theirs).unwrap().is_empty());
     assert!(store.messages(other, &page(0, 10)).unwrap().is_empty());
+}
+
+fn contact_attempts_commit_with_their_decision_and_count_per_record_in_the_window<S: Backend>(
+    f: &Fixture<S>,
+) {
+    let store = &*f.store;
+    let (tenant, project) = tenant_with_project(store, "t");
+    let called = record_with_phone(store, tenant, project.id, "+36301234567");
+    let quiet = record_with_phone(store, tenant, project.id, "+36307654321");
+    let (other, other_project) = tenant_with_project(store, "other");
+    let theirs = record_with_phone(store, other, other_project.id, "+36301234567");
+    accepted(
+        store,
+        &[
+            entry(tenant, project.id, "a", "r1"),
+            entry(tenant, project.id, "b", "r2"),
+        ],
+    );
+    let claimed = store.claim(tenant, EventId(0), 10).unwrap();
+    let attempt = |kind, at| ContactAttempt {
+        record_id: called.id,
+        kind,
+        at,
+    };
+    let mut one = processed(&claimed[0], "p");
+    one.contacts = vec![
+        attempt(ContactKind::Call, 100),
+        attempt(ContactKind::Callback, 100),
+    ];
+    let mut two = processed(&claimed[1], "p");
+    two.contacts = vec![attempt(ContactKind::Call, 300)];
+    store.commit(&[one.clone(), two]).unwrap();
+    // A second commit of a decided event counts nothing again.
+    let _ = store.commit(std::slice::from_ref(&one));
+
+    let count = |record, since, limit| {
+        store
+            .contact_attempts(tenant, record, since, limit)
+            .unwrap()
+    };
+    assert_eq!(count(called.id, 0, 10), 3);
+    assert_eq!(count(called.id, 100, 10), 3, "the window's start is in it");
+    assert_eq!(count(called.id, 101, 10), 1);
+    assert_eq!(count(called.id, 301, 10), 0);
+    assert_eq!(count(called.id, 0, 2), 2, "counted up to the limit only");
+    assert_eq!(count(quiet.id, 0, 10), 0);
+    // Another tenant's record, and this record seen by another tenant.
+    assert_eq!(store.contact_attempts(other, theirs.id, 0, 10).unwrap(), 0);
+    assert_eq!(store.contact_attempts(other, called.id, 0, 10).unwrap(), 0);
 }

@@ -157,6 +157,7 @@ fn journaling_and_committing_leave_the_settings_generation_alone<S: Backend>(f: 
             writes: vec![write],
             outbox: Vec::new(),
             messages: Vec::new(),
+            contacts: vec![],
             opted_out: Some("+36301234567".into()),
             opted_in: None,
             processed_at: 1,

@@ -238,11 +238,19 @@ fn projects_read_back_and_are_reached_only_through_their_tenant<S: Backend>(f: &
         help_text: Some("Call us on +3612345678.".into()),
         opt_out_confirmation: Some("You are out. Reply START to undo.".into()),
     };
+    custom.contact_rules = Some(crate::model::ContactRules {
+        max_attempts: 3,
+        window_days: 14,
+    });
     let first = store.create_project(tenant, &settings("p")).unwrap();
     let second = store.create_project(tenant, &custom).unwrap();
     let theirs = store.create_project(other, &settings("q")).unwrap();
     assert_eq!(second.settings, custom);
     assert_eq!(first.settings.sms_rules, crate::model::SmsRules::default());
+    assert_eq!(
+        first.settings.contact_rules,
+        crate::model::ContactRules::on()
+    );
     assert_eq!(second.tenant_id, tenant);
     assert_eq!(store.project(tenant, second.id).unwrap(), second);
     assert_eq!(
@@ -263,6 +271,12 @@ fn projects_read_back_and_are_reached_only_through_their_tenant<S: Backend>(f: &
     assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
     let usage = store.usage(tenant).unwrap();
     assert_eq!(usage.projects, 2);
+    // A project without a contact cap reads back without one.
+    let mut uncapped = settings("uncapped");
+    uncapped.contact_rules = None;
+    let uncapped = store.create_project(tenant, &uncapped).unwrap();
+    assert_eq!(uncapped.settings.contact_rules, None);
+    assert_eq!(store.project(tenant, uncapped.id).unwrap(), uncapped);
 }
 
 /// A project starts with both system dispositions, which no upsert can

@@ -62,6 +62,7 @@ pub(super) fn write_processed(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Re
     write_opt_ins(tx, events)?;
     queue_outbox(tx, events)?;
     write_messages(tx, events)?;
+    write_contacts(tx, events)?;
     write_records(tx, events)
 }
 
@@ -271,6 +272,28 @@ fn write_messages(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
             &tenants, &projects, &records, &event_ids, &ids, &phones, &texts, &senders, &templates,
             &plugins, &versions, &at, &statuses, &send_at,
         ],
+    )?;
+    Ok(())
+}
+
+/// The contact attempts the group's decisions count.
+fn write_contacts(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
+    let rows: Vec<(&ProcessedEvent, &ContactAttempt)> = events
+        .iter()
+        .flat_map(|event| event.contacts.iter().map(move |contact| (*event, contact)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tenants = column(&rows, |(e, _)| big(e.tenant_id.0))?;
+    let records = column(&rows, |(_, c)| big(c.record_id.0))?;
+    let event_ids = column(&rows, |(e, _)| big(e.event_id.0))?;
+    let kinds = column(&rows, |(_, c)| Ok(c.kind.as_str()))?;
+    let at = column(&rows, |(_, c)| Ok(c.at))?;
+    tx.execute_prepared(
+        "INSERT INTO contact_attempts (tenant_id, record_id, event_id, kind, at)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])",
+        &[&tenants, &records, &event_ids, &kinds, &at],
     )?;
     Ok(())
 }

@@ -35,11 +35,13 @@ fn record_event_from_row(row: &::postgres::Row) -> Result<RecordEvent> {
         event_type: row.try_get(1)?,
         user: row.try_get(2)?,
         created_at: row.try_get(3)?,
-        disposition_id: get_unsigned(row, 4)?,
+        disposition_id: Some(get_unsigned(row, 4)?),
         next_calldate: row.try_get(5)?,
         plugin: row.try_get(6)?,
         plugin_version: get_opt_unsigned(row, 7)?,
         note: row.try_get(8)?,
+        message_id: None,
+        message_status: None,
     })
 }
 
@@ -277,6 +279,24 @@ impl Records for PgStore {
         .iter()
         .map(|row| Ok(row.try_get(0)?))
         .collect()
+    }
+
+    fn contact_attempts(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u32> {
+        let rows = self.conn()?.query_prepared(
+            "SELECT count(*) FROM (SELECT 1 FROM contact_attempts
+                 WHERE tenant_id = $1 AND record_id = $2 AND at >= $3 LIMIT $4) AS a",
+            &[&big(tenant.0)?, &big(record.0)?, &since, &i64::from(limit)],
+        )?;
+        match rows.first() {
+            Some(row) => get_unsigned(row, 0),
+            None => Ok(0),
+        }
     }
 }
 

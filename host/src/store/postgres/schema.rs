@@ -339,4 +339,20 @@ ALTER TABLE tenants ADD COLUMN sms_sender_token BYTEA;      -- sealed (secrets.r
     r#"
 ALTER TABLE projects ADD COLUMN sms_rules JSONB NOT NULL DEFAULT '{}';
 "#,
+    // Contact attempts per record in a rolling window: the project's rule,
+    // as JSON ('{}' is every default), and each attempt counted (a call
+    // disposition received, a callback the host scheduled), written with
+    // the decision that saw it.
+    r#"
+ALTER TABLE projects ADD COLUMN contact_rules JSONB NOT NULL DEFAULT '{}';
+CREATE TABLE contact_attempts (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id   BIGINT NOT NULL REFERENCES tenants(id),
+    record_id   BIGINT NOT NULL REFERENCES records(id),
+    event_id    BIGINT NOT NULL REFERENCES events(id),
+    kind        TEXT NOT NULL,                      -- 'call' or 'callback'
+    at          BIGINT NOT NULL                     -- Unix seconds
+);
+CREATE INDEX contact_attempts_record ON contact_attempts(tenant_id, record_id, at);
+"#,
 ];

@@ -285,8 +285,8 @@ impl Tenants for PgStore {
         let row = tx.query_one(
             "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
                  hours_end, hours_policy, horizon_days, max_actions, past_callback_policy,
-                 sms_rules)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                 sms_rules, contact_rules)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             &[
                 &big(tenant.0)?,
                 &settings.name,
@@ -299,6 +299,7 @@ impl Tenants for PgStore {
                 &max_actions,
                 &past.as_str(),
                 &serde_json::to_value(&settings.sms_rules)?,
+                &serde_json::to_value(&settings.contact_rules)?,
             ],
         )?;
         let id: i64 = row.try_get(0)?;
@@ -390,7 +391,7 @@ fn load_project(
     let row = conn
         .query_opt(
             "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                horizon_days, max_actions, past_callback_policy, sms_rules
+                horizon_days, max_actions, past_callback_policy, sms_rules, contact_rules
              FROM projects WHERE id = $1 AND tenant_id = $2",
             &[&big(project.0)?, &big(tenant.0)?],
         )?
@@ -435,6 +436,7 @@ fn load_project(
                 row.try_get(8)?,
             ))?,
             sms_rules: serde_json::from_value(row.try_get(9)?)?,
+            contact_rules: serde_json::from_value(row.try_get(10)?)?,
         },
         dispositions,
     })

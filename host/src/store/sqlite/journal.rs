@@ -361,6 +361,19 @@ fn commit_processed(
                 write.note,
             ])?;
         }
+        for contact in &event.contacts {
+            tx.prepare_cached(
+                "INSERT INTO contact_attempts (tenant_id, record_id, event_id, kind, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                event.tenant_id.0,
+                contact.record_id.0,
+                event.event_id.0,
+                contact.kind.as_str(),
+                contact.at,
+            ])?;
+        }
         let state = event.state(); // store::rules decides
         let marked = tx
             .prepare_cached(

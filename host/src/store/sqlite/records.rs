@@ -167,6 +167,25 @@ impl Records for SqliteStore {
         Ok(listed)
     }
 
+    fn contact_attempts(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u32> {
+        let count = self
+            .read()
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM contact_attempts
+                     WHERE tenant_id = ?1 AND record_id = ?2 AND at >= ?3 LIMIT ?4)",
+            )?
+            .query_row(params![tenant.0, record.0, since, limit], |row| {
+                row.get::<_, u32>(0)
+            })?;
+        Ok(count)
+    }
+
     fn records(
         &self,
         tenant: TenantId,
@@ -306,11 +325,13 @@ fn record_event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordEven
         event_type: row.get(1)?,
         user: row.get(2)?,
         created_at: row.get(3)?,
-        disposition_id: row.get(4)?,
+        disposition_id: Some(row.get(4)?),
         next_calldate: row.get(5)?,
         plugin: row.get(6)?,
         plugin_version: row.get(7)?,
         note: row.get(8)?,
+        message_id: None,
+        message_status: None,
     })
 }
 

@@ -59,8 +59,8 @@ impl Tenants for SqliteStore {
         tx.execute(
             "INSERT INTO projects (tenant_id, name, time_zone, default_country, hours_start,
                  hours_end, hours_policy, horizon_days, max_actions, past_callback_policy,
-                 sms_rules)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 sms_rules, contact_rules)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 tenant.0,
                 settings.name,
@@ -73,6 +73,7 @@ impl Tenants for SqliteStore {
                 settings.max_actions_per_event as i64,
                 serde_json::to_value(settings.past_callback_policy)?.as_str(),
                 serde_json::to_string(&settings.sms_rules)?,
+                serde_json::to_string(&settings.contact_rules)?,
             ],
         )?;
         let id = ProjectId(tx.last_insert_rowid() as u64);
@@ -99,7 +100,7 @@ impl Tenants for SqliteStore {
         let row = conn
             .prepare_cached(
                 "SELECT name, time_zone, default_country, hours_start, hours_end, hours_policy,
-                    horizon_days, max_actions, past_callback_policy, sms_rules
+                    horizon_days, max_actions, past_callback_policy, sms_rules, contact_rules
              FROM projects WHERE id = ?1 AND tenant_id = ?2",
             )?
             .query_row(params![project.0, tenant.0], |row| {
@@ -114,6 +115,7 @@ impl Tenants for SqliteStore {
                     row.get::<_, i64>(7)?,
                     row.get::<_, String>(8)?,
                     row.get::<_, String>(9)?,
+                    row.get::<_, String>(10)?,
                 ))
             })
             .optional()?
@@ -129,6 +131,7 @@ impl Tenants for SqliteStore {
             max_actions,
             past_callback,
             sms_rules,
+            contact_rules,
         ) = row;
         let calling_hours = match (start, end) {
             (Some(start), Some(end)) => {
@@ -164,6 +167,7 @@ impl Tenants for SqliteStore {
                     past_callback,
                 ))?,
                 sms_rules: serde_json::from_str(&sms_rules)?,
+                contact_rules: serde_json::from_str(&contact_rules)?,
             },
             dispositions,
         })

@@ -287,10 +287,10 @@ impl ProviderSends {
             )));
         }
         let rules = self.store.project(tenant, message.project_id)?.rules();
-        let zone = match self.store.record(tenant, message.record_id) {
-            Ok(record) => record.time_zone,
-            Err(crate::store::Error::NotFound { .. }) => None,
-            Err(other) => return Err(other),
+        let zone = match message.record_id.map(|id| self.store.record(tenant, id)) {
+            Some(Ok(record)) => record.time_zone,
+            None | Some(Err(crate::store::Error::NotFound { .. })) => None,
+            Some(Err(other)) => return Err(other),
         };
         let zone = record_zone(zone.as_deref(), &rules);
         Ok(match within_sms_hours(&rules, zone, self.clock.now()) {

@@ -230,13 +230,15 @@ pub async fn twilio_status(
             .directory
             .advance_message(tenant, message_id, status)?
             .ok_or_else(|| ApiError::not_found(format!("message {message_id}")))?;
-        let Some(delivery) = delivery else {
+        // A status of an SMS to a phone with no record (the host's answer
+        // to a stranger) moves the message only: no record to act on.
+        let (Some(delivery), Some(record_id)) = (delivery, message.record_id) else {
             return Ok(None);
         };
         let incoming = Incoming::Status {
             message_id: message.message_id,
             project_id: message.project_id,
-            record_id: message.record_id,
+            record_id,
             status: delivery,
             template_id: message.template_id,
             timestamp: prepared.config.clock.now(),

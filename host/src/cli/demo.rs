@@ -133,6 +133,7 @@ impl Demo {
                     "maxPerDay": 1,
                     "optOutConfirmation": "You will get no more messages from Demo Collections. Reply START to undo.",
                 },
+                "contactRules": { "maxAttempts": 5, "windowDays": 7 },
             }),
         )?;
         self.project = project["id"].as_u64().context("project id")?;
@@ -272,6 +273,14 @@ impl Demo {
             3,
             "2026-12-01 11:40:00",
         )?;
+        let asked = self.last_message_to(gabor)?;
+        self.status(
+            "the SMS provider reports the SMS delivered",
+            gabor,
+            &asked,
+            "delivered",
+            "2026-12-01 11:41:00",
+        )?;
         self.inbound(
             "Gábor answers the SMS with a time",
             gabor,
@@ -284,6 +293,12 @@ impl Demo {
             "call-3",
             4,
             "2026-12-01 12:40:00",
+        )?;
+        self.inbound(
+            "Gábor names another time: three calls and two callbacks this week, the project allows five attempts",
+            gabor,
+            "2026-12-03 09:00",
+            "2026-12-01 12:45:00",
         )?;
 
         println!("\n== each customer's event list ==");
@@ -360,6 +375,25 @@ impl Demo {
             "status": status, "timestamp": at,
         });
         self.webhook(what, "sms/status", body)
+    }
+
+    /// The id of the last SMS the host sent `who`.
+    fn last_message_to(&self, who: usize) -> anyhow::Result<String> {
+        let messages = self.call(
+            "GET",
+            &format!("/v1/projects/{}/messages", self.project),
+            Some(&self.key),
+            Value::Null,
+        )?;
+        let record = self.records[who].2;
+        messages
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rfind(|message| message["recordId"] == record)
+            .and_then(|message| message["messageId"].as_str())
+            .map(String::from)
+            .context("no SMS was sent to the record")
     }
 
     fn inbound(&self, what: &str, who: usize, message: &str, at: &str) -> anyhow::Result<()> {

@@ -116,20 +116,11 @@ pub(crate) fn process(
         &event,
         opted_out.is_some(),
     )?;
-    if let (SmsEvent::Inbound(sms), Some(_)) = (&event, &project.settings.sms_rules.help_text)
-        && phone::is_help(&sms.message)
-    {
-        let unanswered = messages.iter().all(|m| m.plugin != HELP_DECIDER);
-        let error = unanswered.then(|| {
-            (
-                "no_record".to_string(),
-                "no record of the project has the sender's phone: nobody to answer".to_string(),
-            )
-        });
+    if messages.iter().any(|m| m.plugin == HELP_DECIDER) {
         decisions.push(DecisionRecord::host(
             HELP_DECIDER,
             DecisionOutcome::HelpAnswered,
-            error,
+            None,
         ));
     }
 
@@ -197,7 +188,7 @@ pub(crate) fn process(
                 Action::SendSms(sms) => {
                     messages.push(MessageWrite {
                         project_id: project.id,
-                        record_id: sms.record_id,
+                        record_id: Some(sms.record_id),
                         phone: phone_of(store.as_ref(), tenant, &event, sms.record_id)?,
                         text: sms.text.clone(),
                         sender_id: sms.sender_id.clone(),
@@ -295,9 +286,10 @@ fn contact_attempts(event: &SmsEvent, writes: &[RecordWrite]) -> Vec<ContactAtte
 /// The SMS the host itself answers an inbound message with, from the
 /// project's SMS rules: its help text to `HELP`, and its confirmation to an
 /// opt-out (`opting_out`) of a phone not listed already (one confirmation
-/// per opt-out, none to a phone already out). Addressed to the sender's
-/// record; with none in the project, nothing is sent. Sent at once, whatever
-/// the hours, the day's count or the list: the sender just wrote.
+/// per opt-out, none to a phone already out). Sent to the sender's phone,
+/// on its record when the project has one (else on none: a stranger is
+/// answered too). Sent at once, whatever the hours, the day's count or the
+/// list: the sender just wrote.
 fn host_replies(
     store: &dyn Store,
     tenant: TenantId,
@@ -327,12 +319,12 @@ fn host_replies(
     } else {
         None
     };
-    let (Some((decider, template, text)), Some(record)) = (reply, event.contacts().first()) else {
+    let Some((decider, template, text)) = reply else {
         return Ok(Vec::new());
     };
     Ok(vec![MessageWrite {
         project_id: project.id,
-        record_id: record.id,
+        record_id: event.contacts().first().map(|record| record.id),
         phone: phone.clone(),
         text: text.clone(),
         sender_id: None,

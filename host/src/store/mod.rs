@@ -617,7 +617,9 @@ pub struct RecordWrite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageWrite {
     pub project_id: ProjectId,
-    pub record_id: RecordId,
+    /// `None`: a phone with no record in the project (the host's answer
+    /// to a stranger).
+    pub record_id: Option<RecordId>,
     /// E.164, the record's phone when the decision was made.
     pub phone: String,
     pub text: String,
@@ -638,7 +640,10 @@ impl MessageWrite {
     /// store's uniqueness holds), so a provider can use it as the
     /// idempotency key of the send.
     pub fn message_id(&self, event: EventId) -> String {
-        format!("sms-{event}-{}-{}", self.record_id, self.plugin)
+        match self.record_id {
+            Some(record) => format!("sms-{event}-{record}-{}", self.plugin),
+            None => format!("sms-{event}-{}", self.plugin),
+        }
     }
 }
 
@@ -733,7 +738,9 @@ pub struct SentMessage {
     pub id: u64,
     pub message_id: String,
     pub project_id: ProjectId,
-    pub record_id: RecordId,
+    /// `None`: sent to a phone with no record (the host's answer to a
+    /// stranger).
+    pub record_id: Option<RecordId>,
     /// The event whose decision sent it.
     pub event_id: EventId,
     pub phone: String,

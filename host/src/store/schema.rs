@@ -355,6 +355,47 @@ CREATE TABLE contact_attempts (
 );
 CREATE INDEX contact_attempts_record ON contact_attempts(tenant_id, record_id, at);
 "#,
+    // A message may go to a phone with no record (the host's answer to a
+    // stranger's HELP or opt-out): record_id may be NULL. SQLite cannot
+    // drop a NOT NULL, so the table is rebuilt with its indexes.
+    r#"
+CREATE TABLE messages_new (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    project_id      INTEGER NOT NULL REFERENCES projects(id),
+    record_id       INTEGER REFERENCES records(id),  -- NULL: a phone with no record
+    event_id        INTEGER NOT NULL REFERENCES events(id),
+    message_id      TEXT NOT NULL,
+    phone           TEXT NOT NULL,                  -- E.164
+    text            TEXT NOT NULL,
+    sender_id       TEXT,
+    template_id     TEXT,
+    plugin          TEXT NOT NULL,
+    plugin_version  INTEGER,
+    status          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    leased_until    INTEGER,
+    provider_sid    TEXT,
+    error           TEXT,
+    UNIQUE (event_id, record_id, plugin)
+);
+INSERT INTO messages_new (id, tenant_id, project_id, record_id, event_id, message_id, phone,
+        text, sender_id, template_id, plugin, plugin_version, status, created_at, attempts,
+        next_attempt_at, leased_until, provider_sid, error)
+    SELECT id, tenant_id, project_id, record_id, event_id, message_id, phone, text, sender_id,
+        template_id, plugin, plugin_version, status, created_at, attempts, next_attempt_at,
+        leased_until, provider_sid, error
+    FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_new RENAME TO messages;
+CREATE INDEX messages_project ON messages(tenant_id, project_id, id);
+CREATE INDEX messages_phone ON messages(tenant_id, project_id, phone, id);
+CREATE INDEX messages_record ON messages(tenant_id, record_id, id);
+CREATE INDEX messages_queued ON messages(next_attempt_at, tenant_id) WHERE status = 'queued';
+CREATE UNIQUE INDEX messages_message_id ON messages(tenant_id, message_id);
+"#,
 ];
 
 #[cfg(test)]
@@ -416,6 +457,54 @@ mod tests {
             PastCallbackPolicy::Reject
         );
         assert_eq!(project.rules().past_callback, PastCallbackPolicy::Reject);
+    }
+
+    /// The messages table rebuilt so a message may have no record keeps
+    /// every message it had, with its record, and takes one without.
+    #[test]
+    fn messages_from_before_the_rebuild_keep_their_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = MIGRATIONS.len() - 1;
+        {
+            let conn =
+                Connection::open(dir.path().join(crate::store::sqlite::DATABASE_FILE)).unwrap();
+            for migration in &MIGRATIONS[..before] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", before).unwrap();
+            conn.execute_batch(
+                "INSERT INTO tenants (id, name, webhook_secret, opt_out_keywords, created_at)
+                     VALUES (1, 'acme', 's', '[]', 0);
+                 INSERT INTO projects (id, tenant_id, name, time_zone, default_country)
+                     VALUES (1, 1, 'p', 'Europe/Budapest', 'HU');
+                 INSERT INTO records (id, tenant_id, project_id, phone) VALUES (5, 1, 1, '+36301234567');
+                 INSERT INTO events (id, tenant_id, project_id, dedupe_key, message_id, subject,
+                         input, received_at, state)
+                     VALUES (9, 1, 1, 'k', 'm', 's', '{}', 0, 'done');
+                 INSERT INTO messages (tenant_id, project_id, record_id, event_id, message_id,
+                         phone, text, plugin, status, created_at, attempts)
+                     VALUES (1, 1, 5, 9, 'sms-9-5-p', '+36301234567', 'hi', 'p', 'queued', 7, 2);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = store.read();
+        let kept: (Option<u64>, String, i64) = conn
+            .query_row(
+                "SELECT record_id, status, attempts FROM messages WHERE message_id = 'sms-9-5-p'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (Some(5), "queued".into(), 2));
+        conn.execute(
+            "INSERT INTO messages (tenant_id, project_id, record_id, event_id, message_id,
+                 phone, text, plugin, status, created_at)
+             VALUES (1, 1, NULL, 9, 'sms-9-host:help', '+36309999999', 'help', 'host:help',
+                 'sent', 8)",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -522,20 +522,12 @@ fn help_is_answered_and_an_opt_out_confirmed_once() {
     let project = server.project_with(&tenant, rules);
     let record = server.record(&tenant, project, PHONE);
     let inbound = |from: &str, message: &str, id: &str| {
-        let (status, event) = send(
-            server
-                .post(&format!(
-                    "/v1/webhooks/sms/inbound?secret-key={}&wait=true",
-                    tenant.webhook_secret
-                ))
-                .json(&json!({
-                    "direction": "in", "message": message, "numberId": 1,
-                    "projectId": project, "sourcePhoneNumber": from,
-                    "timestamp": "2026-12-01T09:00:00Z", "messageId": id,
-                })),
-        );
-        assert_eq!(status, StatusCode::OK, "{event}");
-        event
+        let body = json!({
+            "direction": "in", "message": message, "numberId": 1,
+            "projectId": project, "sourcePhoneNumber": from,
+            "timestamp": "2026-12-01T09:00:00Z", "messageId": id,
+        });
+        decided(&server, &tenant, "sms/inbound", body)
     };
     let messages = || {
         let (_, messages) = send(
@@ -570,32 +562,36 @@ fn help_is_answered_and_an_opt_out_confirmed_once() {
     assert_eq!(confirmations.len(), 1, "once: {sent:?}");
     assert_eq!(confirmations[0]["plugin"], "host:opt-out");
 
-    // Help is answered even to a phone that opted out; a stranger is not.
+    // Help is answered even to a phone that opted out, and to a phone
+    // with no record in the project (on no record); so is a stranger's
+    // opt-out confirmed.
     inbound(PHONE, "INFO", "m4");
     assert_eq!(messages().len(), 3);
-    let stranger = inbound("+36309876543", "HELP", "m5");
-    assert_eq!(
-        stranger["decisions"][0]["errorCode"], "no_record",
-        "{stranger}"
+    const STRANGER: &str = "+36309876543";
+    let stranger = inbound(STRANGER, "HELP", "m5");
+    let decision = &stranger["decisions"][0];
+    assert_eq!(decision["outcome"], "help_answered", "{stranger}");
+    assert_eq!(decision["errorCode"], Value::Null, "{stranger}");
+    inbound(STRANGER, "Stop.", "m6");
+    let sent = messages();
+    let to_stranger: Vec<_> = sent.iter().filter(|m| m["phone"] == STRANGER).collect();
+    let templates: Vec<_> = to_stranger.iter().map(|m| &m["templateId"]).collect();
+    assert_eq!(templates, ["help", "opt-out-confirmation"], "{sent:?}");
+    assert!(
+        to_stranger.iter().all(|m| m["recordId"].is_null()),
+        "{sent:?}"
     );
-    assert_eq!(messages().len(), 3, "nobody to answer");
+    assert!(
+        to_stranger.iter().all(|m| m["status"] == "sent"),
+        "{sent:?}"
+    );
 
     // The texts are checked when the project is made.
-    let (status, body) = send(
-        server
-            .post("/v1/projects")
-            .bearer_auth(&tenant.api_key)
-            .json(&json!({
-                "name": "p", "timeZone": "Europe/Budapest", "defaultCountry": "HU",
-                "smsRules": { "helpText": "  " },
-            })),
-    );
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("smsRules.helpText")
+    refused_project(
+        &server,
+        &tenant,
+        json!({ "smsRules": { "helpText": "  " } }),
+        "smsRules.helpText",
     );
 }
 

@@ -1,5 +1,6 @@
-//! `smstrigger plugin install|list|activate|rollback|dry-run`: the real
-//! binary against a real server, judged by its output and exit codes.
+//! `smstrigger plugin install|list|activate|rollback|dry-run` and
+//! `smstrigger demo`: the real binary against a real server (the demo's
+//! its own), judged by its output and exit codes.
 
 use std::path::Path;
 use std::process::Command;
@@ -343,4 +344,32 @@ fn usage_and_connection_errors_exit_2() {
 
     let run = plugin(&server, &tenant, &["activate", "acme-rule", "first"]);
     assert_eq!(run.code, 2, "{run}");
+}
+
+/// `smstrigger demo`, the README's first command, runs the seed's loop end
+/// to end: an unanswered call asks for a time by SMS, the provider's
+/// delivered status and the reply each set a callback, the day's second
+/// SMS and an attempt over the week's cap are refused, and the event
+/// list shows the SMS among the dispositions.
+#[test]
+fn the_demo_runs_the_seeds_loop_and_refuses_what_the_rules_forbid() {
+    let run = smstrigger(&["demo"]);
+    assert_eq!(run.code, 0, "{run}");
+    for line in [
+        "host: opted out; the sender is on the do-not-contact list now",
+        "promise-to-pay v1: Shared Callback at 2026-12-01 10:31 Europe/Budapest on record 6 -> REJECTED: do_not_contact",
+        "call-attempt-sms v1: SMS \"We tried to call you.",
+        "delivered-followup v1: Shared Callback at 2026-12-03 11:41 Europe/Budapest on record 7 -> executed",
+        "reply-call-time v1: Shared Callback at 2026-12-02 16:00 Europe/Budapest on record 7 -> executed",
+        "reply-call-time v1: Shared Callback at 2026-12-03 09:00 Europe/Budapest on record 7 -> REJECTED: contact_limit",
+        "Outbound SMS System We tried to call you.",
+        "Outbound SMS System You will get no more messages from Demo Collections.",
+    ] {
+        assert!(run.stdout.contains(line), "missing {line:?}\n{run}");
+    }
+    let refused = run.stdout.matches("-> REJECTED: contact_limit").count();
+    assert_eq!(
+        refused, 2,
+        "the day's second SMS and the sixth attempt\n{run}"
+    );
 }

@@ -336,6 +336,53 @@ fn provider_the_seeds_loop_closes_through_the_provider() {
     assert_eq!(provider.taken().len(), 1, "one SMS in all");
 }
 
+/// A stranger (a phone with no record in the project) texting HELP gets
+/// the project's help text through the provider; the provider's status
+/// for that message moves the message only, since there is no record to
+/// act on.
+#[test]
+fn provider_a_strangers_help_is_answered_and_its_status_moves_the_message_only() {
+    const STRANGER: &str = "+36309876543";
+    let provider = Provider::start(Mode::Normal);
+    let l = Loop::configure(
+        Server::start_with(|config| config.remote = loopback_remote()),
+        &provider,
+        json!({ "smsRules": { "helpText": "Acme: reply STOP to opt out." } }),
+    );
+    let inbound = l.webhook(&format!("inbound?projectId={}", l.project));
+    let help = [
+        ("Body", "help"),
+        ("From", STRANGER),
+        ("MessageSid", "SMhelp0001"),
+        ("To", FROM),
+    ];
+    let answered = post_signed(&l.server.client, &inbound, TOKEN, &help);
+    assert_eq!(answered.status(), StatusCode::OK);
+    let message = l.message_becomes("sent", Duration::from_secs(10));
+    assert_eq!(message["recordId"], Value::Null, "{message}");
+    assert_eq!(message["plugin"], "host:help", "{message}");
+    let taken = provider.taken();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(
+        (taken[0].to.as_str(), taken[0].body.as_str()),
+        (STRANGER, "Acme: reply STOP to opt out.")
+    );
+
+    let callback = l.webhook(&format!(
+        "status?messageId={}",
+        message["messageId"].as_str().unwrap()
+    ));
+    let delivered = [
+        ("MessageSid", taken[0].sid.as_str()),
+        ("MessageStatus", "delivered"),
+    ];
+    let answer = post_signed(&l.server.client, &callback, TOKEN, &delivered);
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    let answer: Value = answer.json().unwrap();
+    assert_eq!(answer["status"], "unchanged", "{answer}");
+    assert_eq!(l.messages()[0]["status"], "delivered");
+}
+
 /// The provider took the message but its answer was lost (a 500): the
 /// retry carries the same idempotency key, so the provider still holds
 /// one message, and the host keeps its id.

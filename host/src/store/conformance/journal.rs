@@ -476,7 +476,7 @@ pub fn message(
 ) -> MessageWrite {
     MessageWrite {
         project_id: project,
-        record_id: record.id,
+        record_id: Some(record.id),
         phone: record.phone.clone(),
         text: text.into(),
         sender_id: None,
@@ -538,7 +538,7 @@ fn sent_messages_commit_with_their_decision_once_and_read_back_per_tenant<S: Bac
     let sent = &all[0];
     assert_eq!(
         (sent.record_id, sent.event_id, sent.phone.as_str()),
-        (first.id, one.event_id, "+36301234567")
+        (Some(first.id), one.event_id, "+36301234567")
     );
     assert_eq!(sent.message_id, one.messages[0].message_id(one.event_id));
     assert_eq!(

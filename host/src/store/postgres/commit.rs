@@ -245,7 +245,7 @@ fn write_messages(tx: &mut Tx<'_>, events: &[&ProcessedEvent]) -> Result<()> {
     }
     let tenants = column(&rows, |(e, _)| big(e.tenant_id.0))?;
     let projects = column(&rows, |(_, m)| big(m.project_id.0))?;
-    let records = column(&rows, |(_, m)| big(m.record_id.0))?;
+    let records = column(&rows, |(_, m)| m.record_id.map(|r| big(r.0)).transpose())?;
     let event_ids = column(&rows, |(e, _)| big(e.event_id.0))?;
     let ids = column(&rows, |(e, m)| Ok(m.message_id(e.event_id)))?;
     let phones = column(&rows, |(_, m)| Ok(m.phone.as_str()))?;

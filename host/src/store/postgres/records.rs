@@ -380,7 +380,7 @@ pub(super) fn message_from_row(row: &::postgres::Row) -> Result<SentMessage> {
         id: get_unsigned(row, 0)?,
         message_id: row.try_get(1)?,
         project_id: ProjectId(get_unsigned(row, 2)?),
-        record_id: RecordId(get_unsigned(row, 3)?),
+        record_id: get_opt_unsigned(row, 3)?.map(RecordId),
         event_id: EventId(get_unsigned(row, 4)?),
         phone: row.try_get(5)?,
         text: row.try_get(6)?,

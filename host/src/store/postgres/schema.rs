@@ -355,4 +355,9 @@ CREATE TABLE contact_attempts (
 );
 CREATE INDEX contact_attempts_record ON contact_attempts(tenant_id, record_id, at);
 "#,
+    // A message may go to a phone with no record (the host's answer to a
+    // stranger's HELP or opt-out).
+    r#"
+ALTER TABLE messages ALTER COLUMN record_id DROP NOT NULL;
+"#,
 ];

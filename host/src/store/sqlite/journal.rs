@@ -405,7 +405,7 @@ fn commit_processed(
             .execute(params![
                 event.tenant_id.0,
                 message.project_id.0,
-                message.record_id.0,
+                message.record_id.map(|r| r.0),
                 event.event_id.0,
                 message.message_id(event.event_id),
                 message.phone,

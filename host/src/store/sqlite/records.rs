@@ -342,7 +342,7 @@ pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<SentMessage> {
         id: row.get(0)?,
         message_id: row.get(1)?,
         project_id: ProjectId(row.get(2)?),
-        record_id: RecordId(row.get(3)?),
+        record_id: row.get::<_, Option<u64>>(3)?.map(RecordId),
         event_id: EventId(row.get(4)?),
         phone: row.get(5)?,
         text: row.get(6)?,

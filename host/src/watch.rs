@@ -66,7 +66,7 @@ fn scan(
             .map(|stem| stem.to_string_lossy().replace('_', "-"))
             .unwrap_or_default();
         let installed = PluginName::new(name.clone())
-            .and_then(|name| registry.install(tenant, &name, &bytes, true));
+            .and_then(|name| registry.install(tenant, &name, &bytes, true, &watcher()));
         match installed {
             Ok(uploaded) => {
                 tracing::info!(plugin = %name, version = uploaded.version, "installed and activated from the watched directory")
@@ -85,4 +85,11 @@ fn scan(
         changed.insert(path, sha256);
     }
     changed
+}
+
+/// Who the audit trail names for a version the watcher installed.
+fn watcher() -> crate::model::Actor {
+    crate::model::Actor::Host {
+        what: "plugin directory watcher".into(),
+    }
 }

@@ -281,6 +281,25 @@ fn the_tutorial_works_as_written() {
     assert!(rolled.contains("v1 is now active"), "{rolled}");
     let listed = succeed(&mut client(&["list"]));
     assert!(listed.contains("later-rule"), "{listed}");
+    // Each change is in the audit trail, with the key that made it.
+    let audit = succeed(
+        smstrigger(&["audit", "--plugin", "later-rule"]).args(["--url", url, "--key", key]),
+    );
+    let kinds: Vec<&str> = audit
+        .lines()
+        .filter_map(|line| line.split("  ").find(|part| part.starts_with("plugin_")))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "plugin_installed",
+            "plugin_installed",
+            "plugin_activated",
+            "plugin_rolled_back"
+        ],
+        "{audit}"
+    );
+    assert!(audit.contains("v2 -> v1"), "{audit}");
 
     // 8. SIGTERM: the server stops accepting, drains and exits cleanly.
     served.terminate();

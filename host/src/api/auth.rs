@@ -12,8 +12,9 @@ use sha2::Sha256;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::model::TenantId;
-use crate::store::{TenantSettings, WebhookAuth};
+use crate::model::{Actor, TenantId};
+use crate::runtime::sha256_hex;
+use crate::store::{API_KEY_FINGERPRINT_HEX, TenantSettings, WebhookAuth};
 
 /// The header carrying a webhook body's HMAC-SHA256, hex-encoded
 /// (optionally prefixed `sha256=`).
@@ -25,6 +26,12 @@ pub struct Operator;
 /// A request made with one of a tenant's API keys.
 #[derive(Debug, Clone, Copy)]
 pub struct Tenant(pub TenantId);
+
+/// A request changing a tenant's rules or settings with one of its API
+/// keys: the tenant, and the key as the audit trail names it (its id and
+/// fingerprint, never the key).
+#[derive(Debug, Clone)]
+pub struct Acting(pub TenantId, pub Actor);
 
 fn bearer(parts: &Parts) -> Option<&str> {
     parts
@@ -58,6 +65,30 @@ impl FromRequestParts<AppState> for Tenant {
             ApiError::unauthorized("an API key is required: Authorization: Bearer <key>")
         })?;
         tenant_by_key(state, key).await
+    }
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Tenant(tenant) = Tenant::from_request_parts(parts, state).await?;
+        let key = bearer(parts).unwrap_or_default();
+        let fingerprint = sha256_hex(key.as_bytes())[..API_KEY_FINGERPRINT_HEX].to_string();
+        let (directory, wanted) = (state.directory.clone(), fingerprint.clone());
+        let key_id = tokio::task::spawn_blocking(move || directory.api_keys(tenant))
+            .await
+            .map_err(ApiError::internal)??
+            .into_iter()
+            .find(|info| info.fingerprint == wanted)
+            .map(|info| info.id);
+        Ok(Acting(
+            tenant,
+            Actor::Key {
+                key_id,
+                fingerprint,
+            },
+        ))
     }
 }
 

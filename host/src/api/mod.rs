@@ -7,6 +7,7 @@
 //! per area of the API; `v2` speaks the contact-center record API's shape.
 //! The JSON shapes a client parses too are declared in `wire`.
 
+mod audit;
 mod auth;
 mod body;
 mod do_not_contact;
@@ -225,6 +226,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(do_not_contact::do_not_contact_remove),
         )
         .route("/v1/events/{id}", get(events::events_get))
+        .route("/v1/audit", get(audit::audit_list))
         .route("/v2/projects/{project}/records", get(v2::v2_records_find))
         .route(
             "/v2/projects/{project}/records/{record}",

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 use super::auth::SIGNATURE_HEADER;
 use super::error::{ErrorBody, ErrorDetail};
 use super::{
-    do_not_contact, events, ops, plugins, projects, records, replay, secrets, tenants, twilio,
-    v2 as v2_api, webhooks,
+    audit, do_not_contact, events, ops, plugins, projects, records, replay, secrets, tenants,
+    twilio, v2 as v2_api, webhooks,
 };
 
 /// The whole API's document; see the module docs for how it stays complete.
@@ -69,6 +69,7 @@ use super::{
         do_not_contact::do_not_contact_add,
         do_not_contact::do_not_contact_remove,
         events::events_get,
+        audit::audit_list,
         v2_api::v2_records_find,
         v2_api::v2_record_get,
         v2_api::v2_dispositions_create,
@@ -84,6 +85,7 @@ use super::{
         (name = "records", description = "A project's customer records."),
         (name = "do-not-contact", description = "The tenant's do-not-contact list."),
         (name = "events", description = "What became of a journaled event."),
+        (name = "audit", description = "Every change to the tenant's rules and settings: who (a key by its id, never the key), when, from what to what, why."),
         (name = "v2", description = "The record API in the shape contact-center integrations call: HTTP Basic, `{\"errors\": [], \"response\": …}`, 417 on refusal."),
     )
 )]

@@ -12,7 +12,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use super::auth::Tenant;
+use super::auth::{Acting, Tenant};
 use super::body::Json;
 use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
@@ -45,7 +45,7 @@ pub use crate::wire::plugins::{ActivateBody, Activated, DryRun, DryRunBody, Uplo
     )
 )]
 pub async fn plugins_upload(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
@@ -70,8 +70,12 @@ pub async fn plugins_upload(
     let activate = query
         .get("activate")
         .is_none_or(|v| v != "false" && v != "0");
-    let uploaded =
-        blocking(move || Ok(state.registry.install(tenant, &name, &body, activate)?)).await?;
+    let uploaded = blocking(move || {
+        Ok(state
+            .registry
+            .install(tenant, &name, &body, activate, &actor)?)
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(uploaded)))
 }
 
@@ -136,14 +140,16 @@ pub async fn plugins_get(
     )
 )]
 pub async fn plugins_activate(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Ids(name): Ids<String>,
     Json(body): Json<ActivateBody>,
 ) -> ApiResult<axum::Json<Activated>> {
     let activated = blocking(move || {
         state.quotas.take_change(tenant)?;
-        Ok(state.registry.activate(tenant, &name, body.version)?)
+        Ok(state
+            .registry
+            .activate(tenant, &name, body.version, &actor)?)
     })
     .await?;
     Ok(axum::Json(activated))
@@ -165,13 +171,13 @@ pub async fn plugins_activate(
     )
 )]
 pub async fn plugins_rollback(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Ids(name): Ids<String>,
 ) -> ApiResult<axum::Json<Activated>> {
     let activated = blocking(move || {
         state.quotas.take_change(tenant)?;
-        Ok(state.registry.rollback(tenant, &name)?)
+        Ok(state.registry.rollback(tenant, &name, &actor, None)?)
     })
     .await?;
     Ok(axum::Json(activated))
@@ -235,7 +241,7 @@ pub const MAX_BINDING_CONFIG_BYTES: usize = 16 << 10;
     )
 )]
 pub async fn bindings_put(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Ids(project): Ids<u64>,
     Json(bindings): Json<Vec<Binding>>,
@@ -264,7 +270,9 @@ pub async fn bindings_put(
     }
     let saved = blocking(move || {
         state.quotas.take_change(tenant)?;
-        state.registry.bind(tenant, ProjectId(project), &bindings)?;
+        state
+            .registry
+            .bind(tenant, ProjectId(project), &bindings, &actor)?;
         Ok(bindings)
     })
     .await?;

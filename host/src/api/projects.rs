@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::auth::Tenant;
+use super::auth::{Acting, Tenant};
 use super::body::Json;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::actions::calling_hours::CallingHours;
@@ -241,14 +241,14 @@ impl NewProject {
     )
 )]
 pub async fn projects_create(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Json(body): Json<NewProject>,
 ) -> ApiResult<(StatusCode, axum::Json<Project>)> {
     let settings = body.check()?;
     let project = blocking(move || {
         state.quotas.take_change(tenant)?;
-        Ok(state.directory.create_project(tenant, &settings)?)
+        Ok(state.directory.create_project(tenant, &settings, &actor)?)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(project)))
@@ -359,7 +359,7 @@ pub struct DispositionSaved {
     )
 )]
 pub async fn dispositions_upsert(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Ids(id): Ids<u64>,
     Json(body): Json<NewDisposition>,
@@ -375,9 +375,10 @@ pub async fn dispositions_upsert(
     };
     let saved = blocking(move || {
         state.quotas.take_change(tenant)?;
-        let replaced = state
-            .directory
-            .upsert_disposition(tenant, ProjectId(id), &disposition)?;
+        let replaced =
+            state
+                .directory
+                .upsert_disposition(tenant, ProjectId(id), &disposition, &actor)?;
         Ok(DispositionSaved {
             disposition,
             replaced,

@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Operator, Tenant};
+use super::auth::{Acting, Operator, Tenant};
 use super::body::parse;
 use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
-use crate::model::{TenantId, Timestamp};
+use crate::model::{Actor, TenantId, Timestamp};
 use crate::store::ApiKeyInfo;
 
 /// How long a rotated-out webhook secret keeps working unless the request
@@ -63,11 +63,11 @@ pub async fn keys_list(
     )
 )]
 pub async fn keys_revoke(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Ids(key): Ids<u64>,
 ) -> ApiResult<StatusCode> {
-    revoke(state, tenant, key, false).await
+    revoke(state, tenant, key, actor).await
 }
 
 /// A tenant's API keys (operator key), oldest first; never the keys.
@@ -116,17 +116,22 @@ pub async fn tenants_keys_revoke(
     State(state): State<AppState>,
     Ids((id, key)): Ids<(u64, u64)>,
 ) -> ApiResult<StatusCode> {
-    revoke(state, TenantId(id), key, true).await
+    revoke(state, TenantId(id), key, Actor::Operator).await
 }
 
+/// Revokes `key` as `actor`: the operator may revoke a tenant's last key,
+/// the tenant may not.
 async fn revoke(
     state: AppState,
     tenant: TenantId,
     key: u64,
-    allow_last: bool,
+    actor: Actor,
 ) -> ApiResult<StatusCode> {
+    let allow_last = actor == Actor::Operator;
     blocking(move || {
-        state.directory.revoke_api_key(tenant, key, allow_last)?;
+        state
+            .directory
+            .revoke_api_key(tenant, key, allow_last, &actor)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -171,7 +176,7 @@ pub struct Rotated {
     )
 )]
 pub async fn webhook_secret_rotate(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     body: axum::body::Bytes,
 ) -> ApiResult<axum::Json<Rotated>> {
@@ -189,7 +194,9 @@ pub async fn webhook_secret_rotate(
     let rotated = blocking(move || {
         state.quotas.take_change(tenant)?;
         let until = chrono::Utc::now().timestamp() + overlap as i64;
-        let secret = state.directory.rotate_webhook_secret(tenant, until)?;
+        let secret = state
+            .directory
+            .rotate_webhook_secret(tenant, until, &actor)?;
         Ok(Rotated {
             webhook_secret: secret,
             previous_valid_until: until,

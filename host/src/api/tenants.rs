@@ -7,12 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Operator, Tenant};
+use super::auth::{Acting, Operator, Tenant};
 use super::body::Json;
 use super::projects::Ids;
 use super::{ApiError, ApiResult, AppState, ErrorBody, blocking};
 use crate::directory::{Credentials, NewKey};
-use crate::model::TenantId;
+use crate::model::{Actor, TenantId};
 use crate::store::{
     AcceptWindow, ExecutorSettings, SmsSenderSettings, TenantLimits, TenantSettings, WebhookAuth,
 };
@@ -123,7 +123,7 @@ pub async fn tenants_add_key(
 ) -> ApiResult<(StatusCode, axum::Json<KeyCreated>)> {
     let tenant = TenantId(id);
     let created = blocking(move || {
-        let NewKey { key, info } = state.directory.add_key(tenant)?;
+        let NewKey { key, info } = state.directory.add_key(tenant, &Actor::Operator)?;
         Ok(KeyCreated {
             tenant_id: tenant,
             api_key: key,
@@ -431,7 +431,7 @@ pub async fn tenant_get(
     )
 )]
 pub async fn tenant_update(
-    Tenant(tenant): Tenant,
+    Acting(tenant, actor): Acting,
     State(state): State<AppState>,
     Json(body): Json<TenantView>,
 ) -> ApiResult<axum::Json<TenantView>> {
@@ -484,6 +484,7 @@ pub async fn tenant_update(
         let stored = state.directory.update_settings(
             tenant,
             &body.opt_out_keywords,
+            &actor,
             |settings| -> ApiResult<()> {
                 settings.name = body.name;
                 settings.webhook_auth = body.webhook_auth;

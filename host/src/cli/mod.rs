@@ -1,5 +1,6 @@
 //! Command-line parsing and the commands; each command in its own module.
 
+mod audit;
 mod compile_worker;
 mod demo;
 mod format;
@@ -31,6 +32,9 @@ enum Command {
     /// Run the whole system once: a server, a tenant, the example plugins,
     /// the seed's scenarios, and each customer's event list.
     Demo(demo::Args),
+    /// Show the tenant's audit trail on a running server: every change to
+    /// its plugins, bindings and settings, who made it, from what to what.
+    Audit(audit::Args),
     /// Run the HTTP service.
     Serve(serve::Args),
     /// Journal events from JSON lines on stdin and process them.
@@ -89,6 +93,7 @@ impl Cli {
             Command::Plugin(PluginCommand::DryRun(args)) => plugin_client::dry_run(args),
             Command::Plugin(PluginCommand::Replay(args)) => plugin_replay::run(args),
             Command::Demo(args) => demo::run(args),
+            Command::Audit(args) => audit::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Ingest(args) => ingest::run(args),
             Command::CompileWorker(args) => compile_worker::run(args),

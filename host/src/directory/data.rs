@@ -6,7 +6,7 @@
 //! write: two writes racing (two hosts) may each pass with one unit of
 //! room, so a quota may be overrun by what was in flight, never more.
 
-use crate::model::{EventId, ProjectId, RecordId, TenantId};
+use crate::model::{Actor, Change, ChangeKind, EventId, ProjectId, RecordId, TenantId};
 use crate::store::{
     self, DispositionDef, EventView, ManualDisposition, MessageFilter, MessageStatus, NewRecord,
     Project, ProjectSettings, RecordEvent, SentMessage, StoredRecord,
@@ -16,11 +16,20 @@ use super::{Directory, Result};
 
 impl Directory {
     /// A new project, within the tenant's project quota.
-    pub fn create_project(&self, tenant: TenantId, settings: &ProjectSettings) -> Result<Project> {
+    pub fn create_project(
+        &self,
+        tenant: TenantId,
+        settings: &ProjectSettings,
+        actor: &Actor,
+    ) -> Result<Project> {
         let used = self.store.usage(tenant)?.projects;
         Self::room("projects", used, 1, self.quotas.max_projects)?;
         let project = self.store.create_project(tenant, settings)?;
         tracing::info!(%tenant, project = %project.id, "project created");
+        let change = Change::new(actor, ChangeKind::ProjectCreated)
+            .project(project.id)
+            .from_to(serde_json::Value::Null, serde_json::to_value(settings)?);
+        self.record(tenant, change)?;
         Ok(project)
     }
 
@@ -47,12 +56,20 @@ impl Directory {
         tenant: TenantId,
         project: ProjectId,
         disposition: &DispositionDef,
+        actor: &Actor,
     ) -> Result<bool> {
         let project = self.store.project(tenant, project)?;
-        let replaced = project.dispositions.iter().any(|d| d.id == disposition.id);
+        let before = project.dispositions.iter().find(|d| d.id == disposition.id);
         self.store
             .upsert_disposition(tenant, project.id, disposition)?;
-        Ok(replaced)
+        let change = Change::new(actor, ChangeKind::DispositionSet)
+            .project(project.id)
+            .from_to(
+                serde_json::to_value(before)?,
+                serde_json::to_value(disposition)?,
+            );
+        self.record(tenant, change)?;
+        Ok(before.is_some())
     }
 
     /// A new record, within the tenant's record quota.

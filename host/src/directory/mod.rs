@@ -38,6 +38,14 @@ pub enum Error {
     Store(#[from] store::Error),
 }
 
+/// Serializing a value for the audit trail fails only on a bug: the
+/// store's backend error, as a stored JSON that does not parse is.
+impl From<serde_json::Error> for Error {
+    fn from(error: serde_json::Error) -> Self {
+        Error::Store(error.into())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// The tenant-data use cases over one store.

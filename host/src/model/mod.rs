@@ -7,8 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod audit;
 mod outcome;
 mod rules;
+
+pub use audit::{Actor, AuditEntry, AuditFilter, Change, ChangeKind};
 
 pub use outcome::{DecisionOutcome, EventState};
 

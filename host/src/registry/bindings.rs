@@ -1,6 +1,6 @@
 //! What a tenant has installed, and which plugins handle each project.
 
-use crate::model::{ProjectId, TenantId};
+use crate::model::{Actor, Change, ChangeKind, ProjectId, TenantId};
 use crate::store::{Binding, PluginInfo};
 
 use super::{Error, Registry};
@@ -28,8 +28,18 @@ impl Registry {
         tenant: TenantId,
         project: ProjectId,
         bindings: &[Binding],
+        actor: &Actor,
     ) -> Result<(), Error> {
-        Ok(self.store.set_bindings(tenant, project, bindings)?)
+        let before = self.bindings(tenant, project)?;
+        self.store.set_bindings(tenant, project, bindings)?;
+        let change = Change::new(actor, ChangeKind::BindingsSet)
+            .project(project)
+            .from_to(
+                serde_json::to_value(before)?,
+                serde_json::to_value(bindings)?,
+            );
+        self.store.record_change(tenant, &change)?;
+        Ok(())
     }
 
     /// The plugins bound to the tenant's project (not found when the

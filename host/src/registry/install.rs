@@ -11,7 +11,7 @@
 //! loaded plugins and the compile cache).
 
 use super::{Error, Registry};
-use crate::model::TenantId;
+use crate::model::{Actor, Change, ChangeKind, TenantId};
 use crate::runtime::sha256_hex;
 use crate::wire::plugins::Uploaded;
 
@@ -64,6 +64,7 @@ impl Registry {
         name: &PluginName,
         bytes: &[u8],
         activate: bool,
+        actor: &Actor,
     ) -> Result<Uploaded, Error> {
         let quotas = &self.config.quotas;
         if bytes.len() > quotas.max_component_bytes {
@@ -103,6 +104,7 @@ impl Registry {
         let plugin = self.runtime.load(bytes)?;
         let world = plugin.world();
         drop(slot);
+        let before = self.active_version(tenant, name)?;
         let version = self
             .store
             .add_plugin_version(tenant, name, &sha256, bytes)?;
@@ -118,6 +120,17 @@ impl Registry {
             self.runtime.forget(&unused);
         }
         tracing::info!(%tenant, plugin = %name, version, activate, "plugin uploaded");
+        let active = if activate { Some(version) } else { before };
+        let change = Change::new(actor, ChangeKind::PluginInstalled)
+            .plugin(name)
+            .from_to(
+                serde_json::json!({ "activeVersion": before }),
+                serde_json::json!({
+                    "version": version, "sha256": sha256, "size": bytes.len(),
+                    "world": world.to_string(), "activeVersion": active,
+                }),
+            );
+        self.store.record_change(tenant, &change)?;
         Ok(Uploaded {
             name: name.to_string(),
             version,

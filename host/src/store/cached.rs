@@ -594,6 +594,17 @@ impl<S: RateLimits> RateLimits for Cached<S> {
     }
 }
 
+/// The trail is no setting: nothing memoized changes with it.
+impl<S: AuditTrail> AuditTrail for Cached<S> {
+    fn record_change(&self, tenant: TenantId, change: &Change) -> Result<u64> {
+        self.call(|backend| backend.record_change(tenant, change))
+    }
+
+    fn audit_entries(&self, tenant: TenantId, filter: &AuditFilter<'_>) -> Result<Vec<AuditEntry>> {
+        self.call(|backend| backend.audit_entries(tenant, filter))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,9 +40,9 @@ pub use sqlite::SqliteStore;
 
 pub use crate::model::TenantLimits;
 use crate::model::{
-    CallingHours, CallingHoursPolicy, ContactRecord, ContactRules, DEFAULT_HORIZON_DAYS,
-    DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState, PastCallbackPolicy,
-    ProjectId, ProjectRules, RecordId, SmsRules, TenantId, Timestamp,
+    AuditEntry, AuditFilter, CallingHours, CallingHoursPolicy, Change, ContactRecord, ContactRules,
+    DEFAULT_HORIZON_DAYS, DEFAULT_MAX_ACTIONS_PER_EVENT, DecisionOutcome, EventId, EventState,
+    PastCallbackPolicy, ProjectId, ProjectRules, RecordId, SmsRules, TenantId, Timestamp,
 };
 
 /// What went wrong in the store, in terms any back end can report.
@@ -973,13 +973,32 @@ pub trait SmsOutbox {
 /// The store's operations, one trait per owner; a back end implements
 /// them all. Tenant data is always reached through the tenant's id.
 pub trait Store:
-    Tenants + Records + Plugins + Journal + Outbox + SmsOutbox + RateLimits + Send + Sync
+    Tenants + Records + Plugins + Journal + Outbox + SmsOutbox + RateLimits + AuditTrail + Send + Sync
 {
 }
 
-impl<T: Tenants + Records + Plugins + Journal + Outbox + SmsOutbox + RateLimits + Send + Sync> Store
-    for T
+impl<
+    T: Tenants
+        + Records
+        + Plugins
+        + Journal
+        + Outbox
+        + SmsOutbox
+        + RateLimits
+        + AuditTrail
+        + Send
+        + Sync,
+> Store for T
 {
+}
+
+/// The record of every change to a tenant's rules and settings.
+pub trait AuditTrail {
+    /// Appends `change` to the tenant's trail, stamped with the store's
+    /// clock; returns its id.
+    fn record_change(&self, tenant: TenantId, change: &Change) -> Result<u64>;
+    /// The tenant's entries `filter` selects, oldest first.
+    fn audit_entries(&self, tenant: TenantId, filter: &AuditFilter<'_>) -> Result<Vec<AuditEntry>>;
 }
 
 /// Token buckets (a tenant's webhook events per second) that every host on

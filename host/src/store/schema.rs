@@ -396,6 +396,21 @@ CREATE INDEX messages_record ON messages(tenant_id, record_id, id);
 CREATE INDEX messages_queued ON messages(next_attempt_at, tenant_id) WHERE status = 'queued';
 CREATE UNIQUE INDEX messages_message_id ON messages(tenant_id, message_id);
 "#,
+    // The audit trail: every change to a tenant's rules and settings, who
+    // made it (a key by its id, never the key), from what to what, why;
+    // kind and plugin apart for filtering, the rest as the change's JSON.
+    r#"
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+    at          INTEGER NOT NULL,                     -- Unix seconds, the store's clock
+    kind        TEXT NOT NULL,
+    plugin      TEXT,
+    change      TEXT NOT NULL
+);
+CREATE INDEX audit_tenant ON audit(tenant_id, id);
+CREATE INDEX audit_plugin ON audit(tenant_id, plugin, id);
+"#,
 ];
 
 #[cfg(test)]
@@ -464,7 +479,10 @@ mod tests {
     #[test]
     fn messages_from_before_the_rebuild_keep_their_records() {
         let dir = tempfile::tempdir().unwrap();
-        let before = MIGRATIONS.len() - 1;
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE messages_new"))
+            .unwrap();
         {
             let conn =
                 Connection::open(dir.path().join(crate::store::sqlite::DATABASE_FILE)).unwrap();

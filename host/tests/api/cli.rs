@@ -373,3 +373,54 @@ fn the_demo_runs_the_seeds_loop_and_refuses_what_the_rules_forbid() {
         "the day's second SMS and the sixth attempt\n{run}"
     );
 }
+
+/// `smstrigger audit` shows the trail one change a line, who made it and
+/// what moved, filtered by plugin or kind; an unknown kind is the
+/// server's 422, exit 1.
+#[test]
+fn audit_shows_each_change_who_made_it_and_what_moved() {
+    let c = super::audit::changed();
+    let remote = [
+        "--url",
+        c.server.url.as_str(),
+        "--key",
+        c.tenant.api_key.as_str(),
+    ];
+    let audit = |extra: &[&str]| {
+        let mut args = vec!["audit"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&remote);
+        smstrigger(&args)
+    };
+    let run = audit(&[]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.stdout.lines().count(), 9, "{run}");
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("operator  key_added"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("plugin_rolled_back  rule  v1 -> v2"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("plugin_activated  rule  v2 -> v1"),
+        "{run}"
+    );
+    assert!(!run.stdout.contains(&c.tenant.api_key), "{run}");
+
+    let rule = audit(&["--plugin", "rule", "--limit", "2"]);
+    assert_eq!(rule.code, 0, "{rule}");
+    let lines: Vec<&str> = rule.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{rule}");
+    assert!(lines[0].contains("plugin_installed  rule  v1"), "{rule}");
+    assert!(lines[2].starts_with("(more: --after "), "{rule}");
+
+    let bad = audit(&["--kind", "plugin_deleted"]);
+    assert_eq!(bad.code, 1, "{bad}");
+    assert!(bad.stdout.contains("refused [invalid]"), "{bad}");
+}

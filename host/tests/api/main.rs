@@ -4,6 +4,7 @@
 //! One test binary, a module per area of the API.
 
 mod accept_window;
+mod audit;
 mod calls;
 mod cli;
 mod data;

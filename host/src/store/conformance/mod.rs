@@ -18,6 +18,7 @@ use std::time::Duration;
 use super::*;
 use crate::secrets::SecretsKey;
 
+mod audit;
 mod journal;
 mod outbox;
 mod pg_only;

@@ -47,6 +47,7 @@ use r2d2_postgres::r2d2;
 use super::*;
 use crate::secrets::SecretsKey;
 
+mod audit;
 mod commit;
 mod error;
 mod journal;

@@ -360,4 +360,19 @@ CREATE INDEX contact_attempts_record ON contact_attempts(tenant_id, record_id, a
     r#"
 ALTER TABLE messages ALTER COLUMN record_id DROP NOT NULL;
 "#,
+    // The audit trail: every change to a tenant's rules and settings, who
+    // made it (a key by its id, never the key), from what to what, why;
+    // kind and plugin apart for filtering, the rest as the change's JSON.
+    r#"
+CREATE TABLE audit (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id   BIGINT NOT NULL REFERENCES tenants(id),
+    at          BIGINT NOT NULL,                     -- Unix seconds, the store's clock
+    kind        TEXT NOT NULL,
+    plugin      TEXT,
+    change      JSONB NOT NULL
+);
+CREATE INDEX audit_tenant ON audit(tenant_id, id);
+CREATE INDEX audit_plugin ON audit(tenant_id, plugin, id);
+"#,
 ];

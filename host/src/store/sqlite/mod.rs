@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::schema::MIGRATIONS;
 use super::*;
 
+mod audit;
 mod checkpoint;
 mod error;
 mod journal;

@@ -1,7 +1,8 @@
-//! The real binary killed (SIGKILL) while the provider holds its answer to
-//! a send: the restarted host sends the message again under the same
-//! idempotency key, so the provider holds it once, and the host records
-//! the provider's id.
+//! The seed's loop on the real binary, killed (SIGKILL) while the provider
+//! holds its answer to the send: the restarted host sends the message
+//! again under the same idempotency key, so the provider holds it once,
+//! and the host records the provider's id; then the provider's delivered
+//! status and the customer's reply each set their callback.
 
 use std::process::{Child, Command};
 
@@ -90,11 +91,68 @@ fn provider_a_host_killed_mid_send_sends_each_message_once() {
     healthy(&url);
     let message = l.message_becomes("sent", Duration::from_secs(20));
     let after = provider.calls();
-    child.kill();
     assert_eq!(after.len(), 2, "sent again after the restart: {after:?}");
     assert_eq!(after[0], calls[0]);
     assert_eq!(after[1], calls[0], "under the same key");
     let taken = provider.taken();
     assert_eq!(taken.len(), 1, "one message at the provider: {taken:?}");
     assert_eq!(message["providerSid"], taken[0].sid.as_str());
+
+    // The rest of the seed's loop on the restarted binary: the provider's
+    // signed `delivered` is decided by the follow-up (a callback), and the
+    // customer's signed reply with a time sets the callback then.
+    let message_id = message["messageId"].as_str().unwrap();
+    let status = l.webhook(&format!("status?messageId={message_id}"));
+    let delivered = [
+        ("MessageSid", taken[0].sid.as_str()),
+        ("MessageStatus", "delivered"),
+    ];
+    let delivered = post_signed(&l.server.client, &status, TOKEN, &delivered);
+    assert_eq!(delivered.status(), StatusCode::ACCEPTED);
+    let delivered: Value = delivered.json().unwrap();
+    let event = l.decided(&delivered["eventId"]);
+    assert_eq!(
+        decision(&event, "followup")["verdicts"][0]["accepted"],
+        true,
+        "{event}"
+    );
+    let budapest = chrono_tz::Europe::Budapest;
+    let tomorrow = chrono::Utc::now().with_timezone(&budapest).date_naive() + chrono::Days::new(1);
+    let asked = format!("{tomorrow} 14:30");
+    let inbound = l.webhook(&format!("inbound?projectId={}", l.project));
+    let reply = [
+        ("Body", asked.as_str()),
+        ("From", PHONE),
+        ("MessageSid", "SMreply-after-crash"),
+        ("To", FROM),
+    ];
+    let answered = post_signed(&l.server.client, &inbound, TOKEN, &reply);
+    assert_eq!(answered.status(), StatusCode::OK);
+    let event_id: Value = answered.headers()["x-smstrigger-event-id"]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        .into();
+    let event = l.decided(&event_id);
+    assert_eq!(
+        decision(&event, "reply-time")["verdicts"][0]["accepted"],
+        true,
+        "{event}"
+    );
+    let (_, record) = send(
+        l.server
+            .get(&format!("/v1/projects/{}/records/{}", l.project, l.record))
+            .bearer_auth(&l.tenant.api_key),
+    );
+    let at = tomorrow
+        .and_hms_opt(14, 30, 0)
+        .unwrap()
+        .and_local_timezone(budapest)
+        .single()
+        .unwrap()
+        .timestamp();
+    assert_eq!(record["nextCalldate"], at, "{record}");
+    child.kill();
+    assert_eq!(provider.taken().len(), 1, "one SMS in all");
 }

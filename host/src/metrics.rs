@@ -68,6 +68,7 @@ pub struct Metrics {
     http_request_seconds: HistogramVec,
     journal_depth: IntGauge,
     events_processed: IntCounterVec,
+    shadow_comparisons: IntCounterVec,
     /// Per (tenant, plugin): the versions with a label of their own, and
     /// the failure reasons seen (to remove a displaced version's series).
     versions: Mutex<HashMap<(TenantId, String), Labelled>>,
@@ -108,6 +109,12 @@ impl Metrics {
                 "smstrigger_plugin_fuel_used_total",
                 "Fuel (wasm instructions, roughly) plugins consumed.",
                 PLUGIN_LABELS,
+            ),
+            shadow_comparisons: counter(
+                &registry,
+                "smstrigger_shadow_comparisons_total",
+                "Events a shadow's candidate decided, compared with the active version: same, different or failed.",
+                &["tenant", "plugin", "outcome"],
             ),
             http_requests: counter(
                 &registry,
@@ -171,6 +178,14 @@ impl Metrics {
                 .with_label_values(&[labels[0], labels[1], labels[2], reason])
                 .inc();
         }
+    }
+
+    /// Counts `count` comparisons of `tenant`'s shadow of `plugin` that
+    /// came out as `outcome`.
+    pub fn shadow_compared(&self, tenant: TenantId, plugin: &str, outcome: &str, count: u64) {
+        self.shadow_comparisons
+            .with_label_values(&[tenant.to_string().as_str(), plugin, outcome])
+            .inc_by(count);
     }
 
     /// Records a plugin version that could not even be loaded (its

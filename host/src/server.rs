@@ -144,6 +144,8 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let dispatcher = state.pipeline.start(Arc::clone(&stop));
     let depth = tokio::spawn(refresh_depth(state.clone()));
+    let shadows =
+        tokio::spawn(Arc::clone(&state.registry).shadow_worker(Arc::clone(&state.metrics)));
 
     tracing::info!(address = %listener.local_addr()?, "smstrigger listening");
     let died = pipeline_died(Arc::clone(&state.pipeline));
@@ -206,6 +208,7 @@ pub async fn run(
     })
     .await?;
     depth.abort();
+    shadows.abort();
     tracing::info!("smstrigger stopped");
     Ok(())
 }

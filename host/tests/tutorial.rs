@@ -1,6 +1,6 @@
 //! The README's tutorial, step by step, with the real `smstrigger` binary:
 //! a new plugin from the template, its unit tests, its component, a local
-//! run, a server, install, dry run, replay, activate and roll back.
+//! run, a server, install, dry run, a shadow, activate and roll back.
 //!
 //! End-to-end tests live in the host package because cargo hands the
 //! binary's path (`CARGO_BIN_EXE_smstrigger`) only to its own package.
@@ -243,19 +243,22 @@ fn the_tutorial_works_as_written() {
         "{url}/v1/webhooks/sms/inbound?secret-key={}&wait=true",
         tenant["webhookSecret"].as_str().unwrap()
     );
-    let decided: Value = reqwest::blocking::Client::new()
-        .post(&webhook)
-        .json(
-            // Now: the server's clock is the system's, and a webhook's time
-            // must be inside the tenant's acceptance window (7 days back).
-            &json!({ "direction": "in", "message": "later", "numberId": 1,
-                       "projectId": project_id, "sourcePhoneNumber": "+36301234567",
-                       "timestamp": chrono::Utc::now().to_rfc3339() }),
-        )
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    // Now: the server's clock is the system's, and a webhook's time must
+    // be inside the tenant's acceptance window (7 days back).
+    let text = |message: &str| -> Value {
+        reqwest::blocking::Client::new()
+            .post(&webhook)
+            .json(
+                &json!({ "direction": "in", "message": message, "numberId": 1,
+                           "projectId": project_id, "sourcePhoneNumber": "+36301234567",
+                           "timestamp": chrono::Utc::now().to_rfc3339() }),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let decided = text("later");
     assert_eq!(decided["state"], "done", "{decided}");
     assert_eq!(
         decided["decisions"][0]["verdicts"][0]["accepted"], true,
@@ -275,6 +278,23 @@ fn the_tutorial_works_as_written() {
         "--no-activate",
     ]));
     assert!(second.contains("v2"), "{second}");
+    // A shadow of v2 on live traffic: the next message is decided by v1
+    // and compared with what v2 would have done (the same component here).
+    let shadow = succeed(&mut client(&["shadow", "later-rule", "2"]));
+    assert!(shadow.contains("later-rule v2 shadow started"), "{shadow}");
+    let again = text("later, please");
+    assert_eq!(again["state"], "done", "{again}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let shown = succeed(&mut client(&["shadow", "later-rule"]));
+        if shown.contains("1 same, 0 different, 0 failed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{shown}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stopped = succeed(&mut client(&["shadow", "later-rule", "2", "--stop"]));
+    assert!(stopped.contains("shadow stopped"), "{stopped}");
     let activated = succeed(&mut client(&["activate", "later-rule", "2"]));
     assert!(activated.contains("v2 is now active"), "{activated}");
     let rolled = succeed(&mut client(&["rollback", "later-rule"]));

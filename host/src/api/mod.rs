@@ -22,6 +22,7 @@ mod quotas;
 mod records;
 mod replay;
 mod secrets;
+mod shadow;
 mod tenants;
 mod twilio;
 mod v2;
@@ -191,6 +192,11 @@ pub fn app(state: AppState) -> Router {
             "/v1/plugins/{name}/versions/{version}/replay",
             post(replay::plugins_replay),
         )
+        .route(
+            "/v1/plugins/{name}/versions/{version}/shadow",
+            post(shadow::shadow_start).delete(shadow::shadow_stop),
+        )
+        .route("/v1/plugins/{name}/shadow", get(shadow::shadow_get))
         .route(
             "/v1/projects/{id}/bindings",
             put(plugins::bindings_put).get(plugins::bindings_get),

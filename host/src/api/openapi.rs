@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 use super::auth::SIGNATURE_HEADER;
 use super::error::{ErrorBody, ErrorDetail};
 use super::{
-    audit, do_not_contact, events, ops, plugins, projects, records, replay, secrets, tenants,
-    twilio, v2 as v2_api, webhooks,
+    audit, do_not_contact, events, ops, plugins, projects, records, replay, secrets, shadow,
+    tenants, twilio, v2 as v2_api, webhooks,
 };
 
 /// The whole API's document; see the module docs for how it stays complete.
@@ -70,6 +70,9 @@ use super::{
         do_not_contact::do_not_contact_remove,
         events::events_get,
         audit::audit_list,
+        shadow::shadow_start,
+        shadow::shadow_stop,
+        shadow::shadow_get,
         v2_api::v2_records_find,
         v2_api::v2_record_get,
         v2_api::v2_dispositions_create,

@@ -9,6 +9,7 @@ mod plugin_client;
 mod plugin_new;
 mod plugin_replay;
 mod plugin_run;
+mod plugin_shadow;
 mod serve;
 
 use std::process::ExitCode;
@@ -68,6 +69,9 @@ enum PluginCommand {
     /// Replay a candidate version over the plugin's recent decisions on a
     /// running server; exits 1 when any decision would differ.
     Replay(plugin_replay::Args),
+    /// Start a shadow (a candidate version run beside the active one on
+    /// live events, compared, never executed), show it, or stop it.
+    Shadow(plugin_shadow::Args),
 }
 
 impl Cli {
@@ -92,6 +96,7 @@ impl Cli {
             Command::Plugin(PluginCommand::Rollback(args)) => plugin_client::rollback(args),
             Command::Plugin(PluginCommand::DryRun(args)) => plugin_client::dry_run(args),
             Command::Plugin(PluginCommand::Replay(args)) => plugin_replay::run(args),
+            Command::Plugin(PluginCommand::Shadow(args)) => plugin_shadow::run(args),
             Command::Demo(args) => demo::run(args),
             Command::Audit(args) => audit::run(args),
             Command::Serve(args) => serve::run(args),

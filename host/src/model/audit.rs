@@ -46,11 +46,14 @@ pub enum ChangeKind {
     KeyAdded,
     KeyRevoked,
     WebhookSecretRotated,
+    /// A candidate version started, or stopped, shadowing the active one.
+    ShadowStarted,
+    ShadowStopped,
 }
 
 impl ChangeKind {
     /// Every kind, in the order of the enum.
-    pub const ALL: [ChangeKind; 11] = [
+    pub const ALL: [ChangeKind; 13] = [
         ChangeKind::PluginInstalled,
         ChangeKind::PluginActivated,
         ChangeKind::PluginRolledBack,
@@ -62,6 +65,8 @@ impl ChangeKind {
         ChangeKind::KeyAdded,
         ChangeKind::KeyRevoked,
         ChangeKind::WebhookSecretRotated,
+        ChangeKind::ShadowStarted,
+        ChangeKind::ShadowStopped,
     ];
 
     /// The stored spelling, the same string serde writes.
@@ -78,6 +83,8 @@ impl ChangeKind {
             ChangeKind::KeyAdded => "key_added",
             ChangeKind::KeyRevoked => "key_revoked",
             ChangeKind::WebhookSecretRotated => "webhook_secret_rotated",
+            ChangeKind::ShadowStarted => "shadow_started",
+            ChangeKind::ShadowStopped => "shadow_stopped",
         }
     }
 

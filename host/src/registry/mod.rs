@@ -30,6 +30,7 @@ mod loaded;
 mod lookup;
 mod replay;
 mod run;
+mod shadow;
 mod swap;
 mod tools;
 mod uploads;

@@ -11,8 +11,9 @@
 use std::sync::Arc;
 
 use super::{Error, Registry, run};
-use crate::model::{DecisionOutcome, SmsEvent, TenantId};
-use crate::runtime::{Call, Lookup};
+use crate::model::{Action, DecisionOutcome, EventId, SmsEvent, TenantId};
+use crate::runtime::{Call, Limits, Lookup, Plugin};
+use crate::store::RecordedRun;
 use crate::wire::plugins::{Decided, Difference, ReplayReport};
 
 /// The most events one replay may cover.
@@ -65,59 +66,102 @@ impl Registry {
         };
         for past in self
             .store
-            .recorded_runs(tenant, name, limit.min(MAX_REPLAY_EVENTS))?
+            .recorded_runs(tenant, name, None, limit.min(MAX_REPLAY_EVENTS))?
         {
-            let event: SmsEvent = serde_json::from_value(past.event)?;
-            let config = serde_json::from_value(past.decision.config.clone()).unwrap_or_default();
-            let lookups: Vec<Lookup> =
-                serde_json::from_value(past.decision.lookups.clone()).unwrap_or_default();
-            let call = Call {
-                event: &event,
-                config: Arc::new(config),
-                lookup: Arc::new(lookups),
-                limits,
-            };
-            // A version built for a world without this kind of event (a
-            // 0.1.0 one, a call disposition) would not be asked live either.
-            let Some(outcome) = run(&self.runtime, &plugin, call, None)? else {
+            let Some(rerun) = self.rerun(&plugin, version, limits, past)? else {
                 continue;
             };
-            let candidate = Decided {
-                version: Some(version),
-                outcome: if outcome.result.is_ok() {
-                    DecisionOutcome::Ok
-                } else {
-                    DecisionOutcome::Failed
-                },
-                error_code: outcome.result.as_ref().err().map(|e| e.code().to_string()),
-                actions: serde_json::to_value(outcome.result.as_deref().unwrap_or_default())?,
-            };
-            let recorded = Decided {
-                version: past.decision.version,
-                outcome: past.decision.outcome,
-                error_code: past.decision.error_code,
-                actions: past.decision.actions,
-            };
             report.replayed += 1;
-            let same = candidate.outcome == recorded.outcome
-                && candidate.error_code == recorded.error_code
-                && candidate.actions == recorded.actions;
-            if same {
+            if rerun.same() {
                 report.same += 1;
                 continue;
             }
             report.different += 1;
-            if candidate.outcome == DecisionOutcome::Failed
-                && recorded.outcome != DecisionOutcome::Failed
-            {
+            if rerun.candidate_failed() {
                 report.failed += 1;
             }
             report.differences.push(Difference {
-                event_id: past.event_id,
-                recorded,
-                candidate,
+                event_id: rerun.event_id,
+                recorded: rerun.recorded,
+                candidate: rerun.candidate,
             });
         }
         Ok(report)
+    }
+
+    /// Runs `plugin` (`version` of the plugin that made `past`) with the
+    /// inputs recorded for `past`; `None` when its world has no such event
+    /// (it would not have been asked live either). What replays and
+    /// shadows share.
+    pub(super) fn rerun(
+        &self,
+        plugin: &Plugin,
+        version: u32,
+        limits: Limits,
+        past: RecordedRun,
+    ) -> Result<Option<Rerun>, Error> {
+        let event: SmsEvent = serde_json::from_value(past.event)?;
+        let config = serde_json::from_value(past.decision.config.clone()).unwrap_or_default();
+        let lookups: Vec<Lookup> =
+            serde_json::from_value(past.decision.lookups.clone()).unwrap_or_default();
+        let call = Call {
+            event: &event,
+            config: Arc::new(config),
+            lookup: Arc::new(lookups),
+            limits,
+        };
+        let Some(outcome) = run(&self.runtime, plugin, call, None)? else {
+            return Ok(None);
+        };
+        let actions = outcome.result.as_deref().unwrap_or_default().to_vec();
+        let candidate = Decided {
+            version: Some(version),
+            outcome: if outcome.result.is_ok() {
+                DecisionOutcome::Ok
+            } else {
+                DecisionOutcome::Failed
+            },
+            error_code: outcome.result.as_ref().err().map(|e| e.code().to_string()),
+            actions: serde_json::to_value(&actions)?,
+        };
+        let recorded = Decided {
+            version: past.decision.version,
+            outcome: past.decision.outcome,
+            error_code: past.decision.error_code,
+            actions: past.decision.actions,
+        };
+        Ok(Some(Rerun {
+            event_id: past.event_id,
+            event,
+            recorded,
+            candidate,
+            actions,
+        }))
+    }
+}
+
+/// A recorded decision and what a candidate decides on the same inputs.
+pub(super) struct Rerun {
+    pub event_id: EventId,
+    /// The event as the plugin saw it.
+    pub event: SmsEvent,
+    pub recorded: Decided,
+    pub candidate: Decided,
+    /// The candidate's actions, as proposed.
+    pub actions: Vec<Action>,
+}
+
+impl Rerun {
+    /// The same outcome, error and actions.
+    pub fn same(&self) -> bool {
+        self.candidate.outcome == self.recorded.outcome
+            && self.candidate.error_code == self.recorded.error_code
+            && self.candidate.actions == self.recorded.actions
+    }
+
+    /// The candidate failed where the recorded decision did not.
+    pub fn candidate_failed(&self) -> bool {
+        self.candidate.outcome == DecisionOutcome::Failed
+            && self.recorded.outcome != DecisionOutcome::Failed
     }
 }

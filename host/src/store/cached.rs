@@ -514,9 +514,10 @@ impl<S: Journal> Journal for Cached<S> {
         &self,
         tenant: TenantId,
         plugin: &str,
+        after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<RecordedRun>> {
-        self.call(|backend| backend.recorded_runs(tenant, plugin, limit))
+        self.call(|backend| backend.recorded_runs(tenant, plugin, after, limit))
     }
 
     fn pending_count(&self) -> Result<u64> {
@@ -591,6 +592,56 @@ impl<S: RateLimits> RateLimits for Cached<S> {
 
     fn take_tokens(&self, tenant: TenantId, rate: u32, want: u32) -> Result<u32> {
         self.call(|backend| backend.take_tokens(tenant, rate, want))
+    }
+}
+
+/// Shadows are read by the shadow worker, not per event: not memoized.
+impl<S: Shadows> Shadows for Cached<S> {
+    fn start_shadow(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        version: u32,
+        after_event: EventId,
+    ) -> Result<Shadow> {
+        self.call(|backend| backend.start_shadow(tenant, name, version, after_event))
+    }
+
+    fn stop_shadow(&self, tenant: TenantId, name: &str) -> Result<bool> {
+        self.call(|backend| backend.stop_shadow(tenant, name))
+    }
+
+    fn shadow(&self, tenant: TenantId, name: &str) -> Result<Option<Shadow>> {
+        self.call(|backend| backend.shadow(tenant, name))
+    }
+
+    fn shadows(&self) -> Result<Vec<Shadow>> {
+        self.call(|backend| backend.shadows())
+    }
+
+    fn advance_shadow(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        version: u32,
+        cursor: EventId,
+        runs: &[ShadowRun],
+    ) -> Result<()> {
+        self.call(|backend| backend.advance_shadow(tenant, name, version, cursor, runs))
+    }
+
+    fn shadow_counts(&self, tenant: TenantId, name: &str, version: u32) -> Result<ShadowCounts> {
+        self.call(|backend| backend.shadow_counts(tenant, name, version))
+    }
+
+    fn shadow_differences(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        version: u32,
+        limit: usize,
+    ) -> Result<Vec<ShadowRun>> {
+        self.call(|backend| backend.shadow_differences(tenant, name, version, limit))
     }
 }
 

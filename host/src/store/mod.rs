@@ -26,6 +26,7 @@ mod postgres;
 pub mod rules;
 mod schema;
 mod sealed_fields;
+mod shadows;
 mod sql;
 mod sqlite;
 
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cached::Cached;
 pub use postgres::PgStore;
+pub use shadows::{Shadow, ShadowCounts, ShadowOutcome, ShadowRun, Shadows};
 pub use sqlite::SqliteStore;
 
 pub use crate::model::TenantLimits;
@@ -973,7 +975,17 @@ pub trait SmsOutbox {
 /// The store's operations, one trait per owner; a back end implements
 /// them all. Tenant data is always reached through the tenant's id.
 pub trait Store:
-    Tenants + Records + Plugins + Journal + Outbox + SmsOutbox + RateLimits + AuditTrail + Send + Sync
+    Tenants
+    + Records
+    + Plugins
+    + Journal
+    + Outbox
+    + SmsOutbox
+    + RateLimits
+    + AuditTrail
+    + Shadows
+    + Send
+    + Sync
 {
 }
 
@@ -986,6 +998,7 @@ impl<
         + SmsOutbox
         + RateLimits
         + AuditTrail
+        + Shadows
         + Send
         + Sync,
 > Store for T
@@ -1306,12 +1319,15 @@ pub trait Journal {
     /// and commits the others (another host decides it).
     fn commit(&self, processed: &[ProcessedEvent]) -> Result<()>;
     fn event(&self, tenant: TenantId, event: EventId) -> Result<EventView>;
-    /// The last `limit` runs of `plugin` (any version) on the tenant's
-    /// processed events, newest first.
+    /// Runs of `plugin` (any version) on the tenant's processed events, at
+    /// most `limit`: without `after`, the last ones, newest first (what a
+    /// replay looks back on); with it, those on events after it, oldest
+    /// first (what a shadow follows).
     fn recorded_runs(
         &self,
         tenant: TenantId,
         plugin: &str,
+        after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<RecordedRun>>;
     fn pending_count(&self) -> Result<u64>;

@@ -411,6 +411,31 @@ CREATE TABLE audit (
 CREATE INDEX audit_tenant ON audit(tenant_id, id);
 CREATE INDEX audit_plugin ON audit(tenant_id, plugin, id);
 "#,
+    // Shadows: a candidate version of a plugin run on the events its
+    // active version decided (after the shadow started, up to its cursor),
+    // off the live path, each comparison recorded once.
+    r#"
+CREATE TABLE shadows (
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+    plugin      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    after_event INTEGER NOT NULL,                     -- runs on events after this one are compared
+    cursor      INTEGER NOT NULL,                     -- the last event compared (or skipped)
+    PRIMARY KEY (tenant_id, plugin)
+);
+CREATE TABLE shadow_runs (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+    plugin      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    event_id    INTEGER NOT NULL REFERENCES events(id),
+    outcome     TEXT NOT NULL,                      -- 'same', 'different', 'failed'
+    active      TEXT NOT NULL,                      -- what the active version decided
+    candidate   TEXT NOT NULL,                      -- what the shadow would have, with verdicts
+    UNIQUE (tenant_id, plugin, version, event_id)
+);
+"#,
 ];
 
 #[cfg(test)]

@@ -117,3 +117,43 @@ pub struct Decided {
     pub error_code: Option<String>,
     pub actions: serde_json::Value,
 }
+
+/// A shadow: a candidate version compared with the active one on every
+/// event the plugin decided since the shadow started; nothing it decides
+/// is executed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowReport {
+    pub plugin: String,
+    /// The candidate version.
+    pub version: u32,
+    pub started_at: crate::model::Timestamp,
+    /// Events decided after this one are compared.
+    pub after_event: EventId,
+    /// The last event compared so far.
+    pub compared_to: EventId,
+    pub same: u64,
+    pub different: u64,
+    /// The candidate failed (trap, limit, error) where the active version
+    /// did not; not counted in `different`.
+    pub failed: u64,
+    /// The latest comparisons that were not the same, newest first (at
+    /// most 20).
+    #[schema(value_type = Vec<Object>)]
+    pub differences: Vec<ShadowDifference>,
+}
+
+/// One event the candidate decided otherwise than the active version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowDifference {
+    pub event_id: EventId,
+    pub outcome: crate::store::ShadowOutcome,
+    /// The records either version acted on.
+    pub records: Vec<crate::model::RecordId>,
+    pub active: Decided,
+    pub candidate: Decided,
+    /// The host's verdicts on the candidate's actions, as it would have
+    /// judged them (nothing was executed).
+    pub verdicts: Vec<Verdict>,
+}

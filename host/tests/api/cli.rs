@@ -424,3 +424,76 @@ fn audit_shows_each_change_who_made_it_and_what_moved() {
     assert_eq!(bad.code, 1, "{bad}");
     assert!(bad.stdout.contains("refused [invalid]"), "{bad}");
 }
+
+/// `smstrigger plugin shadow`: start a candidate's shadow, watch it
+/// compare live events, stop it; a version the plugin lacks exits 1 with
+/// the server's reason.
+#[test]
+fn plugin_shadow_starts_shows_and_stops_a_shadow() {
+    let server = Server::start();
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, "+36301234567");
+    server.install(&tenant, "rule", components::DELIVERED_FOLLOWUP);
+    let staged = plugin(
+        &server,
+        &tenant,
+        &[
+            "install",
+            "rule",
+            components::NOT_TRACEABLE_CALLBACK,
+            "--no-activate",
+        ],
+    );
+    assert_eq!(staged.code, 0, "{staged}");
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": "rule", "priority": 1 }]),
+    );
+
+    let started = plugin(&server, &tenant, &["shadow", "rule", "2"]);
+    assert_eq!(started.code, 0, "{started}");
+    assert!(
+        started.stdout.starts_with("rule v2 shadow started"),
+        "{started}"
+    );
+    let (status, _) = send(
+        server
+            .post(&format!(
+                "/v1/webhooks/sms/status?secret-key={}&wait=true",
+                tenant.webhook_secret
+            ))
+            .json(&json!({
+                "messageId": "m1", "projectId": project, "recordId": record,
+                "status": "delivered", "timestamp": "2026-12-01T09:00:00Z",
+            })),
+    );
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let shown = loop {
+        let shown = plugin(&server, &tenant, &["shadow", "rule"]);
+        assert_eq!(shown.code, 0, "{shown}");
+        if shown.stdout.contains("1 different") {
+            break shown;
+        }
+        assert!(std::time::Instant::now() < deadline, "{shown}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        shown.stdout.contains(&format!(
+            "(different), records [{record}]: active v1 1 action(s) -> candidate 0 action(s)"
+        )),
+        "{shown}"
+    );
+    let stopped = plugin(&server, &tenant, &["shadow", "rule", "2", "--stop"]);
+    assert_eq!(stopped.code, 0, "{stopped}");
+    assert!(
+        stopped.stdout.starts_with("rule v2 shadow stopped"),
+        "{stopped}"
+    );
+
+    let missing = plugin(&server, &tenant, &["shadow", "rule", "7"]);
+    assert_eq!(missing.code, 1, "{missing}");
+    assert!(missing.stdout.contains("refused [not_found]"), "{missing}");
+}

@@ -13,6 +13,7 @@ mod plugins;
 mod provider;
 mod remote;
 mod secrets;
+mod shadow;
 mod timeouts;
 mod uploads;
 mod v2;

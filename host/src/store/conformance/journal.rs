@@ -353,7 +353,7 @@ fn recorded_runs_are_the_newest_of_a_plugin_within_its_tenant<S: Backend>(f: &Fi
     decided.push(processed(&theirs_events[0], "callback"));
     store.commit(&decided).unwrap();
 
-    let runs = store.recorded_runs(tenant, "callback", 10).unwrap();
+    let runs = store.recorded_runs(tenant, "callback", None, 10).unwrap();
     assert_eq!(
         runs.iter().map(|run| run.event_id).collect::<Vec<_>>(),
         [ours[1].id, ours[0].id],
@@ -365,10 +365,28 @@ fn recorded_runs_are_the_newest_of_a_plugin_within_its_tenant<S: Backend>(f: &Fi
         runs[0].event,
         serde_json::json!({ "resolved": ours[1].id.0 })
     );
-    assert_eq!(store.recorded_runs(tenant, "callback", 1).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .recorded_runs(tenant, "callback", None, 1)
+            .unwrap()
+            .len(),
+        1
+    );
+    // After a cursor: oldest first, only what came after it.
+    let after = |event: EventId| {
+        store
+            .recorded_runs(tenant, "callback", Some(event), 10)
+            .unwrap()
+            .iter()
+            .map(|run| run.event_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(after(EventId(0)), [ours[0].id, ours[1].id]);
+    assert_eq!(after(ours[0].id), [ours[1].id]);
+    assert!(after(ours[1].id).is_empty());
     assert!(
         store
-            .recorded_runs(tenant, "nobody", 10)
+            .recorded_runs(tenant, "nobody", None, 10)
             .unwrap()
             .is_empty()
     );

@@ -25,6 +25,7 @@ mod pg_only;
 mod plugins;
 mod records;
 mod settings;
+mod shadows;
 mod tenants;
 
 pub use smstrigger_test_pg::Schema;

@@ -421,19 +421,25 @@ impl Journal for PgStore {
         &self,
         tenant: TenantId,
         plugin: &str,
+        after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<RecordedRun>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (from, order) = match after {
+            Some(after) => (big(after.0)?, "ASC"),
+            None => (-1, "DESC"),
+        };
         self.conn()?
             .query(
                 &format!(
                     "SELECT {}, e.id, e.resolved FROM decisions d
                      JOIN events e ON e.id = d.event_id
                      WHERE e.tenant_id = $1 AND d.plugin = $2 AND e.resolved IS NOT NULL
-                     ORDER BY e.id DESC LIMIT $3",
+                         AND e.id > $4
+                     ORDER BY e.id {order} LIMIT $3",
                     decision_columns("d.")
                 ),
-                &[&big(tenant.0)?, &plugin, &limit],
+                &[&big(tenant.0)?, &plugin, &limit, &from],
             )?
             .iter()
             .map(|row| {

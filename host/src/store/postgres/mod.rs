@@ -58,6 +58,7 @@ mod pool;
 mod rate_limits;
 mod records;
 mod schema;
+mod shadows;
 mod sms;
 mod tenants;
 

@@ -204,18 +204,23 @@ impl Journal for SqliteStore {
         &self,
         tenant: TenantId,
         plugin: &str,
+        after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<RecordedRun>> {
         let conn = self.read();
         let columns = decision_columns("d.");
+        let (from, order) = match after {
+            Some(after) => (after.0 as i64, "ASC"),
+            None => (-1, "DESC"),
+        };
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {columns}, e.id, e.resolved FROM decisions d
              JOIN events e ON e.id = d.event_id
-             WHERE e.tenant_id = ?1 AND d.plugin = ?2 AND e.resolved IS NOT NULL
-             ORDER BY e.id DESC LIMIT ?3"
+             WHERE e.tenant_id = ?1 AND d.plugin = ?2 AND e.resolved IS NOT NULL AND e.id > ?4
+             ORDER BY e.id {order} LIMIT ?3"
         ))?;
         let rows = statement
-            .query_map(params![tenant.0, plugin, limit as i64], |row| {
+            .query_map(params![tenant.0, plugin, limit as i64, from], |row| {
                 Ok((
                     decision_from_row(row)?,
                     row.get::<_, u64>(DECISION_COLUMN_COUNT)?,

@@ -23,6 +23,7 @@ mod outbox;
 mod plugins;
 mod records;
 mod sealed;
+mod shadows;
 mod sms;
 mod tenants;
 

@@ -348,9 +348,12 @@ fn watch_mode_installs_a_component_when_its_file_appears() {
     )
     .unwrap();
     // Installing stores the version, then activates it: a listing between
-    // the two shows it inactive, so wait for the active one.
+    // the two shows it inactive, so wait for the active one. The server
+    // compiles the component first: on a busy two-core machine, in a debug
+    // build, that alone can take many seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut plugins = Value::Null;
-    for _ in 0..100 {
+    while std::time::Instant::now() < deadline {
         plugins = call("GET", &format!("{url}/v1/plugins"), key, Value::Null);
         if plugins[0]["activeVersion"] == 1 {
             assert_eq!(plugins[0]["name"], "my-rule", "{plugins}");

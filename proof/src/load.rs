@@ -67,6 +67,29 @@ impl Api {
         Ok(())
     }
 
+    /// `POST /v1/plugins/{name}/versions/{version}/shadow`: the shadow.
+    pub fn start_shadow(&self, api_key: &str, name: &str, version: u64) -> Result<Value> {
+        self.send(
+            "starting a shadow",
+            self.client
+                .post(format!(
+                    "{}/v1/plugins/{name}/versions/{version}/shadow",
+                    self.url
+                ))
+                .bearer_auth(api_key),
+        )
+    }
+
+    /// `GET /v1/plugins/{name}/shadow`: the shadow's comparison so far.
+    pub fn shadow(&self, api_key: &str, name: &str) -> Result<Value> {
+        self.send(
+            "reading a shadow",
+            self.client
+                .get(format!("{}/v1/plugins/{name}/shadow", self.url))
+                .bearer_auth(api_key),
+        )
+    }
+
     /// `GET /v1/plugins/{name}`.
     pub fn plugin(&self, api_key: &str, name: &str) -> Result<Value> {
         self.send(

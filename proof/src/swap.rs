@@ -13,9 +13,15 @@
 //!    steady run was decided by v1 only, the swap run by both versions,
 //!    changing with the swaps.
 //!
+//! 5. Shadow: v1 active, v2 shadowing it, the same rate again; the shadow
+//!    compares every event of the run (after the run drains).
+//!
 //! Promises: no failed request (non-202 or socket error), no lost or
-//! doubled event, both versions decided events; and (full runs) the p99 of
-//! the 202 and of journal → decision with swaps within 2× of without.
+//! doubled event, both versions decided events; every event of the shadow
+//! run decided by v1 alone and compared by the shadow, all the same (v2
+//! decides as v1 does); and (full runs) the p99 of the 202 and of journal →
+//! decision with swaps within 2× of without, and journal → decision with a
+//! shadow within 1.1× of without.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +41,9 @@ use crate::wrk;
 
 /// How much slower (p99) a run with swaps may be than one without.
 pub const P99_RATIO_TARGET: f64 = 2.0;
+/// How much slower (journal → decision p99) a run with a shadow may be
+/// than one without: the shadow runs off the live path.
+pub const SHADOW_P99_RATIO_TARGET: f64 = 1.1;
 
 /// The custom section v2 carries.
 const SECTION_NAME: &str = "smstrigger-proof";
@@ -396,6 +405,71 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         ),
     );
 
+    // 5. A shadow of v2 beside v1 at the same rate.
+    client.activate(&tenant.keys.api_key, PLUGIN, v1)?;
+    let started = client.start_shadow(&tenant.keys.api_key, PLUGIN, v2)?;
+    report.note(format!("shadow started: {started}"));
+    let files = requests::write_files(
+        &work.join("shadow"),
+        "shadow",
+        scale.threads,
+        scale.per_thread(scale.duration, rate),
+        &target,
+    )?;
+    let before = journal.last_event_id()?;
+    let shadowed = wrk_run(scale, &webhook, &files, scale.duration, Some(rate))?;
+    journal.wait_drained(scale.drain_timeout())?;
+    let shadow_range = Range {
+        after: before,
+        upto: journal.last_event_id()?,
+    };
+    std::fs::remove_dir_all(&files.dir).ok();
+    record_run(report, "shadow", &shadowed);
+    let exactly = db.exactly_once(tenant.keys.id, PLUGIN, shadow_range)?;
+    report.correct(
+        "shadow: every event decided and executed exactly once",
+        shadowed.problems().is_empty() && exactly.held(),
+        format!("{}; {}", run_detail(&shadowed), exactly.summary()),
+    );
+    let shadow_versions = db.decisions_by_version(tenant.keys.id, PLUGIN, shadow_range)?;
+    report.correct(
+        "shadow: decided by v1 only (the shadow executes nothing)",
+        shadow_versions.len() == 1 && shadow_versions[0].0 == Some(v1),
+        format!("decisions by version: {}", versions_text(&shadow_versions)),
+    );
+    let compared = wait_compared(
+        &client,
+        &tenant.keys.api_key,
+        shadow_range.upto,
+        scale.drain_timeout(),
+    )?;
+    let count = |key: &str| compared[key].as_u64().unwrap_or(0);
+    report.figure("shadow_compared_same", count("same") as f64, "events");
+    report.correct(
+        "shadow: every event compared, all the same",
+        count("same") == exactly.events && count("different") == 0 && count("failed") == 0,
+        format!(
+            "{} same, {} different, {} failed of {} events decided",
+            count("same"),
+            count("different"),
+            count("failed"),
+            exactly.events
+        ),
+    );
+    let shadow_t = journal.timings(shadow_range)?;
+    report.figure("shadow_decision_p99_ms", shadow_t.latency_ms(99.0), "ms");
+    let shadow_ratio = load::ratio(shadow_t.latency_ms(99.0), steady_t.latency_ms(99.0));
+    report.figure("shadow_decision_p99_ratio", shadow_ratio, "x");
+    report.speed(
+        "journal-to-decision p99 with a shadow",
+        shadow_ratio <= SHADOW_P99_RATIO_TARGET,
+        format!(
+            "{:.2} ms with a shadow vs {:.2} ms without = {shadow_ratio:.2}x (target <= {SHADOW_P99_RATIO_TARGET}x)",
+            shadow_t.latency_ms(99.0),
+            steady_t.latency_ms(99.0)
+        ),
+    );
+
     let status = server.terminate(Duration::from_secs(60))?;
     report.correct(
         "clean stop",
@@ -403,6 +477,29 @@ fn run_in(scale: &Scale, work: &Path, report: &mut Report) -> Result<()> {
         format!("the server exited with {status} after SIGTERM"),
     );
     Ok(())
+}
+
+/// The shadow's report once it has compared up to event `upto`.
+fn wait_compared(
+    client: &Api,
+    api_key: &str,
+    upto: u64,
+    timeout: Duration,
+) -> Result<serde_json::Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let report = client.shadow(api_key, PLUGIN)?;
+        if report["comparedTo"].as_u64().unwrap_or(0) >= upto {
+            return Ok(report);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the shadow compared up to {} of {upto}: {report}",
+                report["comparedTo"]
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// What the swapper did.

@@ -7,8 +7,9 @@
 //! the candidate on each decided event with the inputs the active version
 //! was given (the event as it saw it, its config, the answers to its
 //! lookups), as a replay does, so a live decision never waits for a
-//! shadow. Each pass compares at most [`SHADOW_BATCH`] events a shadow:
-//! the shadow's quota of the host's spare time.
+//! shadow. Each pass compares at most [`SHADOW_BATCH`] events a shadow
+//! (one short write each), and the threads run in the idle class: a
+//! shadow gets the CPU live events leave, and catches up when they ease.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use crate::wire::plugins::{Decided, ShadowDifference, ShadowReport};
 pub const SHADOW_BATCH: usize = 100;
 /// The differences a report shows.
 pub const DIFFERENCES_SHOWN: usize = 20;
-/// How long the worker rests between passes.
+/// How long the worker rests after a pass that found nothing to compare.
 pub const SHADOW_PASS_EVERY: Duration = Duration::from_millis(250);
 
 impl Registry {
@@ -130,16 +131,20 @@ impl Registry {
         })
     }
 
-    /// The shadow worker: a pass every [`SHADOW_PASS_EVERY`] on the
-    /// low-priority tool threads, for as long as the host serves.
+    /// The shadow worker, for as long as the host serves: passes on the
+    /// idle-class tool threads, one after another while they find events
+    /// to compare (they take only the CPU live events leave), resting
+    /// [`SHADOW_PASS_EVERY`] once caught up.
     pub async fn shadow_worker(self: Arc<Self>, metrics: Arc<Metrics>) {
         loop {
             let (registry, metrics) = (Arc::clone(&self), Arc::clone(&metrics));
             let pass = move || registry.shadow_pass(&metrics);
-            if self.tools.run(pass).await.is_err() {
+            let Ok(compared) = self.tools.run(pass).await else {
                 return; // the tool pool stopped: the host is stopping
+            };
+            if compared == 0 {
+                tokio::time::sleep(SHADOW_PASS_EVERY).await;
             }
-            tokio::time::sleep(SHADOW_PASS_EVERY).await;
         }
     }
 
@@ -160,6 +165,13 @@ impl Registry {
         for shadow in shadows {
             match self.shadow_batch(&shadow, metrics) {
                 Ok(n) => compared += n,
+                // Its version is gone (deleted as newer ones arrived): the
+                // shadow cannot go on, so it stops, and says why.
+                Err(Error::NotFound { what }) => {
+                    if let Err(error) = self.abandon(&shadow, &what) {
+                        tracing::warn!(plugin = %shadow.plugin, %error, "stopping a shadow failed");
+                    }
+                }
                 Err(error) => tracing::warn!(
                     tenant = %shadow.tenant_id, plugin = %shadow.plugin,
                     version = shadow.version, %error, "a shadow pass failed"
@@ -167,6 +179,26 @@ impl Registry {
             }
         }
         compared
+    }
+
+    /// Stops `shadow`, which cannot run because `missing` is not found,
+    /// with the reason in the audit trail.
+    fn abandon(&self, shadow: &Shadow, missing: &str) -> Result<(), Error> {
+        let (tenant, name) = (shadow.tenant_id, shadow.plugin.as_str());
+        self.store.stop_shadow(tenant, name)?;
+        tracing::info!(%tenant, plugin = %name, version = shadow.version, %missing, "shadow stopped: not found");
+        let actor = Actor::Host {
+            what: "shadow worker".into(),
+        };
+        let mut change = Change::new(&actor, ChangeKind::ShadowStopped)
+            .plugin(name)
+            .from_to(
+                json!({ "version": shadow.version }),
+                serde_json::Value::Null,
+            );
+        change.reason = Some(format!("{missing} not found"));
+        self.store.record_change(tenant, &change)?;
+        Ok(())
     }
 
     fn shadow_batch(&self, shadow: &Shadow, metrics: &Metrics) -> Result<usize, Error> {

@@ -226,3 +226,56 @@ fn a_shadow_is_its_tenants_alone() {
         (StatusCode::OK, json!(2))
     );
 }
+
+/// A shadowed version deleted as newer ones arrive (only the newest, the
+/// active and the previous are kept) stops its shadow at the next event,
+/// with the reason in the audit trail, instead of failing every pass.
+#[test]
+fn a_shadow_whose_version_is_deleted_stops_and_says_why() {
+    let server = Server::start_with(|config| config.quotas.versions_kept = 1);
+    let tenant = server.tenant("acme");
+    let project = server.project(&tenant);
+    let record = server.record(&tenant, project, PHONE);
+    for component in [
+        components::DELIVERED_FOLLOWUP,
+        components::NOT_TRACEABLE_CALLBACK,
+    ] {
+        server.install(&tenant, "rule", component);
+    }
+    server.bind(
+        &tenant,
+        project,
+        json!([{ "plugin": "rule", "priority": 1 }]),
+    );
+    let l = Live {
+        server,
+        tenant,
+        project,
+        record,
+    };
+    // v1 is the previous version, kept for a rollback: it may shadow v2.
+    let (status, _) = l.shadow(reqwest::Method::POST, "versions/1/shadow");
+    assert_eq!(status, StatusCode::OK);
+    // v3, then v4: v1 is neither the newest, the active nor the previous.
+    for _ in 0..2 {
+        l.server
+            .install(&l.tenant, "rule", components::DELIVERED_FOLLOWUP);
+    }
+    l.status("m1", "delivered");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while l.shadow(reqwest::Method::GET, "shadow").0 == StatusCode::OK {
+        assert!(Instant::now() < deadline, "the shadow still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, trail) = send(
+        l.server
+            .get("/v1/audit?kind=shadow_stopped")
+            .bearer_auth(&l.tenant.api_key),
+    );
+    let stopped = &trail[0];
+    assert_eq!(stopped["actor"]["kind"], "host", "{trail}");
+    assert!(
+        stopped["reason"].as_str().unwrap().contains("not found"),
+        "{trail}"
+    );
+}

@@ -216,8 +216,9 @@ impl Journal for SqliteStore {
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {columns}, e.id, e.resolved FROM decisions d
              JOIN events e ON e.id = d.event_id
-             WHERE e.tenant_id = ?1 AND d.plugin = ?2 AND e.resolved IS NOT NULL AND e.id > ?4
-             ORDER BY e.id {order} LIMIT ?3"
+             WHERE d.plugin = ?2 AND d.event_id > ?4 AND e.tenant_id = ?1
+                 AND e.resolved IS NOT NULL
+             ORDER BY d.event_id {order} LIMIT ?3"
         ))?;
         let rows = statement
             .query_map(params![tenant.0, plugin, limit as i64, from], |row| {

@@ -28,6 +28,7 @@ pub use crate::wire::plugins::ShadowReport;
         (status = 200, description = "The shadow, comparing from now on.", body = ShadowReport),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "No such plugin or version for this tenant.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn shadow_start(
@@ -59,6 +60,7 @@ pub async fn shadow_start(
         (status = 200, description = "The shadow's comparison when it stopped.", body = ShadowReport),
         (status = 401, description = "The API key is missing or unknown.", body = ErrorBody),
         (status = 404, description = "The plugin has no shadow of this version.", body = ErrorBody),
+        (status = 429, description = "Over the tenant's settings changes per minute (`change_rate`; `quotas.settings_changes_per_minute`); see `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn shadow_stop(

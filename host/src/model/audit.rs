@@ -104,11 +104,9 @@ pub struct Change {
     pub plugin: Option<String>,
     /// The project it concerns, if one.
     pub project: Option<ProjectId>,
-    /// What it was before (`null`: nothing, or not known).
-    #[schema(value_type = Object)]
+    /// What it was before (any JSON; `null`: nothing, or not known).
     pub from: Value,
-    /// What it is now.
-    #[schema(value_type = Object)]
+    /// What it is now (any JSON; `null`: nothing, as after a revocation).
     pub to: Value,
     /// Why, when the change says (a rollback's reason).
     pub reason: Option<String>,

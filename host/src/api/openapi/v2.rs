@@ -51,7 +51,9 @@ pub struct Event {
     pub eventtype: String,
     pub userid: String,
     pub created: Option<String>,
-    pub dispositionid: u32,
+    /// None for an SMS the host sent (`Outbound SMS`, its text the
+    /// description).
+    pub dispositionid: Option<u32>,
     pub next_calldate: Option<String>,
     pub plugin: Option<String>,
     pub pluginversion: Option<u32>,
